@@ -1,0 +1,50 @@
+/**
+ * The command-line entry point. It parses flags, calls the library and prints;
+ * every computation lives in the library (src/index.ts re-exports it).
+ */
+import { Command, CommanderError } from 'commander';
+import { isOffpolicyError } from './errors.js';
+import { VERSION } from './version.js';
+import { registerIngest } from './cli/datasets-ingest.js';
+import { registerDatasetCommands } from './cli/datasets-manage.js';
+import { registerGenerate } from './cli/generate.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('offpolicy')
+    .description('Offline dataset management and off-policy evaluation')
+    .version(VERSION)
+    .option('-w, --workspace <dir>', 'workspace directory (default: $OFFPOLICY_HOME or ./.offpolicy)')
+    .option('--verbose', 'print stack traces on errors')
+    .showHelpAfterError();
+  const datasets = program.command('datasets').description('store, inspect, query, split and export datasets');
+  registerIngest(datasets);
+  registerDatasetCommands(datasets);
+  registerGenerate(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode;
+      return;
+    }
+    const verbose = argv.includes('--verbose');
+    if (isOffpolicyError(e)) {
+      process.stderr.write(`error [${e.code}]: ${e.message}\n`);
+      if (verbose && e.stack) process.stderr.write(e.stack + '\n');
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`error: ${(e as Error).message ?? String(e)}\n`);
+    if (verbose && (e as Error).stack) process.stderr.write((e as Error).stack + '\n');
+    else process.stderr.write('(run with --verbose for the stack trace)\n');
+    process.exitCode = 1;
+  }
+}

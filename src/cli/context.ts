@@ -1,0 +1,25 @@
+/** What every CLI command shares: the workspace flag and output helpers. No logic lives here. */
+import type { Command } from 'commander';
+import { Workspace } from '../datasets/workspace.js';
+
+export interface GlobalOptions {
+  workspace?: string;
+  verbose?: boolean;
+}
+
+export function globals(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals() as GlobalOptions;
+}
+
+export function openWorkspace(cmd: Command): Promise<Workspace> {
+  return Workspace.open(globals(cmd).workspace);
+}
+
+/** Collects a repeatable option: --map a=b --map c=d. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}

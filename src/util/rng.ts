@@ -1,0 +1,100 @@
+/**
+ * Seeded pseudo-random numbers. Every random step in the toolkit takes one of
+ * these; the same seed gives the same stream on every platform (32-bit integer
+ * arithmetic only, no Math.random).
+ *
+ * Generator: sfc32 (Small Fast Chaotic, 128-bit state), seeded through splitmix32.
+ */
+export class Rng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+  private spareNormal: number | null = null;
+
+  constructor(seed: number | string) {
+    let s = typeof seed === 'string' ? hashString(seed) : seed >>> 0 ^ Math.floor(seed / 2 ** 32);
+    const next = (): number => {
+      s = (s + 0x9e3779b9) | 0;
+      let z = s;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    this.a = next();
+    this.b = next();
+    this.c = next();
+    this.d = next();
+    for (let i = 0; i < 12; i++) this.nextUint32();
+  }
+
+  /** A uniformly distributed 32-bit unsigned integer. */
+  nextUint32(): number {
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (this.c << 21) | (this.c >>> 11);
+    this.c = (this.c + t) | 0;
+    return t >>> 0;
+  }
+
+  /** Uniform in [0, 1) with 53 bits of resolution. */
+  uniform(): number {
+    const hi = this.nextUint32() >>> 5;
+    const lo = this.nextUint32() >>> 6;
+    return (hi * 67108864 + lo) / 9007199254740992;
+  }
+
+  /** Uniform in [lo, hi). */
+  range(lo: number, hi: number): number {
+    return lo + (hi - lo) * this.uniform();
+  }
+
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.uniform() * n);
+  }
+
+  /** Standard normal (Box-Muller, caching the second draw). */
+  normal(): number {
+    if (this.spareNormal !== null) {
+      const v = this.spareNormal;
+      this.spareNormal = null;
+      return v;
+    }
+    let u = 0;
+    while (u === 0) u = this.uniform();
+    const v = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spareNormal = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** Index drawn from the probabilities probs[offset .. offset+k) (need not be normalized). */
+  categorical(probs: ArrayLike<number>, offset = 0, k = probs.length - offset): number {
+    let total = 0;
+    for (let j = 0; j < k; j++) total += probs[offset + j]!;
+    let u = this.uniform() * total;
+    for (let j = 0; j < k; j++) {
+      u -= probs[offset + j]!;
+      if (u < 0) return j;
+    }
+    return k - 1;
+  }
+
+  /** An independent generator derived from this one's seed stream and a label. */
+  fork(label: string | number): Rng {
+    return new Rng(`${this.nextUint32()}:${label}`);
+  }
+}
+
+/** FNV-1a 32-bit hash of a string, used to turn string seeds into numbers. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
