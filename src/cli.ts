@@ -8,6 +8,9 @@ import { VERSION } from './version.js';
 import { registerIngest } from './cli/datasets-ingest.js';
 import { registerDatasetCommands } from './cli/datasets-manage.js';
 import { registerGenerate } from './cli/generate.js';
+import { registerEvaluate } from './cli/evaluate.js';
+import { registerReport } from './cli/report.js';
+import { registerDemo } from './cli/demo.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -22,6 +25,9 @@ export function buildProgram(): Command {
   registerIngest(datasets);
   registerDatasetCommands(datasets);
   registerGenerate(program);
+  registerEvaluate(program);
+  registerReport(program);
+  registerDemo(program);
   return program;
 }
 
