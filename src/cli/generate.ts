@@ -1,4 +1,121 @@
+/** `offpolicy generate bandit | multiclass | trajectories`: flags in, library call, summary out. */
 import type { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { OffpolicyError } from '../errors.js';
+import { generateBanditLog, type RewardShape } from '../datasets/synthetic/bandit.js';
+import { writeBanditDataset } from '../datasets/synthetic/bandit-log.js';
+import { multiclassToBandit } from '../datasets/synthetic/multiclass.js';
+import { generateTrajectories, writeTrajectoryDataset } from '../envs/trajectories.js';
+import type { DatasetVersion } from '../datasets/workspace.js';
+import { openWorkspace, printJson } from './context.js';
 
-// Filled in by the work on this command group.
-export function registerGenerate(_parent: Command): void {}
+/** Parses a numeric flag; a clear error instead of NaN. */
+function num(flag: string, value: string): number {
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isFinite(v)) {
+    throw new OffpolicyError('E_GENERATOR_PARAM', `${flag} takes a number, got "${value}".`, { hint: `For example ${flag} 3.` });
+  }
+  return v;
+}
+
+function printSummary(v: DatasetVersion, extra: Record<string, unknown>, json: boolean): void {
+  const summary = { ref: v.ref, rows: v.metadata.rowCount, ...(v.metadata.episodeCount ? { episodes: v.metadata.episodeCount } : {}), contentHash: v.metadata.contentHash, ...extra };
+  if (json) return printJson(summary);
+  for (const [k, val] of Object.entries(summary)) process.stdout.write(`${k.padEnd(18)} ${typeof val === 'object' ? JSON.stringify(val) : String(val)}\n`);
+}
+
+export function registerGenerate(program: Command): void {
+  const generate = program.command('generate').description('generate synthetic datasets with known ground truth');
+
+  generate
+    .command('bandit')
+    .description('synthetic logged bandit data (OBP-style: logistic/linear reward, softmax behaviour)')
+    .requiredOption('--name <name>', 'dataset name')
+    .option('--rows <n>', 'number of logged rounds', '10000')
+    .option('--actions <k>', 'number of actions', '10')
+    .option('--context-dim <d>', 'context dimension', '5')
+    .option('--reward <shape>', 'logistic (binary rewards) or linear (continuous rewards)', 'logistic')
+    .option('--beta <beta>', 'inverse temperature of the behaviour softmax', '-3')
+    .option('--deficient-support <d>', 'actions per row given zero logging probability', '0')
+    .option('--seed <seed>', 'random seed', '0')
+    .option('--json', 'print the summary as JSON')
+    .action(async (o: Record<string, string>, cmd: Command) => {
+      const log = generateBanditLog({
+        n: num('--rows', o.rows!),
+        numActions: num('--actions', o.actions!),
+        contextDim: num('--context-dim', o.contextDim!),
+        reward: o.reward as RewardShape,
+        beta: num('--beta', o.beta!),
+        deficientSupport: num('--deficient-support', o.deficientSupport!),
+        seed: num('--seed', o.seed!),
+      });
+      const ws = await openWorkspace(cmd);
+      const v = await writeBanditDataset(ws, o.name!, log);
+      printSummary(v, { loggingTrueValue: log.loggingValue }, Boolean(o.json));
+    });
+
+  generate
+    .command('multiclass')
+    .description('multiclass-to-bandit reduction over a labelled table (OBP convention)')
+    .requiredOption('--name <name>', 'dataset name')
+    .option('--dataset <name>', 'labelled table: iris', 'iris')
+    .option('--alpha-b <alpha>', 'behaviour = alpha * classifier + (1 - alpha) * uniform', '0.4')
+    .option('--rows <n>', 'rows to log, resampled with replacement from the evaluation rows (default: each once)')
+    .option('--eval-size <share>', 'share of the table held out for logging', '0.7')
+    .option('--eval-alpha <alpha...>', 'evaluation-policy alphas whose true values to report')
+    .option('--seed <seed>', 'random seed', '0')
+    .option('--json', 'print the summary as JSON')
+    .action(async (o: Record<string, string | string[] | undefined>, cmd: Command) => {
+      const evalAlphas = (o.evalAlpha as string[] | undefined)?.map((a) => num('--eval-alpha', a));
+      const log = multiclassToBandit({
+        dataset: String(o.dataset),
+        alphaB: num('--alpha-b', String(o.alphaB)),
+        ...(o.rows === undefined ? {} : { n: num('--rows', String(o.rows)) }),
+        evalSize: num('--eval-size', String(o.evalSize)),
+        ...(evalAlphas ? { evalAlphas } : {}),
+        seed: num('--seed', String(o.seed)),
+      });
+      const ws = await openWorkspace(cmd);
+      const v = await writeBanditDataset(ws, String(o.name), log);
+      printSummary(
+        v,
+        { loggingTrueValue: log.loggingValue, classifierAccuracy: log.classifierAccuracy, ...(evalAlphas ? { evalTrueValues: log.evalTrueValues } : {}) },
+        Boolean(o.json),
+      );
+    });
+
+  generate
+    .command('trajectories')
+    .description('roll out a behaviour policy in an environment (pendulum, mountain-car, cartpole, maze)')
+    .requiredOption('--name <name>', 'dataset name')
+    .requiredOption('--env <id>', 'environment id or alias')
+    .option('--policy <policy>', 'random | medium | expert | medium-replay', 'medium')
+    .option('--episodes <n>', 'number of episodes (50 when --steps is not given)')
+    .option('--steps <n>', 'number of steps (instead of --episodes)')
+    .option('--seed <seed>', 'random seed', '0')
+    .option('--json', 'print the summary as JSON')
+    .action(async (o: Record<string, string | undefined>, cmd: Command) => {
+      const episodes = o.episodes === undefined ? (o.steps === undefined ? 50 : undefined) : num('--episodes', o.episodes);
+      const bar = process.stderr.isTTY && !o.json ? new SingleBar({ clearOnComplete: true }, Presets.shades_classic) : null;
+      let started = false;
+      const data = generateTrajectories({
+        env: String(o.env),
+        policy: String(o.policy),
+        ...(episodes === undefined ? { steps: num('--steps', String(o.steps)) } : { episodes }),
+        seed: num('--seed', String(o.seed)),
+        onProgress: (done, total) => {
+          if (!bar) return;
+          if (!started) {
+            bar.start(total, 0);
+            started = true;
+          }
+          bar.update(done);
+        },
+      });
+      bar?.stop();
+      const ws = await openWorkspace(cmd);
+      const v = await writeTrajectoryDataset(ws, String(o.name), data);
+      const meanReturn = data.episodeReturns.reduce((a, b) => a + b, 0) / data.episodes;
+      printSummary(v, { envId: data.envId, policy: data.policy, meanReturn }, Boolean(o.json));
+    });
+}
