@@ -1,0 +1,31 @@
+/**
+ * The London & Sandler (2019, "Bayesian Counterfactual Risk Minimization", ICML)
+ * certificate for clipped IPS. With costs c_i = -r'_i in [-1, 0] (./common.ts),
+ * R_tau_hat the clipped-IPS risk with max(p, tau) (as in ./catoni.ts) and
+ * C = KL + ln(2 sqrt(n) / delta), with probability >= 1 - delta
+ *
+ *   R(pi) <= R_tau_hat + 2 C / (n tau) + sqrt(2 (R_tau_hat + 1/tau) C / (n tau)).
+ *
+ * It is the relaxation E Z <= Z_hat + sqrt(2 Z_hat C/n) + 2 C/n of the kl inequality
+ * for Z = tau c w_tau + 1 in [0, 1], mapped back by R = (E Z - 1) / tau. Same form
+ * as the authors' training objective in imadaouali/exponential-smoothing-icml23
+ * (models.py, LondonGaussian.upper_bound). One-sided: a value lower bound.
+ */
+import { DEFAULT_CLIP } from '../estimators/params.js';
+import type { BanditBatch } from '../estimators/types.js';
+import type { Certificate } from '../types.js';
+import { checkTau, clippedRisk, type ClippedBoundOptions } from './catoni.js';
+import { checkDelta, checkKl, requireRows, rescaledRewards, riskToValue } from './common.js';
+
+export function londonSandlerBound(b: BanditBatch, opts: ClippedBoundOptions): Certificate {
+  const delta = checkDelta(opts.delta);
+  const kl = checkKl(opts.kl);
+  requireRows(b.n);
+  const tau = checkTau(opts.tau ?? 1 / DEFAULT_CLIP);
+  const r = rescaledRewards(b, opts.rewardRange);
+  const riskHat = clippedRisk(b, r, tau);
+  const C = (kl + Math.log((2 * Math.sqrt(b.n)) / delta)) / b.n;
+  const bound = riskHat + (2 * C) / tau + Math.sqrt((2 * Math.max(0, riskHat + 1 / tau) * C) / tau);
+  const v = riskToValue(opts.rewardRange, bound);
+  return { kind: 'london-sandler', lower: v.lower, delta, params: { tau, kl, n: b.n, clippedRisk: riskHat, riskBound: bound } };
+}

@@ -1,0 +1,135 @@
+/**
+ * Importance-weight diagnostics and the warnings that flag unreliable estimates.
+ *
+ * Warning codes (stable) and thresholds:
+ *   LOW_ESS                ESS = (sum w)^2 / sum w^2 below LOW_ESS_RATIO * n or below MIN_ESS rows.
+ *   HEAVY_WEIGHTS          the largest weight exceeds HEAVY_WEIGHT_MAX, or one row carries more
+ *                          than HEAVY_WEIGHT_SHARE of the total weight.
+ *   SUPPORT_DEFICIENT      the candidate puts mass (> SUPPORT_TOLERANCE on average) on actions the
+ *                          logger never takes (needs the logger's full distribution).
+ *   ESTIMATOR_DISAGREEMENT the two most distant point estimates disagree beyond their intervals
+ *                          (when both have one), or by more than DISAGREEMENT_RELATIVE of the
+ *                          largest |estimate| (when not).
+ */
+import type { BanditBatch } from './estimators/types.js';
+import { loggedInputs } from './estimators/inputs.js';
+import type { Estimate, Warning, WeightDiagnostics } from './types.js';
+import { sortedQuantile } from './intervals/bootstrap.js';
+
+export const LOW_ESS_RATIO = 0.01;
+export const MIN_ESS = 100;
+export const HEAVY_WEIGHT_MAX = 100;
+export const HEAVY_WEIGHT_SHARE = 0.05;
+export const SUPPORT_TOLERANCE = 1e-9;
+export const DISAGREEMENT_RELATIVE = 0.1;
+export const DEFAULT_WEIGHT_QUANTILES: readonly number[] = [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99];
+
+export interface WeightDiagnosticsOptions {
+  quantiles?: readonly number[];
+  /** Histogram bins over [0, max weight]; default 20. */
+  bins?: number;
+}
+
+/**
+ * Mean over rows of the candidate's mass on actions the logger gives probability 0:
+ * (1/n) sum_i sum_{a: pi0(a|x_i) = 0} pi(a|x_i). NaN when the logger's full
+ * distribution (loggingProbs) is unknown.
+ */
+export function supportDeficiency(b: BanditBatch): number {
+  const pi0 = b.loggingProbs;
+  if (!pi0) return NaN;
+  const { n, numActions: k, targetProbs } = b;
+  let s = 0;
+  for (let j = 0; j < n * k; j++) if (pi0[j]! === 0) s += targetProbs[j]!;
+  return n > 0 ? s / n : NaN;
+}
+
+/** Diagnostics of w_i = pi(a_i|x_i) / p_i. supportDeficiency is NaN without loggingProbs. */
+export function weightDiagnostics(b: BanditBatch, opts: WeightDiagnosticsOptions = {}): WeightDiagnostics {
+  const { weights } = loggedInputs(b);
+  const n = b.n;
+  let s = 0, s2 = 0, max = 0;
+  for (let i = 0; i < n; i++) {
+    const w = weights[i]!;
+    s += w;
+    s2 += w * w;
+    if (w > max) max = w;
+  }
+  const ess = s2 > 0 ? (s * s) / s2 : 0;
+  const sorted = Float64Array.from(weights).sort();
+  const quantiles = (opts.quantiles ?? DEFAULT_WEIGHT_QUANTILES).map((q) => ({ q, value: sortedQuantile(sorted, q) }));
+  const bins = opts.bins ?? 20;
+  const width = max > 0 ? max / bins : 1;
+  const counts = new Array<number>(bins).fill(0);
+  for (let i = 0; i < n; i++) counts[Math.min(bins - 1, Math.floor(weights[i]! / width))]! += 1;
+  return {
+    n,
+    ess,
+    essRatio: n > 0 ? ess / n : 0,
+    maxWeight: max,
+    meanWeight: n > 0 ? s / n : NaN,
+    weightQuantiles: quantiles,
+    supportDeficiency: supportDeficiency(b),
+    weightHistogram: counts.map((count, j) => ({ start: j * width, end: (j + 1) * width, count })),
+  };
+}
+
+/** Spread (max - min) of the point estimates, with the two extremes. */
+export function estimatorDisagreement(estimates: readonly Estimate[]): { spread: number; min?: Estimate; max?: Estimate } {
+  const finite = estimates.filter((e) => Number.isFinite(e.value));
+  if (finite.length === 0) return { spread: 0 };
+  let min = finite[0]!, max = finite[0]!;
+  for (const e of finite) {
+    if (e.value < min.value) min = e;
+    if (e.value > max.value) max = e;
+  }
+  return { spread: max.value - min.value, min, max };
+}
+
+const fmt = (x: number): string => (Math.abs(x) >= 1000 || (Math.abs(x) < 0.001 && x !== 0) ? x.toPrecision(3) : x.toFixed(3));
+const pct = (x: number): string => `${(100 * x).toFixed(x < 0.001 ? 3 : 1)}%`;
+
+/** Warnings for one candidate, from its weight diagnostics and its point estimates (with intervals when present). */
+export function candidateWarnings(d: WeightDiagnostics, estimates: readonly Estimate[]): Warning[] {
+  const out: Warning[] = [];
+  if (d.n > 0 && (d.essRatio < LOW_ESS_RATIO || d.ess < MIN_ESS)) {
+    out.push({
+      code: 'LOW_ESS',
+      message: `Effective sample size is ${d.ess.toFixed(1)} of ${d.n} rows (${pct(d.essRatio)}): importance-weighted estimates rest on a few rows and their intervals may be too narrow.`,
+    });
+  }
+  const share = d.meanWeight > 0 ? d.maxWeight / (d.meanWeight * d.n) : 0;
+  if (d.maxWeight > HEAVY_WEIGHT_MAX || share > HEAVY_WEIGHT_SHARE) {
+    out.push({
+      code: 'HEAVY_WEIGHTS',
+      message: `The largest importance weight is ${fmt(d.maxWeight)} (one row carries ${pct(share)} of the total weight): IPS, SNIPS and DR are dominated by a few rows; prefer clipped or shrunk estimators and check the certificates.`,
+    });
+  }
+  if (d.supportDeficiency > SUPPORT_TOLERANCE) {
+    out.push({
+      code: 'SUPPORT_DEFICIENT',
+      message: `The candidate puts ${pct(d.supportDeficiency)} of its probability mass on actions the logging policy never takes: IPS-family estimates cannot see those actions and are biased; only the reward model (DM) speaks for them.`,
+    });
+  }
+  const dis = estimatorDisagreement(estimates);
+  if (dis.min && dis.max && dis.spread > 0) {
+    const a = dis.min, b = dis.max;
+    let disagree: boolean;
+    let why: string;
+    if (a.interval && b.interval) {
+      disagree = a.interval.upper < b.interval.lower;
+      why = `their ${Math.round(100 * (1 - b.interval.alpha))}% intervals do not overlap`;
+    } else {
+      const scale = Math.max(Math.abs(a.value), Math.abs(b.value));
+      disagree = dis.spread > DISAGREEMENT_RELATIVE * scale;
+      why = `they differ by ${pct(scale > 0 ? dis.spread / scale : 0)}`;
+    }
+    if (disagree) {
+      out.push({
+        code: 'ESTIMATOR_DISAGREEMENT',
+        message: `Estimators disagree: ${a.estimator} gives ${fmt(a.value)} and ${b.estimator} gives ${fmt(b.value)}, and ${why}; the reward model or the weights are unreliable for this candidate.`,
+      });
+    }
+  }
+  return out;
+}

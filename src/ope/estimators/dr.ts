@@ -1,0 +1,23 @@
+/** DR: (1/n) sum [dm_i + w_i (r_i - q(x_i, a_i))] (Dudik, Langford, Li 2011; OBP DoublyRobust). */
+import { loggedInputs, modelInputs, requireSqlModel, sqlWeight } from './inputs.js';
+import type { EstimatorSpec } from './types.js';
+
+export const dr: EstimatorSpec = {
+  id: 'dr',
+  label: 'DR',
+  reference: 'Dudik et al. 2011; OBP DoublyRobust',
+  needsRewardModel: true,
+  selfNormalized: false,
+  uses: [],
+  rowTerms(b) {
+    const m = modelInputs(b, 'dr');
+    const { weights } = loggedInputs(b);
+    const num = new Float64Array(b.n);
+    for (let i = 0; i < b.n; i++) num[i] = m.dm[i]! + weights[i]! * (b.rewards[i]! - m.qLogged[i]!);
+    return { num, den: null, base: null };
+  },
+  sqlTerms(c) {
+    const m = requireSqlModel('dr', c.qLogged, c.dm);
+    return { num: `(${m.dm} + ${sqlWeight(c)} * ((${c.reward}) - ${m.q}))`, den: null, base: null };
+  },
+};

@@ -1,0 +1,68 @@
+/**
+ * Interval methods, and one entry point that gives every estimator's interval
+ * for a chosen method over the same rows.
+ */
+import { OffpolicyError } from '../../errors.js';
+import type { RowTerms } from '../estimators/types.js';
+import { sumsFromTerms } from '../sums.js';
+import type { Interval, IntervalMethod } from '../types.js';
+import { bernsteinInterval } from './bernstein.js';
+import { bootstrapIntervals } from './bootstrap.js';
+import { checkAlpha } from './common.js';
+import { hoeffdingInterval } from './hoeffding.js';
+import { tInterval } from './t.js';
+
+export { bernsteinHalfWidth, bernsteinInterval } from './bernstein.js';
+export { bootstrapIntervals, DEFAULT_MAX_UNITS, DEFAULT_RESAMPLES, sortedQuantile, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
+export { hoeffdingHalfWidth, hoeffdingInterval } from './hoeffding.js';
+export { tInterval } from './t.js';
+
+export interface IntervalRequest {
+  method: IntervalMethod;
+  alpha: number;
+  /** Bootstrap: seed (required), resamples, maxUnits, progress. */
+  seed?: number;
+  resamples?: number;
+  maxUnits?: number;
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * Hoeffding / Bernstein: the range of each estimator's row terms (termRange in
+   * estimators/range.ts, or the caller's override); null for self-normalized
+   * estimators, which then get no interval (null) rather than a bound that does not hold.
+   */
+  ranges?: readonly ([number, number] | null)[];
+  /** Estimator labels for error messages. */
+  labels?: readonly string[];
+}
+
+/**
+ * Intervals for several estimators' row terms (same rows), one per entry; null
+ * where the method does not apply (Hoeffding / Bernstein on a ratio estimator).
+ */
+export function intervalsForTerms(terms: readonly RowTerms[], req: IntervalRequest): (Interval | null)[] {
+  checkAlpha(req.alpha);
+  switch (req.method) {
+    case 't':
+      return terms.map((t) => tInterval(sumsFromTerms(t), req.alpha));
+    case 'bootstrap':
+      if (req.seed === undefined) {
+        throw new OffpolicyError('E_SEED_REQUIRED', 'Bootstrap intervals are random and need a seed, but none was given.', { hint: 'Pass --seed N (any integer).' });
+      }
+      return bootstrapIntervals(terms, {
+        alpha: req.alpha,
+        seed: req.seed,
+        resamples: req.resamples,
+        maxUnits: req.maxUnits,
+        onProgress: req.onProgress,
+      }).intervals;
+    case 'hoeffding':
+    case 'bernstein':
+      return terms.map((t, j) => {
+        const range = req.ranges?.[j] ?? null;
+        if (range === null) return null;
+        const s = sumsFromTerms(t);
+        const label = req.labels?.[j] ?? `estimator ${j}`;
+        return req.method === 'hoeffding' ? hoeffdingInterval(s, range, req.alpha, label) : bernsteinInterval(s, range, req.alpha, label);
+      });
+  }
+}
