@@ -1,4 +1,46 @@
+/** `offpolicy demo`: the main job with an embedded default setting. No logic here. */
 import type { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { OffpolicyError } from '../errors.js';
+import { demoSummaryRows, runDemo } from '../demo.js';
+import { shellCommand } from '../reports/command-line.js';
+import { formatTable } from '../reports/text-table.js';
+import { globals } from './context.js';
 
-// Filled in by the work on this command.
-export function registerDemo(_program: Command): void {}
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('generate a synthetic bandit log with ground truth, evaluate three candidates and write a report')
+    .option('--out <dir>', 'report directory', 'offpolicy-report')
+    .option('--seed <n>', 'random seed', '0')
+    .option('--rows <n>', 'rows of the synthetic log', '20000')
+    .action(async (opts: { out: string; seed: string; rows: string }, cmd: Command) => {
+      const seed = Number(opts.seed);
+      if (!/^\d+$/.test(opts.seed.trim())) {
+        throw new OffpolicyError('E_DEMO_PARAM', `--seed must be a non-negative integer, got "${opts.seed}".`, { hint: 'Pass e.g. --seed 0.' });
+      }
+      if (!/^\d+$/.test(opts.rows.trim()) || Number(opts.rows) < 100) {
+        throw new OffpolicyError('E_DEMO_PARAM', `--rows must be an integer of at least 100, got "${opts.rows}".`, { hint: 'Pass e.g. --rows 20000 (the default).' });
+      }
+      const bar = new SingleBar({ format: 'demo [{bar}] {percentage}% | {stage}', stream: process.stderr, hideCursor: true, clearOnComplete: true }, Presets.shades_classic);
+      bar.start(100, 0, { stage: 'starting' });
+      let summary;
+      try {
+        summary = await runDemo({
+          outDir: opts.out,
+          seed,
+          rows: Number(opts.rows),
+          workspace: globals(cmd).workspace,
+          command: shellCommand(process.argv.slice(2)),
+          onProgress: (done, total, stage) => bar.update(Math.round((100 * done) / Math.max(1, total)), { stage }),
+        });
+      } finally {
+        bar.stop();
+      }
+      const { rows, columns } = demoSummaryRows(summary);
+      process.stdout.write(`${summary.rows} logged rounds, ${summary.numActions} actions (dataset ${summary.dataset}); ${summary.seconds.toFixed(1)} s\n\n`);
+      process.stdout.write(formatTable(rows, columns) + '\n\n');
+      for (const c of summary.candidates) process.stdout.write(`${c.recommended ? '✔' : '✘'} ${c.sentence.includes(c.name) ? '' : `${c.name}: `}${c.sentence}\n`);
+      process.stdout.write(`\nReport: ${summary.reportPath}\n`);
+    });
+}

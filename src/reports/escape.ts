@@ -1,0 +1,41 @@
+/** Escaping of user-provided strings for the HTML and Markdown documents. */
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** Escapes text for HTML element content and quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+}
+
+/** Makes text safe inside a Markdown table cell: no pipes, no line breaks, no raw HTML. */
+export function escapeMarkdownCell(text: string): string {
+  return escapeHtml(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+/** Markdown inline code that survives backticks in the text. */
+export function markdownCode(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((m) => m.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
+
+/** A file-name-safe slug: lower-case letters, digits and "-", never empty; `taken` keeps slugs unique. */
+export function slugify(text: string, taken?: Set<string>): string {
+  const base =
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 48) || 'candidate';
+  let slug = base;
+  for (let i = 2; taken?.has(slug); i++) slug = `${base}-${i}`;
+  taken?.add(slug);
+  return slug;
+}

@@ -1,0 +1,10 @@
+/** The report layer: EvaluationResult -> HTML / Markdown / JSON documents and SVG charts. */
+export { renderReport, parseReportFormats, REPORT_FORMATS, type ReportFormat, type RenderReportOptions, type ReportJson } from './render.js';
+export { loadEvaluationResult, checkEvaluationResult, RESULT_SCHEMA } from './load-result.js';
+export { buildReportTables, headlineEstimate, allWarnings, type ReportTables } from './tables.js';
+export { forestPlotSpec, forestDomain } from './charts/forest-plot.js';
+export { weightHistogramSpec } from './charts/weight-histogram.js';
+export { renderCharts, type RenderedChart } from './charts/index.js';
+export { renderChartSvg, countSvgMarks } from './svg.js';
+export { escapeHtml } from './escape.js';
+export { shellCommand, shellQuote } from './command-line.js';

@@ -1,0 +1,93 @@
+/**
+ * Reads an evaluation result (the JSON `offpolicy evaluate --out` writes) and checks
+ * that it has the shape the report layer needs before anything is rendered.
+ */
+import { readFile } from 'node:fs/promises';
+import { OffpolicyError } from '../errors.js';
+import type { EvaluationResult } from '../ope/types.js';
+
+export const RESULT_SCHEMA = 'offpolicy.evaluation/1';
+
+/** Loads and checks a results file; failures are E_RESULTS_FILE (unreadable, not JSON) or E_RESULTS_SCHEMA. */
+export async function loadEvaluationResult(file: string): Promise<EvaluationResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? String(e)})`;
+    throw new OffpolicyError('E_RESULTS_FILE', `Results file ${file} ${why}.`, {
+      hint: 'Pass the JSON written by `offpolicy evaluate --out results.json`.',
+      cause: e,
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new OffpolicyError('E_RESULTS_FILE', `Results file ${file} is not valid JSON (${(e as Error).message}).`, {
+      hint: 'Pass the JSON written by `offpolicy evaluate --out results.json`.',
+      cause: e,
+    });
+  }
+  return checkEvaluationResult(value, file);
+}
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNum = (v: unknown): v is number => typeof v === 'number';
+
+/**
+ * Checks an already-parsed value against the parts of EvaluationResult the report
+ * reads. `source` names the input in messages.
+ */
+export function checkEvaluationResult(value: unknown, source = 'the results'): EvaluationResult {
+  const fail = (what: string): never => {
+    throw new OffpolicyError('E_RESULTS_SCHEMA', `${source} is not an offpolicy evaluation result: ${what}.`, {
+      hint: `Expected schema "${RESULT_SCHEMA}" as written by \`offpolicy evaluate --out\`; re-run the evaluation with this toolkit version.`,
+    });
+  };
+  if (!isObj(value)) return fail('the top level is not a JSON object');
+  if (value.schema !== RESULT_SCHEMA) {
+    return fail(value.schema === undefined ? 'it has no "schema" field' : `its schema is ${JSON.stringify(value.schema)}, not "${RESULT_SCHEMA}"`);
+  }
+  const need = (obj: Obj, key: string, test: (v: unknown) => boolean, path: string, kind: string): void => {
+    if (!test(obj[key])) fail(`"${path}" is missing or not ${kind}`);
+  };
+  const isStr = (v: unknown) => typeof v === 'string';
+  need(value, 'toolkitVersion', isStr, 'toolkitVersion', 'a string');
+  need(value, 'seed', isNum, 'seed', 'a number');
+  need(value, 'dataset', isObj, 'dataset', 'an object');
+  const ds = value.dataset as Obj;
+  need(ds, 'ref', isStr, 'dataset.ref', 'a string');
+  need(ds, 'contentHash', isStr, 'dataset.contentHash', 'a string');
+  need(ds, 'rowCount', isNum, 'dataset.rowCount', 'a number');
+  need(ds, 'numActions', isNum, 'dataset.numActions', 'a number');
+  need(value, 'logging', isObj, 'logging', 'an object');
+  need(value.logging as Obj, 'value', isNum, 'logging.value', 'a number');
+  need(value, 'settings', isObj, 'settings', 'an object');
+  need(value.settings as Obj, 'alpha', isNum, 'settings.alpha', 'a number');
+  need(value, 'candidates', Array.isArray, 'candidates', 'an array');
+  const candidates = value.candidates as unknown[];
+  candidates.forEach((c, i) => {
+    const at = `candidates[${i}]`;
+    if (!isObj(c)) return fail(`"${at}" is not an object`);
+    need(c, 'name', isStr, `${at}.name`, 'a string');
+    need(c, 'estimates', Array.isArray, `${at}.estimates`, 'an array');
+    (c.estimates as unknown[]).forEach((e, j) => {
+      if (!isObj(e) || typeof e.estimator !== 'string' || !isNum(e.value)) {
+        fail(`"${at}.estimates[${j}]" needs a string "estimator" and a numeric "value"`);
+      }
+    });
+    need(c, 'certificates', Array.isArray, `${at}.certificates`, 'an array');
+    need(c, 'diagnostics', isObj, `${at}.diagnostics`, 'an object');
+    need(c.diagnostics as Obj, 'weightHistogram', Array.isArray, `${at}.diagnostics.weightHistogram`, 'an array');
+    need(c, 'warnings', Array.isArray, `${at}.warnings`, 'an array');
+    need(c, 'verdict', isObj, `${at}.verdict`, 'an object');
+    need(c.verdict as Obj, 'sentence', isStr, `${at}.verdict.sentence`, 'a string');
+    need(c.verdict as Obj, 'recommended', (v) => typeof v === 'boolean', `${at}.verdict.recommended`, 'a boolean');
+  });
+  if (value.warnings !== undefined && !Array.isArray(value.warnings)) fail('"warnings" is not an array');
+  return value as unknown as EvaluationResult;
+}
