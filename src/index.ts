@@ -1,0 +1,47 @@
+/**
+ * The public library API of offpolicy. Everything the CLI does is reachable from here.
+ */
+export { VERSION } from './version.js';
+export * from './errors.js';
+export { Rng } from './util/rng.js';
+
+// datasets: storage, catalog, schemas, ingest, validation, query, split, describe, export, generators
+export * from './datasets/metadata.js';
+export * from './datasets/schema.js';
+export { Workspace, resolveWorkspaceDir, parseRef, checkDatasetName, DEFAULT_WORKSPACE, type DatasetVersion, type CreateVersionOptions } from './datasets/workspace.js';
+export { openMemoryConnection, queryRows, queryOne, ident, lit } from './datasets/duckdb.js';
+export { readColumns, type ColumnSpec } from './datasets/columns.js';
+export { arraysToTable, type ArrayColumn } from './datasets/from-arrays.js';
+export * from './datasets/ingest/index.js';
+export * from './datasets/describe.js';
+export * from './datasets/query.js';
+export * from './datasets/split.js';
+export * from './datasets/export.js';
+export * from './datasets/export-hdf5.js';
+export * from './datasets/load-trajectories.js';
+export * from './datasets/synthetic/bandit-log.js';
+export * from './datasets/synthetic/bandit.js';
+export * from './datasets/synthetic/multiclass.js';
+
+// environments and behaviour data
+export * from './envs/types.js';
+export * from './envs/registry.js';
+export * from './envs/trajectories.js';
+export * from './envs/reference-scores.js';
+
+// off-policy evaluation
+export * from './ope/types.js';
+export * from './ope/estimators/index.js';
+export * from './ope/sums.js';
+export * from './ope/intervals/index.js';
+export * from './ope/bounds/index.js';
+export * from './ope/diagnostics.js';
+export * from './ope/verdict.js';
+export * from './ope/accuracy.js';
+export * from './ope/evaluate.js';
+export * from './policies/candidates.js';
+
+// reports and the demo
+export * from './reports/index.js';
+export { formatTable } from './reports/text-table.js';
+export * from './demo.js';
