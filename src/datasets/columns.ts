@@ -46,20 +46,109 @@ interface VectorLike {
   getItem(i: number): unknown;
 }
 
-/** Copies a scalar vector into out[offset..]; uses the raw items buffer when exposed. */
-function copyScalar(vec: VectorLike, out: Float64Array | Float32Array | Int32Array | Uint8Array, offset: number, rows: number): void {
-  const items = (vec as unknown as { items?: ArrayLike<number | bigint> }).items;
-  const validity = (vec as unknown as { validity?: { itemValid(i: number): boolean } }).validity;
-  if (items && typeof items[0] !== 'bigint' && !(items instanceof Array)) {
-    out.set((items as Float64Array).subarray(0, rows) as unknown as ArrayLike<number>, offset);
-    if (validity) {
-      for (let i = 0; i < rows; i++) if (!validity.itemValid(i)) out[offset + i] = NaN;
+/** Fields @duckdb/node-api's vectors carry at run time (private in its .d.ts). */
+interface RawValidity {
+  data: BigUint64Array | null;
+  itemValid(i: number): boolean;
+}
+interface RawVector extends VectorLike {
+  items?: ArrayLike<number> | ArrayLike<bigint>;
+  dataView?: DataView;
+  validity?: RawValidity;
+  /** List and array vectors: the flat child vector holding every row's values back to back. */
+  childData?: RawVector;
+  /** List vectors: (offset, length) pairs, one per row. */
+  entryData?: BigUint64Array;
+  /** Array vectors: the fixed length. */
+  arrayType?: { length: number };
+}
+
+type Target = Float64Array | Float32Array | Int32Array | Uint8Array;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function hasNulls(v: RawVector): boolean {
+  return !!v.validity && v.validity.data !== null;
+}
+
+/**
+ * Copies `count` values of a flat vector, starting at `from`, into out[offset..].
+ * Uses the raw items buffer (one memcpy or converting set); BIGINT and BOOLEAN
+ * buffers are converted in a tight loop; NULL becomes NaN.
+ */
+function copyFlat(vec: RawVector, from: number, count: number, out: Target, offset: number): void {
+  const items = vec.items;
+  if (items && !(items instanceof Array)) {
+    if (items instanceof BigInt64Array || items instanceof BigUint64Array) {
+      for (let i = 0; i < count; i++) out[offset + i] = Number(items[from + i]!);
+    } else {
+      out.set((items as Float64Array).subarray(from, from + count), offset);
+    }
+  } else if (vec.dataView) {
+    const bytes = new Uint8Array(vec.dataView.buffer, vec.dataView.byteOffset, vec.dataView.byteLength);
+    for (let i = 0; i < count; i++) out[offset + i] = bytes[from + i] ? 1 : 0;
+  } else {
+    for (let i = 0; i < count; i++) {
+      const v = vec.getItem(from + i);
+      out[offset + i] = v === null || v === undefined ? NaN : typeof v === 'boolean' ? (v ? 1 : 0) : Number(v as number);
     }
     return;
   }
+  if (hasNulls(vec)) {
+    for (let i = 0; i < count; i++) if (!vec.validity!.itemValid(from + i)) out[offset + i] = NaN;
+  }
+}
+
+function raggedError(name: string, got: number, row: number, width: number): OffpolicyError {
+  return new OffpolicyError('E_RAGGED_VECTOR', `Column "${name}" has ${got} values on row ${row}, expected ${width}.`, {
+    hint: 'Every row of a vector column must have the same length.',
+  });
+}
+
+/**
+ * Copies a LIST or ARRAY vector of `rows` rows into out[row * width..], straight
+ * from its child buffer: one copy when the rows lie back to back (the usual
+ * case), else one copy per row. A NULL list becomes a row of NaN.
+ */
+function copyNested(name: string, vec: RawVector, rows: number, width: number, out: Target, row0: number): void {
+  const child = vec.childData!;
+  const listNulls = hasNulls(vec);
+  if (!vec.entryData) {
+    const len = vec.arrayType!.length;
+    if (len !== width) throw raggedError(name, len, row0, width);
+    copyFlat(child, 0, rows * width, out, row0 * width);
+    if (listNulls) {
+      for (let i = 0; i < rows; i++) if (!vec.validity!.itemValid(i)) out.fill(NaN, (row0 + i) * width, (row0 + i + 1) * width);
+    }
+    return;
+  }
+  const entries = vec.entryData;
+  // (offset, length) pairs as uint64; read them as uint32 halves (little-endian)
+  // to check the usual layout, rows back to back, without a BigInt per row.
+  const halves = new Uint32Array(entries.buffer, entries.byteOffset, entries.length * 2);
+  const first = rows > 0 ? Number(entries[0]) : 0;
+  let contiguous = !listNulls && LITTLE_ENDIAN;
+  for (let i = 0, k = 0; contiguous && i < rows; i++, k += 4) {
+    if (halves[k + 1] !== 0 || halves[k + 3] !== 0 || halves[k + 2] !== width || halves[k] !== first + i * width) contiguous = false;
+  }
+  if (!contiguous) {
+    for (let i = 0; i < rows; i++) {
+      if (listNulls && !vec.validity!.itemValid(i)) continue;
+      const len = Number(entries[2 * i + 1]);
+      if (len !== width) throw raggedError(name, len, row0 + i, width);
+    }
+  }
+  if (contiguous) {
+    copyFlat(child, first, rows * width, out, row0 * width);
+    return;
+  }
   for (let i = 0; i < rows; i++) {
-    const v = vec.getItem(i);
-    out[offset + i] = v === null || v === undefined ? NaN : typeof v === 'boolean' ? (v ? 1 : 0) : Number(v as number);
+    const base = (row0 + i) * width;
+    if (listNulls && !vec.validity!.itemValid(i)) {
+      out.fill(NaN, base, base + width);
+      continue;
+    }
+    copyFlat(child, Number(entries[2 * i]), width, out, base);
   }
 }
 
@@ -93,32 +182,13 @@ export async function readColumns<S extends Record<string, ColumnSpec>>(
     const rows = chunk.rowCount;
     for (const name of names) {
       const width = spec[name]!.width ?? 1;
-      const vec = chunk.getColumnVector(colIndex.get(name)!) as unknown as VectorLike & { childVector?: VectorLike };
+      const vec = chunk.getColumnVector(colIndex.get(name)!) as unknown as RawVector;
       const target = out[name]!;
-      if (width === 1 && !vec.childVector) {
-        copyScalar(vec, target, row, rows);
-        continue;
-      }
-      // List or array column: its child vector holds all values back to back.
-      for (let i = 0; i < rows; i++) {
-        const item = vec.getItem(i) as { items: readonly unknown[] } | null;
-        if (item === null) {
-          target.fill(NaN, (row + i) * width, (row + i + 1) * width);
-          continue;
-        }
-        if (item.items.length !== width) {
-          throw new OffpolicyError(
-            'E_RAGGED_VECTOR',
-            `Column "${name}" has ${item.items.length} values on row ${row + i}, expected ${width}.`,
-            { hint: 'Every row of a vector column must have the same length.' },
-          );
-        }
-        const base = (row + i) * width;
-        for (let j = 0; j < width; j++) {
-          const v = item.items[j];
-          target[base + j] = v === null ? NaN : Number(v as number);
-        }
-      }
+      if (vec.childData) copyNested(name, vec, rows, width, target, row);
+      else if (width === 1) copyFlat(vec, 0, rows, target, row);
+      else throw new OffpolicyError('E_COLUMN_TYPE', `Column "${name}" holds scalars, but ${width} values per row were asked for.`, {
+        hint: 'Ask for width 1, or select a list column.',
+      });
     }
     row += rows;
   }

@@ -1,0 +1,181 @@
+/**
+ * Loads a stored trajectory version into typed arrays for training, in episode
+ * / step order. Vector columns come straight from DuckDB's list buffers
+ * (readColumns); when the stored rows are already in episode / step order (every
+ * ingest and generator writes them so) nothing is sorted, else the arrays are
+ * permuted once in JS.
+ *
+ * next_observation may be NULL on an episode's last step (D4RL files do not
+ * store the final observation): those rows hold NaN in `nextObservations` and 1
+ * in `nextObservationMissing`. Learners must mask them (a terminated step does
+ * not bootstrap) or drop them (a truncated step without its next observation
+ * cannot be bootstrapped), as d4rl.qlearning_dataset does.
+ */
+import { OffpolicyError } from '../errors.js';
+import { readColumns, type ColumnSpec } from './columns.js';
+import { lit, queryOne, type DuckDBConnection } from './duckdb.js';
+import type { DatasetVersion } from './workspace.js';
+
+export interface TrajectoryArrays {
+  /** Steps (rows). */
+  n: number;
+  obsDim: number;
+  /** Values per action: m for box actions, 1 for discrete. */
+  actDim: number;
+  /** Discrete actions: the number of actions K (actions are then an Int32Array of 0..K-1). */
+  discreteActions?: number;
+  /** n * obsDim, row-major. */
+  observations: Float32Array;
+  /** n * actDim (Float32Array), or n (Int32Array) for discrete actions. */
+  actions: Float32Array | Int32Array;
+  rewards: Float64Array;
+  /** n * obsDim, NaN where next_observation is missing; null when the dataset has no next_observation column. */
+  nextObservations: Float32Array | null;
+  /** 1 where next_observation is NULL (an episode's last step); null when the column is absent. */
+  nextObservationMissing: Uint8Array | null;
+  terminated: Uint8Array;
+  truncated: Uint8Array;
+  episodeId: Float64Array;
+  step: Int32Array;
+  behaviorLogprob: Float64Array | null;
+  /** Corruption bitmask (CORRUPTED_BITS); null when the dataset was never corrupted. */
+  corrupted: Uint8Array | null;
+}
+
+export interface LoadTrajectoryOptions {
+  /** Optional SQL condition over the stored columns, e.g. "episode_id < 100". */
+  where?: string;
+  /** Called once per stage: (done, total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+function product(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Loads `version` (a trajectory dataset) into typed arrays in episode / step order. */
+export async function loadTrajectoryArrays(
+  conn: DuckDBConnection,
+  version: DatasetVersion,
+  opts: LoadTrajectoryOptions = {},
+): Promise<TrajectoryArrays> {
+  const meta = version.metadata;
+  if (meta.kind !== 'trajectory') {
+    throw new OffpolicyError('E_DATASET_KIND', `Dataset ${version.ref} is a ${meta.kind} log, not trajectory data.`, {
+      hint: 'Training from typed arrays needs a trajectory dataset (episode_id, step, observation, action, ...).',
+    });
+  }
+  const types = new Map(meta.columns.map((c) => [c.name, c.type]));
+  const scan = `read_parquet(${lit(version.glob)})`;
+  const where = opts.where ? ` WHERE ${opts.where}` : '';
+  const discrete = !(types.get('action') ?? '').endsWith('[]');
+
+  let obsDim = meta.observationSpace?.type === 'box' ? product(meta.observationSpace.shape) : 0;
+  let actDim = discrete ? 1 : meta.actionSpace?.type === 'box' ? product(meta.actionSpace.shape) : 0;
+  if (obsDim === 0 || actDim === 0) {
+    const w = await queryOne(
+      conn,
+      `SELECT max(len(observation)) AS o${discrete ? '' : ', max(len(action)) AS a'} FROM ${scan}`,
+    );
+    if (obsDim === 0) obsDim = Number(w.o ?? 0);
+    if (actDim === 0) actDim = Number(w.a ?? 0);
+  }
+
+  const hasNext = types.has('next_observation');
+  const hasLogp = types.has('behavior_logprob');
+  const hasCorrupted = types.has('corrupted');
+  const spec: Record<string, ColumnSpec> = {
+    episode_id: { type: 'i64' },
+    step: { type: 'i32' },
+    observation: { type: 'f32', width: obsDim },
+    action: discrete ? { type: 'i32' } : { type: 'f32', width: actDim },
+    reward: { type: 'f64' },
+    terminated: { type: 'u8' },
+    truncated: { type: 'u8' },
+  };
+  const select = ['episode_id', 'step', 'observation', 'action', 'reward', 'terminated', 'truncated'];
+  if (hasNext) {
+    spec.next_observation = { type: 'f32', width: obsDim };
+    spec._next_missing = { type: 'u8' };
+    select.push('next_observation', '(next_observation IS NULL) AS _next_missing');
+  }
+  if (hasLogp) {
+    spec.behavior_logprob = { type: 'f64' };
+    select.push('behavior_logprob');
+  }
+  if (hasCorrupted) {
+    spec.corrupted = { type: 'u8' };
+    select.push('coalesce(corrupted, 0) AS corrupted');
+  }
+  opts.onProgress?.(0, 2);
+  const { n, columns: c } = await readColumns(conn, `SELECT ${select.join(', ')} FROM ${scan}${where}`, spec);
+  opts.onProgress?.(1, 2);
+
+  let out: TrajectoryArrays = {
+    n,
+    obsDim,
+    actDim,
+    ...(discrete ? { discreteActions: meta.actionSpace?.type === 'discrete' ? meta.actionSpace.n : maxPlusOne(c.action as Int32Array) } : {}),
+    observations: c.observation as Float32Array,
+    actions: c.action as Float32Array | Int32Array,
+    rewards: c.reward as Float64Array,
+    nextObservations: hasNext ? (c.next_observation as Float32Array) : null,
+    nextObservationMissing: hasNext ? (c._next_missing as Uint8Array) : null,
+    terminated: c.terminated as Uint8Array,
+    truncated: c.truncated as Uint8Array,
+    episodeId: c.episode_id as Float64Array,
+    step: c.step as Int32Array,
+    behaviorLogprob: hasLogp ? (c.behavior_logprob as Float64Array) : null,
+    corrupted: hasCorrupted ? (c.corrupted as Uint8Array) : null,
+  };
+  if (!isSorted(out.episodeId, out.step)) out = permute(out, sortOrder(out.episodeId, out.step));
+  opts.onProgress?.(2, 2);
+  return out;
+}
+
+function maxPlusOne(a: Int32Array): number {
+  let m = -1;
+  for (let i = 0; i < a.length; i++) if (a[i]! > m) m = a[i]!;
+  return m + 1;
+}
+
+function isSorted(ep: Float64Array, step: Int32Array): boolean {
+  for (let i = 1; i < ep.length; i++) {
+    if (ep[i]! < ep[i - 1]! || (ep[i] === ep[i - 1] && step[i]! < step[i - 1]!)) return false;
+  }
+  return true;
+}
+
+function sortOrder(ep: Float64Array, step: Int32Array): Uint32Array {
+  const idx = new Uint32Array(ep.length);
+  for (let i = 0; i < idx.length; i++) idx[i] = i;
+  idx.sort((a, b) => ep[a]! - ep[b]! || step[a]! - step[b]! || a - b);
+  return idx;
+}
+
+function gather<T extends Float32Array | Float64Array | Int32Array | Uint8Array>(src: T, order: Uint32Array, width: number): T {
+  const out = new (src.constructor as new (n: number) => T)(src.length);
+  for (let i = 0; i < order.length; i++) {
+    const from = order[i]! * width;
+    if (width === 1) out[i] = src[from]!;
+    else out.set(src.subarray(from, from + width), i * width);
+  }
+  return out;
+}
+
+function permute(a: TrajectoryArrays, order: Uint32Array): TrajectoryArrays {
+  return {
+    ...a,
+    observations: gather(a.observations, order, a.obsDim),
+    actions: gather(a.actions, order, a.discreteActions !== undefined ? 1 : a.actDim),
+    rewards: gather(a.rewards, order, 1),
+    nextObservations: a.nextObservations && gather(a.nextObservations, order, a.obsDim),
+    nextObservationMissing: a.nextObservationMissing && gather(a.nextObservationMissing, order, 1),
+    terminated: gather(a.terminated, order, 1),
+    truncated: gather(a.truncated, order, 1),
+    episodeId: gather(a.episodeId, order, 1),
+    step: gather(a.step, order, 1),
+    behaviorLogprob: a.behaviorLogprob && gather(a.behaviorLogprob, order, 1),
+    corrupted: a.corrupted && gather(a.corrupted, order, 1),
+  };
+}
