@@ -1,0 +1,249 @@
+/**
+ * `query`: read-only SQL over the workspace's datasets. Each dataset is a view
+ * on an in-memory DuckDB connection ("name" = latest version, "name@v" each
+ * version), so `SELECT * FROM logs` and `SELECT * FROM "logs@2"` both work.
+ *
+ * One read-only statement is accepted (SELECT / WITH / FROM / VALUES, DESCRIBE,
+ * SUMMARIZE, SHOW, EXPLAIN). The check uses both the leading keyword and
+ * DuckDB's own parse of the statement, so `WITH x AS (...) DELETE ...`, COPY,
+ * ATTACH, CREATE, SET and friends are refused before anything runs.
+ */
+import { StatementType } from '@duckdb/node-api';
+import { OffpolicyError } from '../errors.js';
+import { ident, lit, queryRows, type DuckDBConnection } from './duckdb.js';
+import { COPY_OPTIONS, copyAtomically } from './export.js';
+import type { ColumnInfo } from './metadata.js';
+import type { Workspace } from './workspace.js';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export type QueryFormat = 'table' | 'csv' | 'json' | 'parquet';
+export const QUERY_FORMATS: readonly QueryFormat[] = ['table', 'csv', 'json', 'parquet'];
+
+const READ_ONLY_KEYWORDS = ['SELECT', 'WITH', 'FROM', 'VALUES', 'DESCRIBE', 'SUMMARIZE', 'SHOW', 'EXPLAIN'];
+
+export interface QueryResult {
+  columns: ColumnInfo[];
+  /** JSON-safe rows (BIGINT and larger integers as strings). */
+  rows: Record<string, unknown>[];
+  /** True when the result had more rows than the limit asked for. */
+  truncated: boolean;
+}
+
+interface CheckedStatement {
+  /** The statement text without trailing semicolons and comments. */
+  text: string;
+  keyword: string;
+}
+
+/** Removes leading whitespace, comments and opening parentheses. */
+function stripLeading(sql: string): string {
+  let s = sql;
+  for (;;) {
+    const t = s.replace(/^[\s(]+/, '');
+    if (t.startsWith('--')) {
+      const nl = t.indexOf('\n');
+      s = nl < 0 ? '' : t.slice(nl + 1);
+    } else if (t.startsWith('/*')) {
+      const end = t.indexOf('*/');
+      s = end < 0 ? '' : t.slice(end + 2);
+    } else return t;
+  }
+}
+
+/** Removes trailing whitespace, semicolons and a trailing line comment. */
+function stripTrailing(sql: string): string {
+  let s = sql;
+  for (;;) {
+    const t = s.replace(/[\s;]+$/, '');
+    const lastLine = t.slice(t.lastIndexOf('\n') + 1);
+    const dash = lastLine.indexOf('--');
+    if (dash >= 0 && !/'/.test(lastLine.slice(dash))) {
+      s = t.slice(0, t.length - lastLine.length + dash);
+      continue;
+    }
+    return t;
+  }
+}
+
+async function datasetNamesHint(ws: Workspace): Promise<string> {
+  const versions = await ws.versions();
+  if (versions.length === 0) return 'The workspace has no datasets yet: ingest or generate one first.';
+  const names = [...new Set(versions.map((v) => v.name))];
+  return `Datasets you can query: ${names.join(', ')} (latest) and ${versions.map((v) => ident(v.ref)).join(', ')}.`;
+}
+
+async function queryError(ws: Workspace, e: unknown): Promise<OffpolicyError> {
+  // DuckDB messages span lines (error, candidates, "LINE 1: ..." and a caret line): keep them on one.
+  const msg = ((e as Error).message ?? String(e))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^\^+$/.test(l))
+    .join(' ')
+    .replace(/[.!]?$/, '.');
+  return new OffpolicyError('E_QUERY', `The query failed: ${msg}`, { hint: await datasetNamesHint(ws), cause: e });
+}
+
+/**
+ * Checks that `sql` is one read-only statement and that it binds (tables and
+ * columns exist). Throws E_QUERY_NOT_READ_ONLY or E_QUERY.
+ */
+export async function checkReadOnly(ws: Workspace, conn: DuckDBConnection, sql: string): Promise<CheckedStatement> {
+  const text = stripTrailing(sql);
+  const keyword = (/^[A-Za-z]+/.exec(stripLeading(text))?.[0] ?? '').toUpperCase();
+  const refuse = (what: string) =>
+    new OffpolicyError('E_QUERY_NOT_READ_ONLY', `Only read-only queries may run here, and this one is ${what}.`, {
+      hint: `Start the statement with ${READ_ONLY_KEYWORDS.join(', ')}; stored versions are changed only by ingest, split, corrupt and rm.`,
+    });
+  if (!keyword) {
+    throw new OffpolicyError('E_QUERY', 'The query is empty.', { hint: 'Pass one SQL statement, e.g. "SELECT count(*) FROM logs".' });
+  }
+  if (!READ_ONLY_KEYWORDS.includes(keyword)) throw refuse(`a ${keyword} statement`);
+  // Parse without binding: json_serialize_sql accepts SELECT statements only
+  // (DESCRIBE, SUMMARIZE and SHOW parse as SELECTs), so any write is caught here,
+  // even one behind a WITH clause or after a semicolon.
+  const inner = keyword === 'EXPLAIN' ? stripLeading(text).replace(/^EXPLAIN\s+(ANALY[SZ]E\s+)?/i, '') : text;
+  let parsed: { error: boolean; error_type?: string; error_message?: string; statements?: unknown[] };
+  try {
+    const row = await queryRows(conn, `SELECT json_serialize_sql(${lit(inner)})::VARCHAR AS j`);
+    parsed = JSON.parse(String(row[0]!.j)) as typeof parsed;
+  } catch (e) {
+    throw await queryError(ws, e);
+  }
+  if (parsed.error) {
+    if (/only select statements/i.test(parsed.error_message ?? '')) throw refuse('not a SELECT');
+    throw await queryError(ws, new Error(parsed.error_message ?? 'the statement does not parse'));
+  }
+  const count = parsed.statements?.length ?? 0;
+  if (count !== 1) {
+    throw new OffpolicyError('E_QUERY', `The query holds ${count} statements; one is expected.`, {
+      hint: 'Run one statement at a time (combine them with WITH or subqueries).',
+    });
+  }
+  let extracted;
+  try {
+    extracted = await conn.extractStatements(text);
+  } catch (e) {
+    throw await queryError(ws, e);
+  }
+  let type: StatementType;
+  try {
+    const prepared = await extracted.prepare(0);
+    type = prepared.statementType;
+    prepared.destroySync();
+  } catch (e) {
+    throw await queryError(ws, e);
+  }
+  if (type !== StatementType.SELECT && type !== StatementType.EXPLAIN) {
+    throw refuse(`a ${StatementType[type] ?? 'non-SELECT'} statement`);
+  }
+  return { text, keyword };
+}
+
+/** The statement as a subquery COPY can take (DESCRIBE/SUMMARIZE/SHOW need a SELECT around them). */
+function asSelect(stmt: CheckedStatement): string | null {
+  if (stmt.keyword === 'EXPLAIN') return null;
+  if (['DESCRIBE', 'SUMMARIZE', 'SHOW'].includes(stmt.keyword)) return `SELECT * FROM (\n${stmt.text}\n)`;
+  return stmt.text;
+}
+
+async function withQueryConnection<T>(ws: Workspace, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  const conn = await ws.queryConnection();
+  try {
+    return await fn(conn);
+  } finally {
+    conn.closeSync();
+  }
+}
+
+/**
+ * Runs a read-only query and returns up to `limit` rows (default: all) as
+ * JSON-safe objects with the result's column names and types.
+ */
+export async function queryDatasets(ws: Workspace, sql: string, opts: { limit?: number } = {}): Promise<QueryResult> {
+  return withQueryConnection(ws, async (conn) => {
+    const stmt = await checkReadOnly(ws, conn, sql);
+    try {
+      const limit = opts.limit;
+      const reader =
+        limit === undefined ? await conn.runAndReadAll(stmt.text) : await conn.runAndReadUntil(stmt.text, limit + 1);
+      const columns = reader.columnNames().map((name, i) => ({ name, type: reader.columnTypes()[i]!.toString() }));
+      let rows = reader.getRowObjectsJson() as Record<string, unknown>[];
+      const truncated = limit !== undefined && rows.length > limit;
+      if (truncated) rows = rows.slice(0, limit);
+      return { columns, rows, truncated };
+    } catch (e) {
+      throw await queryError(ws, e);
+    }
+  });
+}
+
+function checkFormat(format: string): asserts format is QueryFormat {
+  if (!(QUERY_FORMATS as readonly string[]).includes(format)) {
+    throw new OffpolicyError('E_QUERY_FORMAT', `Unknown query output format "${format}".`, {
+      hint: `Use one of: ${QUERY_FORMATS.join(', ')}.`,
+    });
+  }
+}
+
+const COPY_FOR: Record<'csv' | 'json' | 'parquet', string> = {
+  csv: COPY_OPTIONS.csv,
+  json: COPY_OPTIONS.jsonArray,
+  parquet: COPY_OPTIONS.parquet,
+};
+
+/**
+ * Writes a read-only query's full result to `out` (atomically) as CSV (with a
+ * header), JSON (one array of objects) or Parquet (zstd). Returns the row count.
+ */
+export async function queryToFile(
+  ws: Workspace,
+  sql: string,
+  opts: { format: 'csv' | 'json' | 'parquet'; out: string },
+): Promise<{ rows: number; out: string }> {
+  checkFormat(opts.format);
+  if (opts.format === ('table' as string)) {
+    throw new OffpolicyError('E_QUERY_FORMAT', 'The table format prints to the terminal and cannot be written to a file.', {
+      hint: 'Use --format csv, json or parquet with --out.',
+    });
+  }
+  return withQueryConnection(ws, async (conn) => {
+    const stmt = await checkReadOnly(ws, conn, sql);
+    let select = asSelect(stmt);
+    try {
+      if (select === null) {
+        // EXPLAIN cannot be a subquery: run it, then write its (small) result from a temp table.
+        const rows = await queryRows(conn, stmt.text);
+        await rowsToTable(conn, 'explain_result', rows);
+        select = 'SELECT * FROM explain_result';
+      }
+      const rows = await copyAtomically(conn, select, opts.out, COPY_FOR[opts.format]);
+      return { rows, out: path.resolve(opts.out) };
+    } catch (e) {
+      if (e instanceof OffpolicyError) throw e;
+      throw await queryError(ws, e);
+    }
+  });
+}
+
+/** The query's full result as CSV or JSON text (what `query --format csv|json` prints). */
+export async function queryToText(ws: Workspace, sql: string, format: 'csv' | 'json'): Promise<string> {
+  checkFormat(format);
+  const tmp = path.join(tmpdir(), `offpolicy-query-${process.pid}-${randomBytes(4).toString('hex')}.${format}`);
+  try {
+    await queryToFile(ws, sql, { format, out: tmp });
+    return await readFile(tmp, 'utf8');
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+async function rowsToTable(conn: DuckDBConnection, table: string, rows: Record<string, unknown>[]): Promise<void> {
+  const cols = Object.keys(rows[0] ?? { result: '' });
+  await conn.run(`CREATE OR REPLACE TEMP TABLE ${ident(table)} (${cols.map((c) => `${ident(c)} VARCHAR`).join(', ')})`);
+  for (const r of rows) {
+    await conn.run(`INSERT INTO ${ident(table)} VALUES (${cols.map((c) => (r[c] === null || r[c] === undefined ? 'NULL' : lit(String(r[c])))).join(', ')})`);
+  }
+}
