@@ -316,4 +316,28 @@ describe('weight diagnostics and warnings', () => {
     expect(w[0]!.message).toMatch(/their 95% intervals do not overlap/);
     expect(estimatorDisagreement([{ estimator: 'a', value: 1, diagnostics: {} }, { estimator: 'b', value: 3, diagnostics: {} }]).spread).toBe(2);
   });
+  it('leaves estimators that are biased by design out of the disagreement check', () => {
+    const n = 1000;
+    const b: BanditBatch = {
+      n,
+      numActions: 2,
+      actions: Int32Array.from({ length: n }, (_, i) => i % 2),
+      rewards: new Float64Array(n),
+      propensities: new Float64Array(n).fill(0.5),
+      targetProbs: Float64Array.from({ length: 2 * n }, (_, j) => (j % 2 === 0 ? 0.6 : 0.4)),
+      loggingProbs: new Float64Array(2 * n).fill(0.5),
+    };
+    const d = weightDiagnostics(b);
+    const iv = (lower: number, upper: number) => ({ lower, upper, method: 't' as const, alpha: 0.05 });
+    const agreeing = [
+      { estimator: 'ips', value: 0.5, interval: iv(0.46, 0.54), diagnostics: {} },
+      { estimator: 'dr', value: 0.51, interval: iv(0.47, 0.55), diagnostics: {} },
+    ];
+    for (const biased of ['clipped-ips', 'es-ips', 'switch-dr', 'dr-os']) {
+      expect(candidateWarnings(d, [...agreeing, { estimator: biased, value: 0.2, interval: iv(0.15, 0.25), diagnostics: {} }])).toEqual([]);
+    }
+    const w = candidateWarnings(d, [...agreeing, { estimator: 'snips', value: 0.2, interval: iv(0.15, 0.25), diagnostics: {} }]);
+    expect(w.map((x) => x.code)).toEqual(['ESTIMATOR_DISAGREEMENT']);
+    expect(w[0]!.message).toMatch(/snips gives 0\.200 and dr gives 0\.510/);
+  });
 });

@@ -9,7 +9,10 @@
  *                          logger never takes (needs the logger's full distribution).
  *   ESTIMATOR_DISAGREEMENT the two most distant point estimates disagree beyond their intervals
  *                          (when both have one), or by more than DISAGREEMENT_RELATIVE of the
- *                          largest |estimate| (when not).
+ *                          largest |estimate| (when not). Only estimators that aim at the value
+ *                          itself take part (DISAGREEMENT_ESTIMATORS): clipped IPS, exponentially
+ *                          smoothed IPS, Switch-DR and DR-OS trade bias for variance on purpose, so
+ *                          their distance from the others is expected, not a symptom.
  */
 import type { BanditBatch } from './estimators/types.js';
 import { loggedInputs } from './estimators/inputs.js';
@@ -22,6 +25,8 @@ export const HEAVY_WEIGHT_MAX = 100;
 export const HEAVY_WEIGHT_SHARE = 0.05;
 export const SUPPORT_TOLERANCE = 1e-9;
 export const DISAGREEMENT_RELATIVE = 0.1;
+/** Estimators compared by the disagreement check (unbiased, self-normalized, or model-based). */
+export const DISAGREEMENT_ESTIMATORS: ReadonlySet<string> = new Set(['ips', 'snips', 'dm', 'dr', 'sndr']);
 export const DEFAULT_WEIGHT_QUANTILES: readonly number[] = [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99];
 
 export interface WeightDiagnosticsOptions {
@@ -111,7 +116,7 @@ export function candidateWarnings(d: WeightDiagnostics, estimates: readonly Esti
       message: `The candidate puts ${pct(d.supportDeficiency)} of its probability mass on actions the logging policy never takes: IPS-family estimates cannot see those actions and are biased; only the reward model (DM) speaks for them.`,
     });
   }
-  const dis = estimatorDisagreement(estimates);
+  const dis = estimatorDisagreement(estimates.filter((e) => DISAGREEMENT_ESTIMATORS.has(e.estimator)));
   if (dis.min && dis.max && dis.spread > 0) {
     const a = dis.min, b = dis.max;
     let disagree: boolean;
