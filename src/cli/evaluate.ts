@@ -1,4 +1,123 @@
+/** `offpolicy evaluate`: flags in, evaluate() from the library, a table and the JSON path out. */
 import type { Command } from 'commander';
+import { Presets, SingleBar } from 'cli-progress';
+import { OffpolicyError } from '../errors.js';
+import { evaluate, writeEvaluation, type EvaluateOptions } from '../ope/evaluate.js';
+import type { IntervalMethod } from '../ope/types.js';
+import { parsePolicyArg } from '../policies/candidates.js';
+import { formatTable, type Cell } from '../reports/text-table.js';
+import { collect, openWorkspace } from './context.js';
 
-// Filled in by the work on this command.
-export function registerEvaluate(_program: Command): void {}
+function num(flag: string, value: string): number {
+  const v = Number(value);
+  if (value.trim() === '' || Number.isNaN(v)) {
+    throw new OffpolicyError('E_CLI_ARG', `${flag} takes a number, got "${value}".`, { hint: `For example ${flag} 0.05.` });
+  }
+  return v;
+}
+
+function list(value: string | undefined): string[] | undefined {
+  return value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function registerEvaluate(program: Command): void {
+  program
+    .command('evaluate')
+    .description('estimate the value of candidate policies from a logged bandit dataset')
+    .requiredOption('--data <ref>', 'dataset NAME or NAME@VERSION')
+    .requiredOption('--policy <spec>', 'candidate: FILE.parquet|FILE.csv (probabilities by row_id), FILE.json, column:NAME; NAME=SPEC names it (repeatable)', collect)
+    .option('--prob-columns <cols>', 'per-action probability columns of table policies, comma-separated')
+    .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all)')
+    .option('--interval <method>', 'bootstrap | t | hoeffding | bernstein', 'bootstrap')
+    .option('--alpha <alpha>', 'miscoverage of intervals and certificates', '0.05')
+    .option('--resamples <n>', 'bootstrap resamples', '1000')
+    .option('--seed <seed>', 'random seed (bootstrap, cross-fitting, MLP)', '0')
+    .option('--clip <L>', 'weight clip L of clipped IPS / Switch-DR / DR-OS (Infinity disables)')
+    .option('--smoothing-alpha <a>', 'ES-IPS exponent in [0, 1] (default 1 - n^-1/4)')
+    .option('--reward-model <model>', 'ridge | ridge-per-action | logistic | mlp | columns:q_0,...,q_{K-1}')
+    .option('--folds <k>', 'cross-fitting folds for fitted reward models', '1')
+    .option('--reward-range <min,max>', 'reward bounds for Hoeffding, Bernstein and certificates (default: observed)')
+    .option('--context-columns <cols>', 'named feature columns to use as the context')
+    .option('--verdict-source <id>', 'estimator or certificate whose lower bound decides the verdict')
+    .option('--allow-deficient', 'compute importance-weighted estimates even where the candidate leaves the logger\'s support')
+    .option('--strict', 'compare against the upper end of the logging policy\'s interval')
+    .option('--out <file>', 'write the JSON result here', 'results.json')
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
+      const ws = await openWorkspace(cmd);
+      const probColumns = list(o.probColumns as string | undefined);
+      let range: [number, number] | undefined;
+      if (o.rewardRange !== undefined) {
+        const parts = String(o.rewardRange).split(',');
+        if (parts.length !== 2) throw new OffpolicyError('E_CLI_ARG', `--reward-range takes MIN,MAX, got "${o.rewardRange}".`, { hint: 'For example --reward-range 0,1.' });
+        range = [num('--reward-range', parts[0]!), num('--reward-range', parts[1]!)];
+      }
+      const bar = process.stderr.isTTY ? new SingleBar({ format: '{stage} [{bar}] {value}/{total}', clearOnComplete: true, stream: process.stderr }, Presets.shades_classic) : null;
+      let started = false;
+      let stage = '';
+      const opts: EvaluateOptions = {
+        data: String(o.data),
+        policies: (o.policy as string[]).map((p) => ({ ...parsePolicyArg(p), ...(probColumns ? { probColumns } : {}) })),
+        estimators: list(o.estimators as string | undefined),
+        interval: String(o.interval) as IntervalMethod,
+        alpha: num('--alpha', String(o.alpha)),
+        resamples: num('--resamples', String(o.resamples)),
+        seed: num('--seed', String(o.seed)),
+        ...(o.clip !== undefined ? { clip: num('--clip', String(o.clip)) } : {}),
+        ...(o.smoothingAlpha !== undefined ? { smoothingAlpha: num('--smoothing-alpha', String(o.smoothingAlpha)) } : {}),
+        ...(o.rewardModel !== undefined ? { rewardModel: String(o.rewardModel) } : {}),
+        folds: num('--folds', String(o.folds)),
+        ...(range ? { rewardRange: range } : {}),
+        ...(o.contextColumns !== undefined ? { contextColumns: list(String(o.contextColumns)) } : {}),
+        ...(o.verdictSource !== undefined ? { verdictSource: String(o.verdictSource) } : {}),
+        allowDeficient: Boolean(o.allowDeficient),
+        strict: Boolean(o.strict),
+        command: ['offpolicy', ...process.argv.slice(2)].join(' '),
+        onProgress: (done, total, s) => {
+          if (!bar) return;
+          if (!started) {
+            bar.start(total, done, { stage: s });
+            started = true;
+          }
+          if (s !== stage) {
+            stage = s;
+            bar.setTotal(total);
+          }
+          bar.update(done, { stage: s });
+        },
+      };
+      let result;
+      try {
+        result = await evaluate(ws, opts);
+      } finally {
+        if (bar && started) bar.stop();
+      }
+      const file = await writeEvaluation(result, String(o.out));
+      const rows: Record<string, Cell>[] = [];
+      const pct = Math.round(100 * (1 - result.settings.alpha));
+      rows.push({
+        candidate: '(logging)',
+        estimator: 'mean reward',
+        value: result.logging.value,
+        [`${pct}% interval`]: result.logging.interval ? `[${result.logging.interval.lower.toFixed(4)}, ${result.logging.interval.upper.toFixed(4)}]` : '',
+        verdict: '',
+      });
+      for (const c of result.candidates) {
+        c.estimates.forEach((e, i) =>
+          rows.push({
+            candidate: i === 0 ? c.name : '',
+            estimator: e.estimator,
+            value: e.value,
+            [`${pct}% interval`]: e.interval ? `[${e.interval.lower.toFixed(4)}, ${e.interval.upper.toFixed(4)}]` : '',
+            verdict: i === 0 ? (c.verdict.recommended ? 'RECOMMENDED' : 'not recommended') : '',
+          }),
+        );
+      }
+      process.stdout.write(formatTable(rows) + '\n\n');
+      for (const c of result.candidates) {
+        process.stdout.write(`${c.name}: ${c.verdict.sentence}\n`);
+        for (const w of c.warnings) process.stdout.write(`  warning [${w.code}] ${w.message}\n`);
+      }
+      for (const w of result.warnings) process.stdout.write(`warning [${w.code}] ${w.message}\n`);
+      process.stdout.write(`\nResults written to ${file}\n`);
+    });
+}

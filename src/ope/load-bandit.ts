@@ -1,0 +1,160 @@
+/**
+ * Loads a stored bandit-log version into typed arrays (ordered by row_id), the
+ * form the in-memory estimators, reward models and policies work on.
+ */
+import { OffpolicyError } from '../errors.js';
+import { readColumns } from '../datasets/columns.js';
+import { ident, lit, openMemoryConnection, queryOne, type DuckDBConnection } from '../datasets/duckdb.js';
+import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
+
+export interface BanditData {
+  version: DatasetVersion;
+  n: number;
+  numActions: number;
+  /** Context width d (0 when the log has no context). */
+  contextDim: number;
+  rowIds: Float64Array;
+  /** n x d, row-major. */
+  contexts: Float32Array;
+  actions: Int32Array;
+  rewards: Float64Array;
+  /** pi0(a_i|x_i), or null when the log has no propensity column. */
+  propensities: Float64Array | null;
+  /** n x K logging distribution, when the log carries action_probs. */
+  actionProbs: Float64Array | null;
+  /** n x K expected rewards (synthetic data with ground truth). */
+  expectedRewards: Float64Array | null;
+}
+
+export interface LoadBanditOptions {
+  /** Named scalar feature columns to use as the context instead of the `context` list column. */
+  contextColumns?: string[];
+  /** A connection to reuse (one is opened otherwise). */
+  conn?: DuckDBConnection;
+}
+
+/** The SQL relation over a version's Parquet files. */
+export function versionScan(v: DatasetVersion): string {
+  return `read_parquet(${lit(v.glob)})`;
+}
+
+/** Action-space size: metadata when declared, else max(action) + 1. */
+export async function numActionsOf(conn: DuckDBConnection, v: DatasetVersion): Promise<number> {
+  const space = v.metadata.actionSpace;
+  if (space && space.type === 'discrete') return space.n;
+  const row = await queryOne(conn, `SELECT max(action) AS m FROM ${versionScan(v)}`);
+  return Number(row.m) + 1;
+}
+
+export function requireBandit(v: DatasetVersion): void {
+  if (v.metadata.kind !== 'bandit') {
+    throw new OffpolicyError('E_DATASET_KIND', `Dataset ${v.ref} is a ${v.metadata.kind} dataset; off-policy evaluation here needs a bandit log.`, {
+      hint: 'Pick a bandit log (offpolicy datasets list shows each dataset\'s kind).',
+    });
+  }
+}
+
+/** Width of a list column (checked to be the same on every row), or 0 when absent. */
+async function listWidth(conn: DuckDBConnection, v: DatasetVersion, column: string): Promise<number> {
+  if (!v.metadata.columns.some((c) => c.name === column)) return 0;
+  const row = await queryOne(conn, `SELECT min(len(${ident(column)})) AS lo, max(len(${ident(column)})) AS hi FROM ${versionScan(v)}`);
+  if (row.lo === null || row.lo === undefined) return 0;
+  if (Number(row.lo) !== Number(row.hi)) {
+    throw new OffpolicyError('E_RAGGED_VECTOR', `Column "${column}" of ${v.ref} has between ${row.lo} and ${row.hi} values per row.`, {
+      hint: 'Every row of a vector column must have the same length.',
+    });
+  }
+  return Number(row.lo);
+}
+
+/**
+ * Reads `width` SQL expressions per row as one row-major n x width array,
+ * through readColumns' fast scalar path (one typed column per entry) rather than
+ * per-row list objects. `exprs` are evaluated over `from`; rows ordered by `orderBy`.
+ */
+export async function readMatrix(
+  conn: DuckDBConnection,
+  from: string,
+  exprs: string[],
+  orderBy: string,
+  type: 'f64' | 'f32' = 'f64',
+): Promise<Float64Array | Float32Array> {
+  const width = exprs.length;
+  const spec: Record<string, { type: 'f64' | 'f32' }> = {};
+  exprs.forEach((_, j) => (spec[`m${j}`] = { type }));
+  const sql = `SELECT ${exprs.map((e, j) => `(${e})::${type === 'f64' ? 'DOUBLE' : 'FLOAT'} AS m${j}`).join(', ')} FROM ${from} ORDER BY ${orderBy}`;
+  const { n, columns } = await readColumns(conn, sql, spec);
+  const out = type === 'f64' ? new Float64Array(n * width) : new Float32Array(n * width);
+  for (let j = 0; j < width; j++) {
+    const col = (columns as Record<string, Float64Array | Float32Array>)[`m${j}`]!;
+    for (let i = 0, o = j; i < n; i++, o += width) out[o] = col[i]!;
+  }
+  return out;
+}
+
+export async function loadBandit(ws: Workspace, ref: string, opts: LoadBanditOptions = {}): Promise<BanditData> {
+  const version = await ws.resolve(ref);
+  requireBandit(version);
+  const conn = opts.conn ?? (await openMemoryConnection());
+  const has = (c: string): boolean => version.metadata.columns.some((x) => x.name === c);
+  const numActions = await numActionsOf(conn, version);
+  let contextDim = 0;
+  let contextExpr = 'NULL';
+  if (opts.contextColumns && opts.contextColumns.length > 0) {
+    const missing = opts.contextColumns.filter((c) => !has(c));
+    if (missing.length > 0) {
+      throw new OffpolicyError('E_MISSING_COLUMN', `Context column(s) ${missing.join(', ')} are not in ${version.ref}.`, {
+        hint: `Columns found: ${version.metadata.columns.map((c) => c.name).join(', ')}.`,
+      });
+    }
+    contextDim = opts.contextColumns.length;
+    contextExpr = `[${opts.contextColumns.map((c) => `${ident(c)}::FLOAT`).join(', ')}]`;
+  } else if (has('context')) {
+    contextDim = await listWidth(conn, version, 'context');
+    contextExpr = 'context';
+  }
+  const probsWidth = has('action_probs') ? await listWidth(conn, version, 'action_probs') : 0;
+  if (probsWidth !== 0 && probsWidth !== numActions) {
+    throw new OffpolicyError('E_ACTION_SPACE', `action_probs of ${version.ref} has ${probsWidth} entries per row, but the action space has ${numActions} actions.`, {
+      hint: 'The logging distribution needs one probability per action.',
+    });
+  }
+  const erWidth = has('expected_reward') ? await listWidth(conn, version, 'expected_reward') : 0;
+  const select = [
+    'row_id::DOUBLE AS row_id',
+    'action',
+    'reward::DOUBLE AS reward',
+    has('propensity') ? 'propensity::DOUBLE AS propensity' : 'NULL::DOUBLE AS propensity',
+    contextDim > 0 ? `${contextExpr} AS context` : 'NULL AS context',
+    probsWidth > 0 ? 'action_probs' : 'NULL AS action_probs',
+    erWidth === numActions ? 'expected_reward' : 'NULL AS expected_reward',
+  ];
+  const sql = `SELECT ${select.join(', ')} FROM ${versionScan(version)} ORDER BY row_id`;
+  const base = await readColumns(conn, sql, {
+    row_id: { type: 'f64' },
+    action: { type: 'i32' },
+    reward: { type: 'f64' },
+    propensity: { type: 'f64' },
+  });
+  const n = base.n;
+  const from = `(${sql}) AS t`;
+  const entries = (col: string, w: number): string[] => Array.from({ length: w }, (_, j) => `t.${col}[${j + 1}]`);
+  const ex: Record<string, Float64Array | Float32Array | undefined> = {};
+  if (contextDim > 0) ex.context = await readMatrix(conn, from, entries('context', contextDim), 't.row_id', 'f32');
+  if (probsWidth > 0) ex.action_probs = await readMatrix(conn, from, entries('action_probs', numActions), 't.row_id');
+  if (erWidth === numActions) ex.expected_reward = await readMatrix(conn, from, entries('expected_reward', numActions), 't.row_id');
+  if (!opts.conn) conn.closeSync();
+  return {
+    version,
+    n,
+    numActions,
+    contextDim,
+    rowIds: base.columns.row_id,
+    contexts: (ex.context as Float32Array | undefined) ?? new Float32Array(0),
+    actions: base.columns.action,
+    rewards: base.columns.reward,
+    propensities: has('propensity') ? base.columns.propensity : null,
+    actionProbs: (ex.action_probs as Float64Array | undefined) ?? null,
+    expectedRewards: (ex.expected_reward as Float64Array | undefined) ?? null,
+  };
+}

@@ -1,0 +1,62 @@
+/** What every reward model takes and gives: logged (x, a, r) in, q(x, a) for every action out. */
+import type { Warning } from '../types.js';
+
+export interface RewardData {
+  n: number;
+  /** Context dimension (0 allowed: then q depends on the action only). */
+  d: number;
+  numActions: number;
+  /** n x d, row-major. */
+  contexts: Float32Array;
+  actions: Int32Array;
+  rewards: Float64Array;
+}
+
+export interface RewardModel {
+  readonly kind: string;
+  readonly numActions: number;
+  /** Predicted rewards q(x_i, a) for every action: n x K, row-major. */
+  predict(contexts: Float32Array, n: number): Float64Array;
+  /** Things the fit noticed (e.g. an action with no data). */
+  readonly warnings: Warning[];
+}
+
+/** Restricts RewardData to the given rows (used by cross-fitting). */
+export function subsetRewardData(data: RewardData, rows: ArrayLike<number>): RewardData {
+  const m = rows.length;
+  const contexts = new Float32Array(m * data.d);
+  const actions = new Int32Array(m);
+  const rewards = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    const r = rows[i]!;
+    contexts.set(data.contexts.subarray(r * data.d, (r + 1) * data.d), i * data.d);
+    actions[i] = data.actions[r]!;
+    rewards[i] = data.rewards[r]!;
+  }
+  return { n: m, d: data.d, numActions: data.numActions, contexts, actions, rewards };
+}
+
+/**
+ * The linear design used by the joint ridge and logistic models:
+ * [1, x_1..x_d, 1[a=1], .., 1[a=K-1]] (action 0 is the reference level, so the
+ * design has full rank whenever every action appears and x is not collinear).
+ * Width p = 1 + d + K - 1.
+ */
+export function designWidth(d: number, k: number): number {
+  return d + k;
+}
+
+/** Writes the design row for (x_i, a) into out[0..p). */
+export function designRow(contexts: Float32Array, i: number, d: number, a: number, k: number, out: Float64Array): void {
+  out[0] = 1;
+  for (let j = 0; j < d; j++) out[1 + j] = contexts[i * d + j]!;
+  for (let j = 1; j < k; j++) out[d + j] = a === j ? 1 : 0;
+}
+
+/** Linear score w . design(x_i, a) without building the row. */
+export function linearScore(w: Float64Array, contexts: Float32Array, i: number, d: number, a: number): number {
+  let s = w[0]!;
+  for (let j = 0; j < d; j++) s += w[1 + j]! * contexts[i * d + j]!;
+  if (a > 0) s += w[d + a]!;
+  return s;
+}

@@ -1,0 +1,277 @@
+/**
+ * Candidate policies as the evaluator sees them, and the loader behind
+ * `--policy SPEC`:
+ *
+ *   FILE.parquet | FILE.csv   a table of action probabilities keyed by row_id:
+ *                             one DOUBLE[K] column, or p_0..p_{K-1}, or the
+ *                             columns named by probColumns (--prob-columns);
+ *                             joined to the log by row_id inside DuckDB
+ *   column:NAME               a DOUBLE[K] column of the log (or column:c0,c1,...)
+ *   FILE.json                 a JSON policy file (see json-policy.ts)
+ *   a Policy object           (API) e.g. a learned policy from the offline-RL learners
+ *
+ * "name=SPEC" names the candidate; otherwise the file or column name does.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { dataError, OffpolicyError } from '../errors.js';
+import { ident, lit, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
+import type { DatasetVersion } from '../datasets/workspace.js';
+import type { RewardModel } from '../ope/reward-models/types.js';
+import type { Policy } from '../ope/types.js';
+import { buildJsonPolicy } from './json-policy.js';
+import { RULE_RANGE, RULE_SUM, sqlSumBad } from './probabilities.js';
+import { vecRangeBad, vecSum, vecWidthBad, type SqlVector } from './sql-vector.js';
+
+export interface PolicyInput {
+  /** Display name; defaults to the file or column name. */
+  name?: string;
+  /** A spec string (see module comment) or a Policy object. */
+  spec: string | Policy;
+  /** Per-action probability columns of a table file, in action order. */
+  probColumns?: string[];
+}
+
+export type Candidate =
+  | {
+      type: 'sql';
+      name: string;
+      source: string;
+      /** SQL relation joined to the log (alias c) by row_id; absent when the probabilities are log columns (alias l). */
+      relation?: string;
+      probs: SqlVector;
+    }
+  | { type: 'policy'; name: string; source: string; policy: Policy };
+
+export interface CandidateContext {
+  conn: DuckDBConnection;
+  log: DatasetVersion;
+  numActions: number;
+  contextDim: number;
+  fitRewardModel?: (kind: 'logistic' | 'ridge' | 'mlp') => Promise<RewardModel>;
+  /**
+   * Skip the separate validation scan of column candidates: the caller folds
+   * candidateRowChecks into its own scan and calls checkSqlCandidate on failure.
+   */
+  deferColumnChecks?: boolean;
+}
+
+/** Splits "name=SPEC" into its parts (a bare SPEC has no name). */
+export function parsePolicyArg(arg: string): PolicyInput {
+  const m = /^([A-Za-z][A-Za-z0-9_.-]*)=(.+)$/.exec(arg);
+  return m ? { name: m[1]!, spec: m[2]! } : { spec: arg };
+}
+
+const LIST_TYPE = /\[\d*\]$/;
+
+async function describeRelation(conn: DuckDBConnection, relation: string): Promise<{ name: string; type: string }[]> {
+  const rows = await queryRows(conn, `DESCRIBE SELECT * FROM ${relation}`);
+  return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+}
+
+function tableRelation(file: string): string {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.parquet') return `read_parquet(${lit(file)})`;
+  if (ext === '.csv') return `read_csv(${lit(file)}, header = true)`;
+  throw new OffpolicyError('E_POLICY_SPEC', `Cannot tell what kind of policy "${file}" is from its extension "${ext}".`, {
+    hint: 'Use a .parquet or .csv table of probabilities keyed by row_id, a .json policy file, or column:NAME.',
+  });
+}
+
+/** Picks the probability columns of a table or the log: explicit list, one list column, or p_0..p_{K-1}. */
+function pickProbColumns(
+  columns: { name: string; type: string }[],
+  alias: string,
+  k: number,
+  where: string,
+  explicit: string[] | undefined,
+  exclude: Set<string>,
+): SqlVector {
+  const names = new Set(columns.map((c) => c.name));
+  if (explicit && explicit.length > 0) {
+    const missing = explicit.filter((c) => !names.has(c));
+    if (missing.length > 0) {
+      throw new OffpolicyError('E_MISSING_COLUMN', `${where} has no column(s) ${missing.join(', ')}.`, {
+        hint: `Columns found: ${columns.map((c) => c.name).join(', ')}.`,
+      });
+    }
+    if (explicit.length === 1) {
+      const col = columns.find((c) => c.name === explicit[0])!;
+      if (LIST_TYPE.test(col.type)) return { kind: 'list', expr: `${alias}.${ident(col.name)}` };
+    }
+    if (explicit.length !== k) {
+      throw new OffpolicyError('E_ACTION_SPACE', `${where}: ${explicit.length} probability columns were given, but the log's action space has K = ${k} actions.`, {
+        hint: 'Give one probability column per action, in action order.',
+      });
+    }
+    return { kind: 'scalars', exprs: explicit.map((c) => `${alias}.${ident(c)}`) };
+  }
+  const lists = columns.filter((c) => LIST_TYPE.test(c.type) && !exclude.has(c.name));
+  if (lists.length === 1) return { kind: 'list', expr: `${alias}.${ident(lists[0]!.name)}` };
+  const pCols = columns.map((c) => /^p_(\d+)$/.exec(c.name)).filter((m): m is RegExpExecArray => m !== null);
+  if (pCols.length > 0) {
+    const idx = pCols.map((m) => Number(m[1])).sort((a, b) => a - b);
+    if (idx.length !== k || idx.some((v, i) => v !== i)) {
+      throw new OffpolicyError(
+        'E_ACTION_SPACE',
+        `${where} has ${idx.length} per-action probability columns (p_${idx[0]}..p_${idx[idx.length - 1]}), but the log's action space has K = ${k} actions (p_0..p_${k - 1}).`,
+        { hint: 'Score every action of the log\'s action space, one column p_a per action.' },
+      );
+    }
+    return { kind: 'scalars', exprs: idx.map((a) => `${alias}.${ident(`p_${a}`)}`) };
+  }
+  throw new OffpolicyError('E_POLICY_SPEC', `${where} holds no action probabilities.`, {
+    hint: `Give one DOUBLE[K] column, columns p_0..p_${k - 1}, or name the columns with --prob-columns. Columns found: ${columns.map((c) => c.name).join(', ')}.`,
+  });
+}
+
+/** Loads one candidate; table and column candidates are checked against the log in DuckDB. */
+export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): Promise<Candidate> {
+  const k = ctx.numActions;
+  if (typeof input.spec !== 'string') {
+    const policy = input.spec;
+    if (policy.numActions !== k) {
+      throw new OffpolicyError('E_ACTION_SPACE', `Policy "${input.name ?? 'policy'}" has ${policy.numActions} actions, but the log's action space has K = ${k}.`, {
+        hint: 'Evaluate the policy on a log with the same action space.',
+      });
+    }
+    return { type: 'policy', name: input.name ?? 'policy', source: 'api:Policy', policy };
+  }
+  const spec = input.spec.trim();
+  if (spec.startsWith('column:')) {
+    const cols = spec
+      .slice('column:'.length)
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean);
+    const where = `Dataset ${ctx.log.ref}`;
+    const probs = pickProbColumns(ctx.log.metadata.columns, 'l', k, where, cols, new Set());
+    const cand: Candidate = { type: 'sql', name: input.name ?? cols.join('+'), source: spec, probs };
+    if (!ctx.deferColumnChecks) await checkSqlCandidate(ctx.conn, ctx.log, cand, k);
+    return cand;
+  }
+  const file = path.resolve(spec);
+  if (!existsSync(file)) {
+    throw new OffpolicyError('E_POLICY_NOT_FOUND', `Policy file ${spec} does not exist.`, {
+      hint: 'Give a .parquet/.csv probability table, a .json policy file, or column:NAME for a column of the log.',
+    });
+  }
+  const name = input.name ?? path.basename(file).replace(/\.[^.]+$/, '');
+  if (path.extname(file).toLowerCase() === '.json') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(file, 'utf8'));
+    } catch (e) {
+      throw new OffpolicyError('E_POLICY_SPEC', `Policy file ${spec} is not valid JSON: ${(e as Error).message}`, { hint: 'Fix the JSON syntax.' });
+    }
+    const policy = await buildJsonPolicy(parsed, spec, ctx);
+    const type = (parsed as { type?: string }).type ?? 'policy';
+    return { type: 'policy', name, source: `json:${type}:${spec}`, policy };
+  }
+  const relation = tableRelation(file);
+  let columns: { name: string; type: string }[];
+  try {
+    columns = await describeRelation(ctx.conn, relation);
+  } catch (e) {
+    throw new OffpolicyError('E_POLICY_READ', `Cannot read the probability table ${spec}: ${(e as Error).message.split('\n')[0]}`, {
+      hint: 'Check that the file is a valid Parquet or CSV file.',
+    });
+  }
+  if (!columns.some((c) => c.name === 'row_id')) {
+    throw new OffpolicyError('E_MISSING_COLUMN', `The probability table ${spec} has no row_id column.`, {
+      hint: `Key each row by the log's row_id. Columns found: ${columns.map((c) => c.name).join(', ')}.`,
+    });
+  }
+  const probs = pickProbColumns(columns, 'c', k, `The probability table ${spec}`, input.probColumns, new Set(['row_id']));
+  const cand: Candidate = { type: 'sql', name, source: spec, relation, probs };
+  await checkSqlCandidate(ctx.conn, ctx.log, cand, k);
+  return cand;
+}
+
+/** FROM clause joining the log (alias l) and, for table candidates, the table (alias c). */
+export function candidateFrom(log: DatasetVersion, cand: Candidate & { type: 'sql' }, join: 'INNER' | 'FULL OUTER' = 'INNER'): string {
+  const l = `read_parquet(${lit(log.glob)}) AS l`;
+  return cand.relation ? `${l} ${join} JOIN ${cand.relation} AS c ON l.row_id = c.row_id` : l;
+}
+
+/**
+ * The per-row checks of a column candidate as SQL booleans (TRUE = bad row), for
+ * folding into another scan; any positive count means checkSqlCandidate will throw.
+ */
+export function candidateRowChecks(cand: Candidate & { type: 'sql' }, k: number): Record<string, string> {
+  const widthBad = vecWidthBad(cand.probs, k) ?? 'FALSE';
+  return {
+    chk_width: widthBad,
+    chk_range: `NOT (${widthBad}) AND ${vecRangeBad(cand.probs)}`,
+    chk_sum: `NOT (${widthBad}) AND ${sqlSumBad(vecSum(cand.probs))}`,
+  };
+}
+
+async function firstRowIds(conn: DuckDBConnection, from: string, where: string, idExpr: string): Promise<number[]> {
+  const rows = await queryRows(conn, `SELECT ${idExpr} AS id FROM ${from} WHERE ${where} ORDER BY 1 LIMIT 5`);
+  return rows.map((r) => Number(r.id));
+}
+
+/**
+ * Checks a table or column candidate against the log in one DuckDB scan: every
+ * logged row_id scored exactly once, K probabilities per row, finite and
+ * non-negative, summing to 1 (PROB_SUM_TOLERANCE). Row numbers in errors are row_ids.
+ */
+export async function checkSqlCandidate(conn: DuckDBConnection, log: DatasetVersion, cand: Candidate & { type: 'sql' }, k: number): Promise<void> {
+  const from = candidateFrom(log, cand, 'FULL OUTER');
+  const both = cand.relation ? 'l.row_id IS NOT NULL AND c.row_id IS NOT NULL' : 'TRUE';
+  const widthBad = vecWidthBad(cand.probs, k) ?? 'FALSE';
+  const rangeBad = `(${both}) AND NOT (${widthBad}) AND ${vecRangeBad(cand.probs)}`;
+  const sumBad = `(${both}) AND NOT (${widthBad}) AND NOT ${vecRangeBad(cand.probs)} AND ${sqlSumBad(vecSum(cand.probs))}`;
+  const r = await queryOne(
+    conn,
+    `SELECT
+      ${cand.relation ? 'count(*) FILTER (WHERE l.row_id IS NULL)' : '0'} AS extra,
+      ${cand.relation ? 'count(*) FILTER (WHERE c.row_id IS NULL)' : '0'} AS missing,
+      count(l.row_id) AS joined,
+      count(*) FILTER (WHERE (${both}) AND ${widthBad}) AS width,
+      count(*) FILTER (WHERE ${rangeBad}) AS range,
+      count(*) FILTER (WHERE ${sumBad}) AS sum
+    FROM ${from}`,
+  );
+  const extra = Number(r.extra);
+  const missing = Number(r.missing);
+  const dup = Number(r.joined) - log.metadata.rowCount - 0;
+  const who = `Candidate "${cand.name}" (${cand.source})`;
+  if (extra > 0 || missing > 0) {
+    const parts: string[] = [];
+    if (missing > 0) {
+      const ids = await firstRowIds(conn, from, 'c.row_id IS NULL', 'l.row_id');
+      parts.push(`${missing} of the log's ${log.metadata.rowCount} row_ids are missing from it (first: ${ids.join(', ')})`);
+    }
+    if (extra > 0) {
+      const ids = await firstRowIds(conn, from, 'l.row_id IS NULL', 'c.row_id');
+      parts.push(`${extra} of its row_ids are not in the log (first: ${ids.join(', ')})`);
+    }
+    throw new OffpolicyError('E_POLICY_ROWS', `${who} does not match the rows of ${log.ref}: ${parts.join('; ')}.`, {
+      hint: 'Score every logged row exactly once, keyed by the log\'s row_id.',
+    });
+  }
+  if (dup > 0 && cand.relation) {
+    const rows = await queryRows(conn, `SELECT row_id FROM ${cand.relation} GROUP BY row_id HAVING count(*) > 1 ORDER BY row_id LIMIT 5`);
+    throw new OffpolicyError(
+      'E_POLICY_ROWS',
+      `${who} scores some rows more than once: ${dup} extra rows (duplicated row_ids, first: ${rows.map((x) => Number(x.row_id)).join(', ')}).`,
+      { hint: 'Score every logged row exactly once, keyed by the log\'s row_id.' },
+    );
+  }
+  const hintRows = 'Row numbers here are row_id values.';
+  if (Number(r.width) > 0) {
+    const ids = await firstRowIds(conn, from, `(${both}) AND ${widthBad}`, 'l.row_id');
+    throw dataError('E_ACTION_SPACE', `candidate gives K = ${k} probabilities per row (the log's action space)`, Number(r.width), ids, `${who} must give one probability per action. ${hintRows}`);
+  }
+  if (Number(r.range) > 0) {
+    const ids = await firstRowIds(conn, from, rangeBad, 'l.row_id');
+    throw dataError('E_POLICY_PROBS', RULE_RANGE, Number(r.range), ids, `${who} gives negative, NaN or missing probabilities. ${hintRows}`);
+  }
+  if (Number(r.sum) > 0) {
+    const ids = await firstRowIds(conn, from, sumBad, 'l.row_id');
+    throw dataError('E_POLICY_PROBS', RULE_SUM, Number(r.sum), ids, `${who} must give a distribution over the actions on every row; renormalize. ${hintRows}`);
+  }
+}

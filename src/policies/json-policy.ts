@@ -1,0 +1,206 @@
+/**
+ * JSON policy files: small, explicit policies a reviewer can read.
+ *
+ *   {"type": "uniform"}
+ *   {"type": "epsilon-greedy", "epsilon": 0.1, "base": {...}}      (1 - eps) on base's most likely action + eps / K on each
+ *   {"type": "softmax", "weights": K x d, "bias": K, "temperature": t}   softmax((W x + b) / t)
+ *   {"type": "argmax", "weights": K x d, "bias": K}                 argmax_a (W x + b)_a (ties: lowest action)
+ *   {"type": "reward-model", "model": "logistic"|"ridge"|"mlp", "mode": "argmax"|"softmax", "temperature": t}
+ *       argmax or softmax over q(x, .) of a reward model fitted on the log
+ */
+import { OffpolicyError } from '../errors.js';
+import type { Policy } from '../ope/types.js';
+import type { RewardModel } from '../ope/reward-models/types.js';
+
+export type JsonPolicySpec =
+  | { type: 'uniform' }
+  | { type: 'epsilon-greedy'; epsilon: number; base: JsonPolicySpec }
+  | { type: 'softmax'; weights: number[][]; bias?: number[]; temperature?: number }
+  | { type: 'argmax'; weights: number[][]; bias?: number[] }
+  | { type: 'reward-model'; model: 'logistic' | 'ridge' | 'mlp'; mode?: 'argmax' | 'softmax'; temperature?: number };
+
+function specError(source: string, what: string, hint: string): OffpolicyError {
+  return new OffpolicyError('E_POLICY_SPEC', `Policy file ${source}: ${what}`, { hint });
+}
+
+export class UniformPolicy implements Policy {
+  constructor(readonly numActions: number) {}
+  actionProbs(_contexts: Float32Array, n: number): Float64Array {
+    return new Float64Array(n * this.numActions).fill(1 / this.numActions);
+  }
+}
+
+/** Scores W x + b for every row (K x d weights). */
+function linearScores(weights: Float64Array, bias: Float64Array, k: number, d: number, contexts: Float32Array, n: number): Float64Array {
+  const out = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) {
+    for (let a = 0; a < k; a++) {
+      let s = bias[a]!;
+      for (let j = 0; j < d; j++) s += weights[a * d + j]! * contexts[i * d + j]!;
+      out[i * k + a] = s;
+    }
+  }
+  return out;
+}
+
+/** Row-wise softmax of scores / temperature, in place. */
+export function softmaxRows(scores: Float64Array, n: number, k: number, temperature: number): Float64Array {
+  for (let i = 0; i < n; i++) {
+    let max = -Infinity;
+    for (let a = 0; a < k; a++) max = Math.max(max, scores[i * k + a]! / temperature);
+    let z = 0;
+    for (let a = 0; a < k; a++) {
+      const e = Math.exp(scores[i * k + a]! / temperature - max);
+      scores[i * k + a] = e;
+      z += e;
+    }
+    for (let a = 0; a < k; a++) scores[i * k + a] = scores[i * k + a]! / z;
+  }
+  return scores;
+}
+
+/** One-hot on each row's highest score (ties: lowest action), in place. */
+export function argmaxRows(scores: Float64Array, n: number, k: number): Float64Array {
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let a = 1; a < k; a++) if (scores[i * k + a]! > scores[i * k + best]!) best = a;
+    for (let a = 0; a < k; a++) scores[i * k + a] = a === best ? 1 : 0;
+  }
+  return scores;
+}
+
+export class LinearPolicy implements Policy {
+  constructor(
+    readonly numActions: number,
+    readonly contextDim: number,
+    private readonly weights: Float64Array,
+    private readonly bias: Float64Array,
+    /** null = argmax */
+    private readonly temperature: number | null,
+  ) {}
+  actionProbs(contexts: Float32Array, n: number): Float64Array {
+    const s = linearScores(this.weights, this.bias, this.numActions, this.contextDim, contexts, n);
+    return this.temperature === null ? argmaxRows(s, n, this.numActions) : softmaxRows(s, n, this.numActions, this.temperature);
+  }
+}
+
+export class EpsilonGreedyPolicy implements Policy {
+  readonly numActions: number;
+  constructor(
+    private readonly base: Policy,
+    private readonly epsilon: number,
+  ) {
+    this.numActions = base.numActions;
+  }
+  actionProbs(contexts: Float32Array, n: number): Float64Array {
+    const k = this.numActions;
+    const p = argmaxRows(Float64Array.from(this.base.actionProbs(contexts, n)), n, k);
+    for (let j = 0; j < n * k; j++) p[j] = (1 - this.epsilon) * p[j]! + this.epsilon / k;
+    return p;
+  }
+}
+
+/** Argmax or softmax over a reward model's predictions. */
+export class RewardModelPolicy implements Policy {
+  readonly numActions: number;
+  constructor(
+    readonly model: RewardModel,
+    private readonly mode: 'argmax' | 'softmax',
+    private readonly temperature: number,
+  ) {
+    this.numActions = model.numActions;
+  }
+  /** Probabilities from already computed predictions q (n x K). */
+  fromPredictions(q: Float64Array, n: number): Float64Array {
+    const s = Float64Array.from(q);
+    return this.mode === 'argmax' ? argmaxRows(s, n, this.numActions) : softmaxRows(s, n, this.numActions, this.temperature);
+  }
+  actionProbs(contexts: Float32Array, n: number): Float64Array {
+    return this.fromPredictions(this.model.predict(contexts, n), n);
+  }
+}
+
+function matrix(source: string, value: unknown, rows: number, cols: number, field: string): Float64Array {
+  if (!Array.isArray(value) || value.length !== rows || value.some((r) => !Array.isArray(r) || r.length !== cols)) {
+    const got = Array.isArray(value) ? `${value.length} x ${Array.isArray(value[0]) ? (value[0] as unknown[]).length : '?'}` : typeof value;
+    throw new OffpolicyError(
+      rows !== (Array.isArray(value) ? value.length : rows) ? 'E_ACTION_SPACE' : 'E_POLICY_SPEC',
+      `Policy file ${source}: "${field}" must be a K x d = ${rows} x ${cols} matrix (one row per action of the log, one column per context feature), got ${got}.`,
+      { hint: 'Match the weights to the dataset\'s action space and context dimension.' },
+    );
+  }
+  const out = new Float64Array(rows * cols);
+  (value as number[][]).forEach((r, a) =>
+    r.forEach((v, j) => {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw specError(source, `"${field}"[${a}][${j}] is not a finite number.`, 'Weights must be numbers.');
+      out[a * cols + j] = v;
+    }),
+  );
+  return out;
+}
+
+function vector(source: string, value: unknown, k: number, field: string): Float64Array {
+  if (value === undefined) return new Float64Array(k);
+  if (!Array.isArray(value) || value.length !== k || value.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
+    throw new OffpolicyError(
+      Array.isArray(value) && value.length !== k ? 'E_ACTION_SPACE' : 'E_POLICY_SPEC',
+      `Policy file ${source}: "${field}" must hold K = ${k} finite numbers (one per action), got ${Array.isArray(value) ? value.length + ' values' : typeof value}.`,
+      { hint: 'Match the bias to the dataset\'s action space.' },
+    );
+  }
+  return Float64Array.from(value as number[]);
+}
+
+export interface JsonPolicyContext {
+  numActions: number;
+  contextDim: number;
+  /** Fits a reward model on the log, for {"type": "reward-model"}. */
+  fitRewardModel?: (kind: 'logistic' | 'ridge' | 'mlp') => Promise<RewardModel>;
+}
+
+/** Builds the Policy a parsed JSON policy file describes, checked against the log's K and d. */
+export async function buildJsonPolicy(spec: unknown, source: string, ctx: JsonPolicyContext): Promise<Policy> {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+    throw specError(source, 'the file must hold a JSON object with a "type".', 'See the README for the policy file formats.');
+  }
+  const s = spec as Record<string, unknown>;
+  const k = ctx.numActions;
+  const d = ctx.contextDim;
+  const temperature = (): number => {
+    const t = s.temperature ?? 1;
+    if (typeof t !== 'number' || !(t > 0) || !Number.isFinite(t)) throw specError(source, `"temperature" must be a positive number, got ${JSON.stringify(t)}.`, 'Use e.g. "temperature": 1.');
+    return t;
+  };
+  switch (s.type) {
+    case 'uniform':
+      return new UniformPolicy(k);
+    case 'epsilon-greedy': {
+      const eps = s.epsilon;
+      if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) throw specError(source, `"epsilon" must be a number in [0, 1], got ${JSON.stringify(eps)}.`, 'Use e.g. "epsilon": 0.1.');
+      if (s.base === undefined) throw specError(source, 'epsilon-greedy needs a "base" policy.', 'Add "base": {"type": "argmax", "weights": ...}.');
+      return new EpsilonGreedyPolicy(await buildJsonPolicy(s.base, source, ctx), eps);
+    }
+    case 'softmax':
+    case 'argmax': {
+      if (d === 0) throw specError(source, `a ${s.type} policy over a linear score needs contexts, but the log has none.`, 'Use a log with a context column, or a uniform / table policy.');
+      const w = matrix(source, s.weights, k, d, 'weights');
+      const b = vector(source, s.bias, k, 'bias');
+      return new LinearPolicy(k, d, w, b, s.type === 'argmax' ? null : temperature());
+    }
+    case 'reward-model': {
+      const model = s.model;
+      if (model !== 'logistic' && model !== 'ridge' && model !== 'mlp') throw specError(source, `"model" must be "logistic", "ridge" or "mlp", got ${JSON.stringify(model)}.`, 'Pick one of the three.');
+      const mode = s.mode ?? 'argmax';
+      if (mode !== 'argmax' && mode !== 'softmax') throw specError(source, `"mode" must be "argmax" or "softmax", got ${JSON.stringify(mode)}.`, 'Pick one of the two.');
+      if (!ctx.fitRewardModel) throw specError(source, 'a reward-model policy needs the log to fit on.', 'Load it through evaluate().');
+      const t = temperature();
+      return new RewardModelPolicy(await ctx.fitRewardModel(model), mode, t);
+    }
+    default:
+      throw specError(
+        source,
+        `unknown policy type ${JSON.stringify(s.type)}.`,
+        'Use "uniform", "epsilon-greedy", "softmax", "argmax" or "reward-model".',
+      );
+  }
+}

@@ -1,0 +1,230 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openMemoryConnection, type DuckDBConnection } from '../src/datasets/duckdb.js';
+import { Workspace } from '../src/datasets/workspace.js';
+import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
+import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
+import { OffpolicyError } from '../src/errors.js';
+import { evaluate, writeEvaluation, type EvaluateOptions } from '../src/ope/evaluate.js';
+import { pushdownSql } from '../src/ope/pushdown.js';
+import { main } from '../src/cli.js';
+
+// 6 rows, K = 3: logger pi0, candidate pi (column `cand`), reward predictions q (column `q`).
+const LOG = [
+  { ctx: [1, 0], a: 0, r: 1, pi0: [0.5, 0.3, 0.2], pi: [0.2, 0.5, 0.3], q: [0.6, 0.4, 0.2] },
+  { ctx: [0, 1], a: 1, r: 0, pi0: [0.2, 0.5, 0.3], pi: [0.1, 0.1, 0.8], q: [0.3, 0.5, 0.7] },
+  { ctx: [1, 1], a: 2, r: 1, pi0: [0.4, 0.4, 0.2], pi: [0.5, 0.25, 0.25], q: [0.6, 0.4, 0.2] },
+  { ctx: [0, 0], a: 0, r: 0, pi0: [0.6, 0.2, 0.2], pi: [1, 0, 0], q: [0.3, 0.5, 0.7] },
+  { ctx: [2, 1], a: 1, r: 1, pi0: [0.1, 0.8, 0.1], pi: [0, 0.5, 0.5], q: [0.6, 0.4, 0.2] },
+  { ctx: [1, 2], a: 2, r: 0, pi0: [0.3, 0.3, 0.4], pi: [0.3, 0.3, 0.4], q: [0.3, 0.5, 0.7] },
+];
+
+let dir: string;
+let ws: Workspace;
+let conn: DuckDBConnection;
+const arr = (v: number[]): string => `[${v.map((x) => (Number.isNaN(x) ? `'nan'::DOUBLE` : `${x}::DOUBLE`)).join(', ')}]`;
+
+async function store(name: string, withPropensity: boolean, rewardOf: (i: number) => number = (i) => LOG[i]!.r, qOf: (i: number) => number[] = (i) => LOG[i]!.q): Promise<void> {
+  const rows = LOG.map(
+    (r, i) =>
+      `(${i}::BIGINT, [${r.ctx.join(', ')}]::FLOAT[], ${r.a}::INTEGER, ${rewardOf(i)}::DOUBLE${withPropensity ? `, ${r.pi0[r.a]}::DOUBLE, ${arr(r.pi0)}` : ''}, ${arr(r.pi)}, ${arr(qOf(i))}, ${r.q.map((x) => `${x}::DOUBLE`).join(', ')})`,
+  );
+  const cols = `row_id, context, action, reward${withPropensity ? ', propensity, action_probs' : ''}, cand, q, q_0, q_1, q_2`;
+  await ws.createVersion({
+    name,
+    conn,
+    select: `SELECT * FROM (VALUES ${rows.join(', ')}) t(${cols}) ORDER BY row_id`,
+    metadata: { kind: 'bandit', actionSpace: { type: 'discrete', n: 3 }, lineage: { transform: 'test', params: {} } },
+  });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'offpolicy-evaluate-'));
+  ws = await Workspace.open(path.join(dir, 'ws'));
+  conn = await openMemoryConnection();
+  await store('tiny', true);
+  await store('nopropensity', false);
+  await store('allones', true, () => 1);
+  await store('nanq', true, undefined, (i) => (i === 3 ? [0.1, NaN, 0.2] : LOG[i]!.q));
+  await writeBanditDataset(ws, 'syn', generateBanditLog({ n: 3000, numActions: 5, contextDim: 3, reward: 'logistic', beta: -1, seed: 11 }));
+});
+afterAll(async () => {
+  conn.closeSync();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function expectError(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(OffpolicyError);
+  expect((e as OffpolicyError).code).toBe(code);
+  expect((e as Error).message).toMatch(message);
+}
+
+describe('evaluate on a hand-computed log', () => {
+  const base: EvaluateOptions = { data: 'tiny', policies: [{ name: 'c', spec: 'column:cand' }], interval: 't', rewardModel: 'columns:q', clip: 2 };
+
+  it('gives the hand-computed IPS, DM and DR on both paths, which agree to 1e-12', async () => {
+    const fast = await evaluate(ws, base);
+    const slow = await evaluate(ws, { ...base, pushdown: 'never' });
+    const n = LOG.length;
+    let ips = 0, dm = 0, dr = 0, clipped = 0, sw = 0, swr = 0;
+    for (const r of LOG) {
+      const w = r.pi[r.a]! / r.pi0[r.a]!;
+      const d = r.pi.reduce((s, p, a) => s + p * r.q[a]!, 0);
+      ips += (w * r.r) / n;
+      clipped += (Math.min(w, 2) * r.r) / n;
+      dm += d / n;
+      dr += (d + w * (r.r - r.q[r.a]!)) / n;
+      sw += w;
+      swr += w * r.r;
+    }
+    expect(ips).toBeCloseTo(2.275 / 6, 14);
+    const value = (res: typeof fast, id: string): number => res.candidates[0]!.estimates.find((e) => e.estimator === id)!.value;
+    for (const res of [fast, slow]) {
+      expect(value(res, 'ips')).toBeCloseTo(ips, 12);
+      expect(value(res, 'clipped-ips')).toBeCloseTo(clipped, 12);
+      expect(value(res, 'snips')).toBeCloseTo(swr / sw, 12);
+      expect(value(res, 'dm')).toBeCloseTo(dm, 12);
+      expect(value(res, 'dr')).toBeCloseTo(dr, 12);
+    }
+    const fe = fast.candidates[0]!.estimates;
+    const se = slow.candidates[0]!.estimates;
+    expect(fe.map((e) => e.estimator)).toEqual(['ips', 'clipped-ips', 'snips', 'es-ips', 'dm', 'dr', 'sndr', 'switch-dr', 'dr-os']);
+    fe.forEach((e, i) => {
+      expect(e.value).toBeCloseTo(se[i]!.value, 12);
+      expect(e.interval!.lower).toBeCloseTo(se[i]!.interval!.lower, 10);
+      expect(e.interval!.upper).toBeCloseTo(se[i]!.interval!.upper, 10);
+    });
+    // Weight diagnostics: ESS = (sum w)^2 / sum w^2 on both paths.
+    const ws2 = LOG.reduce((s, r) => s + (r.pi[r.a]! / r.pi0[r.a]!) ** 2, 0);
+    expect(fast.candidates[0]!.diagnostics.ess).toBeCloseTo((sw * sw) / ws2, 12);
+    expect(slow.candidates[0]!.diagnostics.ess).toBeCloseTo((sw * sw) / ws2, 12);
+    expect(fast.candidates[0]!.diagnostics.maxWeight).toBeCloseTo(1 / 0.6, 12); // row 3: pi = 1, p = 0.6
+    // Logging value: the mean logged reward.
+    expect(fast.logging.value).toBeCloseTo(0.5, 14);
+    expect(fast.candidates[0]!.verdict.sentence).toMatch(/lower bound/);
+    // Per-action columns and a list column are the same predictions.
+    const perAction = await evaluate(ws, { ...base, rewardModel: 'columns:q_0,q_1,q_2' });
+    expect(perAction.candidates[0]!.estimates.find((e) => e.estimator === 'dr')!.value).toBeCloseTo(dr, 12);
+  });
+
+  it('pushes everything into one SQL aggregate over the Parquet files', async () => {
+    const v = await ws.resolve('tiny');
+    const sql = pushdownSql({
+      conn,
+      log: v,
+      candidate: { type: 'sql', name: 'c', source: 'column:cand', probs: { kind: 'list', expr: 'l.cand' } },
+      numActions: 3,
+      estimators: ['ips', 'dr'],
+      params: { clip: 10, smoothingAlpha: 0.5 },
+      rewardHat: { kind: 'list', expr: 'l.q' },
+    });
+    expect(sql.match(/read_parquet/g)).toHaveLength(1);
+    expect(sql).toMatch(/^SELECT/);
+  });
+
+  it('fills the result schema and writes it as JSON', async () => {
+    const r = await evaluate(ws, { ...base, interval: 'bootstrap', resamples: 200, seed: 3, command: 'offpolicy evaluate ...' });
+    expect(r.schema).toBe('offpolicy.evaluation/1');
+    expect(r.dataset).toMatchObject({ ref: 'tiny@1', name: 'tiny', version: 1, rowCount: 6, numActions: 3, contextDim: 2 });
+    expect(r.dataset.summary.rewardMean).toBeCloseTo(0.5, 14);
+    expect(r.settings).toMatchObject({ interval: 'bootstrap', alpha: 0.05, bootstrapResamples: 200, rewardModel: 'columns:q', clip: 2, strict: false, rewardRange: [0, 1] });
+    expect(r.logging.interval!.method).toBe('bootstrap');
+    const c = r.candidates[0]!;
+    expect(c.certificates.map((x) => x.kind).sort()).toEqual(['catoni-clipped-ips', 'exponential-smoothing', 'london-sandler']);
+    expect(c.disagreement).toBeCloseTo(Math.max(...c.estimates.map((e) => e.value)) - Math.min(...c.estimates.map((e) => e.value)), 14);
+    // Same seed, same intervals.
+    const again = await evaluate(ws, { ...base, interval: 'bootstrap', resamples: 200, seed: 3 });
+    expect(again.candidates[0]!.estimates.map((e) => e.interval)).toEqual(c.estimates.map((e) => e.interval));
+    const file = await writeEvaluation(r, path.join(dir, 'out.json'));
+    expect(JSON.parse(await readFile(file, 'utf8')).candidates[0].name).toBe('c');
+  });
+
+  it('fits ridge, logistic and MLP reward models for DM (in memory), each named in the settings', async () => {
+    for (const model of ['ridge', 'ridge-per-action', 'logistic', 'mlp']) {
+      const r = await evaluate(ws, { data: 'tiny', policies: [{ spec: 'column:cand' }], estimators: ['dm', 'dr'], interval: 't', rewardModel: model, seed: 1 });
+      expect(r.settings.rewardModel).toBe(model);
+      const dm = r.candidates[0]!.estimates[0]!;
+      expect(Number.isFinite(dm.value)).toBe(true);
+    }
+  });
+
+  it('estimates missing propensities and flags every result that uses them', async () => {
+    const r = await evaluate(ws, { data: 'nopropensity', policies: [{ spec: 'column:cand' }], estimators: ['ips', 'snips'], interval: 't' });
+    expect(r.propensitiesEstimated).toBe(true);
+    expect(r.warnings.map((w) => w.code)).toContain('ESTIMATED_PROPENSITIES');
+    expect(r.candidates[0]!.warnings.map((w) => w.code)).toContain('ESTIMATED_PROPENSITIES');
+    expect(Number.isFinite(r.candidates[0]!.estimates[0]!.value)).toBe(true);
+  });
+
+  it('refuses Hoeffding for self-normalized estimators with a warning and bounds the rest', async () => {
+    const r = await evaluate(ws, { ...base, estimators: ['ips', 'snips'], interval: 'hoeffding' });
+    const [ips, snips] = r.candidates[0]!.estimates;
+    expect(ips!.interval!.method).toBe('hoeffding');
+    expect(snips!.interval).toBeUndefined();
+    expect(r.candidates[0]!.warnings.find((w) => w.code === 'INTERVAL_UNSUPPORTED')!.message).toMatch(/snips/);
+  });
+});
+
+describe('bad input', () => {
+  const base: EvaluateOptions = { data: 'tiny', policies: [{ spec: 'column:cand' }], interval: 't' };
+  it('names what is wrong', async () => {
+    await expectError(evaluate(ws, { ...base, estimators: ['ips', 'magic'] }), 'E_UNKNOWN_ESTIMATOR', /Unknown estimator "magic"/);
+    await expectError(evaluate(ws, { ...base, policies: [] }), 'E_NO_POLICY', /No candidate policy to evaluate/);
+    await expectError(evaluate(ws, { ...base, policies: [{ name: 'a', spec: 'column:cand' }, { name: 'a', spec: 'column:cand' }] }), 'E_POLICY_NAME', /Two candidates are named "a"/);
+    await expectError(evaluate(ws, { ...base, interval: 'jackknife' as never }), 'E_INTERVAL_METHOD', /Unknown interval method "jackknife"/);
+    await expectError(evaluate(ws, { ...base, alpha: 1.5 }), 'E_ALPHA', /strictly between 0 and 1, got 1.5/);
+    await expectError(evaluate(ws, { ...base, data: 'nothere' }), 'E_DATASET_NOT_FOUND', /No dataset named "nothere"/);
+    await expectError(evaluate(ws, { ...base, rewardModel: 'forest' }), 'E_REWARD_MODEL_SPEC', /Unknown reward model "forest"/);
+  });
+
+  it('reports a reward model that cannot fit', async () => {
+    await expectError(evaluate(ws, { ...base, data: 'allones', estimators: ['dm'], rewardModel: 'logistic' }), 'E_REWARD_MODEL_FIT', /every logged reward equals 1/);
+    await expectError(evaluate(ws, { ...base, estimators: ['dm'], rewardModel: 'columns:q_0,q_1' }), 'E_ACTION_SPACE', /2 reward-prediction columns were given, but the log's action space has K = 3/);
+    await expectError(evaluate(ws, { ...base, estimators: ['dm'], rewardModel: 'columns:context' }), 'E_ACTION_SPACE', /other than K = 3 on 6 rows/);
+    await expectError(evaluate(ws, { ...base, estimators: ['dm'], rewardModel: 'columns:context', pushdown: 'never' }), 'E_ACTION_SPACE', /other than K = 3 on 6 rows/);
+    await expectError(evaluate(ws, { ...base, data: 'nanq', estimators: ['dr'], rewardModel: 'columns:q' }), 'E_REWARD_PREDICTIONS', /NULL, NaN or infinite values on 1 rows \(first row_id: 3\)/);
+    await expectError(evaluate(ws, { ...base, estimators: ['dm'], rewardModel: 'columns:nope' }), 'E_MISSING_COLUMN', /Reward-prediction column\(s\) nope are not in tiny@1/);
+  });
+});
+
+describe('synthetic data with ground truth', () => {
+  it('reports true values and accuracy, and DR lands near the truth', async () => {
+    const soft = path.join(dir, 'soft.json');
+    await writeFile(soft, JSON.stringify({ type: 'softmax', weights: [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0], [-1, 0, 0]], bias: [0, 0, 0, 0, 0], temperature: 1 }));
+    const uni = path.join(dir, 'uni.json');
+    await writeFile(uni, JSON.stringify({ type: 'uniform' }));
+    const r = await evaluate(ws, { data: 'syn', policies: [{ spec: soft }, { spec: uni }], interval: 't', rewardModel: 'logistic', folds: 2, seed: 1 });
+    expect(r.logging.trueValue).toBeGreaterThan(0);
+    for (const c of r.candidates) {
+      expect(c.trueValue).toBeGreaterThan(0);
+      const dr = c.estimates.find((e) => e.estimator === 'dr')!;
+      expect(Math.abs(dr.value - c.trueValue!)).toBeLessThan(4 * dr.diagnostics.stdError!);
+      expect(c.certificates.length).toBe(3);
+    }
+    expect(r.accuracy!.map((a) => a.estimator)).toContain('dr');
+    expect(r.accuracy![0]!.k).toBe(2);
+  });
+
+  it('runs as `offpolicy evaluate` and prints the table and the JSON path', async () => {
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
+    const file = path.join(dir, 'cli.json');
+    try {
+      await main(['node', 'offpolicy', '-w', path.join(dir, 'ws'), 'evaluate', '--data', 'tiny', '--policy', 'cand=column:cand', '--estimators', 'ips,dr', '--reward-model', 'columns:q', '--interval', 't', '--out', file]);
+    } finally {
+      process.stdout.write = write;
+    }
+    const text = out.join('');
+    expect(text).toMatch(/candidate\s+estimator\s+value\s+95% interval\s+verdict/);
+    expect(text).toMatch(/cand\s+ips\s+0\.3792/);
+    expect(text).toContain(`Results written to ${file}`);
+    expect(JSON.parse(await readFile(file, 'utf8')).settings.estimators).toEqual(['ips', 'dr']);
+  });
+});
