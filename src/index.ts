@@ -39,9 +39,16 @@ export * from './ope/diagnostics.js';
 export * from './ope/verdict.js';
 export * from './ope/accuracy.js';
 export * from './ope/evaluate.js';
+export * from './ope/pushdown.js';
+export * from './ope/load-bandit.js';
+export * from './ope/propensity.js';
+export * from './ope/reward-models/index.js';
 export * from './policies/candidates.js';
+export * from './policies/json-policy.js';
+export * from './policies/probabilities.js';
 
 // reports and the demo
 export * from './reports/index.js';
 export { formatTable } from './reports/text-table.js';
+export { softmaxRows } from './util/softmax.js';
 export * from './demo.js';

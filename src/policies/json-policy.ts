@@ -11,6 +11,7 @@
 import { OffpolicyError } from '../errors.js';
 import type { Policy } from '../ope/types.js';
 import type { RewardModel } from '../ope/reward-models/types.js';
+import { softmaxRows } from '../util/softmax.js';
 
 export type JsonPolicySpec =
   | { type: 'uniform' }
@@ -43,19 +44,9 @@ function linearScores(weights: Float64Array, bias: Float64Array, k: number, d: n
   return out;
 }
 
-/** Row-wise softmax of scores / temperature, in place. */
-export function softmaxRows(scores: Float64Array, n: number, k: number, temperature: number): Float64Array {
-  for (let i = 0; i < n; i++) {
-    let max = -Infinity;
-    for (let a = 0; a < k; a++) max = Math.max(max, scores[i * k + a]! / temperature);
-    let z = 0;
-    for (let a = 0; a < k; a++) {
-      const e = Math.exp(scores[i * k + a]! / temperature - max);
-      scores[i * k + a] = e;
-      z += e;
-    }
-    for (let a = 0; a < k; a++) scores[i * k + a] = scores[i * k + a]! / z;
-  }
+/** Softmax of each row at a temperature, in place. */
+function softmaxInPlace(scores: Float64Array, n: number, k: number, temperature: number): Float64Array {
+  softmaxRows(scores, 1 / temperature, n, k, scores);
   return scores;
 }
 
@@ -80,7 +71,7 @@ export class LinearPolicy implements Policy {
   ) {}
   actionProbs(contexts: Float32Array, n: number): Float64Array {
     const s = linearScores(this.weights, this.bias, this.numActions, this.contextDim, contexts, n);
-    return this.temperature === null ? argmaxRows(s, n, this.numActions) : softmaxRows(s, n, this.numActions, this.temperature);
+    return this.temperature === null ? argmaxRows(s, n, this.numActions) : softmaxInPlace(s, n, this.numActions, this.temperature);
   }
 }
 
@@ -113,7 +104,7 @@ export class RewardModelPolicy implements Policy {
   /** Probabilities from already computed predictions q (n x K). */
   fromPredictions(q: Float64Array, n: number): Float64Array {
     const s = Float64Array.from(q);
-    return this.mode === 'argmax' ? argmaxRows(s, n, this.numActions) : softmaxRows(s, n, this.numActions, this.temperature);
+    return this.mode === 'argmax' ? argmaxRows(s, n, this.numActions) : softmaxInPlace(s, n, this.numActions, this.temperature);
   }
   actionProbs(contexts: Float32Array, n: number): Float64Array {
     return this.fromPredictions(this.model.predict(contexts, n), n);

@@ -51,22 +51,6 @@ export function trueValue(expectedRewards: Float64Array, policyProbs: ArrayLike<
   return total / n;
 }
 
-/** Row-wise softmax of beta * scores (n x K) into out, restricted to `mask` (1 = allowed) when given. */
-export function softmaxRows(scores: Float64Array, beta: number, n: number, K: number, out: Float64Array, mask?: Uint8Array): void {
-  for (let i = 0; i < n; i++) {
-    const o = i * K;
-    let max = -Infinity;
-    for (let a = 0; a < K; a++) if (!mask || mask[o + a]) max = Math.max(max, beta * scores[o + a]!);
-    let sum = 0;
-    for (let a = 0; a < K; a++) {
-      const v = !mask || mask[o + a] ? Math.exp(beta * scores[o + a]! - max) : 0;
-      out[o + a] = v;
-      sum += v;
-    }
-    for (let a = 0; a < K; a++) out[o + a]! /= sum;
-  }
-}
-
 /** Draws an index from probs[offset .. offset+K); never returns an index of probability 0. */
 export function sampleIndex(rng: Rng, probs: Float64Array, offset: number, K: number): number {
   let u = rng.uniform();

@@ -24,7 +24,8 @@
  */
 import { OffpolicyError } from '../../errors.js';
 import { Rng } from '../../util/rng.js';
-import { checkInt, sampleIndex, softmaxRows, trueValue, type BanditLog } from './bandit-log.js';
+import { softmaxRows } from '../../util/softmax.js';
+import { checkInt, sampleIndex, trueValue, type BanditLog } from './bandit-log.js';
 
 export type RewardShape = 'logistic' | 'linear';
 
