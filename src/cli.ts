@@ -8,6 +8,7 @@ import { VERSION } from './version.js';
 import { registerIngest } from './cli/datasets-ingest.js';
 import { registerDatasetCommands } from './cli/datasets-manage.js';
 import { registerGenerate } from './cli/generate.js';
+import { registerCorrupt } from './cli/corrupt.js';
 import { registerEvaluate } from './cli/evaluate.js';
 import { registerReport } from './cli/report.js';
 import { registerDemo } from './cli/demo.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerIngest(datasets);
   registerDatasetCommands(datasets);
   registerGenerate(program);
+  registerCorrupt(program);
   registerEvaluate(program);
   registerReport(program);
   registerDemo(program);

@@ -1,0 +1,160 @@
+/**
+ * `offpolicy corrupt` (trajectories, RIQL protocol) and `offpolicy corrupt-log`
+ * (bandit logs): flags in, library call, summary out.
+ */
+import type { Command } from 'commander';
+import { Presets, SingleBar } from 'cli-progress';
+import { OffpolicyError } from '../errors.js';
+import { BANDIT_CORRUPTION_KINDS, corruptBanditLog } from '../corruption/bandit.js';
+import { loadCritic, saveCritic, type Critic } from '../corruption/critic.js';
+import { corruptTrajectories, TRAJECTORY_FIELDS, type CorruptionMode } from '../corruption/trajectories.js';
+import { robustnessStudy, parseSetting, type RobustnessStudyResult } from '../corruption/robustness.js';
+import type { DatasetVersion } from '../datasets/workspace.js';
+import { evaluate } from '../ope/evaluate.js';
+import { parsePolicyArg } from '../policies/candidates.js';
+import { formatTable } from '../reports/text-table.js';
+import { writeFile } from 'node:fs/promises';
+import { collect, openWorkspace, printJson } from './context.js';
+
+const FLAG_CODES: Record<string, string> = {
+  '--rate': 'E_CORRUPTION_RATE',
+  '--scale': 'E_CORRUPTION_SCALE',
+  '--seed': 'E_CORRUPTION_SEED',
+};
+
+function num(flag: string, value: string): number {
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isFinite(v)) {
+    throw new OffpolicyError(FLAG_CODES[flag] ?? 'E_CORRUPTION_PARAM', `${flag} takes a number, got "${value}".`, { hint: `For example ${flag} 1.` });
+  }
+  return v;
+}
+
+function progressBar(enabled: boolean): { onProgress: (done: number, total: number) => void; stop: () => void } {
+  let bar: SingleBar | null = null;
+  return {
+    onProgress: (done, total) => {
+      if (!enabled) return;
+      if (!bar) {
+        bar = new SingleBar({ clearOnComplete: true, format: 'training critic [{bar}] {value}/{total}' }, Presets.shades_classic);
+        bar.start(total, 0);
+      }
+      bar.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+function printSummary(v: DatasetVersion, extra: Record<string, unknown>, json: boolean): void {
+  const summary = { ref: v.ref, parent: v.metadata.lineage.parent, rows: v.metadata.rowCount, contentHash: v.metadata.contentHash, ...extra };
+  if (json) return printJson(summary);
+  for (const [k, val] of Object.entries(summary)) process.stdout.write(`${k.padEnd(12)} ${typeof val === 'object' ? JSON.stringify(val) : String(val)}\n`);
+}
+
+export function registerCorrupt(program: Command): void {
+  program
+    .command('corrupt')
+    .description('corrupt a trajectory dataset (RIQL protocol) into a new version')
+    .requiredOption('--data <ref>', 'dataset (NAME or NAME@VERSION)')
+    .option('--field <fields>', `field(s) to corrupt: ${TRAJECTORY_FIELDS.join('|')}|all (repeatable or comma list)`, collect, [])
+    .option('--mode <mode>', 'random | adversarial', 'random')
+    .option('--rate <c>', 'share of rows corrupted per field, in [0, 1]', '0.3')
+    .option('--scale <eps>', 'perturbation scale eps > 0', '1.0')
+    .option('--seed <seed>', 'random seed', '0')
+    .option('--trajectory-consistent', "keep s'_t == s_{t+1}: a corrupted state is written into both rows")
+    .option('--critic <file>', 'adversarial mode: critic JSON (saveCritic format) to attack')
+    .option('--train-critic', 'adversarial mode without --critic: fit a critic on the dataset by fitted-Q evaluation')
+    .option('--critic-steps <n>', 'gradient steps of --train-critic', '3000')
+    .option('--save-critic <file>', 'write the critic trained by --train-critic to this JSON file')
+    .option('--attack-steps <n>', 'Adam steps of the adversarial attack', '100')
+    .option('--name <out>', 'output dataset name (default: a new version of the input)')
+    .option('--json', 'print the summary as JSON')
+    .action(async (o: Record<string, string | boolean | string[]>, cmd: Command) => {
+      const fields = o.field as string[];
+      const critic: Critic | undefined = o.critic ? await loadCritic(String(o.critic)) : undefined;
+      const bar = progressBar(Boolean(process.stderr.isTTY && !o.json));
+      const ws = await openWorkspace(cmd);
+      const res = await corruptTrajectories(ws, {
+        data: String(o.data),
+        fields: fields.length ? fields : [],
+        mode: String(o.mode) as CorruptionMode,
+        rate: num('--rate', String(o.rate)),
+        scale: num('--scale', String(o.scale)),
+        seed: num('--seed', String(o.seed)),
+        trajectoryConsistent: Boolean(o.trajectoryConsistent),
+        ...(critic ? { critic } : {}),
+        ...(o.trainCritic ? { trainCritic: { steps: num('--critic-steps', String(o.criticSteps)) } } : {}),
+        attackSteps: num('--attack-steps', String(o.attackSteps)),
+        ...(o.name ? { name: String(o.name) } : {}),
+        onProgress: bar.onProgress,
+      }).finally(() => bar.stop());
+      if (res.trainedCritic && o.saveCritic) await saveCritic(res.trainedCritic, String(o.saveCritic));
+      for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`);
+      printSummary(res.version, { selected: res.selected, changed: res.changed }, Boolean(o.json));
+    });
+
+  program
+    .command('corrupt-log')
+    .description('corrupt a bandit log (propensities, rewards, duplicates) into a new version')
+    .requiredOption('--data <ref>', 'dataset (NAME or NAME@VERSION)')
+    .requiredOption('--kind <kind>', BANDIT_CORRUPTION_KINDS.join(' | '))
+    .option('--rate <c>', 'share of rows corrupted, in [0, 1]', '0.3')
+    .option('--scale <eps>', 'noise size eps > 0 (log-normal sd, reward noise sd, logger tempering)', '1.0')
+    .option('--decimals <k>', 'propensity-round: decimals kept', '2')
+    .option('--seed <seed>', 'random seed', '0')
+    .option('--name <out>', 'output dataset name (default: a new version of the input)')
+    .option('--json', 'print the summary as JSON')
+    .action(async (o: Record<string, string | boolean>, cmd: Command) => {
+      const ws = await openWorkspace(cmd);
+      const res = await corruptBanditLog(ws, {
+        data: String(o.data),
+        kind: String(o.kind),
+        rate: num('--rate', String(o.rate)),
+        scale: num('--scale', String(o.scale)),
+        decimals: num('--decimals', String(o.decimals)),
+        seed: num('--seed', String(o.seed)),
+        ...(o.name ? { name: String(o.name) } : {}),
+      });
+      printSummary(res.version, { kind: o.kind, changed: res.changed }, Boolean(o.json));
+    });
+
+  program
+    .command('robustness')
+    .description('robustness study: evaluate candidates on the clean log and on each corrupted version, side by side')
+    .requiredOption('--data <ref>', 'bandit log (NAME or NAME@VERSION)')
+    .requiredOption('--setting <spec>', 'corruption setting, e.g. "kind=propensity-noise,rate=0.3,scale=0.5" (repeatable)', collect)
+    .requiredOption('--policy <spec>', 'candidate policy, as for offpolicy evaluate (repeatable)', collect)
+    .option('--estimators <list>', 'comma list of estimators (default: all)')
+    .option('--seed <seed>', 'random seed of the corruptions and the evaluation', '0')
+    .option('--name <out>', 'name of the corrupted versions (default: NAME-robustness)')
+    .option('--out <file>', 'write the study as JSON')
+    .option('--json', 'print the study as JSON')
+    .action(async (o: Record<string, string | boolean | string[]>, cmd: Command) => {
+      const ws = await openWorkspace(cmd);
+      const seed = num('--seed', String(o.seed));
+      const policies = (o.policy as string[]).map(parsePolicyArg);
+      const estimators = o.estimators ? String(o.estimators).split(',').map((e) => e.trim()) : undefined;
+      const study = await robustnessStudy(ws, {
+        data: String(o.data),
+        settings: (o.setting as string[]).map(parseSetting),
+        seed,
+        ...(o.name ? { name: String(o.name) } : {}),
+        score: async (ref) => {
+          const r = await evaluate(ws, { data: ref, policies, seed, ...(estimators ? { estimators } : {}) });
+          const scores: Record<string, number> = {};
+          for (const c of r.candidates) for (const e of c.estimates) scores[`${c.name}/${e.estimator}`] = e.value;
+          return scores;
+        },
+      });
+      if (o.out) await writeFile(String(o.out), JSON.stringify(study, null, 2) + '\n');
+      if (o.json) return printJson(study);
+      process.stdout.write(robustnessTable(study) + '\n');
+    });
+}
+
+/** The study as a text table: one row per (setting, metric). */
+export function robustnessTable(study: RobustnessStudyResult): string {
+  const rows = study.rows.map((r) => ({ setting: r.setting, version: r.ref, metric: r.metric, clean: r.clean, corrupted: r.corrupted, delta: r.delta, 'rel. change': r.relativeChange }));
+  const failed = study.settings.filter((s) => s.error).map((s) => `${s.label}${s.ref ? ` (${s.ref})` : ''}: [${s.error!.code}] ${s.error!.message}`);
+  return [`clean: ${study.clean.ref}`, formatTable(rows), ...(failed.length ? ['', 'not scored:', ...failed] : [])].join('\n');
+}
