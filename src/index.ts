@@ -29,6 +29,12 @@ export * from './envs/registry.js';
 export * from './envs/trajectories.js';
 export * from './envs/reference-scores.js';
 
+// corruption: new dataset versions with a per-row corrupted bitmask
+export * from './corruption/trajectories.js';
+export * from './corruption/bandit.js';
+export * from './corruption/critic.js';
+export * from './corruption/robustness.js';
+
 // off-policy evaluation
 export * from './ope/types.js';
 export * from './ope/estimators/index.js';
