@@ -4,6 +4,7 @@
 export { VERSION } from './version.js';
 export * from './errors.js';
 export { Rng } from './util/rng.js';
+export { ensureTfBackend, type BackendInfo } from './util/tf-backend.js';
 
 // datasets: storage, catalog, schemas, ingest, validation, query, split, describe, export, generators
 export * from './datasets/metadata.js';

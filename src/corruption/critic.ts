@@ -10,11 +10,11 @@
  * discrete actions as one-hot vectors of width K (see `actionInput`).
  */
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { readFile, writeFile } from 'node:fs/promises';
 import { OffpolicyError } from '../errors.js';
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
 import { Rng } from '../util/rng.js';
+import { ensureTfBackend } from '../util/tf-backend.js';
 
 /** Q(s, a) and its input gradients; rows are row-major (n x obsDim, n x actDim). */
 export interface Critic {
@@ -24,26 +24,6 @@ export interface Critic {
   q(obs: Float32Array, act: Float32Array, n: number): Float64Array;
   /** Per-row gradients of Q(s_i, a_i) w.r.t. s_i and a_i (each row's Q depends only on its own inputs). */
   grad(obs: Float32Array, act: Float32Array, n: number): { obs: Float32Array; act: Float32Array };
-}
-
-let backendNote: Promise<string | null> | null = null;
-
-/** Selects the tfjs wasm backend once; returns a warning sentence when it fell back to cpu. */
-export function ensureCriticBackend(): Promise<string | null> {
-  backendNote ??= (async () => {
-    try {
-      if ((await tf.setBackend('wasm')) && tf.getBackend() === 'wasm') {
-        await tf.ready();
-        return null;
-      }
-    } catch {
-      // fall through to cpu
-    }
-    await tf.setBackend('cpu');
-    await tf.ready();
-    return 'The tfjs wasm backend failed to initialise; the critic ran on the slower cpu backend.';
-  })();
-  return backendNote;
 }
 
 const LAYERS = ['w1', 'b1', 'w2', 'b2', 'w3', 'b3'] as const;
@@ -186,7 +166,7 @@ export async function saveCritic(critic: MlpCritic, file: string): Promise<void>
 }
 
 export async function loadCritic(file: string): Promise<MlpCritic> {
-  await ensureCriticBackend();
+  await ensureTfBackend();
   let j: CriticJson;
   try {
     j = JSON.parse(await readFile(file, 'utf8')) as CriticJson;
@@ -248,8 +228,8 @@ export interface TrainCriticOptions {
  */
 export async function trainFqeCritic(data: TrajectoryArrays, opts: TrainCriticOptions): Promise<{ critic: MlpCritic; warnings: string[] }> {
   const warnings: string[] = [];
-  const note = await ensureCriticBackend();
-  if (note) warnings.push(note);
+  const { warning } = await ensureTfBackend();
+  if (warning) warnings.push(warning);
   if (!data.nextObservations) {
     throw new OffpolicyError('E_FIELD_MISSING', 'Training a critic needs next_observation, which this dataset lacks.', {
       hint: 'Supply a trained critic instead (critic option / --critic FILE).',

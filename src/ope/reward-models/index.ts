@@ -13,7 +13,7 @@ import type { RewardData, RewardModel } from './types.js';
 export type { RewardData, RewardModel } from './types.js';
 export { fitRidge, RidgeRewardModel, type RidgeOptions } from './ridge.js';
 export { fitLogistic, LogisticRewardModel, type LogisticOptions } from './logistic.js';
-export { fitMlp, MlpRewardModel, ensureTfBackend, type MlpOptions } from './mlp.js';
+export { fitMlp, MlpRewardModel, type MlpOptions } from './mlp.js';
 export { crossFitPredict, foldAssignment } from './cross-fit.js';
 
 export const REWARD_MODEL_KINDS = ['ridge', 'ridge-per-action', 'logistic', 'mlp'] as const;

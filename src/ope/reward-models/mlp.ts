@@ -6,11 +6,11 @@
  * seed gives the same model.
  */
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { OffpolicyError } from '../../errors.js';
 import { Rng } from '../../util/rng.js';
 import type { Warning } from '../types.js';
 import type { RewardData, RewardModel } from './types.js';
+import { ensureTfBackend } from '../../util/tf-backend.js';
 
 export interface MlpOptions {
   hidden?: number[];
@@ -18,29 +18,6 @@ export interface MlpOptions {
   batchSize?: number;
   learningRate?: number;
   seed?: number;
-}
-
-let backendNote: Promise<Warning | null> | null = null;
-
-/** Selects the wasm backend once; returns a warning when it had to fall back to cpu. */
-export function ensureTfBackend(): Promise<Warning | null> {
-  backendNote ??= (async () => {
-    try {
-      if ((await tf.setBackend('wasm')) && tf.getBackend() === 'wasm') {
-        await tf.ready();
-        return null;
-      }
-    } catch {
-      // fall through to cpu
-    }
-    await tf.setBackend('cpu');
-    await tf.ready();
-    return {
-      code: 'TF_BACKEND_CPU',
-      message: 'The tfjs wasm backend failed to initialise; the MLP reward model ran on the slower cpu backend.',
-    };
-  })();
-  return backendNote;
 }
 
 export class MlpRewardModel implements RewardModel {
@@ -80,8 +57,8 @@ function fillInput(out: Float32Array, off: number, contexts: Float32Array, i: nu
 
 export async function fitMlp(data: RewardData, opts: MlpOptions = {}): Promise<MlpRewardModel> {
   const warnings: Warning[] = [];
-  const note = await ensureTfBackend();
-  if (note) warnings.push(note);
+  const backend = await ensureTfBackend();
+  if (backend.warning) warnings.push({ code: 'TF_BACKEND_CPU', message: backend.warning });
   const { n, d, numActions: k } = data;
   if (n === 0) throw new OffpolicyError('E_REWARD_MODEL_FIT', 'The MLP reward model cannot be fitted on zero rows.', { hint: 'Evaluate on a non-empty dataset.' });
   const seed = opts.seed ?? 0;
