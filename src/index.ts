@@ -54,6 +54,13 @@ export * from './policies/candidates.js';
 export * from './policies/json-policy.js';
 export * from './policies/probabilities.js';
 
+// offline RL (in progress: learners and policies work through the API; no train/rollout commands yet)
+export * from './offline-rl/train.js';
+export * from './offline-rl/train-dataset.js';
+export * from './offline-rl/policy.js';
+export * from './offline-rl/evaluate-env.js';
+export * from './offline-rl/losses.js';
+
 // reports and the demo
 export * from './reports/index.js';
 export { formatTable } from './reports/text-table.js';

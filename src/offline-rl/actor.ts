@@ -1,0 +1,94 @@
+/**
+ * The actor shared by BC and IQL: mean = maxAction * tanh(MLP(s)), trained by
+ * (weighted) regression on dataset actions. Deterministic: squared error;
+ * Gaussian: negative log-likelihood with a state-independent log-std vector.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Adam } from './engine/adam.js';
+import { backwardTf, forwardTf, initMlp, uploadMlp, type MlpSpec } from './engine/mlp.js';
+import { gaussianNllLoss, weightedMseActorLoss } from './losses.js';
+import { MlpPolicy, type ActorKind } from './policy.js';
+import type { NormStats } from './engine/normalization.js';
+import type { Rng } from '../util/rng.js';
+
+export class Actor {
+  readonly spec: MlpSpec;
+  readonly params: Float32Array;
+  readonly grad: Float32Array;
+  readonly logStd: Float32Array | null;
+  private readonly gradLogStd: Float32Array | null;
+  readonly adam: Adam;
+  readonly adamLogStd: Adam | null;
+
+  constructor(
+    obsDim: number,
+    readonly actDim: number,
+    hidden: readonly number[],
+    readonly kind: ActorKind,
+    readonly maxAction: Float32Array,
+    lr: number,
+    rng: Rng,
+  ) {
+    this.spec = { sizes: [obsDim, ...hidden, actDim], output: 'tanh' };
+    this.params = initMlp(this.spec, rng);
+    this.grad = new Float32Array(this.params.length);
+    this.adam = new Adam(this.params.length, { lr });
+    this.logStd = kind === 'gaussian' ? new Float32Array(actDim) : null;
+    this.gradLogStd = kind === 'gaussian' ? new Float32Array(actDim) : null;
+    this.adamLogStd = kind === 'gaussian' ? new Adam(actDim, { lr }) : null;
+  }
+
+  /** One regression step on (obs tensor, actions) with optional per-row weights; returns the loss. Call inside tf.tidy. */
+  step(obs: tf.Tensor2D, actions: Float32Array, weights: ArrayLike<number> | undefined, lr: number): number {
+    const m = this.actDim;
+    const n = obs.shape[0];
+    const net = uploadMlp(this.spec, this.params);
+    const cache = forwardTf(net, obs);
+    const y = cache.out.dataSync() as Float32Array;
+    const mean = new Float32Array(y.length);
+    for (let i = 0; i < y.length; i++) mean[i] = y[i]! * this.maxAction[i % m]!;
+    let loss: number;
+    let gradMean: Float32Array;
+    if (this.kind === 'gaussian') {
+      const r = gaussianNllLoss(mean, this.logStd!, actions, m, weights);
+      loss = r.loss;
+      gradMean = r.gradMean;
+      this.gradLogStd!.set(r.gradLogStd);
+    } else {
+      const r = weightedMseActorLoss(mean, actions, m, weights);
+      loss = r.loss;
+      gradMean = r.grad;
+    }
+    for (let i = 0; i < gradMean.length; i++) gradMean[i] = gradMean[i]! * this.maxAction[i % m]!;
+    backwardTf(net, cache, tf.tensor2d(gradMean, [n, m]), this.grad);
+    this.adam.step(this.params, this.grad, lr);
+    if (this.adamLogStd) this.adamLogStd.step(this.logStd!, this.gradLogStd!, lr);
+    return loss;
+  }
+
+  toPolicy(algo: string, stats: NormStats, training?: Record<string, unknown>): MlpPolicy {
+    return new MlpPolicy({
+      algo,
+      kind: this.kind,
+      spec: this.spec,
+      params: this.params,
+      maxAction: this.maxAction,
+      logStd: this.logStd,
+      obsMean: stats.mean,
+      obsStd: stats.std,
+      training,
+    });
+  }
+}
+
+/** Per-dimension action scale: the given bound, else the largest |a| in the data (at least 1e-6). */
+export function actionScale(actions: Float32Array, m: number, given?: number | readonly number[]): Float32Array {
+  const out = new Float32Array(m);
+  if (given !== undefined) {
+    for (let j = 0; j < m; j++) out[j] = typeof given === 'number' ? given : given[j]!;
+    return out;
+  }
+  for (let i = 0; i < actions.length; i++) out[i % m] = Math.max(out[i % m]!, Math.abs(actions[i]!));
+  for (let j = 0; j < m; j++) out[j] = Math.max(out[j]!, 1e-6);
+  return out;
+}

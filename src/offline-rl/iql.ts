@@ -1,0 +1,253 @@
+/**
+ * Implicit Q-Learning (Kostrikov, Nair, Levine, ICLR 2022), following the CORL
+ * single-file implementation:
+ *   V:     expectile loss (tau = 0.7) of u = min(Q1', Q2')(s, a) - V(s)
+ *   Q1,Q2: mean of the two MSEs to y = r + gamma (1 - terminated) V(s')
+ *          (V(s') from V before this step's update)
+ *   actor: advantage-weighted regression, weights min(exp(beta (Q' - V)), 100),
+ *          beta = 3, actor lr on a cosine schedule over the run
+ *   targets: Polyak averaging with tau = 0.005 after every step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
+import { OffpolicyError } from '../errors.js';
+import { Rng } from '../util/rng.js';
+import { Actor, actionScale } from './actor.js';
+import { checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
+import { Adam, cosineLr, polyakUpdate } from './engine/adam.js';
+import { ensureTfBackend } from '../util/tf-backend.js';
+import { backwardTf, forwardTf, initMlp, uploadMlp, type MlpSpec } from './engine/mlp.js';
+import { computeNormStats, identityStats, type NormStats } from './engine/normalization.js';
+import { awrWeights, ensembleQuantile, expectileLoss, huberLoss, mseLoss, tdTargets } from './losses.js';
+import type { MlpPolicy } from './policy.js';
+import { buildTransitions, sampleBatch, type TransitionSet } from './transitions.js';
+
+export interface IqlOptions extends CommonTrainOptions {
+  gamma?: number;
+  /** Polyak rate of the target Q networks. */
+  tau?: number;
+  /** Expectile of the V loss. */
+  expectile?: number;
+  /** AWR inverse temperature. */
+  beta?: number;
+  /** Actor learning rate (cosine-annealed to 0 over `steps`). */
+  actorLr?: number;
+  /**
+   * Rewards are multiplied by this before the TD targets (default 1). CORL
+   * rescales locomotion rewards by 1000 / (max return - min return) so that
+   * Q - V, and with it exp(beta (Q - V)), has a sensible scale.
+   */
+  rewardScale?: number;
+}
+
+/**
+ * The RIQL variant's knobs (Yang et al., ICLR 2024). IQL is the special case
+ * K = 2, quantile 0 (the min of the two heads), MSE Q loss, no TD clip,
+ * normalization over observations only.
+ */
+export interface RobustIqlOptions {
+  /** Number of Q heads K. */
+  ensembleSize?: number;
+  /** The V target is this alpha-quantile over the K target heads (0 = min). */
+  quantile?: number;
+  /** Huber threshold of the Q loss; null for the squared error. */
+  huberDelta?: number | null;
+  /** Clip of the TD targets; null for none. */
+  tdClip?: readonly [number, number] | null;
+  /** Normalization statistics over observations and next observations. */
+  normalizeWithNext?: boolean;
+}
+
+export const IQL_DEFAULTS = {
+  batchSize: 256,
+  hidden: [256, 256] as readonly number[],
+  lr: 3e-4,
+  actorLr: 3e-4,
+  gamma: 0.99,
+  tau: 0.005,
+  expectile: 0.7,
+  beta: 3,
+  normalize: true,
+  actor: 'gaussian' as const,
+};
+
+export interface IqlLosses extends Record<string, number> {
+  v: number;
+  q: number;
+  actor: number;
+}
+
+interface QNet {
+  params: Float32Array;
+  target: Float32Array;
+  grad: Float32Array;
+  adam: Adam;
+}
+
+/** The IQL learner: holds every network and optimizer state; `update()` does one gradient step. */
+export class IqlLearner {
+  readonly cfg: Required<Omit<IqlOptions, 'onProgress' | 'maxAction' | 'expectedActDim' | 'progressEvery'>> & Required<RobustIqlOptions>;
+  readonly algo: string;
+  readonly stats: NormStats;
+  readonly transitions: TransitionSet;
+  readonly qSpec: MlpSpec;
+  readonly vSpec: MlpSpec;
+  readonly q: QNet[];
+  readonly v: { params: Float32Array; grad: Float32Array; adam: Adam };
+  readonly actor: Actor;
+  private readonly rng: Rng;
+  step = 0;
+
+  constructor(data: TrajectoryArrays, opts: IqlOptions & RobustIqlOptions, algo = 'iql') {
+    checkSteps(opts.steps);
+    this.algo = algo;
+    this.cfg = {
+      steps: opts.steps,
+      seed: opts.seed,
+      batchSize: opts.batchSize ?? IQL_DEFAULTS.batchSize,
+      hidden: opts.hidden ?? IQL_DEFAULTS.hidden,
+      lr: opts.lr ?? IQL_DEFAULTS.lr,
+      actorLr: opts.actorLr ?? opts.lr ?? IQL_DEFAULTS.actorLr,
+      gamma: opts.gamma ?? IQL_DEFAULTS.gamma,
+      tau: opts.tau ?? IQL_DEFAULTS.tau,
+      expectile: opts.expectile ?? IQL_DEFAULTS.expectile,
+      beta: opts.beta ?? IQL_DEFAULTS.beta,
+      normalize: opts.normalize ?? IQL_DEFAULTS.normalize,
+      actor: opts.actor ?? IQL_DEFAULTS.actor,
+      rewardScale: opts.rewardScale ?? 1,
+      ensembleSize: opts.ensembleSize ?? 2,
+      quantile: opts.quantile ?? 0,
+      huberDelta: opts.huberDelta ?? null,
+      tdClip: opts.tdClip ?? null,
+      normalizeWithNext: opts.normalizeWithNext ?? false,
+    };
+    if (!Number.isInteger(this.cfg.ensembleSize) || this.cfg.ensembleSize < 1) {
+      throw new OffpolicyError('E_TRAIN_PARAM', `ensembleSize must be a positive integer, got ${this.cfg.ensembleSize}.`, { hint: 'RIQL uses 5 Q heads.' });
+    }
+    if (!(this.cfg.quantile >= 0 && this.cfg.quantile <= 1)) {
+      throw new OffpolicyError('E_TRAIN_PARAM', `quantile must be in [0, 1], got ${this.cfg.quantile}.`, { hint: 'RIQL uses 0.25 (0.1 to 0.5 per task).' });
+    }
+    if (this.cfg.huberDelta !== null) checkPositive('huberDelta', this.cfg.huberDelta);
+    for (const k of ['batchSize', 'lr', 'actorLr', 'tau', 'beta', 'rewardScale'] as const) checkPositive(k, this.cfg[k]);
+    const d = data.obsDim;
+    const sources = this.cfg.normalizeWithNext && data.nextObservations ? [data.observations, data.nextObservations] : [data.observations];
+    this.stats = this.cfg.normalize ? computeNormStats(sources, d) : identityStats(d);
+    this.transitions = buildTransitions(data, this.stats, { needNext: true, algo, expectedActDim: opts.expectedActDim });
+    const m = data.actDim;
+    const rng = new Rng(`${algo}:${opts.seed}`);
+    this.qSpec = { sizes: [d + m, ...this.cfg.hidden, 1], output: 'linear' };
+    this.vSpec = { sizes: [d, ...this.cfg.hidden, 1], output: 'linear' };
+    const makeQ = (label: string): QNet => {
+      const params = initMlp(this.qSpec, rng.fork(label));
+      return { params, target: Float32Array.from(params), grad: new Float32Array(params.length), adam: new Adam(params.length, { lr: this.cfg.lr }) };
+    };
+    this.q = Array.from({ length: this.cfg.ensembleSize }, (_, k) => makeQ(`q${k + 1}`));
+    const vParams = initMlp(this.vSpec, rng.fork('v'));
+    this.v = { params: vParams, grad: new Float32Array(vParams.length), adam: new Adam(vParams.length, { lr: this.cfg.lr }) };
+    const scale = actionScale(this.transitions.actions, m, opts.maxAction);
+    this.actor = new Actor(d, m, this.cfg.hidden, this.cfg.actor, scale, this.cfg.actorLr, rng.fork('actor'));
+    this.rng = rng.fork('batches');
+  }
+
+  /** One IQL update (V, then every Q head, then the actor, then the targets). */
+  update(): IqlLosses {
+    const c = this.cfg;
+    const B = c.batchSize;
+    const t = this.transitions;
+    const d = t.obsDim;
+    const m = t.actDim;
+    const b = sampleBatch(t, B, this.rng);
+    const sa = new Float32Array(B * (d + m));
+    for (let i = 0; i < B; i++) {
+      sa.set(b.obs.subarray(i * d, (i + 1) * d), i * (d + m));
+      sa.set(b.actions.subarray(i * m, (i + 1) * m), i * (d + m) + d);
+    }
+    const losses = tf.tidy((): IqlLosses => {
+      const xs = tf.tensor2d(b.obs, [B, d]);
+      const xsa = tf.tensor2d(sa, [B, d + m]);
+      const xn = tf.tensor2d(b.nextObs!, [B, d]);
+      const K = this.q.length;
+      const heads = new Float32Array(B * K);
+      this.q.forEach((head, k) => {
+        const qk = forwardTf(uploadMlp(this.qSpec, head.target), xsa).out.dataSync();
+        for (let i = 0; i < B; i++) heads[i * K + k] = qk[i]!;
+      });
+      // quantile 0 is the min over the heads (IQL's min of two)
+      const qTarget = ensembleQuantile(heads, B, K, c.quantile);
+
+      const vNet = uploadMlp(this.vSpec, this.v.params);
+      const vCache = forwardTf(vNet, xs);
+      const v = vCache.out.dataSync();
+      const nextV = forwardTf(vNet, xn).out.dataSync();
+      const vLoss = expectileLoss(v, qTarget, c.expectile);
+      backwardTf(vNet, vCache, tf.tensor2d(vLoss.grad, [B, 1]), this.v.grad);
+      this.v.adam.step(this.v.params, this.v.grad);
+
+      if (c.rewardScale !== 1) for (let i = 0; i < B; i++) b.rewards[i] = b.rewards[i]! * c.rewardScale;
+      const y = tdTargets(b.rewards, b.done, nextV, c.gamma, c.tdClip ?? undefined);
+      let qLoss = 0;
+      for (const head of this.q) {
+        const net = uploadMlp(this.qSpec, head.params);
+        const cache = forwardTf(net, xsa);
+        const pred = cache.out.dataSync();
+        const l = c.huberDelta === null ? mseLoss(pred, y) : huberLoss(pred, y, c.huberDelta);
+        // the Q loss is the mean over heads
+        qLoss += l.loss / K;
+        for (let i = 0; i < B; i++) l.grad[i] = l.grad[i]! / K;
+        backwardTf(net, cache, tf.tensor2d(l.grad, [B, 1]), head.grad);
+        head.adam.step(head.params, head.grad);
+      }
+
+      const w = awrWeights(qTarget, v, c.beta);
+      const actorLoss = this.actor.step(xs, b.actions, w, cosineLr(c.actorLr, this.step, c.steps));
+      return { v: vLoss.loss, q: qLoss, actor: actorLoss };
+    });
+    for (const head of this.q) polyakUpdate(head.target, head.params, c.tau);
+    this.step++;
+    checkFiniteLoss(losses, this.step);
+    return losses;
+  }
+
+  policy(training?: Record<string, unknown>): MlpPolicy {
+    return this.actor.toPolicy(this.algo, this.stats, training ?? { algo: this.algo, steps: this.step, config: { ...this.cfg } });
+  }
+}
+
+export const RIQL_DEFAULTS: Required<RobustIqlOptions> = {
+  ensembleSize: 5,
+  quantile: 0.25,
+  huberDelta: 1,
+  tdClip: [-100, 1000],
+  normalizeWithNext: true,
+};
+
+/** Trains IQL for `opts.steps` updates and returns the policy and the last losses. */
+export async function trainIql(data: TrajectoryArrays, opts: IqlOptions): Promise<{ policy: MlpPolicy; losses: IqlLosses; learner: IqlLearner }> {
+  return runIql(data, opts, 'iql');
+}
+
+/**
+ * Robust IQL (Yang et al., ICLR 2024): IQL with K = 5 Q heads, the V target the
+ * alpha = 0.25 quantile over the target heads, Huber Q loss (delta 1), TD
+ * targets clipped to [-100, 1000], normalization over observations and next
+ * observations. Every RIQL knob can be overridden.
+ */
+export async function trainRiql(data: TrajectoryArrays, opts: IqlOptions & RobustIqlOptions): Promise<{ policy: MlpPolicy; losses: IqlLosses; learner: IqlLearner }> {
+  return runIql(data, { ...RIQL_DEFAULTS, ...definedOnly(opts), steps: opts.steps, seed: opts.seed }, 'riql');
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+async function runIql(data: TrajectoryArrays, opts: IqlOptions & RobustIqlOptions, algo: string): Promise<{ policy: MlpPolicy; losses: IqlLosses; learner: IqlLearner }> {
+  await ensureTfBackend();
+  const learner = new IqlLearner(data, opts, algo);
+  let losses: IqlLosses = { v: NaN, q: NaN, actor: NaN };
+  const every = opts.progressEvery ?? 100;
+  for (let s = 0; s < opts.steps; s++) {
+    losses = learner.update();
+    if (opts.onProgress && (learner.step % every === 0 || learner.step === opts.steps)) opts.onProgress(learner.step, opts.steps, losses);
+  }
+  return { policy: learner.policy(), losses, learner };
+}

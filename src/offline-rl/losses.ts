@@ -1,0 +1,200 @@
+/**
+ * Loss functions of the offline-RL learners as pure functions on typed arrays.
+ * Each returns the mean loss over the batch and its gradient with respect to
+ * the predictions (already divided by the batch size), which the learner feeds
+ * to the network's backward pass.
+ */
+
+export interface LossResult {
+  loss: number;
+  /** dLoss / dPrediction, one entry per prediction. */
+  grad: Float32Array;
+}
+
+/**
+ * IQL's expectile loss of the residuals u = target - pred:
+ *   L = mean |tau - 1(u < 0)| u^2   (Kostrikov et al. 2022, eq. 5)
+ */
+export function expectileLoss(pred: ArrayLike<number>, target: ArrayLike<number>, tau: number): LossResult {
+  const n = pred.length;
+  const grad = new Float32Array(n);
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    const u = target[i]! - pred[i]!;
+    const w = u < 0 ? 1 - tau : tau;
+    loss += w * u * u;
+    grad[i] = (-2 * w * u) / n;
+  }
+  return { loss: loss / n, grad };
+}
+
+/** Mean squared error mean (pred - target)^2. */
+export function mseLoss(pred: ArrayLike<number>, target: ArrayLike<number>): LossResult {
+  const n = pred.length;
+  const grad = new Float32Array(n);
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    const d = pred[i]! - target[i]!;
+    loss += d * d;
+    grad[i] = (2 * d) / n;
+  }
+  return { loss: loss / n, grad };
+}
+
+/**
+ * Huber loss with threshold delta on d = pred - target (RIQL's Q loss; the
+ * form of the authors' code):
+ *   0.5 d^2 / delta          if |d| <= delta
+ *   |d| - 0.5 delta          otherwise
+ * i.e. torch's smooth_l1_loss with beta = delta: quadratic near zero, slope 1
+ * in the tails, continuous with a continuous derivative at |d| = delta.
+ */
+export function huberLoss(pred: ArrayLike<number>, target: ArrayLike<number>, delta: number): LossResult {
+  const n = pred.length;
+  const grad = new Float32Array(n);
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    const d = pred[i]! - target[i]!;
+    const a = Math.abs(d);
+    if (a <= delta) {
+      loss += (0.5 * d * d) / delta;
+      grad[i] = d / delta / n;
+    } else {
+      loss += a - 0.5 * delta;
+      grad[i] = Math.sign(d) / n;
+    }
+  }
+  return { loss: loss / n, grad };
+}
+
+/**
+ * Row-wise alpha-quantile over K ensemble values (values is n x K, row-major),
+ * with linear interpolation between order statistics: position (K - 1) * alpha
+ * in the sorted row, as numpy.quantile's default ("linear") and
+ * torch.quantile's default. alpha = 0 is the min, alpha = 1 the max.
+ */
+export function ensembleQuantile(values: ArrayLike<number>, n: number, k: number, alpha: number): Float64Array {
+  const out = new Float64Array(n);
+  const row = new Float64Array(k);
+  const pos = (k - 1) * alpha;
+  const lo = Math.floor(pos);
+  const hi = Math.min(k - 1, lo + 1);
+  const frac = pos - lo;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < k; j++) row[j] = values[i * k + j]!;
+    row.sort();
+    out[i] = row[lo]! + (row[hi]! - row[lo]!) * frac;
+  }
+  return out;
+}
+
+/** Advantage-weighted regression weights min(exp(beta (Q - V)), maxWeight), maxWeight 100 by default. */
+export function awrWeights(q: ArrayLike<number>, v: ArrayLike<number>, beta: number, maxWeight = 100): Float64Array {
+  const out = new Float64Array(q.length);
+  for (let i = 0; i < q.length; i++) out[i] = Math.min(Math.exp(beta * (q[i]! - v[i]!)), maxWeight);
+  return out;
+}
+
+/**
+ * One-step TD targets y = r + gamma (1 - done) next, optionally clipped to
+ * [clip[0], clip[1]] (RIQL clips to [-100, 1000]).
+ */
+export function tdTargets(
+  rewards: ArrayLike<number>,
+  done: ArrayLike<number>,
+  next: ArrayLike<number>,
+  gamma: number,
+  clip?: readonly [number, number],
+): Float32Array {
+  const out = new Float32Array(rewards.length);
+  for (let i = 0; i < rewards.length; i++) {
+    let y = rewards[i]! + gamma * (1 - done[i]!) * next[i]!;
+    if (clip) y = Math.min(clip[1], Math.max(clip[0], y));
+    out[i] = y;
+  }
+  return out;
+}
+
+/** Element-wise minimum of two arrays (the twin-Q target). */
+export function elementMin(a: ArrayLike<number>, b: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = Math.min(a[i]!, b[i]!);
+  return out;
+}
+
+/**
+ * Weighted behaviour-cloning loss for a deterministic actor:
+ *   L = mean_i w_i sum_j (pred_ij - a_ij)^2
+ * pred and actions are n x m; weights default to 1 (plain BC).
+ */
+export function weightedMseActorLoss(pred: ArrayLike<number>, actions: ArrayLike<number>, m: number, weights?: ArrayLike<number>): LossResult {
+  const n = pred.length / m;
+  const grad = new Float32Array(pred.length);
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    const w = weights ? weights[i]! : 1;
+    for (let j = 0; j < m; j++) {
+      const d = pred[i * m + j]! - actions[i * m + j]!;
+      loss += w * d * d;
+      grad[i * m + j] = (2 * w * d) / n;
+    }
+  }
+  return { loss: loss / n, grad };
+}
+
+export const LOG_STD_MIN = -20;
+export const LOG_STD_MAX = 2;
+const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+
+/** log N(a; mean, exp(logStd)) summed over the m dimensions of each row (logStd clamped to [-20, 2]). */
+export function gaussianLogProb(mean: ArrayLike<number>, logStd: ArrayLike<number>, actions: ArrayLike<number>, m: number): Float64Array {
+  const n = mean.length / m;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < m; j++) {
+      const ls = Math.min(LOG_STD_MAX, Math.max(LOG_STD_MIN, logStd[j]!));
+      const z = (actions[i * m + j]! - mean[i * m + j]!) / Math.exp(ls);
+      s += -0.5 * z * z - ls - HALF_LOG_2PI;
+    }
+    out[i] = s;
+  }
+  return out;
+}
+
+/**
+ * Weighted negative log-likelihood of a Gaussian actor with a state-independent
+ * log-std vector (IQL's Gaussian policy): L = -mean_i w_i log pi(a_i | s_i).
+ * Returns the gradients for the means (n x m) and for logStd (m); the logStd
+ * gradient is zero where the clamp to [-20, 2] is active, as with torch.clamp.
+ */
+export function gaussianNllLoss(
+  mean: ArrayLike<number>,
+  logStd: ArrayLike<number>,
+  actions: ArrayLike<number>,
+  m: number,
+  weights?: ArrayLike<number>,
+): { loss: number; gradMean: Float32Array; gradLogStd: Float32Array } {
+  const n = mean.length / m;
+  const gradMean = new Float32Array(mean.length);
+  const gradLogStd = new Float32Array(m);
+  const lp = gaussianLogProb(mean, logStd, actions, m);
+  let loss = 0;
+  const gls = new Float64Array(m);
+  for (let i = 0; i < n; i++) {
+    const w = weights ? weights[i]! : 1;
+    loss -= w * lp[i]!;
+    for (let j = 0; j < m; j++) {
+      const ls = Math.min(LOG_STD_MAX, Math.max(LOG_STD_MIN, logStd[j]!));
+      const sigma = Math.exp(ls);
+      const d = actions[i * m + j]! - mean[i * m + j]!;
+      gradMean[i * m + j] = (-w * d) / (sigma * sigma) / n;
+      gls[j] += (-w * ((d * d) / (sigma * sigma) - 1)) / n;
+    }
+  }
+  for (let j = 0; j < m; j++) {
+    const inside = logStd[j]! >= LOG_STD_MIN && logStd[j]! <= LOG_STD_MAX;
+    gradLogStd[j] = inside ? gls[j]! : 0;
+  }
+  return { loss: loss / n, gradMean, gradLogStd };
+}
