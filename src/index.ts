@@ -46,6 +46,7 @@ export * from './ope/diagnostics.js';
 export * from './ope/verdict.js';
 export * from './ope/accuracy.js';
 export * from './ope/evaluate.js';
+export * from './ope/scorer.js';
 export * from './ope/pushdown.js';
 export * from './ope/load-bandit.js';
 export * from './ope/propensity.js';

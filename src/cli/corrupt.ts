@@ -10,7 +10,7 @@ import { loadCritic, saveCritic, type Critic } from '../corruption/critic.js';
 import { corruptTrajectories, TRAJECTORY_FIELDS, type CorruptionMode } from '../corruption/trajectories.js';
 import { robustnessStudy, parseSetting, type RobustnessStudyResult } from '../corruption/robustness.js';
 import type { DatasetVersion } from '../datasets/workspace.js';
-import { evaluate } from '../ope/evaluate.js';
+import { estimateScorer } from '../ope/scorer.js';
 import { parsePolicyArg } from '../policies/candidates.js';
 import { formatTable } from '../reports/text-table.js';
 import { writeFile } from 'node:fs/promises';
@@ -139,12 +139,7 @@ export function registerCorrupt(program: Command): void {
         settings: (o.setting as string[]).map(parseSetting),
         seed,
         ...(o.name ? { name: String(o.name) } : {}),
-        score: async (ref) => {
-          const r = await evaluate(ws, { data: ref, policies, seed, ...(estimators ? { estimators } : {}) });
-          const scores: Record<string, number> = {};
-          for (const c of r.candidates) for (const e of c.estimates) scores[`${c.name}/${e.estimator}`] = e.value;
-          return scores;
-        },
+        score: estimateScorer(ws, { policies, seed, ...(estimators ? { estimators } : {}) }),
       });
       if (o.out) await writeFile(String(o.out), JSON.stringify(study, null, 2) + '\n');
       if (o.json) return printJson(study);
