@@ -3,7 +3,6 @@
  * (bandit logs): flags in, library call, summary out.
  */
 import type { Command } from 'commander';
-import { Presets, SingleBar } from 'cli-progress';
 import { OffpolicyError } from '../errors.js';
 import { BANDIT_CORRUPTION_KINDS, corruptBanditLog } from '../corruption/bandit.js';
 import { loadCritic, saveCritic, type Critic } from '../corruption/critic.js';
@@ -15,6 +14,7 @@ import { parsePolicyArg } from '../policies/candidates.js';
 import { formatTable } from '../reports/text-table.js';
 import { writeFile } from 'node:fs/promises';
 import { collect, openWorkspace, printJson } from './context.js';
+import { progressBar } from './progress.js';
 
 const FLAG_CODES: Record<string, string> = {
   '--rate': 'E_CORRUPTION_RATE',
@@ -28,21 +28,6 @@ function num(flag: string, value: string): number {
     throw new OffpolicyError(FLAG_CODES[flag] ?? 'E_CORRUPTION_PARAM', `${flag} takes a number, got "${value}".`, { hint: `For example ${flag} 1.` });
   }
   return v;
-}
-
-function progressBar(enabled: boolean): { onProgress: (done: number, total: number) => void; stop: () => void } {
-  let bar: SingleBar | null = null;
-  return {
-    onProgress: (done, total) => {
-      if (!enabled) return;
-      if (!bar) {
-        bar = new SingleBar({ clearOnComplete: true, format: 'training critic [{bar}] {value}/{total}' }, Presets.shades_classic);
-        bar.start(total, 0);
-      }
-      bar.update(done);
-    },
-    stop: () => bar?.stop(),
-  };
 }
 
 function printSummary(v: DatasetVersion, extra: Record<string, unknown>, json: boolean): void {
@@ -72,7 +57,7 @@ export function registerCorrupt(program: Command): void {
     .action(async (o: Record<string, string | boolean | string[]>, cmd: Command) => {
       const fields = o.field as string[];
       const critic: Critic | undefined = o.critic ? await loadCritic(String(o.critic)) : undefined;
-      const bar = progressBar(Boolean(process.stderr.isTTY && !o.json));
+      const bar = progressBar('training critic', !o.json);
       const ws = await openWorkspace(cmd);
       const res = await corruptTrajectories(ws, {
         data: String(o.data),

@@ -1,6 +1,6 @@
 /** `offpolicy datasets ingest`: flags -> ingest() -> a short summary. No logic here. */
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
+import { progressBar } from './progress.js';
 import { OffpolicyError } from '../errors.js';
 import { ingest, INGEST_FORMATS, parseMapFlags, type IngestFormat } from '../datasets/ingest/index.js';
 import { collect, openWorkspace } from './context.js';
@@ -43,11 +43,7 @@ export function registerIngest(datasets: Command): void {
         throw new OffpolicyError('E_KIND', `--kind must be bandit or trajectory, got "${flags.kind}".`);
       }
       const ws = await openWorkspace(cmd);
-      const bar =
-        flags.progress !== false && process.stderr.isTTY
-          ? new cliProgress.SingleBar({ format: 'ingest [{bar}] {percentage}%', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
-          : undefined;
-      bar?.start(100, 0);
+      const bar = progressBar('ingest', flags.progress !== false);
       try {
         const numActions = parseNumActions(flags.numActions);
         const result = await ingest(ws, source, {
@@ -58,9 +54,9 @@ export function registerIngest(datasets: Command): void {
           ...(numActions !== undefined ? { numActions } : {}),
           ...(flags.dropInvalid ? { dropInvalid: true } : {}),
           ...(flags.rewardNullable ? { rewardNullable: true } : {}),
-          onProgress: (done, total) => bar?.update(Math.round((100 * done) / total)),
+          onProgress: bar.onProgress,
         });
-        bar?.stop();
+        bar.stop();
         for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
         const m = result.version.metadata;
         const lines = [
@@ -72,7 +68,7 @@ export function registerIngest(datasets: Command): void {
         ];
         process.stdout.write(lines.join('\n') + '\n');
       } finally {
-        bar?.stop();
+        bar.stop();
       }
     });
 }

@@ -1,11 +1,11 @@
 /** `offpolicy demo`: the main job with an embedded default setting. No logic here. */
 import type { Command } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
 import { OffpolicyError } from '../errors.js';
 import { demoSummaryRows, runDemo } from '../demo.js';
 import { shellCommand } from '../reports/command-line.js';
 import { formatTable } from '../reports/text-table.js';
 import { globals } from './context.js';
+import { progressBar } from './progress.js';
 
 export function registerDemo(program: Command): void {
   program
@@ -22,8 +22,7 @@ export function registerDemo(program: Command): void {
       if (!/^\d+$/.test(opts.rows.trim()) || Number(opts.rows) < 100) {
         throw new OffpolicyError('E_DEMO_PARAM', `--rows must be an integer of at least 100, got "${opts.rows}".`, { hint: 'Pass e.g. --rows 20000 (the default).' });
       }
-      const bar = new SingleBar({ format: 'demo [{bar}] {percentage}% | {stage}', stream: process.stderr, hideCursor: true, clearOnComplete: true }, Presets.shades_classic);
-      bar.start(100, 0, { stage: 'starting' });
+      const bar = progressBar('demo');
       let summary;
       try {
         summary = await runDemo({
@@ -32,7 +31,7 @@ export function registerDemo(program: Command): void {
           rows: Number(opts.rows),
           workspace: globals(cmd).workspace,
           command: shellCommand(process.argv.slice(2)),
-          onProgress: (done, total, stage) => bar.update(Math.round((100 * done) / Math.max(1, total)), { stage }),
+          onProgress: bar.onProgress,
         });
       } finally {
         bar.stop();

@@ -1,12 +1,12 @@
 /** `offpolicy evaluate`: flags in, evaluate() from the library, a table and the JSON path out. */
 import type { Command } from 'commander';
-import { Presets, SingleBar } from 'cli-progress';
 import { OffpolicyError } from '../errors.js';
 import { evaluate, writeEvaluation, type EvaluateOptions } from '../ope/evaluate.js';
 import type { IntervalMethod } from '../ope/types.js';
 import { parsePolicyArg } from '../policies/candidates.js';
 import { formatTable, type Cell } from '../reports/text-table.js';
 import { collect, openWorkspace } from './context.js';
+import { progressBar } from './progress.js';
 
 function num(flag: string, value: string): number {
   const v = Number(value);
@@ -51,9 +51,7 @@ export function registerEvaluate(program: Command): void {
         if (parts.length !== 2) throw new OffpolicyError('E_CLI_ARG', `--reward-range takes MIN,MAX, got "${o.rewardRange}".`, { hint: 'For example --reward-range 0,1.' });
         range = [num('--reward-range', parts[0]!), num('--reward-range', parts[1]!)];
       }
-      const bar = process.stderr.isTTY ? new SingleBar({ format: '{stage} [{bar}] {value}/{total}', clearOnComplete: true, stream: process.stderr }, Presets.shades_classic) : null;
-      let started = false;
-      let stage = '';
+      const bar = progressBar('evaluate');
       const opts: EvaluateOptions = {
         data: String(o.data),
         policies: (o.policy as string[]).map((p) => ({ ...parsePolicyArg(p), ...(probColumns ? { probColumns } : {}) })),
@@ -72,24 +70,13 @@ export function registerEvaluate(program: Command): void {
         allowDeficient: Boolean(o.allowDeficient),
         strict: Boolean(o.strict),
         command: ['offpolicy', ...process.argv.slice(2)].join(' '),
-        onProgress: (done, total, s) => {
-          if (!bar) return;
-          if (!started) {
-            bar.start(total, done, { stage: s });
-            started = true;
-          }
-          if (s !== stage) {
-            stage = s;
-            bar.setTotal(total);
-          }
-          bar.update(done, { stage: s });
-        },
+        onProgress: bar.onProgress,
       };
       let result;
       try {
         result = await evaluate(ws, opts);
       } finally {
-        if (bar && started) bar.stop();
+        bar.stop();
       }
       const file = await writeEvaluation(result, String(o.out));
       const rows: Record<string, Cell>[] = [];

@@ -1,6 +1,5 @@
 /** `offpolicy generate bandit | multiclass | trajectories`: flags in, library call, summary out. */
 import type { Command } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
 import { OffpolicyError } from '../errors.js';
 import { generateBanditLog, type RewardShape } from '../datasets/synthetic/bandit.js';
 import { writeBanditDataset } from '../datasets/synthetic/bandit-log.js';
@@ -8,6 +7,7 @@ import { multiclassToBandit } from '../datasets/synthetic/multiclass.js';
 import { generateTrajectories, writeTrajectoryDataset } from '../envs/trajectories.js';
 import type { DatasetVersion } from '../datasets/workspace.js';
 import { openWorkspace, printJson } from './context.js';
+import { progressBar } from './progress.js';
 
 /** Parses a numeric flag; a clear error instead of NaN. */
 function num(flag: string, value: string): number {
@@ -96,23 +96,15 @@ export function registerGenerate(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .action(async (o: Record<string, string | undefined>, cmd: Command) => {
       const episodes = o.episodes === undefined ? (o.steps === undefined ? 50 : undefined) : num('--episodes', o.episodes);
-      const bar = process.stderr.isTTY && !o.json ? new SingleBar({ clearOnComplete: true }, Presets.shades_classic) : null;
-      let started = false;
+      const bar = progressBar('generate', !o.json);
       const data = generateTrajectories({
         env: String(o.env),
         policy: String(o.policy),
         ...(episodes === undefined ? { steps: num('--steps', String(o.steps)) } : { episodes }),
         seed: num('--seed', String(o.seed)),
-        onProgress: (done, total) => {
-          if (!bar) return;
-          if (!started) {
-            bar.start(total, 0);
-            started = true;
-          }
-          bar.update(done);
-        },
+        onProgress: bar.onProgress,
       });
-      bar?.stop();
+      bar.stop();
       const ws = await openWorkspace(cmd);
       const v = await writeTrajectoryDataset(ws, String(o.name), data);
       const meanReturn = data.episodeReturns.reduce((a, b) => a + b, 0) / data.episodes;
