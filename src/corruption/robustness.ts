@@ -18,6 +18,10 @@ import { checkBanditKind, corruptBanditLog, type BanditCorruptionKind } from './
 import { checkKind, checkRate, checkScale, checkSeed } from './params.js';
 import type { Critic, MlpCritic, TrainCriticOptions } from './critic.js';
 import { corruptTrajectories, parseFields, type CorruptionMode } from './trajectories.js';
+import { VERSION } from '../version.js';
+import { ROBUSTNESS_SCHEMA, type RobustnessStudyResult } from './robustness-types.js';
+
+export * from './robustness-types.js';
 
 export type CorruptionSetting =
   | { fields: string[] | 'all'; mode?: CorruptionMode; rate?: number; scale?: number; trajectoryConsistent?: boolean }
@@ -37,25 +41,6 @@ export interface RobustnessStudyOptions {
   /** Name of the corrupted versions (default "<data name>-robustness"). */
   name?: string;
   onProgress?: (done: number, total: number) => void;
-}
-
-export interface RobustnessRow {
-  setting: string;
-  /** The corrupted version scored ("" when corrupting failed). */
-  ref: string;
-  metric: string;
-  clean: number;
-  corrupted: number;
-  /** corrupted - clean */
-  delta: number;
-  /** (corrupted - clean) / |clean| (NaN when clean is 0). */
-  relativeChange: number;
-}
-
-export interface RobustnessStudyResult {
-  clean: { ref: string; scores: Record<string, number> };
-  settings: { label: string; ref?: string; error?: { code: string; message: string } }[];
-  rows: RobustnessRow[];
 }
 
 const KEYS = new Set(['field', 'fields', 'mode', 'rate', 'scale', 'consistent', 'kind', 'decimals']);
@@ -124,7 +109,15 @@ export async function robustnessStudy(ws: Workspace, opts: RobustnessStudyOption
   const total = opts.settings.length + 1;
   const clean = await opts.score(parent.ref);
   opts.onProgress?.(1, total);
-  const result: RobustnessStudyResult = { clean: { ref: parent.ref, scores: clean }, settings: [], rows: [] };
+  const result: RobustnessStudyResult = {
+    schema: ROBUSTNESS_SCHEMA,
+    toolkitVersion: VERSION,
+    seed: opts.seed,
+    dataset: { ref: parent.ref, contentHash: parent.metadata.contentHash },
+    clean: { ref: parent.ref, scores: clean },
+    settings: [],
+    rows: [],
+  };
   let critic: Critic | undefined = opts.critic;
   let trained: MlpCritic | undefined;
   try {

@@ -8,3 +8,6 @@ export { renderCharts, type RenderedChart } from './charts/index.js';
 export { renderChartSvg, countSvgMarks } from './svg.js';
 export { escapeHtml } from './escape.js';
 export { shellCommand, shellQuote } from './command-line.js';
+export { renderRobustnessReport, buildRobustnessTable, type RobustnessTable } from './robustness.js';
+export { robustnessChartSpec } from './charts/robustness.js';
+export { loadRobustnessStudy, checkRobustnessStudy } from './load-result.js';

@@ -5,32 +5,37 @@
 import { readFile } from 'node:fs/promises';
 import { OffpolicyError } from '../errors.js';
 import type { EvaluationResult } from '../ope/types.js';
+import { ROBUSTNESS_SCHEMA, type RobustnessStudyResult } from '../corruption/robustness-types.js';
 
 export const RESULT_SCHEMA = 'offpolicy.evaluation/1';
 
-/** Loads and checks a results file; failures are E_RESULTS_FILE (unreadable, not JSON) or E_RESULTS_SCHEMA. */
-export async function loadEvaluationResult(file: string): Promise<EvaluationResult> {
+/** Reads and parses a JSON input of the report layer; unreadable or not JSON -> E_RESULTS_FILE. */
+async function readJsonFile(file: string, what: string, hint: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? String(e)})`;
-    throw new OffpolicyError('E_RESULTS_FILE', `Results file ${file} ${why}.`, {
-      hint: 'Pass the JSON written by `offpolicy evaluate --out results.json`.',
-      cause: e,
-    });
+    throw new OffpolicyError('E_RESULTS_FILE', `${what} ${file} ${why}.`, { hint, cause: e });
   }
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
-    throw new OffpolicyError('E_RESULTS_FILE', `Results file ${file} is not valid JSON (${(e as Error).message}).`, {
-      hint: 'Pass the JSON written by `offpolicy evaluate --out results.json`.',
-      cause: e,
-    });
+    throw new OffpolicyError('E_RESULTS_FILE', `${what} ${file} is not valid JSON (${(e as Error).message}).`, { hint, cause: e });
   }
+}
+
+/** Loads and checks a results file; failures are E_RESULTS_FILE (unreadable, not JSON) or E_RESULTS_SCHEMA. */
+export async function loadEvaluationResult(file: string): Promise<EvaluationResult> {
+  const value = await readJsonFile(file, 'Results file', 'Pass the JSON written by `offpolicy evaluate --out results.json`.');
   return checkEvaluationResult(value, file);
+}
+
+/** Loads and checks a robustness study (`offpolicy robustness --out study.json`). */
+export async function loadRobustnessStudy(file: string): Promise<RobustnessStudyResult> {
+  const value = await readJsonFile(file, 'Study file', 'Pass the JSON written by `offpolicy robustness --out study.json`.');
+  return checkRobustnessStudy(value, file);
 }
 
 type Obj = Record<string, unknown>;
@@ -90,4 +95,32 @@ export function checkEvaluationResult(value: unknown, source = 'the results'): E
   });
   if (value.warnings !== undefined && !Array.isArray(value.warnings)) fail('"warnings" is not an array');
   return value as unknown as EvaluationResult;
+}
+
+/** Checks an already-parsed robustness study against the parts the report reads. */
+export function checkRobustnessStudy(value: unknown, source = 'the study'): RobustnessStudyResult {
+  const fail = (what: string): never => {
+    throw new OffpolicyError('E_RESULTS_SCHEMA', `${source} is not an offpolicy robustness study: ${what}.`, {
+      hint: `Expected schema "${ROBUSTNESS_SCHEMA}" as written by \`offpolicy robustness --out\`; re-run the study with this toolkit version.`,
+    });
+  };
+  if (!isObj(value)) return fail('the top level is not a JSON object');
+  if (value.schema !== ROBUSTNESS_SCHEMA) {
+    return fail(value.schema === undefined ? 'it has no "schema" field' : `its schema is ${JSON.stringify(value.schema)}, not "${ROBUSTNESS_SCHEMA}"`);
+  }
+  if (!isObj(value.dataset) || typeof value.dataset.ref !== 'string' || typeof value.dataset.contentHash !== 'string') {
+    fail('"dataset" needs a string "ref" and "contentHash"');
+  }
+  if (!isObj(value.clean) || !isObj(value.clean.scores)) fail('"clean.scores" is missing or not an object');
+  if (!Array.isArray(value.settings)) fail('"settings" is missing or not an array');
+  (value.settings as unknown[]).forEach((st, i) => {
+    if (!isObj(st) || typeof st.label !== 'string') fail(`"settings[${i}]" needs a string "label"`);
+  });
+  if (!Array.isArray(value.rows)) fail('"rows" is missing or not an array');
+  (value.rows as unknown[]).forEach((r, i) => {
+    if (!isObj(r) || typeof r.setting !== 'string' || typeof r.metric !== 'string' || !isNum(r.clean)) {
+      fail(`"rows[${i}]" needs a string "setting" and "metric" and a numeric "clean"`);
+    }
+  });
+  return value as unknown as RobustnessStudyResult;
 }
