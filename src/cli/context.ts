@@ -1,4 +1,5 @@
 /** What every CLI command shares: the workspace flag and output helpers. No logic lives here. */
+import { OffpolicyError } from '../errors.js';
 import type { Command } from 'commander';
 import { Workspace } from '../datasets/workspace.js';
 
@@ -22,4 +23,16 @@ export function collect(value: string, previous: string[] = []): string[] {
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/**
+ * Parses a numeric flag value; a clear error instead of NaN:
+ * "--rate takes a number, got "abc". For example --rate 1."
+ */
+export function numberFlag(flag: string, value: string, opts: { code: string; example: string; allowInfinity?: boolean }): number {
+  const v = Number(value);
+  if (value.trim() === '' || Number.isNaN(v) || (!opts.allowInfinity && !Number.isFinite(v))) {
+    throw new OffpolicyError(opts.code, `${flag} takes a number, got "${value}".`, { hint: `For example ${flag} ${opts.example}.` });
+  }
+  return v;
 }

@@ -3,7 +3,6 @@
  * (bandit logs): flags in, library call, summary out.
  */
 import type { Command } from 'commander';
-import { OffpolicyError } from '../errors.js';
 import { BANDIT_CORRUPTION_KINDS, corruptBanditLog } from '../corruption/bandit.js';
 import { loadCritic, saveCritic, type Critic } from '../corruption/critic.js';
 import { corruptTrajectories, TRAJECTORY_FIELDS, type CorruptionMode } from '../corruption/trajectories.js';
@@ -13,7 +12,7 @@ import { estimateScorer } from '../ope/scorer.js';
 import { parsePolicyArg } from '../policies/candidates.js';
 import { formatTable } from '../reports/text-table.js';
 import { writeFile } from 'node:fs/promises';
-import { collect, openWorkspace, printJson } from './context.js';
+import { collect, openWorkspace, printJson, numberFlag } from './context.js';
 import { progressBar } from './progress.js';
 
 const FLAG_CODES: Record<string, string> = {
@@ -22,13 +21,7 @@ const FLAG_CODES: Record<string, string> = {
   '--seed': 'E_CORRUPTION_SEED',
 };
 
-function num(flag: string, value: string): number {
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v)) {
-    throw new OffpolicyError(FLAG_CODES[flag] ?? 'E_CORRUPTION_PARAM', `${flag} takes a number, got "${value}".`, { hint: `For example ${flag} 1.` });
-  }
-  return v;
-}
+const num = (flag: string, value: string): number => numberFlag(flag, value, { code: FLAG_CODES[flag] ?? 'E_CORRUPTION_PARAM', example: '1' });
 
 function printSummary(v: DatasetVersion, extra: Record<string, unknown>, json: boolean): void {
   const summary = { ref: v.ref, parent: v.metadata.lineage.parent, rows: v.metadata.rowCount, contentHash: v.metadata.contentHash, ...extra };

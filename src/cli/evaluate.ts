@@ -5,16 +5,11 @@ import { evaluate, writeEvaluation, type EvaluateOptions } from '../ope/evaluate
 import type { IntervalMethod } from '../ope/types.js';
 import { parsePolicyArg } from '../policies/candidates.js';
 import { formatTable, type Cell } from '../reports/text-table.js';
-import { collect, openWorkspace } from './context.js';
+import { collect, openWorkspace, numberFlag } from './context.js';
 import { progressBar } from './progress.js';
 
-function num(flag: string, value: string): number {
-  const v = Number(value);
-  if (value.trim() === '' || Number.isNaN(v)) {
-    throw new OffpolicyError('E_CLI_ARG', `${flag} takes a number, got "${value}".`, { hint: `For example ${flag} 0.05.` });
-  }
-  return v;
-}
+// Infinity is allowed: --clip Infinity disables clipping.
+const num = (flag: string, value: string): number => numberFlag(flag, value, { code: 'E_CLI_ARG', example: '0.05', allowInfinity: true });
 
 function list(value: string | undefined): string[] | undefined {
   return value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean);

@@ -1,22 +1,14 @@
 /** `offpolicy generate bandit | multiclass | trajectories`: flags in, library call, summary out. */
 import type { Command } from 'commander';
-import { OffpolicyError } from '../errors.js';
 import { generateBanditLog, type RewardShape } from '../datasets/synthetic/bandit.js';
 import { writeBanditDataset } from '../datasets/synthetic/bandit-log.js';
 import { multiclassToBandit } from '../datasets/synthetic/multiclass.js';
 import { generateTrajectories, writeTrajectoryDataset } from '../envs/trajectories.js';
 import type { DatasetVersion } from '../datasets/workspace.js';
-import { openWorkspace, printJson } from './context.js';
+import { openWorkspace, printJson, numberFlag } from './context.js';
 import { progressBar } from './progress.js';
 
-/** Parses a numeric flag; a clear error instead of NaN. */
-function num(flag: string, value: string): number {
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v)) {
-    throw new OffpolicyError('E_GENERATOR_PARAM', `${flag} takes a number, got "${value}".`, { hint: `For example ${flag} 3.` });
-  }
-  return v;
-}
+const num = (flag: string, value: string): number => numberFlag(flag, value, { code: 'E_GENERATOR_PARAM', example: '3' });
 
 function printSummary(v: DatasetVersion, extra: Record<string, unknown>, json: boolean): void {
   const summary = { ref: v.ref, rows: v.metadata.rowCount, ...(v.metadata.episodeCount ? { episodes: v.metadata.episodeCount } : {}), contentHash: v.metadata.contentHash, ...extra };
