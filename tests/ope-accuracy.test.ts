@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OffpolicyError } from '../src/errors.js';
 import { accuracyMetrics, averageRanks, regretAtK, relativeError, sharpeRatioAtK, spearman, squaredError, topK } from '../src/ope/accuracy.js';
-
-function expectError(f: () => unknown, code: string, message: RegExp): void {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(OffpolicyError);
-    expect((e as OffpolicyError).code).toBe(code);
-    expect((e as OffpolicyError).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected ${code}`);
-}
+import { expectError } from './support/expect-error.js';
 
 const truth = [0.4, 0.5, 0.8, 0.2];
 

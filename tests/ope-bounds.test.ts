@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { OffpolicyError } from '../src/errors.js';
 import { catoniClippedIpsBound, catoniValue } from '../src/ope/bounds/catoni.js';
 import { exponentialSmoothingBound } from '../src/ope/bounds/exponential-smoothing.js';
 import { londonSandlerBound } from '../src/ope/bounds/london-sandler.js';
@@ -7,18 +6,7 @@ import type { BanditBatch } from '../src/ope/estimators/types.js';
 import type { Certificate } from '../src/ope/types.js';
 import { deployVerdict, pickLowerBound } from '../src/ope/verdict.js';
 import { Rng } from '../src/util/rng.js';
-
-function expectError(f: () => unknown, code: string, message: RegExp): void {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(OffpolicyError);
-    expect((e as OffpolicyError).code).toBe(code);
-    expect((e as OffpolicyError).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected ${code}`);
-}
+import { expectError } from './support/expect-error.js';
 
 /**
  * Two distinct rows, each repeated m times (K = 2):

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openMemoryConnection, queryOne } from '../src/datasets/duckdb.js';
 import { arraysToTable } from '../src/datasets/from-arrays.js';
-import { OffpolicyError } from '../src/errors.js';
 import {
   ESTIMATOR_IDS,
   ESTIMATORS,
@@ -17,6 +16,7 @@ import {
 import { candidateWarnings, estimatorDisagreement, supportDeficiency, weightDiagnostics } from '../src/ope/diagnostics.js';
 import { sumsFromRow, sumsFromTerms, sumsSelectList, sumsStdError, sumsValue } from '../src/ope/sums.js';
 import { Rng } from '../src/util/rng.js';
+import { expectError } from './support/expect-error.js';
 
 /**
  * The hand-computed table (n = 4, K = 2):
@@ -37,18 +37,6 @@ const table: BanditBatch = {
 };
 
 const est = (id: EstimatorId, p: EstimatorParams = {}, b: BanditBatch = table): number => estimateFromTerms(ESTIMATORS[id].rowTerms(b, p));
-
-function expectError(f: () => unknown, code: string, message: RegExp): void {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(OffpolicyError);
-    expect((e as OffpolicyError).code).toBe(code);
-    expect((e as OffpolicyError).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected ${code}`);
-}
 
 describe('estimators on a hand-computed table', () => {
   // sum w r = 1.6*1 + 2*0 + 10*1 + 0.5*0.5 = 11.85; sum w = 14.1

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { OffpolicyError } from '../src/errors.js';
 import type { RowTerms } from '../src/ope/estimators/types.js';
 import { bernsteinInterval } from '../src/ope/intervals/bernstein.js';
 import { bootstrapIntervals, sortedQuantile } from '../src/ope/intervals/bootstrap.js';
@@ -8,20 +7,9 @@ import { tInterval } from '../src/ope/intervals/t.js';
 import { intervalsForTerms } from '../src/ope/intervals/index.js';
 import { mergeSums, sumsFromTerms, sumsStdError, sumsValue } from '../src/ope/sums.js';
 import { Rng } from '../src/util/rng.js';
+import { expectError } from './support/expect-error.js';
 
 const plain = (xs: number[]): RowTerms => ({ num: Float64Array.from(xs), den: null, base: null });
-
-function expectError(f: () => unknown, code: string, message: RegExp): void {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(OffpolicyError);
-    expect((e as OffpolicyError).code).toBe(code);
-    expect((e as OffpolicyError).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected ${code}`);
-}
 
 describe('mergeable sums', () => {
   it('value and standard error of a plain mean: [1, 2, 3, 4] -> 2.5, s^2 = 5/3, se = sqrt(5/12)', () => {
