@@ -96,6 +96,19 @@ describe('robustness report', () => {
     expect(neither.exitCode).toBe(2);
     expect(neither.stderr).toContain('error [E_REPORT_INPUT]');
     expect(existsSync(path.join(tmp, 'both'))).toBe(false);
+    const missing = await cli(['report', '--robustness', path.join(tmp, 'missing.json'), '--out', path.join(tmp, 'missing')]);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toMatch(/^error \[E_RESULTS_FILE\]: Study file .*missing\.json does not exist\./);
+    const notJson = path.join(tmp, 'cli-bad.json');
+    await writeFile(notJson, 'nope');
+    const bad = await cli(['report', '--robustness', notJson, '--out', path.join(tmp, 'cli-bad')]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/^error \[E_RESULTS_FILE\]: .*is not valid JSON/);
+    const evalFile = path.resolve('tests/fixtures/evaluation-result.json');
+    const wrong = await cli(['report', '--robustness', evalFile, '--out', path.join(tmp, 'wrong')]);
+    expect(wrong.exitCode).toBe(2);
+    expect(wrong.stderr).toMatch(/^error \[E_RESULTS_SCHEMA\]: .* is not an offpolicy robustness study: its schema is "offpolicy\.evaluation\/1"/);
+    expect(existsSync(path.join(tmp, 'wrong'))).toBe(false);
   });
 
   it('end to end: robustness study through the CLI, then its report', async () => {
