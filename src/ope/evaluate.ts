@@ -47,7 +47,7 @@ import type {
   WeightDiagnostics,
 } from './types.js';
 import { accuracyMetrics } from './accuracy.js';
-import { candidateWarnings, DEFAULT_WEIGHT_QUANTILES, weightDiagnostics } from './diagnostics.js';
+import { candidateWarnings, weightDiagnostics } from './diagnostics.js';
 import { deployVerdict, pickLowerBound } from './verdict.js';
 import type { AccuracyMetrics } from './types.js';
 
