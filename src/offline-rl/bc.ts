@@ -12,6 +12,7 @@ import { ensureTfBackend } from '../util/tf-backend.js';
 import { computeNormStats, identityStats, type NormStats } from './engine/normalization.js';
 import type { MlpPolicy } from './policy.js';
 import { buildTransitions, sampleBatch, type TransitionSet } from './transitions.js';
+import { runUpdates } from './train-loop.js';
 
 export type BcOptions = CommonTrainOptions;
 
@@ -62,12 +63,5 @@ export class BcLearner {
 
 export async function trainBc(data: TrajectoryArrays, opts: BcOptions): Promise<{ policy: MlpPolicy; losses: { actor: number }; learner: BcLearner }> {
   await ensureTfBackend();
-  const learner = new BcLearner(data, opts);
-  let losses = { actor: NaN };
-  const every = opts.progressEvery ?? 100;
-  for (let s = 0; s < opts.steps; s++) {
-    losses = learner.update();
-    if (opts.onProgress && (learner.step % every === 0 || learner.step === opts.steps)) opts.onProgress(learner.step, opts.steps, losses);
-  }
-  return { policy: learner.policy(), losses, learner };
+  return runUpdates(new BcLearner(data, opts), { actor: NaN }, opts);
 }

@@ -21,6 +21,7 @@ import { computeNormStats, identityStats, type NormStats } from './engine/normal
 import { awrWeights, ensembleQuantile, expectileLoss, huberLoss, mseLoss, tdTargets } from './losses.js';
 import type { MlpPolicy } from './policy.js';
 import { buildTransitions, sampleBatch, type TransitionSet } from './transitions.js';
+import { runUpdates } from './train-loop.js';
 
 export interface IqlOptions extends CommonTrainOptions {
   gamma?: number;
@@ -242,12 +243,5 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 
 async function runIql(data: TrajectoryArrays, opts: IqlOptions & RobustIqlOptions, algo: string): Promise<{ policy: MlpPolicy; losses: IqlLosses; learner: IqlLearner }> {
   await ensureTfBackend();
-  const learner = new IqlLearner(data, opts, algo);
-  let losses: IqlLosses = { v: NaN, q: NaN, actor: NaN };
-  const every = opts.progressEvery ?? 100;
-  for (let s = 0; s < opts.steps; s++) {
-    losses = learner.update();
-    if (opts.onProgress && (learner.step % every === 0 || learner.step === opts.steps)) opts.onProgress(learner.step, opts.steps, losses);
-  }
-  return { policy: learner.policy(), losses, learner };
+  return runUpdates(new IqlLearner(data, opts, algo), { v: NaN, q: NaN, actor: NaN } as IqlLosses, opts);
 }

@@ -16,6 +16,7 @@ import { ensureTfBackend } from '../util/tf-backend.js';
 import { computeNormStats, identityStats, type NormStats } from './engine/normalization.js';
 import { MlpPolicy } from './policy.js';
 import { buildTransitions, sampleBatch, type TransitionSet } from './transitions.js';
+import { runUpdates } from './train-loop.js';
 
 export interface RcbcOptions extends CommonTrainOptions {
   /** Return to condition on at evaluation (default: the best episode return in the data). */
@@ -110,12 +111,5 @@ export class RcbcLearner {
 
 export async function trainRcbc(data: TrajectoryArrays, opts: RcbcOptions): Promise<{ policy: MlpPolicy; losses: { actor: number }; learner: RcbcLearner }> {
   await ensureTfBackend();
-  const learner = new RcbcLearner(data, opts);
-  let losses = { actor: NaN };
-  const every = opts.progressEvery ?? 100;
-  for (let s = 0; s < opts.steps; s++) {
-    losses = learner.update();
-    if (opts.onProgress && (learner.step % every === 0 || learner.step === opts.steps)) opts.onProgress(learner.step, opts.steps, losses);
-  }
-  return { policy: learner.policy(), losses, learner };
+  return runUpdates(new RcbcLearner(data, opts), { actor: NaN }, opts);
 }

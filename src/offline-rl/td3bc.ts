@@ -25,6 +25,7 @@ import { elementMin, mseLoss, tdTargets } from './losses.js';
 import type { MlpPolicy } from './policy.js';
 import { KdTree } from './kdtree.js';
 import { buildTransitions, sampleBatch, type TransitionSet } from './transitions.js';
+import { runUpdates } from './train-loop.js';
 
 export interface Td3BcOptions extends Omit<CommonTrainOptions, 'actor'> {
   gamma?: number;
@@ -256,12 +257,5 @@ export async function trainPrdc(data: TrajectoryArrays, opts: PrdcOptions): Prom
 
 async function runTd3(data: TrajectoryArrays, opts: PrdcOptions, algo: 'td3bc' | 'prdc'): Promise<TrainOutput> {
   await ensureTfBackend();
-  const learner = new Td3BcLearner(data, opts, algo);
-  let losses = { q: NaN, actor: NaN };
-  const every = opts.progressEvery ?? 100;
-  for (let s = 0; s < opts.steps; s++) {
-    losses = learner.update();
-    if (opts.onProgress && (learner.step % every === 0 || learner.step === opts.steps)) opts.onProgress(learner.step, opts.steps, losses);
-  }
-  return { policy: learner.policy(), losses, learner };
+  return runUpdates(new Td3BcLearner(data, opts, algo), { q: NaN, actor: NaN }, opts);
 }
