@@ -110,29 +110,18 @@ export function readD4rlArray(f: H5File, name: string, file: string): D4rlArray 
   return { rows, width, data, isFloat: meta.type === 1 };
 }
 
-function toFloat32(a: NumArray): Float32Array {
-  if (a instanceof Float32Array) return a;
-  const out = new Float32Array(a.length);
+/** Copies an HDF5 array into the typed array `Ctor` (as is when it already has that type). */
+function convert<T extends Float32Array | Float64Array | Int32Array>(a: NumArray, Ctor: { new (n: number): T }): T {
+  if (a instanceof Ctor) return a as T;
+  const out = new Ctor(a.length);
   if (a instanceof BigInt64Array || a instanceof BigUint64Array) for (let i = 0; i < a.length; i++) out[i] = Number(a[i]!);
-  else out.set(a as Float64Array);
+  else out.set(a as ArrayLike<number>);
   return out;
 }
 
-function toFloat64(a: NumArray): Float64Array {
-  if (a instanceof Float64Array) return a;
-  const out = new Float64Array(a.length);
-  if (a instanceof BigInt64Array || a instanceof BigUint64Array) for (let i = 0; i < a.length; i++) out[i] = Number(a[i]!);
-  else out.set(a as Float32Array);
-  return out;
-}
-
-function toInt32(a: NumArray): Int32Array {
-  if (a instanceof Int32Array) return a;
-  const out = new Int32Array(a.length);
-  if (a instanceof BigInt64Array || a instanceof BigUint64Array) for (let i = 0; i < a.length; i++) out[i] = Number(a[i]!);
-  else out.set(a as Float64Array);
-  return out;
-}
+const toFloat32 = (a: NumArray): Float32Array => convert(a, Float32Array);
+const toFloat64 = (a: NumArray): Float64Array => convert(a, Float64Array);
+const toInt32 = (a: NumArray): Int32Array => convert(a, Int32Array);
 
 function attrValue(f: H5File, names: readonly string[]): unknown {
   for (const owner of [f, f.get('metadata')]) {
