@@ -142,6 +142,8 @@ describe('offpolicy train', () => {
     await fails(['train', 'iql', '--data', 'pend', ...common, '--force', '--lr', 'fast'], 'E_TRAIN_PARAM', '--lr takes a number, got "fast". For example --lr 0.0003.');
     await fails(['train', 'iql', '--data', 'pend', ...common, '--force', '--hidden', '32,,32'], 'E_TRAIN_PARAM', '--hidden takes comma-separated numbers, got "32,,32". For example --hidden 256,256.');
     await fails(['train', 'bc', '--data', 'pend', ...common, '--force', '--alpha', '2'], 'E_TRAIN_PARAM', '--alpha does not apply to bc: it is an option of td3bc, prdc. Drop --alpha, or train one of td3bc, prdc.');
+    await fails(['train', 'rcbc', '--data', 'pend', ...common, '--force', '--reward-shift', '-1'], 'E_TRAIN_PARAM', '--reward-shift does not apply to rcbc: it is an option of iql, riql, td3bc, prdc. Drop --reward-shift, or train one of iql, riql, td3bc, prdc.');
+    await fails(['train', 'iql', '--data', 'pend', ...common, '--force', '--reward-shift', 'minus'], 'E_TRAIN_PARAM', '--reward-shift takes a number, got "minus". For example --reward-shift 1.');
     await fails(['train', 'iql', '--data', 'nope', ...common, '--force'], 'E_DATASET_NOT_FOUND', /^No dataset named "nope"/);
   });
 });

@@ -11,6 +11,7 @@ import { evaluateInEnv } from '../src/offline-rl/evaluate-env.js';
 import { trajectoryDataToArrays } from '../src/offline-rl/from-generated.js';
 import { IqlLearner, trainIql } from '../src/offline-rl/iql.js';
 import { loadPolicy, MlpPolicy, savePolicy, TF_MIN_ROWS } from '../src/offline-rl/policy.js';
+import { Td3BcLearner } from '../src/offline-rl/td3bc.js';
 import { checkAlgorithm, trainOffline } from '../src/offline-rl/train.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -85,6 +86,8 @@ describe('errors', () => {
   it('E_TRAIN_PARAM for a bad step count or learning rate', () => {
     expectError(() => new BcLearner(pendulum, { steps: 0, seed: 1 }), 'E_TRAIN_PARAM', 'steps must be a positive integer, got 0.');
     expectError(() => new IqlLearner(pendulum, { steps: 5, seed: 1, lr: -1 }), 'E_TRAIN_PARAM', 'lr must be a positive number, got -1.');
+    expectError(() => new IqlLearner(pendulum, { steps: 5, seed: 1, rewardShift: NaN }), 'E_TRAIN_PARAM', 'rewardShift must be a finite number, got NaN.');
+    expectError(() => new Td3BcLearner(pendulum, { steps: 5, seed: 1, rewardShift: Infinity }, 'td3bc'), 'E_TRAIN_PARAM', 'rewardShift must be a finite number, got Infinity.');
   });
 });
 
@@ -96,6 +99,19 @@ describe('determinism by seed', () => {
     const c = await run(5);
     expect(a.equals(b)).toBe(true);
     expect(a.equals(c)).toBe(false);
+  });
+  it('rewardScale / rewardShift act exactly as rescaling the stored rewards (IQL, RIQL, TD3+BC)', async () => {
+    // integer rewards: 0.5 r - 1 is exact in float32, so both routes must give the same bytes
+    const rewards = Float64Array.from(pendulum.rewards, (r) => Math.round(r));
+    const base = { ...pendulum, rewards };
+    const shifted = { ...pendulum, rewards: Float64Array.from(rewards, (r) => 0.5 * r - 1) };
+    for (const algo of ['iql', 'riql', 'td3bc'] as const) {
+      const viaOption = (await trainOffline(algo, base, { steps: 20, seed: 2, ...tiny, rewardScale: 0.5, rewardShift: -1 })).policy.params;
+      const viaData = (await trainOffline(algo, shifted, { steps: 20, seed: 2, ...tiny })).policy.params;
+      const unshifted = (await trainOffline(algo, base, { steps: 20, seed: 2, ...tiny, rewardScale: 0.5 })).policy.params;
+      expect(Buffer.from(viaOption.buffer).equals(Buffer.from(viaData.buffer)), algo).toBe(true);
+      expect(Buffer.from(viaOption.buffer).equals(Buffer.from(unshifted.buffer)), algo).toBe(false);
+    }
   });
   it('BC: same seed -> identical weights bytes', async () => {
     const a = (await trainBc(pendulum, { steps: 20, seed: 9, ...tiny })).policy;

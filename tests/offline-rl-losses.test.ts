@@ -9,6 +9,7 @@ import {
   huberLoss,
   mseLoss,
   tdTargets,
+  transformRewards,
   weightedMseActorLoss,
 } from '../src/offline-rl/losses.js';
 
@@ -87,6 +88,20 @@ describe('TD targets r + gamma (1 - done) next', () => {
     close(tdTargets([1, 2], [0, 1], [10, 10], 0.9), [10, 2]);
     close(tdTargets([1, 2], [0, 1], [10, 10], 0.9, [-100, 5]), [5, 2]);
     close(tdTargets([-50], [0], [-100], 0.99, [-100, 1000]), [-100]);
+  });
+});
+
+describe('reward transform scale * r + shift (in place)', () => {
+  it('hand-computed; scale 1 and shift 0 leave the rewards untouched', () => {
+    const a = Float32Array.of(0, 1, 0);
+    transformRewards(a, 1, -1);
+    close(a, [-1, 0, -1]);
+    const b = Float32Array.of(10, -2);
+    transformRewards(b, 0.1, 0.5);
+    close(b, [1.5, 0.3]);
+    const c = Float32Array.of(0.1, -7);
+    transformRewards(c, 1, 0);
+    expect(Array.from(c)).toEqual([Math.fround(0.1), -7]);
   });
 });
 

@@ -28,6 +28,7 @@ const NUMERIC_KNOBS: readonly [flag: string, key: keyof TrainingSessionOptions][
   ['expectile', 'expectile'],
   ['beta', 'beta'],
   ['rewardScale', 'rewardScale'],
+  ['rewardShift', 'rewardShift'],
   ['alpha', 'alpha'],
   ['ensembleSize', 'ensembleSize'],
   ['quantile', 'quantile'],
@@ -88,6 +89,7 @@ export function registerTrain(program: Command): void {
     .option('--gamma <g>', 'discount (default 0.99)')
     .option('--tau <t>', 'target-network Polyak rate (default 0.005)')
     .option('--reward-scale <s>', 'multiply rewards by s in the TD targets (default 1)')
+    .option('--reward-shift <c>', 'then add c (default 0; -1 turns a sparse 0/1 goal reward into a cost per step, as IQL does on antmaze)')
     .option('--expectile <e>', 'IQL expectile (default 0.7)')
     .option('--beta <b>', 'IQL advantage temperature (default 3)')
     .option('--ensemble-size <k>', 'RIQL Q heads (default 5; IQL 2)')

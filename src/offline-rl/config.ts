@@ -37,6 +37,12 @@ export function checkPositive(name: string, v: number): void {
   }
 }
 
+export function checkFinite(name: string, v: number): void {
+  if (!Number.isFinite(v)) {
+    throw new OffpolicyError('E_TRAIN_PARAM', `${name} must be a finite number, got ${v}.`, { hint: `Give a finite ${name} or leave it at its default.` });
+  }
+}
+
 export function checkFiniteLoss(losses: Record<string, number>, step: number): void {
   for (const [k, v] of Object.entries(losses)) {
     if (!Number.isFinite(v)) {

@@ -12,13 +12,13 @@ import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
 import { OffpolicyError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { Actor, actionScale } from './actor.js';
-import { checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
+import { checkFinite, checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
 import { Adam, cosineLr, polyakUpdate } from './engine/adam.js';
 import { ensureTfBackend } from '../util/tf-backend.js';
 import { concatRows, initMlp, type MlpSpec } from './engine/mlp.js';
 import { WasmMlp } from './engine/wasm-mlp.js';
 import { computeNormStats, identityStats, type NormStats } from './engine/normalization.js';
-import { awrWeights, ensembleQuantile, expectileLoss, huberLoss, mseLoss, tdTargets } from './losses.js';
+import { awrWeights, ensembleQuantile, expectileLoss, huberLoss, mseLoss, tdTargets, transformRewards } from './losses.js';
 import type { ActorKind, MlpPolicy } from './policy.js';
 import { buildTransitions, sampleBatch, type TransitionSet } from './transitions.js';
 import { runUpdates } from './train-loop.js';
@@ -40,6 +40,12 @@ export interface IqlOptions extends CommonTrainOptions {
    * Q - V, and with it exp(beta (Q - V)), has a sensible scale.
    */
   rewardScale?: number;
+  /**
+   * Added to the scaled rewards before the TD targets (default 0). IQL's
+   * official antmaze setting is -1: a sparse 0/1 goal reward becomes a cost of
+   * 1 per step, so the value measures the distance to the goal.
+   */
+  rewardShift?: number;
 }
 
 /**
@@ -104,6 +110,7 @@ export function resolveIqlConfig(opts: IqlOptions & RobustIqlOptions, robust: Re
     beta: opts.beta ?? IQL_DEFAULTS.beta,
     normalize: opts.normalize ?? IQL_DEFAULTS.normalize,
     rewardScale: opts.rewardScale ?? 1,
+    rewardShift: opts.rewardShift ?? 0,
     ensembleSize: pick('ensembleSize'),
     quantile: pick('quantile'),
     huberDelta: pick('huberDelta'),
@@ -118,6 +125,7 @@ export function resolveIqlConfig(opts: IqlOptions & RobustIqlOptions, robust: Re
   }
   if (c.huberDelta !== null) checkPositive('huberDelta', c.huberDelta);
   for (const k of ['batchSize', 'lr', 'actorLr', 'tau', 'beta', 'rewardScale'] as const) checkPositive(k, c[k]);
+  checkFinite('rewardShift', c.rewardShift);
   return c;
 }
 
@@ -203,7 +211,7 @@ export class IqlLearner {
     vNet.backward(vLoss.grad, this.v.grad);
     this.v.adam.step(this.v.params, this.v.grad);
 
-    if (c.rewardScale !== 1) for (let i = 0; i < B; i++) b.rewards[i] = b.rewards[i]! * c.rewardScale;
+    transformRewards(b.rewards, c.rewardScale, c.rewardShift);
     const y = tdTargets(b.rewards, b.done, nextV, c.gamma, c.tdClip ?? undefined);
     let qLoss = 0;
     for (const head of this.q) {

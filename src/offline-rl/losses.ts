@@ -99,6 +99,16 @@ export function awrWeights(q: ArrayLike<number>, v: ArrayLike<number>, beta: num
  * One-step TD targets y = r + gamma (1 - done) next, optionally clipped to
  * [clip[0], clip[1]] (RIQL clips to [-100, 1000]).
  */
+/**
+ * Rewards as the TD targets see them, in place: scale * r + shift. CORL rescales
+ * locomotion rewards (scale) and shifts sparse goal rewards by -1 (IQL's
+ * antmaze setting), so that every step costs and the goal is worth 0.
+ */
+export function transformRewards(rewards: Float32Array, scale: number, shift: number): void {
+  if (scale === 1 && shift === 0) return;
+  for (let i = 0; i < rewards.length; i++) rewards[i] = rewards[i]! * scale + shift;
+}
+
 export function tdTargets(
   rewards: ArrayLike<number>,
   done: ArrayLike<number>,

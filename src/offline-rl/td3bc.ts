@@ -15,13 +15,13 @@
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
 import { Rng } from '../util/rng.js';
 import { Actor, actionScale } from './actor.js';
-import { checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
+import { checkFinite, checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
 import { Adam, polyakUpdate } from './engine/adam.js';
 import { ensureTfBackend } from '../util/tf-backend.js';
 import { concatRows, initMlp, type MlpSpec } from './engine/mlp.js';
 import { WasmMlp } from './engine/wasm-mlp.js';
 import { computeNormStats, identityStats, type NormStats } from './engine/normalization.js';
-import { elementMin, mseLoss, tdTargets } from './losses.js';
+import { elementMin, mseLoss, tdTargets, transformRewards } from './losses.js';
 import type { MlpPolicy } from './policy.js';
 import { KdTree } from './kdtree.js';
 import { buildTransitions, sampleBatch, type TransitionSet } from './transitions.js';
@@ -55,6 +55,8 @@ export interface Td3BcOptions extends Omit<CommonTrainOptions, 'actor'> {
   /** Actor (and target) update every this many critic steps. */
   policyFreq?: number;
   rewardScale?: number;
+  /** Added to the scaled rewards before the TD targets (default 0; see IqlOptions.rewardShift). */
+  rewardShift?: number;
 }
 
 export interface PrdcOptions extends Td3BcOptions {
@@ -119,8 +121,10 @@ export class Td3BcLearner {
       policyFreq: opts.policyFreq ?? TD3BC_DEFAULTS.policyFreq,
       normalize: opts.normalize ?? TD3BC_DEFAULTS.normalize,
       rewardScale: opts.rewardScale ?? 1,
+      rewardShift: opts.rewardShift ?? 0,
     };
     for (const k of ['batchSize', 'lr', 'tau', 'alpha', 'policyFreq', 'rewardScale'] as const) checkPositive(k, this.cfg[k]);
+    checkFinite('rewardShift', this.cfg.rewardShift);
     const d = data.obsDim;
     const m = data.actDim;
     this.stats = this.cfg.normalize ? computeNormStats([data.observations], d) : identityStats(d);
@@ -174,7 +178,7 @@ export class Td3BcLearner {
     const xna = concatRows(b.nextObs!, d, nextA, m, B);
     const qt1 = qNet.infer(this.q[0]!.target, xna, B);
     const qt2 = qNet.infer(this.q[1]!.target, xna, B);
-    if (c.rewardScale !== 1) for (let i = 0; i < B; i++) b.rewards[i] = b.rewards[i]! * c.rewardScale;
+    transformRewards(b.rewards, c.rewardScale, c.rewardShift);
     const y = tdTargets(b.rewards, b.done, elementMin(qt1, qt2), c.gamma);
     const xsa = concatRows(b.obs, d, b.actions, m, B);
     let qLoss = 0;

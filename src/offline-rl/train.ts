@@ -40,6 +40,7 @@ export const OPTION_ALGOS: Readonly<Record<string, readonly AlgorithmName[]>> = 
   gamma: ['iql', 'riql', 'td3bc', 'prdc'],
   tau: ['iql', 'riql', 'td3bc', 'prdc'],
   rewardScale: ['iql', 'riql', 'td3bc', 'prdc'],
+  rewardShift: ['iql', 'riql', 'td3bc', 'prdc'],
   expectile: ['iql', 'riql'],
   beta: ['iql', 'riql'],
   actorLr: ['iql', 'riql'],

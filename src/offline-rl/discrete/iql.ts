@@ -23,7 +23,7 @@ import { WasmMlp } from '../engine/wasm-mlp.js';
 import { computeNormStats, identityStats, type NormStats } from '../engine/normalization.js';
 import { IQL_ROBUST_DEFAULTS, RIQL_DEFAULTS, resolveIqlConfig, type IqlLosses, type IqlOptions, type RobustIqlOptions } from '../iql.js';
 import { checkConfig, checkStateAlgo, newState, putConfig, putNet, putRng, takeNet, takeRng, type LearnerState } from '../learner.js';
-import { awrWeights, ensembleQuantile, expectileLoss, huberLoss, mseLoss, tdTargets } from '../losses.js';
+import { awrWeights, ensembleQuantile, expectileLoss, huberLoss, mseLoss, tdTargets, transformRewards } from '../losses.js';
 import { runUpdates } from '../train-loop.js';
 import { sampleBatch } from '../transitions.js';
 import { CategoricalActor } from './categorical-actor.js';
@@ -31,7 +31,7 @@ import type { CategoricalMlpPolicy } from './categorical-policy.js';
 import { checkDiscreteOptions, discreteConfig, type DiscreteCommonOptions } from './config.js';
 import { batchActionIndices, buildDiscreteTransitions, gatherActions, scatterActions, type DiscreteTransitionSet } from './transitions.js';
 
-export type DiscreteIqlOptions = DiscreteCommonOptions & Pick<IqlOptions, 'gamma' | 'tau' | 'expectile' | 'beta' | 'actorLr' | 'rewardScale'> & RobustIqlOptions;
+export type DiscreteIqlOptions = DiscreteCommonOptions & Pick<IqlOptions, 'gamma' | 'tau' | 'expectile' | 'beta' | 'actorLr' | 'rewardScale' | 'rewardShift'> & RobustIqlOptions;
 
 interface QNet {
   params: Float32Array;
@@ -118,7 +118,7 @@ export class DiscreteIqlLearner {
     vNet.backward(vLoss.grad, this.v.grad);
     this.v.adam.step(this.v.params, this.v.grad);
 
-    if (c.rewardScale !== 1) for (let i = 0; i < B; i++) b.rewards[i] = b.rewards[i]! * c.rewardScale;
+    transformRewards(b.rewards, c.rewardScale, c.rewardShift);
     const y = tdTargets(b.rewards, b.done, nextV, c.gamma, c.tdClip ?? undefined);
     let qLoss = 0;
     for (const head of this.q) {
