@@ -88,6 +88,9 @@ describe('errors', () => {
     expectError(() => new IqlLearner(pendulum, { steps: 5, seed: 1, lr: -1 }), 'E_TRAIN_PARAM', 'lr must be a positive number, got -1.');
     expectError(() => new IqlLearner(pendulum, { steps: 5, seed: 1, rewardShift: NaN }), 'E_TRAIN_PARAM', 'rewardShift must be a finite number, got NaN.');
     expectError(() => new Td3BcLearner(pendulum, { steps: 5, seed: 1, rewardShift: Infinity }, 'td3bc'), 'E_TRAIN_PARAM', 'rewardShift must be a finite number, got Infinity.');
+    expectError(() => new IqlLearner(pendulum, { steps: 5, seed: 1, expectile: 0 }), 'E_TRAIN_PARAM', 'expectile must be strictly between 0 and 1, got 0.');
+    expectError(() => new IqlLearner(pendulum, { steps: 5, seed: 1, gamma: 1.5 }), 'E_TRAIN_PARAM', 'gamma must be in [0, 1], got 1.5.');
+    expectError(() => new Td3BcLearner(pendulum, { steps: 5, seed: 1, gamma: -0.1 }, 'prdc'), 'E_TRAIN_PARAM', 'gamma must be in [0, 1], got -0.1.');
   });
 });
 

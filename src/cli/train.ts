@@ -94,7 +94,7 @@ export function registerTrain(program: Command): void {
     .option('--beta <b>', 'IQL advantage temperature (default 3)')
     .option('--ensemble-size <k>', 'RIQL Q heads (default 5; IQL 2)')
     .option('--quantile <q>', 'RIQL quantile of the V target over the heads (default 0.25)')
-    .option('--huber-delta <d>', 'RIQL Huber threshold of the Q loss (default 1)')
+    .option('--huber-delta <d>', 'RIQL Huber threshold of the Q loss (default 1; the RIQL code\'s sigma s is threshold 1/s^2)')
     .option('--td-clip <lo,hi>', 'RIQL clip of the TD targets (default -100,1000)')
     .option('--alpha <a>', 'TD3+BC / PRDC trade-off (default 2.5)')
     .option('--policy-noise <s>', 'TD3 target policy noise (default 0.2)')

@@ -37,6 +37,12 @@ export function checkPositive(name: string, v: number): void {
   }
 }
 
+export function checkDiscount(gamma: number): void {
+  if (!(gamma >= 0 && gamma <= 1)) {
+    throw new OffpolicyError('E_TRAIN_PARAM', `gamma must be in [0, 1], got ${gamma}.`, { hint: 'The reference value is 0.99.' });
+  }
+}
+
 export function checkFinite(name: string, v: number): void {
   if (!Number.isFinite(v)) {
     throw new OffpolicyError('E_TRAIN_PARAM', `${name} must be a finite number, got ${v}.`, { hint: `Give a finite ${name} or leave it at its default.` });

@@ -12,7 +12,7 @@ import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
 import { OffpolicyError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { Actor, actionScale } from './actor.js';
-import { checkFinite, checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
+import { checkDiscount, checkFinite, checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
 import { Adam, cosineLr, polyakUpdate } from './engine/adam.js';
 import { ensureTfBackend } from '../util/tf-backend.js';
 import { concatRows, initMlp, type MlpSpec } from './engine/mlp.js';
@@ -58,7 +58,12 @@ export interface RobustIqlOptions {
   ensembleSize?: number;
   /** The V target is this alpha-quantile over the K target heads (0 = min). */
   quantile?: number;
-  /** Huber threshold of the Q loss; null for the squared error. */
+  /**
+   * Huber threshold of the Q loss; null for the squared error. The authors'
+   * code takes `sigma` instead, with threshold 1 / sigma^2: their default
+   * sigma 1 is threshold 1, their per-task sigma 0.1 / 0.5 / 3 are thresholds
+   * 100 / 4 / 0.111.
+   */
   huberDelta?: number | null;
   /** Clip of the TD targets; null for none. */
   tdClip?: readonly [number, number] | null;
@@ -124,6 +129,10 @@ export function resolveIqlConfig(opts: IqlOptions & RobustIqlOptions, robust: Re
     throw new OffpolicyError('E_TRAIN_PARAM', `quantile must be in [0, 1], got ${c.quantile}.`, { hint: 'RIQL uses 0.25 (0.1 to 0.5 per task).' });
   }
   if (c.huberDelta !== null) checkPositive('huberDelta', c.huberDelta);
+  if (!(c.expectile > 0 && c.expectile < 1)) {
+    throw new OffpolicyError('E_TRAIN_PARAM', `expectile must be strictly between 0 and 1, got ${c.expectile}.`, { hint: 'IQL uses 0.7.' });
+  }
+  checkDiscount(c.gamma);
   for (const k of ['batchSize', 'lr', 'actorLr', 'tau', 'beta', 'rewardScale'] as const) checkPositive(k, c[k]);
   checkFinite('rewardShift', c.rewardShift);
   return c;

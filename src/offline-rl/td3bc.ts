@@ -15,7 +15,7 @@
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
 import { Rng } from '../util/rng.js';
 import { Actor, actionScale } from './actor.js';
-import { checkFinite, checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
+import { checkDiscount, checkFinite, checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
 import { Adam, polyakUpdate } from './engine/adam.js';
 import { ensureTfBackend } from '../util/tf-backend.js';
 import { concatRows, initMlp, type MlpSpec } from './engine/mlp.js';
@@ -125,6 +125,7 @@ export class Td3BcLearner {
     };
     for (const k of ['batchSize', 'lr', 'tau', 'alpha', 'policyFreq', 'rewardScale'] as const) checkPositive(k, this.cfg[k]);
     checkFinite('rewardShift', this.cfg.rewardShift);
+    checkDiscount(this.cfg.gamma);
     const d = data.obsDim;
     const m = data.actDim;
     this.stats = this.cfg.normalize ? computeNormStats([data.observations], d) : identityStats(d);

@@ -13,7 +13,6 @@
  * Defaults are IQL_DEFAULTS / RIQL_DEFAULTS of ../iql.ts.
  */
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
-import { OffpolicyError } from '../../errors.js';
 import { ensureTfBackend } from '../../util/tf-backend.js';
 import { Rng } from '../../util/rng.js';
 import { checkFiniteLoss, checkSteps } from '../config.js';
@@ -65,12 +64,6 @@ export class DiscreteIqlLearner {
     this.algo = `${variant}-discrete`;
     this.cfg = resolveIqlConfig(opts, variant === 'riql' ? RIQL_DEFAULTS : IQL_ROBUST_DEFAULTS);
     const c = this.cfg;
-    if (!(c.expectile > 0 && c.expectile < 1)) {
-      throw new OffpolicyError('E_TRAIN_PARAM', `expectile must be strictly between 0 and 1, got ${c.expectile}.`, { hint: 'IQL uses 0.7.' });
-    }
-    if (!(c.gamma >= 0 && c.gamma <= 1)) {
-      throw new OffpolicyError('E_TRAIN_PARAM', `gamma must be in [0, 1], got ${c.gamma}.`, { hint: 'The reference value is 0.99.' });
-    }
     const d = data.obsDim;
     const sources = c.normalizeWithNext && data.nextObservations ? [data.observations, data.nextObservations] : [data.observations];
     this.stats = c.normalize ? computeNormStats(sources, d) : identityStats(d);
