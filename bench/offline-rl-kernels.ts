@@ -75,11 +75,12 @@ function kernelPart(fma: boolean): void {
     f[b / 4 + i] = Math.cos(i);
   }
   const tag = fma ? 'fma' : 'plain';
-  const nn = timeit(`wasm gemm ${tag}: C = relu(A W + b)`, 50, () => ar.k.gemm(a, 4 * H, 4, b, 4 * H, c, 4 * H, B, H, H, bias, 0, 0, 1, 0));
+  const nn = timeit(`wasm gemm ${tag}: C = relu(A W + b)`, 50, () => ar.k.gemm(a, 4 * H, 4, b, 4 * H, c, 4 * H, B, H, H, bias, 0, 0, 1, panel));
+  timeit(`wasm gemm ${tag}: C = relu(A W + b), A read in place (scratch 0)`, 50, () => ar.k.gemm(a, 4 * H, 4, b, 4 * H, c, 4 * H, B, H, H, bias, 0, 0, 1, 0));
   const tn = timeit(`wasm gemm ${tag}: dW = x^T g (x read transposed)`, 50, () => ar.k.gemm(a, 4, 4 * H, b, 4 * H, c, 4 * H, H, H, B, 0, 0, 0, 0, panel));
   timeit(`wasm gemm ${tag}: g_prev = (g W^T) masked, incl. W^T`, 50, () => {
     ar.k.transpose(b, c, H, H);
-    ar.k.gemm(a, 4 * H, 4, c, 4 * H, c, 4 * H, B, H, H, 0, a, 4 * H, 0, 0);
+    ar.k.gemm(a, 4 * H, 4, c, 4 * H, c, 4 * H, B, H, H, 0, a, 4 * H, 0, panel);
   });
   timeit('wasm transpose 256x256 (4x4 register tiles)', 200, () => ar.k.transpose(a, c, H, H));
   timeit('wasm column sums 256x256 (bias gradient)', 200, () => ar.k.colsum(a, c, B, H));

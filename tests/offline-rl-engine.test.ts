@@ -366,6 +366,25 @@ describe('wasm SIMD kernels (wasm-kernels.ts)', () => {
     expect(arena.fma).toBe(false);
     expect(checkGemm(arena)).toBeLessThan(2e-6);
   });
+  it('packing A into the scratch panel changes no bit (A as stored, with and without scratch)', () => {
+    const arena = new WasmArena(false);
+    for (const [M, N, K] of [[5, 8, 3], [13, 28, 37], [8, 16, 4], [9, 12, 64]] as const) {
+      const a = arena.alloc(M * K);
+      const b = arena.alloc(K * N);
+      const c1 = arena.alloc(M * N);
+      const c2 = arena.alloc(M * N);
+      const bias = arena.alloc(N);
+      const panel = arena.alloc(4 * K);
+      const f = arena.f32();
+      for (let t = 0; t < M * K; t++) f[a / 4 + t] = Math.sin(0.9 * t + 0.1);
+      for (let t = 0; t < K * N; t++) f[b / 4 + t] = Math.cos(1.7 * t);
+      for (let t = 0; t < N; t++) f[bias / 4 + t] = 0.05 * t - 0.2;
+      arena.k.gemm(a, 4 * K, 4, b, 4 * N, c1, 4 * N, M, N, K, bias, 0, 0, 1, panel);
+      arena.k.gemm(a, 4 * K, 4, b, 4 * N, c2, 4 * N, M, N, K, bias, 0, 0, 1, 0);
+      const g = new Uint32Array(arena.memory.buffer);
+      expect(g.slice(c1 / 4, c1 / 4 + M * N)).toEqual(g.slice(c2 / 4, c2 / 4 + M * N));
+    }
+  });
   it('the fused multiply-add variant (relaxed SIMD) matches the reference too', () => {
     if (!relaxedSimdAvailable()) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
     expect(relaxedSimdAvailable()).toBe(true);

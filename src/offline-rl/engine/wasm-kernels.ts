@@ -11,10 +11,11 @@
  * every call (about 0.3 ms more for a fresh 256 x 256 matrix, and every product
  * of a training step has a fresh one), needs explicit transposes (0.15 to
  * 0.25 ms each; its transposeA/B flags take a 15x slower path) and adds
- * per-op engine overhead. The kernel here reads row-major operands in place,
- * either orientation of the left operand (so x^T g needs no transpose), in
- * about 0.9 ms (37 GFLOP/s with f32x4 mul + add, one v128.load32_splat per row
- * and k) or 0.7 ms with fused multiply-add (relaxed SIMD, see
+ * per-op engine overhead. The kernel here reads row-major operands (either
+ * orientation of the left operand, so x^T g needs no transpose), in about
+ * 0.75 to 0.8 ms (42 to 45 GFLOP/s with f32x4 mul + add, one
+ * v128.load32_splat per row and k; 0.85 to 0.9 ms before the one-function
+ * gemm below) or 0.62 ms with fused multiply-add (relaxed SIMD, see
  * wasmFmaEnabled), and fuses bias + ReLU (forward) and the ReLU mask
  * (backward) into the product.
  *
@@ -24,10 +25,11 @@
  * so aRS = 4K, aCS = 4 reads A as stored (M x K) and aRS = 4, aCS = 4M reads
  * the transpose of a stored K x M matrix. B rows are contiguous (bRS = row
  * stride); N must be a multiple of 4 (callers pad). Blocks of 4 rows x 8
- * columns keep 8 SIMD accumulators; tails use 4-column and 1-row blocks. The
- * sum over k runs in order k = 0, 1, ... for every element, so results do not
- * depend on the blocking and are the same on every run (with FMA: on every
- * run on a given machine).
+ * columns keep 8 SIMD accumulators; tails use 4-column and 1-row blocks; each
+ * 4-row panel of A is copied to a scratch buffer as K consecutive 4-vectors
+ * (see gemmKernel). The sum over k runs in order k = 0, 1, ... for every
+ * element, so results do not depend on the blocking or the packing and are
+ * the same on every run (with FMA: on every run on a given machine).
  */
 
 import v8 from 'node:v8';
@@ -163,6 +165,12 @@ class Code {
   vAnd(): this {
     return this.simd(0x4e);
   }
+  /** i8x16.shuffle of two f32x4 by f32 lane (0..3 from the first operand, 4..7 from the second). */
+  shuffle32(lanes: number[]): this {
+    this.simd(0x0d);
+    for (const l of lanes) for (let byte = 0; byte < 4; byte++) this.b.push(4 * l + byte);
+    return this;
+  }
 }
 
 interface Func {
@@ -211,101 +219,153 @@ function assemble(funcs: Func[]): Uint8Array<ArrayBuffer> {
   return new Uint8Array(out);
 }
 
-// Block kernel parameters (locals 0..11), then locals.
-const P = { a: 0, aRS: 1, aCS: 2, b: 3, bRS: 4, c: 5, cRS: 6, K: 7, bias: 8, mask: 9, mRS: 10, relu: 11 } as const;
-const BLOCK_PARAMS = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32];
-
-/**
- * One MR x (4 * NV) block of C. Locals after the params: k (12), ak (13, the
- * address of A(0, k)), bk (14), then MR row offsets r*aRS (15..), then v128:
- * MR * NV accumulators, NV B vectors, one splat.
- */
-function blockKernel(mr: number, nv: number, fma: boolean): Func {
-  const c = new Code();
-  const K_ = 12;
-  const AK = 13;
-  const BK = 14;
-  const ROFF = 15;
-  const nI32 = 3 + mr;
-  const ACC = 12 + nI32;
-  const BV = ACC + mr * nv;
-  const SPL = BV + nv;
-  for (let r = 1; r < mr; r++) c.get(P.aRS).i32(r).mul().set(ROFF + r);
-  // accumulators start at the bias (or zero)
-  c.get(P.bias).eqz().if();
-  for (let t = 0; t < mr * nv; t++) c.vZero().set(ACC + t);
-  c.else();
-  for (let v = 0; v < nv; v++) {
-    c.get(P.bias).vLoad(16 * v).set(ACC + v);
-    for (let r = 1; r < mr; r++) c.get(ACC + v).set(ACC + r * nv + v);
-  }
-  c.end();
-  c.get(P.a).set(AK);
-  c.get(P.b).set(BK);
-  c.i32(0).set(K_);
-  c.get(P.K).eqz().eqz().if();
-  c.block().loop();
-  for (let v = 0; v < nv; v++) c.get(BK).vLoad(16 * v).set(BV + v);
-  for (let r = 0; r < mr; r++) {
-    if (r === 0) c.get(AK);
-    else c.get(AK).get(ROFF + r).add();
-    c.loadSplat().set(SPL);
-    for (let v = 0; v < nv; v++) {
-      const acc = ACC + r * nv + v;
-      if (fma) c.get(SPL).get(BV + v).get(acc).vMadd().set(acc);
-      else c.get(SPL).get(BV + v).vMul().get(acc).vAdd().set(acc);
-    }
-  }
-  c.get(AK).get(P.aCS).add().set(AK);
-  c.get(BK).get(P.bRS).add().set(BK);
-  c.get(K_).i32(1).add().tee(K_).get(P.K).ltU().brIf(0);
-  c.end().end();
-  c.end();
-  // epilogue: ReLU, or multiply by the mask (mask > 0), then store
-  for (let r = 0; r < mr; r++) {
-    for (let v = 0; v < nv; v++) {
-      const acc = ACC + r * nv + v;
-      c.get(P.relu).if().get(acc).vZero().vMax().set(acc).end();
-      c.get(P.mask).eqz().eqz().if();
-      c.get(acc).get(P.mask).get(P.mRS).i32(r).mul().add().vLoad(16 * v).vZero().vGt().vAnd().set(acc);
-      c.end();
-      c.get(P.c).get(P.cRS).i32(r).mul().add().get(acc).vStore(16 * v);
-    }
-  }
-  return { name: null, params: BLOCK_PARAMS, locals: [[nI32, I32], [mr * nv + nv + 1, V128]], body: c };
-}
-
 /**
  * gemm(a, aRS, aCS, b, bRS, c, cRS, M, N, K, bias, mask, mRS, relu, scratch):
- * the whole product, in blocks of 4 x 8, 4 x 4, 1 x 8 and 1 x 4 (functions
- * 0..3). When A is read transposed (aRS = 4, aCS != 4), each 4-row panel
- * is first copied to `scratch` (4K floats) as K consecutive 4-vectors: read in
- * place, every k would touch a new cache line.
+ * the whole product in one function, in blocks of 4 rows x 8 columns (8 f32x4
+ * accumulators), then a 4-column block for N % 8 and 1-row blocks for M % 4.
+ * Each 4-row panel of A is first packed into `scratch` (4K floats) as K
+ * consecutive 4-vectors [A(0,k) A(1,k) A(2,k) A(3,k)], so that the k loop
+ * reads A at one pointer and constant offsets. Packing pays when the panel
+ * serves more than one block (N >= 8): when A is read transposed (aRS = 4,
+ * aCS != 4) by copying one 4-vector per k (read in place, every k of every
+ * block would touch a new cache line); when A is as stored (aCS = 4) and
+ * scratch != 0, by 4 x 4 transposes in registers. Otherwise (N = 4, scratch
+ * 0, the 1-row tail) A is read in place (for the 256 x 4 dW of an output
+ * layer, 1.5x faster than packing). B is walked by a pointer bumped by bRS. Every element sums k = 0, 1, ... in
+ * order, so neither the blocking nor the packing changes any bit: the results
+ * are those of the earlier kernel (four block functions, called once per
+ * block by a driver), bit for bit. bench/offline-rl-kernels.ts at 256 x 256 x
+ * 256, plain mul + add: 1.09 to 1.14x faster than that kernel (one call per
+ * product instead of one per block, the epilogue branching once per block
+ * instead of once per accumulator, no row-offset adds in the k loop), 1.05 to
+ * 1.5x on the small products of a training step (K = 4 or 24, N = 4). Tried
+ * and dropped: unrolling the k loop by 2 or 4 by hand (slower: V8 already
+ * unrolls small loops), 5 x 8 blocks (slower), a constant B stride and the
+ * k loop in a function of its own (fewer spilled registers; no gain).
  */
-function gemmDriver(): Func {
+function gemmKernel(fma: boolean): Func {
   const [a, aRS, aCS, b, bRS, c, cRS, M, N, K, bias, mask, mRS, relu, scratch] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
-  const [i, j, pa, paRS, paCS, k, src] = [15, 16, 17, 18, 19, 20, 21];
+  let nextLocal = 15;
+  const local = (): number => nextLocal++;
+  const [i, j, pa, paRS, paCS, k, src, dst, packed, ak, bk, bEnd, kBytes] = Array.from({ length: 13 }, local);
+  const rOff = [0, local(), local(), local()];
+  const ar = [ak, local(), local(), local()];
+  const cr = [0, local(), local(), local()];
+  const mr_ = [0, local(), local(), local()];
+  const [cRow, mRow, cj, mj] = [local(), local(), local(), local()];
+  const nI32 = nextLocal - 15;
+  const ACC = nextLocal;
+  const BV = ACC + 8;
+  const SPL = BV + 2;
   const code = new Code();
-  const emitCall = (fn: number): void => {
-    code.get(pa).get(paRS).get(paCS);
-    code.get(b).get(j).i32(4).mul().add().get(bRS);
-    code.get(c).get(i).get(cRS).mul().add().get(j).i32(4).mul().add().get(cRS);
-    code.get(K);
-    code.get(bias).op(0x04, I32).get(bias).get(j).i32(4).mul().add().else().i32(0).end();
-    code.get(mask).op(0x04, I32).get(mask).get(i).get(mRS).mul().add().get(j).i32(4).mul().add().else().i32(0).end();
-    code.get(mRS).get(relu).call(fn);
+
+  /** One step of k for an mr x 4nv block: A(r, k) at the address pushed by aAddr(r) plus aOff(r). */
+  const step = (mr: number, nv: number, aAddr: (r: number) => void, aOff: (r: number) => number): void => {
+    for (let v = 0; v < nv; v++) code.get(bk).vLoad(16 * v).set(BV + v);
+    code.get(bk).get(bRS).add().set(bk);
+    for (let r = 0; r < mr; r++) {
+      aAddr(r);
+      code.loadSplat(aOff(r)).set(SPL);
+      for (let v = 0; v < nv; v++) {
+        const acc = ACC + r * nv + v;
+        if (fma) code.get(SPL).get(BV + v).get(acc).vMadd().set(acc);
+        else code.get(SPL).get(BV + v).vMul().get(acc).vAdd().set(acc);
+      }
+    }
   };
+  /**
+   * The k loop for one A layout: 'stored' (A(r, k) = ak + rOff[r], ak += 4),
+   * 'packed' (ak + 4r, ak += 16), 'transposed' read in place (ak + 4r,
+   * ak += aCS) or 'generic' (ak + rOff[r], ak += aCS).
+   */
+  const kLoop = (mr: number, nv: number, layout: 'stored' | 'packed' | 'generic' | 'transposed'): void => {
+    const rowsAt4r = layout === 'packed' || layout === 'transposed';
+    code.get(bk).get(bEnd).ltU().if().loop();
+    if (!rowsAt4r) for (let r = 1; r < mr; r++) code.get(ak).get(rOff[r]!).add().set(ar[r]!);
+    step(mr, nv, (r) => code.get(rowsAt4r || r === 0 ? ak : ar[r]!), (r) => (rowsAt4r ? 4 * r : 0));
+    if (layout === 'generic' || layout === 'transposed') code.get(ak).get(paCS).add().set(ak);
+    else code.get(ak).i32(layout === 'packed' ? 16 : 4).add().set(ak);
+    code.get(bk).get(bEnd).ltU().brIf(0);
+    code.end().end();
+  };
+  /** One mr x 4nv block of C at rows i.., columns j.. */
+  const block = (mr: number, nv: number): void => {
+    // accumulators start at the bias (or zero)
+    code.get(bias).eqz().if();
+    for (let t = 0; t < mr * nv; t++) code.vZero().set(ACC + t);
+    code.else();
+    for (let v = 0; v < nv; v++) {
+      code.get(bias).get(j).i32(4).mul().add().vLoad(16 * v).set(ACC + v);
+      for (let r = 1; r < mr; r++) code.get(ACC + v).set(ACC + r * nv + v);
+    }
+    code.end();
+    code.get(b).get(j).i32(4).mul().add().tee(bk);
+    code.get(kBytes).add().set(bEnd);
+    code.get(pa).set(ak);
+    if (mr === 4) {
+      code.get(packed).if();
+      kLoop(mr, nv, 'packed');
+      code.else();
+      code.get(paRS).i32(4).op(0x46).if();
+      kLoop(mr, nv, 'transposed');
+      code.else();
+      code.get(paCS).i32(4).op(0x46).if();
+      kLoop(mr, nv, 'stored');
+      code.else();
+      kLoop(mr, nv, 'generic');
+      code.end();
+      code.end();
+      code.end();
+    } else {
+      code.get(paCS).i32(4).op(0x46).if();
+      kLoop(mr, nv, 'stored');
+      code.else();
+      kLoop(mr, nv, 'generic');
+      code.end();
+    }
+    // epilogue: ReLU, or multiply by the mask (mask > 0), then store
+    code.get(relu).if();
+    for (let t = 0; t < mr * nv; t++) code.get(ACC + t).vZero().vMax().set(ACC + t);
+    code.end();
+    code.get(mask).if();
+    code.get(mRow).get(j).i32(4).mul().add().set(mj);
+    for (let r = 0; r < mr; r++) {
+      for (let v = 0; v < nv; v++) {
+        const acc = ACC + r * nv + v;
+        code.get(acc).get(mj);
+        if (r > 0) code.get(mr_[r]!).add();
+        code.vLoad(16 * v).vZero().vGt().vAnd().set(acc);
+      }
+    }
+    code.end();
+    code.get(cRow).get(j).i32(4).mul().add().set(cj);
+    for (let r = 0; r < mr; r++) {
+      for (let v = 0; v < nv; v++) {
+        code.get(cj);
+        if (r > 0) code.get(cr[r]!).add();
+        code.get(ACC + r * nv + v).vStore(16 * v);
+      }
+    }
+  };
+
+  // per call: K rows of B in bytes, row offsets of C and of the mask
+  code.get(K).get(bRS).mul().set(kBytes);
+  for (let r = 1; r < 4; r++) {
+    code.get(cRS).i32(r).mul().set(cr[r]!);
+    code.get(mRS).i32(r).mul().set(mr_[r]!);
+  }
   // Row loop in blocks of `rows`, column loop in blocks of 8 then 4.
-  const rowPass = (rows: number, fn8: number, fn4: number): void => {
+  const rowPass = (rows: number): void => {
     code.block().loop();
     code.get(i).i32(rows).add().get(M).leU().eqz().brIf(1);
     // the panel of A for rows i..i+rows-1: in place, or packed when A is read transposed
     code.get(a).get(i).get(aRS).mul().add().set(pa);
     code.get(aRS).set(paRS);
     code.get(aCS).set(paCS);
+    code.i32(0).set(packed);
     if (rows === 4) {
-      // aRS == 4 && aCS != 4 && K != 0
-      code.get(aRS).i32(4).op(0x46).get(aCS).i32(4).op(0x47).op(0x71).get(K).eqz().eqz().op(0x71).if();
+      // aRS == 4 && aCS != 4 && K != 0 && N >= 8 (with one block per panel, reading A in place is faster)
+      code.get(aRS).i32(4).op(0x46).get(aCS).i32(4).op(0x47).op(0x71).get(K).eqz().eqz().op(0x71).get(N).i32(8).op(0x4f).op(0x71).if();
       code.get(pa).set(src);
       code.i32(0).set(k);
       code.block().loop();
@@ -313,29 +373,74 @@ function gemmDriver(): Func {
       code.get(src).get(aCS).add().set(src);
       code.get(k).i32(1).add().tee(k).get(K).ltU().brIf(0);
       code.end().end();
+      code.i32(1).set(packed);
+      code.else();
+      // A as stored (aCS == 4), scratch given, K != 0, N >= 8 (a panel read by more than one block):
+      // the same layout, by 4 x 4 transposes in registers
+      code.get(aCS).i32(4).op(0x46).get(scratch).eqz().eqz().op(0x71).get(K).eqz().eqz().op(0x71).get(N).i32(8).op(0x4f).op(0x71).if();
+      for (let r = 1; r < 4; r++) code.get(aRS).i32(r).mul().set(rOff[r]!);
+      code.get(pa).set(src);
+      code.get(scratch).set(dst);
+      code.i32(0).set(k);
+      const [r0, r1, r2, r3, t0, t1, t2, t3] = Array.from({ length: 8 }, (_, t) => ACC + t);
+      code.block().loop();
+      code.get(k).i32(4).add().get(K).leU().eqz().brIf(1);
+      code.get(src).vLoad().set(r0);
+      for (const [r, reg] of [[1, r1], [2, r2], [3, r3]] as const) code.get(src).get(rOff[r]!).add().vLoad().set(reg);
+      code.get(r0).get(r1).shuffle32([0, 4, 1, 5]).set(t0);
+      code.get(r0).get(r1).shuffle32([2, 6, 3, 7]).set(t1);
+      code.get(r2).get(r3).shuffle32([0, 4, 1, 5]).set(t2);
+      code.get(r2).get(r3).shuffle32([2, 6, 3, 7]).set(t3);
+      code.get(dst).get(t0).get(t2).shuffle32([0, 1, 4, 5]).vStore(0);
+      code.get(dst).get(t0).get(t2).shuffle32([2, 3, 6, 7]).vStore(16);
+      code.get(dst).get(t1).get(t3).shuffle32([0, 1, 4, 5]).vStore(32);
+      code.get(dst).get(t1).get(t3).shuffle32([2, 3, 6, 7]).vStore(48);
+      code.get(src).i32(16).add().set(src);
+      code.get(dst).i32(64).add().set(dst);
+      code.get(k).i32(4).add().set(k);
+      code.op(0x0c).u(0);
+      code.end().end();
+      // K % 4 columns left: one float at a time
+      code.get(k).get(K).ltU().if().loop();
+      for (let r = 0; r < 4; r++) {
+        code.get(dst).get(src);
+        if (r > 0) code.get(rOff[r]!).add();
+        code.f32Load().f32Store(4 * r);
+      }
+      code.get(src).i32(4).add().set(src);
+      code.get(dst).i32(16).add().set(dst);
+      code.get(k).i32(1).add().tee(k).get(K).ltU().brIf(0);
+      code.end().end();
+      code.i32(1).set(packed);
+      code.end();
+      code.end();
+      code.get(packed).if();
       code.get(scratch).set(pa);
       code.i32(4).set(paRS);
       code.i32(16).set(paCS);
       code.end();
     }
+    for (let r = 1; r < rows; r++) code.get(paRS).i32(r).mul().set(rOff[r]!);
+    code.get(c).get(i).get(cRS).mul().add().set(cRow);
+    code.get(mask).get(i).get(mRS).mul().add().set(mRow);
     code.i32(0).set(j);
     code.block().loop();
     code.get(j).i32(8).add().get(N).leU().eqz().brIf(1);
-    emitCall(fn8);
+    block(rows, 2);
     code.get(j).i32(8).add().set(j);
     code.op(0x0c).u(0); // br 0 (continue)
     code.end().end();
     code.get(j).get(N).ltU().if();
-    emitCall(fn4);
+    block(rows, 1);
     code.end();
     code.get(i).i32(rows).add().set(i);
     code.op(0x0c).u(0);
     code.end().end();
   };
   code.i32(0).set(i);
-  rowPass(4, 0, 1);
-  rowPass(1, 2, 3);
-  return { name: 'gemm', params: Array.from({ length: 15 }, () => I32), locals: [[7, I32]], body: code };
+  rowPass(4);
+  rowPass(1);
+  return { name: 'gemm', params: Array.from({ length: 15 }, () => I32), locals: [[nI32, I32], [8 + 2 + 1, V128]], body: code };
 }
 
 /**
@@ -571,7 +676,7 @@ export function optimModule(): WebAssembly.Module {
 }
 
 export interface WasmKernels {
-  /** See the module comment. Addresses and strides in bytes; N a multiple of 4; bias / mask 0 for none; relu 0 or 1; scratch 4K floats (used when aCS != 4). */
+  /** See the module comment and gemmKernel. Addresses and strides in bytes; N a multiple of 4; bias / mask 0 for none; relu 0 or 1; scratch 4K floats, or 0 to read A as stored in place (it must be given when A is read transposed and N >= 8). */
   gemm(a: number, aRS: number, aCS: number, b: number, bRS: number, c: number, cRS: number, M: number, N: number, K: number, bias: number, mask: number, mRS: number, relu: number, scratch: number): void;
   /** rows and cols multiples of 4. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
@@ -585,7 +690,7 @@ export function kernelModule(fma: boolean): WebAssembly.Module {
   let m = compiled.get(fma);
   if (!m) {
     m = new WebAssembly.Module(
-      assemble([blockKernel(4, 2, fma), blockKernel(4, 1, fma), blockKernel(1, 2, fma), blockKernel(1, 1, fma), gemmDriver(), transposeKernel(), colsumKernel()]),
+      assemble([gemmKernel(fma), transposeKernel(), colsumKernel()]),
     );
     compiled.set(fma, m);
   }

@@ -14,9 +14,10 @@
  * gradient, so results are those of the unpadded network.
  *
  * Per training step: forward = one product per layer with bias and ReLU fused;
- * backward per layer = dW = x^T g (the kernel reads x transposed in place),
- * db = column sums of g, and g_prev = (g W^T) masked by x > 0 (W^T from a
- * transpose kernel, the mask fused). The sums run in a fixed order, so a
+ * backward per layer = dW = x^T g (the kernel reads x transposed, packing
+ * 4-row panels of x^T into a scratch buffer), db = column sums of g, and
+ * g_prev = (g W^T) masked by x > 0 (W^T from a transpose kernel, the mask
+ * fused). Every product gets a scratch panel buffer (see gemmKernel). The sums run in a fixed order, so a
  * seed gives the same bytes on every run.
  */
 import { OffpolicyError } from '../../errors.js';
@@ -51,6 +52,8 @@ export class WasmMlp {
   private gB = 0;
   /** 4 x rows floats: the gemm packs transposed 4-row panels here (dW = x^T g). */
   private panel = 0;
+  /** 4 x maxWidth floats: the gemm packs 4-row panels of A as stored here (forward, g W^T). */
+  private readonly panelK: number;
   private trainRows = 0;
   /** The last training forward's output after tanh (for the tanh backward), else null. */
   private lastOut: Float32Array | null = null;
@@ -76,6 +79,7 @@ export class WasmMlp {
     });
     this.maxWidth = Math.max(...this.layers.map((l) => Math.max(l.inP, l.outP)));
     this.wT = a.alloc(Math.max(...this.layers.map((l) => l.inP * l.outP)));
+    this.panelK = a.alloc(4 * this.maxWidth);
   }
 
   get inputDim(): number {
@@ -140,7 +144,7 @@ export class WasmMlp {
     const L = this.layers.length;
     for (let li = 0; li < L; li++) {
       const l = this.layers[li]!;
-      k.gemm(acts[li]!, 4 * l.inP, 4, train ? l.wTrain : l.wInfer, 4 * l.outP, acts[li + 1]!, 4 * l.outP, n, l.outP, l.inP, train ? l.bTrain : l.bInfer, 0, 0, li < L - 1 ? 1 : 0, 0);
+      k.gemm(acts[li]!, 4 * l.inP, 4, train ? l.wTrain : l.wInfer, 4 * l.outP, acts[li + 1]!, 4 * l.outP, n, l.outP, l.inP, train ? l.bTrain : l.bInfer, 0, 0, li < L - 1 ? 1 : 0, this.panelK);
     }
     const last = this.layers[L - 1]!;
     const m = this.outputDim;
@@ -213,7 +217,7 @@ export class WasmMlp {
       k.colsum(g, l.db, n, l.outP);
       if (li > 0 || wantInputGrad) {
         k.transpose(l.wTrain, this.wT, l.inP, l.outP);
-        k.gemm(g, 4 * l.outP, 4, this.wT, 4 * l.inP, other, 4 * l.inP, n, l.inP, l.outP, 0, li > 0 ? x : 0, 4 * l.inP, 0, 0);
+        k.gemm(g, 4 * l.outP, 4, this.wT, 4 * l.inP, other, 4 * l.inP, n, l.inP, l.outP, 0, li > 0 ? x : 0, 4 * l.inP, 0, this.panelK);
         [g, other] = [other, g];
       }
     }
