@@ -82,6 +82,27 @@ const CORRUPTION = { label: 'dyn-random-0.3-1.0', fields: ['next_obs'], mode: 'r
 const CORRUPTION_LEARNERS: readonly AlgorithmName[] = ['iql', 'riql'];
 const CORRUPTION_LEVELS: readonly BehaviorPolicyName[] = ['medium-replay', 'medium'];
 
+/**
+ * How Pendulum's RIQL settings were chosen, as the RIQL authors choose theirs
+ * per task and corruption (their RIQL_config.py: for random dynamics
+ * corruption sigma 3 / 1 / 1 and quantile 0.25 / 0.25 / 0.5 on halfcheetah /
+ * walker2d / hopper; sigma s is a Huber threshold of 1 / s^2): the grid
+ * threshold {1, 0.1111} x quantile {0.25, 0.5}, RIQL on the corrupted
+ * medium-replay data, training seeds 100, 101, 102 (the table reports seeds
+ * 0, 1, 2), best mean corrupted score. Rerun one grid point with
+ *   npx tsx bench/offline-rl-quality.ts --task pendulum --level medium-replay --learner riql \
+ *     --seeds 100,101,102 --riql-huber-delta D --riql-quantile Q \
+ *     --out bench/results/riql-selection/pendulum-medium-replay-dD-qQ.json
+ * Measured (clean / corrupted, mean over the 3 seeds):
+ *   threshold 1,      quantile 0.25: 89.8 / 71.4   (the defaults)
+ *   threshold 1,      quantile 0.5:  89.8 / 68.2
+ *   threshold 0.1111, quantile 0.25: 83.0 / 82.3   <- selected
+ *   threshold 0.1111, quantile 0.5:  74.0 / 77.9
+ * The matrix kernel was being rewritten while the grid ran (its final version
+ * gives the same bits as before; the versions in between were not checked;
+ * each cell records the code hash it ran with).
+ */
+
 interface TaskConfig {
   /** Env alias for getEnv. */
   env: string;
@@ -107,10 +128,11 @@ const TASKS: Readonly<Record<string, TaskConfig>> = {
     datasetSteps: 30_000,
     datasetSeed: 7,
     rewardScale: 0.1,
-    riqlHuberDelta: 1,
+    // selected on training seeds 100-102 (never reported): see the note above TaskConfig
+    riqlHuberDelta: 0.1111,
     riqlQuantile: 0.25,
     alpha: 2.5,
-    why: 'rewards down to -16.3 per step: rewardScale 0.1 keeps beta (Q - V) of IQL in range (bench/offline-rl-iql.ts); RIQL / TD3+BC / PRDC at their paper defaults',
+    why: 'rewards down to -16.3 per step: rewardScale 0.1 keeps beta (Q - V) of IQL in range (bench/offline-rl-iql.ts); RIQL Huber threshold 0.1111 (the authors\' sigma 3) and quantile 0.25 selected on seeds 100-102 (see the note above TaskConfig); TD3+BC / PRDC at their paper defaults',
   },
   'point-maze': {
     env: 'point-maze',
