@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './support/run-cli.js';
 import { openMemoryConnection, queryOne, type DuckDBConnection } from '../src/datasets/duckdb.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
@@ -111,15 +111,8 @@ describe('robustnessStudy', () => {
 
 describe('offpolicy robustness', () => {
   it('evaluates a candidate on clean and corrupted logs and prints the table', async () => {
-    let out = '';
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
-    process.exitCode = 0;
-    try {
-      await main(['node', 'offpolicy', '-w', dir, 'robustness', '--data', 'logs@1', '--setting', 'kind=reward-flip,rate=1', '--policy', 'logger=column:action_probs', '--estimators', 'ips,snips', '--json']);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(process.exitCode ?? 0).toBe(0);
+    const { out, err, code } = await runCli(['-w', dir, 'robustness', '--data', 'logs@1', '--setting', 'kind=reward-flip,rate=1', '--policy', 'logger=column:action_probs', '--estimators', 'ips,snips', '--json']);
+    expect(code, err).toBe(0);
     const study = JSON.parse(out);
     const m = (await meanReward('logs@1')).meanReward!;
     // The logger evaluated on its own log: IPS and SNIPS are the mean reward (all weights 1).

@@ -13,6 +13,7 @@ import { queryDatasets, queryToFile, queryToText } from '../src/datasets/query.j
 import { parseRatios, splitDataset } from '../src/datasets/split.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { OffpolicyError } from '../src/errors.js';
+import { runCli } from './support/run-cli.js';
 
 let dir: string;
 let conn: DuckDBConnection;
@@ -110,28 +111,15 @@ async function expectError(p: Promise<unknown>, code: string, message: string | 
   throw new Error(`expected ${code}`);
 }
 
-/** Runs the CLI in-process; returns what it printed and the exit code. */
-async function cli(args: string[], opts: { stdinTTY?: boolean } = {}): Promise<{ out: string; err: string; code: number }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
+/** Runs `offpolicy --workspace <ws> ARGS` in process with stdin reported as not a terminal (so `datasets rm` without --yes refuses instead of prompting). */
+async function cli(args: string[]): ReturnType<typeof runCli> {
   const tty = process.stdin.isTTY;
-  process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  (process.stdin as { isTTY?: boolean }).isTTY = opts.stdinTTY ?? false;
-  process.exitCode = 0;
+  (process.stdin as { isTTY?: boolean }).isTTY = false;
   try {
-    const { main } = await import('../src/cli.js');
-    await main(['node', 'offpolicy', '--workspace', ws.root, ...args]);
+    return await runCli(['--workspace', ws.root, ...args]);
   } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
     (process.stdin as { isTTY?: boolean }).isTTY = tty;
   }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { out: out.join(''), err: err.join(''), code };
 }
 
 describe('describe', () => {

@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoSummaryRows, runDemo, type DemoSummary } from '../src/demo.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { OffpolicyError } from '../src/errors.js';
 import { checkEvaluationResult } from '../src/reports/load-result.js';
+import { runCli } from './support/run-cli.js';
 
 let tmp: string;
 
@@ -107,41 +107,33 @@ describe('runDemo options', () => {
 });
 
 describe('offpolicy demo (CLI, in process)', () => {
-  /** Runs the CLI's main() in this process, capturing what it writes. */
-  async function cli(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
-    const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk)), true));
+  /** Runs `offpolicy ARGS` in process with the temporary directory as the working directory (the demo writes ./offpolicy-report). */
+  async function cli(args: string[]): ReturnType<typeof runCli> {
     const cwd = process.cwd();
     process.chdir(tmp);
     try {
-      await main(['node', 'offpolicy', ...args]);
-      return { stdout: out.join(''), stderr: err.join(''), exitCode: Number(process.exitCode ?? 0) };
+      return await runCli(args);
     } finally {
       process.chdir(cwd);
-      process.exitCode = undefined;
-      o.mockRestore();
-      e.mockRestore();
     }
   }
 
   it('prints the summary table and the report path', async () => {
-    const { stdout, exitCode } = await cli(['demo', '--rows', '2000', '--seed', '1']);
-    expect(exitCode).toBe(0);
-    expect(stdout).toMatch(/^2000 logged rounds, 10 actions \(dataset demo-bandit@1\)/);
-    expect(stdout).toMatch(/policy\s+true value\s+DR estimate\s+95% interval\s+verdict/);
-    expect(stdout).toMatch(/\nreward-greedy\s+0\.\d{4}\s+0\.\d{4}\s+\[0\.\d{4}, 0\.\d{4}\]\s+(recommended|not recommended)\n/);
-    expect(stdout).toContain(`Report: ${path.join(tmp, 'offpolicy-report', 'report.html')}`);
+    const { out, code } = await cli(['demo', '--rows', '2000', '--seed', '1']);
+    expect(code).toBe(0);
+    expect(out).toMatch(/^2000 logged rounds, 10 actions \(dataset demo-bandit@1\)/);
+    expect(out).toMatch(/policy\s+true value\s+DR estimate\s+95% interval\s+verdict/);
+    expect(out).toMatch(/\nreward-greedy\s+0\.\d{4}\s+0\.\d{4}\s+\[0\.\d{4}, 0\.\d{4}\]\s+(recommended|not recommended)\n/);
+    expect(out).toContain(`Report: ${path.join(tmp, 'offpolicy-report', 'report.html')}`);
     expect(existsSync(path.join(tmp, 'offpolicy-report', 'report.html'))).toBe(true);
   });
 
   it('exits 2 with the error sentence on a bad seed or row count', async () => {
     const a = await cli(['demo', '--seed', 'abc']);
-    expect(a.exitCode).toBe(2);
-    expect(a.stderr).toBe('error [E_DEMO_PARAM]: --seed must be a non-negative integer, got "abc". Pass e.g. --seed 0.\n');
+    expect(a.code).toBe(2);
+    expect(a.err).toBe('error [E_DEMO_PARAM]: --seed must be a non-negative integer, got "abc". Pass e.g. --seed 0.\n');
     const b = await cli(['demo', '--rows', '5']);
-    expect(b.exitCode).toBe(2);
-    expect(b.stderr).toBe('error [E_DEMO_PARAM]: --rows must be an integer of at least 100, got "5". Pass e.g. --rows 20000 (the default).\n');
+    expect(b.code).toBe(2);
+    expect(b.err).toBe('error [E_DEMO_PARAM]: --rows must be an integer of at least 100, got "5". Pass e.g. --rows 20000 (the default).\n');
   });
 });

@@ -9,7 +9,7 @@ import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
 import { OffpolicyError } from '../src/errors.js';
 import { evaluate, writeEvaluation, type EvaluateOptions } from '../src/ope/evaluate.js';
 import { pushdownSql } from '../src/ope/pushdown.js';
-import { main } from '../src/cli.js';
+import { runCli } from './support/run-cli.js';
 import { expectNear, expectSameResult, storeFastLog } from './ope-fastpath-helpers.js';
 
 // 6 rows, K = 3: logger pi0, candidate pi (column `cand`), reward predictions q (column `q`).
@@ -326,16 +326,9 @@ describe('synthetic data with ground truth', () => {
   });
 
   it('runs as `offpolicy evaluate` and prints the table and the JSON path', async () => {
-    const out: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
     const file = path.join(dir, 'cli.json');
-    try {
-      await main(['node', 'offpolicy', '-w', path.join(dir, 'ws'), 'evaluate', '--data', 'tiny', '--policy', 'cand=column:cand', '--estimators', 'ips,dr', '--reward-model', 'columns:q', '--interval', 't', '--out', file]);
-    } finally {
-      process.stdout.write = write;
-    }
-    const text = out.join('');
+    const { out: text, err, code } = await runCli(['-w', path.join(dir, 'ws'), 'evaluate', '--data', 'tiny', '--policy', 'cand=column:cand', '--estimators', 'ips,dr', '--reward-model', 'columns:q', '--interval', 't', '--out', file]);
+    expect(code, err).toBe(0);
     expect(text).toMatch(/candidate\s+estimator\s+value\s+95% interval\s+verdict/);
     expect(text).toMatch(/cand\s+ips\s+0\.3792/);
     expect(text).toContain(`Results written to ${file}`);

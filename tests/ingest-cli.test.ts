@@ -1,37 +1,23 @@
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Workspace } from '../src/datasets/workspace.js';
 import { FIXTURES, removeDir, tempDir } from './ingest-helpers.js';
+import { runCli } from './support/run-cli.js';
 
 let dir: string;
-let out: string;
-let err: string;
 beforeEach(async () => {
   dir = await tempDir();
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
 });
 afterEach(async () => {
-  vi.restoreAllMocks();
-  process.exitCode = undefined;
   await removeDir(dir);
 });
 
-const run = (...args: string[]) => main(['node', 'offpolicy', '--workspace', path.join(dir, 'ws'), ...args]);
+const run = (...args: string[]): ReturnType<typeof runCli> => runCli(['--workspace', path.join(dir, 'ws'), ...args]);
 
 describe('offpolicy datasets ingest', () => {
   it('prints the new ref, rows, content hash and rejected count', async () => {
-    await run('datasets', 'ingest', path.join(FIXTURES, 'mapped.csv'), '--name', 'm', '--map', 'action=item', '--map', 'reward=click', '--map', 'propensity=pscore', '--map', 'context=x1,x2,x3', '--num-actions', '4');
-    expect(process.exitCode).toBeUndefined();
+    const { out, code } = await run('datasets', 'ingest', path.join(FIXTURES, 'mapped.csv'), '--name', 'm', '--map', 'action=item', '--map', 'reward=click', '--map', 'propensity=pscore', '--map', 'context=x1,x2,x3', '--num-actions', '4');
+    expect(code).toBe(0);
     const v = await (await Workspace.open(path.join(dir, 'ws'))).resolve('m');
     expect(v.metadata.actionSpace).toEqual({ type: 'discrete', n: 4 });
     expect(v.metadata.columns.map((c) => c.name)).toEqual(['row_id', 'context', 'action', 'reward', 'propensity', 'id']);
@@ -48,23 +34,21 @@ describe('offpolicy datasets ingest', () => {
   });
 
   it('--drop-invalid reports the rejected rows and their file; warnings go to stderr', async () => {
-    await run('datasets', 'ingest', path.join(FIXTURES, 'bandit.csv'), '--name', 'n', '--num-actions', '2', '--drop-invalid');
+    const { out, err, code } = await run('datasets', 'ingest', path.join(FIXTURES, 'bandit.csv'), '--name', 'n', '--num-actions', '2', '--drop-invalid');
     const v = await (await Workspace.open(path.join(dir, 'ws'))).resolve('n');
     expect(v.metadata.rowCount).toBe(2);
     expect(out).toContain(`  rejected:     1 (${path.join(v.dir, 'rejected.parquet')})`);
     expect(err).toBe('warning: 1 of 3 rows broke validation rules and were left out; they are in rejected.parquet with the reasons.\n');
-    expect(process.exitCode).toBeUndefined();
+    expect(code).toBe(0);
   });
 
   it('prints "error [CODE]: message" and exits 2 on bad input', async () => {
-    await run('datasets', 'ingest', path.join(FIXTURES, 'bandit.csv'), '--name', 'x', '--num-actions', 'two');
-    expect(process.exitCode).toBe(2);
-    expect(err).toBe('error [E_NUM_ACTIONS]: --num-actions must be a positive integer, got "two". Pass the number of actions K (actions are 0..K-1).\n');
-    err = '';
-    await run('datasets', 'ingest', path.join(FIXTURES, 'bandit.csv'), '--name', 'x', '--map', 'reward');
-    expect(err).toBe('error [E_MAP_FLAG]: --map reward is not CANONICAL=SOURCE. Write e.g. --map reward=click, or --map context=x1,x2,x3 for a vector assembled from columns.\n');
-    err = '';
-    await run('datasets', 'ingest', path.join(FIXTURES, 'bandit.csv'), '--name', 'x', '--kind', 'tabular');
-    expect(err).toBe('error [E_KIND]: --kind must be bandit or trajectory, got "tabular".\n');
+    const a = await run('datasets', 'ingest', path.join(FIXTURES, 'bandit.csv'), '--name', 'x', '--num-actions', 'two');
+    expect(a.code).toBe(2);
+    expect(a.err).toBe('error [E_NUM_ACTIONS]: --num-actions must be a positive integer, got "two". Pass the number of actions K (actions are 0..K-1).\n');
+    const b = await run('datasets', 'ingest', path.join(FIXTURES, 'bandit.csv'), '--name', 'x', '--map', 'reward');
+    expect(b.err).toBe('error [E_MAP_FLAG]: --map reward is not CANONICAL=SOURCE. Write e.g. --map reward=click, or --map context=x1,x2,x3 for a vector assembled from columns.\n');
+    const c = await run('datasets', 'ingest', path.join(FIXTURES, 'bandit.csv'), '--name', 'x', '--kind', 'tabular');
+    expect(c.err).toBe('error [E_KIND]: --kind must be bandit or trajectory, got "tabular".\n');
   });
 });

@@ -2,8 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RobustnessStudyResult } from '../src/corruption/robustness-types.js';
 import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
 import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
@@ -12,6 +11,7 @@ import { OffpolicyError } from '../src/errors.js';
 import { checkRobustnessStudy, loadRobustnessStudy } from '../src/reports/load-result.js';
 import { buildRobustnessTable, renderRobustnessReport } from '../src/reports/robustness.js';
 import { countSvgMarks } from '../src/reports/svg.js';
+import { runCli } from './support/run-cli.js';
 
 const FIXTURE = path.resolve('tests/fixtures/robustness-study.json');
 let tmp: string;
@@ -24,22 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
-
-async function cli(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => (out.push(String(c)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => (err.push(String(c)), true));
-  try {
-    process.exitCode = 0;
-    await main(['node', 'offpolicy', ...args]);
-    return { stdout: out.join(''), stderr: err.join(''), exitCode: Number(process.exitCode ?? 0) };
-  } finally {
-    process.exitCode = undefined;
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 describe('robustness report', () => {
   it('puts clean and corrupted values side by side with their change', () => {
@@ -89,25 +73,25 @@ describe('robustness report', () => {
   });
 
   it('offpolicy report needs exactly one of --results and --robustness', async () => {
-    const both = await cli(['report', '--results', 'a.json', '--robustness', FIXTURE, '--out', path.join(tmp, 'both')]);
-    expect(both.exitCode).toBe(2);
-    expect(both.stderr).toBe('error [E_REPORT_INPUT]: Pass exactly one of --results FILE and --robustness FILE. --results takes the JSON of `offpolicy evaluate --out`, --robustness the JSON of `offpolicy robustness --out`.\n');
-    const neither = await cli(['report', '--out', path.join(tmp, 'neither')]);
-    expect(neither.exitCode).toBe(2);
-    expect(neither.stderr).toContain('error [E_REPORT_INPUT]');
+    const both = await runCli(['report', '--results', 'a.json', '--robustness', FIXTURE, '--out', path.join(tmp, 'both')]);
+    expect(both.code).toBe(2);
+    expect(both.err).toBe('error [E_REPORT_INPUT]: Pass exactly one of --results FILE and --robustness FILE. --results takes the JSON of `offpolicy evaluate --out`, --robustness the JSON of `offpolicy robustness --out`.\n');
+    const neither = await runCli(['report', '--out', path.join(tmp, 'neither')]);
+    expect(neither.code).toBe(2);
+    expect(neither.err).toContain('error [E_REPORT_INPUT]');
     expect(existsSync(path.join(tmp, 'both'))).toBe(false);
-    const missing = await cli(['report', '--robustness', path.join(tmp, 'missing.json'), '--out', path.join(tmp, 'missing')]);
-    expect(missing.exitCode).toBe(2);
-    expect(missing.stderr).toMatch(/^error \[E_RESULTS_FILE\]: Study file .*missing\.json does not exist\./);
+    const missing = await runCli(['report', '--robustness', path.join(tmp, 'missing.json'), '--out', path.join(tmp, 'missing')]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/^error \[E_RESULTS_FILE\]: Study file .*missing\.json does not exist\./);
     const notJson = path.join(tmp, 'cli-bad.json');
     await writeFile(notJson, 'nope');
-    const bad = await cli(['report', '--robustness', notJson, '--out', path.join(tmp, 'cli-bad')]);
-    expect(bad.exitCode).toBe(2);
-    expect(bad.stderr).toMatch(/^error \[E_RESULTS_FILE\]: .*is not valid JSON/);
+    const bad = await runCli(['report', '--robustness', notJson, '--out', path.join(tmp, 'cli-bad')]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^error \[E_RESULTS_FILE\]: .*is not valid JSON/);
     const evalFile = path.resolve('tests/fixtures/evaluation-result.json');
-    const wrong = await cli(['report', '--robustness', evalFile, '--out', path.join(tmp, 'wrong')]);
-    expect(wrong.exitCode).toBe(2);
-    expect(wrong.stderr).toMatch(/^error \[E_RESULTS_SCHEMA\]: .* is not an offpolicy robustness study: its schema is "offpolicy\.evaluation\/1"/);
+    const wrong = await runCli(['report', '--robustness', evalFile, '--out', path.join(tmp, 'wrong')]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toMatch(/^error \[E_RESULTS_SCHEMA\]: .* is not an offpolicy robustness study: its schema is "offpolicy\.evaluation\/1"/);
     expect(existsSync(path.join(tmp, 'wrong'))).toBe(false);
   });
 
@@ -116,12 +100,12 @@ describe('robustness report', () => {
     const ws = await Workspace.open(wsDir);
     await writeBanditDataset(ws, 'logs', generateBanditLog({ n: 400, numActions: 3, contextDim: 2, reward: 'logistic', beta: 1, seed: 1 }));
     const studyFile = path.join(tmp, 'study.json');
-    const run = await cli(['-w', wsDir, 'robustness', '--data', 'logs', '--setting', 'kind=reward-flip,rate=0.5', '--policy', 'logger=column:action_probs', '--estimators', 'ips,snips', '--out', studyFile]);
-    expect(run.exitCode).toBe(0);
+    const run = await runCli(['-w', wsDir, 'robustness', '--data', 'logs', '--setting', 'kind=reward-flip,rate=0.5', '--policy', 'logger=column:action_probs', '--estimators', 'ips,snips', '--out', studyFile]);
+    expect(run.code).toBe(0);
     const out = path.join(tmp, 'e2e');
-    const rep = await cli(['report', '--robustness', studyFile, '--format', 'html,md', '--out', out]);
-    expect(rep.exitCode).toBe(0);
-    expect(rep.stdout.trim().split('\n').map((f) => path.relative(out, f))).toEqual(['robustness.html', 'charts/robustness.svg', 'robustness.md']);
+    const rep = await runCli(['report', '--robustness', studyFile, '--format', 'html,md', '--out', out]);
+    expect(rep.code).toBe(0);
+    expect(rep.out.trim().split('\n').map((f) => path.relative(out, f))).toEqual(['robustness.html', 'charts/robustness.svg', 'robustness.md']);
     const md = await readFile(path.join(out, 'robustness.md'), 'utf8');
     expect(md).toMatch(/\| logger\/ips \| 0\.\d{4} \| 0\.\d{4} \| [+-]0\.\d{4} \([+-]\d+\.\d%\) \|/);
     const saved = JSON.parse(await readFile(studyFile, 'utf8'));

@@ -2,8 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OffpolicyError } from '../src/errors.js';
 import type { EvaluationResult } from '../src/ope/types.js';
 import { forestDomain, forestPlotSpec } from '../src/reports/charts/forest-plot.js';
@@ -15,6 +14,7 @@ import { checkEvaluationResult, loadEvaluationResult } from '../src/reports/load
 import { parseReportFormats, renderReport, type ReportJson } from '../src/reports/render.js';
 import { countSvgMarks, renderChartSvg } from '../src/reports/svg.js';
 import { buildReportTables } from '../src/reports/tables.js';
+import { runCli } from './support/run-cli.js';
 
 const FIXTURE = path.resolve('tests/fixtures/evaluation-result.json');
 
@@ -343,41 +343,22 @@ describe('bad input', () => {
 });
 
 describe('offpolicy report (CLI, in process)', () => {
-  /** Runs the CLI's main() in this process, capturing what it writes. */
-  async function cli(args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
-    const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk)), true));
-    const argv = process.argv;
-    process.argv = ['node', 'offpolicy', ...args];
-    try {
-      await main(process.argv);
-      return { stdout: out.join(''), stderr: err.join(''), exitCode: Number(process.exitCode ?? 0) };
-    } finally {
-      process.argv = argv;
-      process.exitCode = undefined;
-      o.mockRestore();
-      e.mockRestore();
-    }
-  }
-
   it('writes the report and prints the files', async () => {
     const dir = path.join(tmp, 'cli');
-    const { stdout, exitCode } = await cli(['report', '--results', FIXTURE, '--format', 'html,json', '--out', dir]);
-    expect(exitCode).toBe(0);
-    expect(stdout.trim().split('\n')).toEqual([path.join(dir, 'report.html'), path.join(dir, 'report.json')]);
+    const { out, code } = await runCli(['report', '--results', FIXTURE, '--format', 'html,json', '--out', dir]);
+    expect(code).toBe(0);
+    expect(out.trim().split('\n')).toEqual([path.join(dir, 'report.html'), path.join(dir, 'report.json')]);
     const json = JSON.parse(await readFile(path.join(dir, 'report.json'), 'utf8')) as ReportJson;
     expect(json.report.reproduction.reportCommand).toBe(`offpolicy report --results ${FIXTURE} --format html,json --out ${dir}`);
   });
 
   it('prints the error code and sentence and exits 2 on bad input', async () => {
-    const a = await cli(['report', '--results', path.join(tmp, 'missing.json'), '--out', path.join(tmp, 'cli2')]);
-    expect(a.exitCode).toBe(2);
-    expect(a.stderr).toBe(`error [E_RESULTS_FILE]: Results file ${path.join(tmp, 'missing.json')} does not exist. Pass the JSON written by \`offpolicy evaluate --out results.json\`.\n`);
-    const b = await cli(['report', '--results', FIXTURE, '--format', 'pdf']);
-    expect(b.exitCode).toBe(2);
-    expect(b.stderr).toBe('error [E_REPORT_FORMAT]: Unknown report format "pdf". Use a comma-separated list of html, md, json (e.g. --format html,md).\n');
+    const a = await runCli(['report', '--results', path.join(tmp, 'missing.json'), '--out', path.join(tmp, 'cli2')]);
+    expect(a.code).toBe(2);
+    expect(a.err).toBe(`error [E_RESULTS_FILE]: Results file ${path.join(tmp, 'missing.json')} does not exist. Pass the JSON written by \`offpolicy evaluate --out results.json\`.\n`);
+    const b = await runCli(['report', '--results', FIXTURE, '--format', 'pdf']);
+    expect(b.code).toBe(2);
+    expect(b.err).toBe('error [E_REPORT_FORMAT]: Unknown report format "pdf". Use a comma-separated list of html, md, json (e.g. --format html,md).\n');
     expect(existsSync(path.join(tmp, 'cli2'))).toBe(false);
   });
 });

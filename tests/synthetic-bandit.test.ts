@@ -2,9 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Command } from 'commander';
-import { vi } from 'vitest';
-import { registerGenerate } from '../src/cli/generate.js';
 import {
   banditModel,
   gaussianMoment,
@@ -21,6 +18,7 @@ import { Workspace } from '../src/datasets/workspace.js';
 import { readColumns } from '../src/datasets/columns.js';
 import { OffpolicyError } from '../src/errors.js';
 import { Rng } from '../src/util/rng.js';
+import { runCli } from './support/run-cli.js';
 
 const BASE: GenerateBanditOptions = { n: 20_000, numActions: 10, contextDim: 5, reward: 'logistic', beta: -3, seed: 0 };
 
@@ -420,14 +418,8 @@ describe("OBP's reward function and behaviour (rewardFunction 'obp', behaviour '
   it('generate bandit --reward-function obp --degree 3 --behaviour expected-reward stores that log', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'offpolicy-obp-cli-'));
     try {
-      const program = new Command().exitOverride().option('-w, --workspace <dir>');
-      registerGenerate(program);
-      const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-      try {
-        await program.parseAsync(['node', 'offpolicy', '-w', dir, 'generate', 'bandit', '--name', 'obp', '--rows', '300', '--actions', '6', '--context-dim', '3', '--reward-function', 'obp', '--degree', '3', '--behaviour', 'expected-reward', '--seed', '2', '--json']);
-      } finally {
-        spy.mockRestore();
-      }
+      const r = await runCli(['-w', dir, 'generate', 'bandit', '--name', 'obp', '--rows', '300', '--actions', '6', '--context-dim', '3', '--reward-function', 'obp', '--degree', '3', '--behaviour', 'expected-reward', '--seed', '2', '--json']);
+      expect(r.code, r.err).toBe(0);
       const v = await (await Workspace.open(dir)).resolve('obp');
       const expected = generateBanditLog({ n: 300, numActions: 6, contextDim: 3, reward: 'logistic', beta: -3, rewardFunction: 'obp', degree: 3, behaviour: 'expected-reward', seed: 2 });
       expect(v.metadata.extra!.params).toEqual(expected.params);

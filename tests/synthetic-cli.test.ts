@@ -1,25 +1,21 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { registerGenerate } from '../src/cli/generate.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Workspace } from '../src/datasets/workspace.js';
+import { runCli } from './support/run-cli.js';
 
+/**
+ * Runs `offpolicy ARGS` in process and resolves to its stdout. A run that fails with the CLI's
+ * `error [CODE]: message` line (exit 2) rejects with an Error carrying that code and message, as the command threw it;
+ * any other failure rejects with the exit code and stderr.
+ */
 async function run(args: string[]): Promise<string> {
-  const program = new Command().exitOverride().option('-w, --workspace <dir>');
-  registerGenerate(program);
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  try {
-    await program.parseAsync(['node', 'offpolicy', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
+  const r = await runCli(args);
+  if (r.code === 0) return r.out;
+  const m = r.code === 2 ? /^error \[([A-Z0-9_]+)\]: ([\s\S]*)\n$/.exec(r.err) : null;
+  if (!m) throw new Error(`offpolicy ${args.join(' ')} exited ${r.code}: ${r.err}`);
+  throw Object.assign(new Error(m[2]), { code: m[1] });
 }
 
 describe('offpolicy generate', () => {
