@@ -187,7 +187,7 @@ const TASKS: Readonly<Record<string, TaskConfig>> = {
 };
 
 const LEARNERS: readonly AlgorithmName[] = ['bc', 'rcbc', 'td3bc', 'prdc', 'iql', 'riql'];
-const DEFAULT_TASKS = ['pendulum', 'point-maze'];
+const DEFAULT_TASKS = ['pendulum', 'point-maze', 'mountain-car'];
 
 // ---------------------------------------------------------------- flags
 
@@ -570,16 +570,29 @@ function printTables(r: ResultsFile): void {
   printShape(r);
 }
 
+/**
+ * "a beats b" on the seed means: holds when the difference exceeds twice its
+ * standard error (sqrt(sa^2 / na + sb^2 / nb)) and at least 1 point; within
+ * that it is a tie, so two learners stuck at the same score (e.g. 27.1 vs
+ * 27.0, the do-nothing return) are not reported as one beating the other.
+ */
+function beats(a: { mean: number; std: number; n: number }, b: { mean: number; std: number; n: number }): string {
+  const d = a.mean - b.mean;
+  const noise = Math.max(1, 2 * Math.sqrt((a.std * a.std) / a.n + (b.std * b.std) / b.n));
+  return d > noise ? 'holds' : Math.abs(d) <= noise ? `tie (difference ${d.toFixed(1)} within ${noise.toFixed(1)})` : 'does not hold';
+}
+
 /** The literature's expected shape, checked on the means (printed, not asserted). */
 function printShape(r: ResultsFile): void {
   const m = (t: string, lv: string, l: string, s: Setting = 'clean'): number | null => cellStats(r, t, lv, l, s)?.mean ?? null;
+  const st = (t: string, lv: string, l: string, s: Setting = 'clean') => cellStats(r, t, lv, l, s);
   const f = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(1));
   console.log('\n### Expected shape (means over seeds)\n');
   for (const t of tasks) {
-    const bc = m(t, 'medium-replay', 'bc');
+    const bc = st(t, 'medium-replay', 'bc');
     for (const l of ['iql', 'prdc']) {
-      const x = m(t, 'medium-replay', l);
-      if (x !== null && bc !== null) console.log(`- ${t}: ${l.toUpperCase()} > BC on medium-replay: ${f(x)} vs ${f(bc)}: ${x > bc ? 'holds' : 'does not hold'}`);
+      const x = st(t, 'medium-replay', l);
+      if (x !== null && bc !== null) console.log(`- ${t}: ${l.toUpperCase()} > BC on medium-replay: ${f(x.mean)} vs ${f(bc.mean)}: ${beats(x, bc)}`);
     }
     const rc = m(t, 'expert', 'rcbc');
     if (rc !== null) {
@@ -591,12 +604,13 @@ function printShape(r: ResultsFile): void {
     for (const lv of CORRUPTION_LEVELS) {
       const rc0 = m(t, lv, 'riql');
       const rc1 = m(t, lv, 'riql', CORRUPTION.label);
-      const ic1 = m(t, lv, 'iql', CORRUPTION.label);
+      const ic1 = st(t, lv, 'iql', CORRUPTION.label);
+      const rs1 = st(t, lv, 'riql', CORRUPTION.label);
       if (rc0 !== null && rc1 !== null) {
         const verdict = rc0 <= 0 ? 'undefined (clean score <= 0)' : rc1 >= 0.8 * rc0 ? 'holds' : 'does not hold';
         console.log(`- ${t} ${lv}: RIQL keeps >= 80% of its clean score under corruption: ${f(rc1)} / ${f(rc0)}${rc0 > 0 ? ` = ${(rc1 / rc0).toFixed(2)}` : ''}: ${verdict}`);
       }
-      if (rc1 !== null && ic1 !== null) console.log(`- ${t} ${lv}: RIQL > IQL under corruption: ${f(rc1)} vs ${f(ic1)}: ${rc1 > ic1 ? 'holds' : 'does not hold'}`);
+      if (rs1 !== null && ic1 !== null) console.log(`- ${t} ${lv}: RIQL > IQL under corruption: ${f(rs1.mean)} vs ${f(ic1.mean)}: ${beats(rs1, ic1)}`);
     }
   }
 }
