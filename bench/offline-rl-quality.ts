@@ -126,6 +126,8 @@ interface TaskConfig {
   iqlBeta?: number;
   /** PRDC's beta (scale of s in the [beta s, a] keys; default 2). */
   prdcBeta?: number;
+  /** PRDC's own reward scale where its authors' setting differs from the other TD learners' (default: rewardScale). */
+  prdcRewardScale?: number;
   why: string;
 }
 
@@ -154,9 +156,9 @@ const TASKS: Readonly<Record<string, TaskConfig>> = {
   /**
    * The same maze with the authors' settings for sparse-goal navigation
    * (AntMaze): IQL's official code uses expectile 0.9, beta 10 and reward - 1
-   * there; PRDC's README runs AntMaze with alpha 7.5, beta 7.5 and reward
-   * shift -1 (its --scale=10000 is not reproduced: the README does not say
-   * what it scales). Run with --steps 200000 on medium-replay only
+   * there; PRDC's code runs AntMaze with alpha 7.5, beta 7.5 and rewards
+   * 10000 r - 1 (its README: --scale=10000 --shift=-1; its replay buffer:
+   * r = scale * r + shift). Run with --steps 200000 on medium-replay only
    * (bench/results/offline-rl-quality-maze-long.json): value propagation over
    * the ~100-step path takes far more than the table's 10k updates.
    */
@@ -172,7 +174,8 @@ const TASKS: Readonly<Record<string, TaskConfig>> = {
     riqlQuantile: 0.25,
     alpha: 7.5,
     prdcBeta: 7.5,
-    why: 'the point maze with the AntMaze settings of IQL (expectile 0.9, beta 10, reward - 1) and PRDC (alpha 7.5, beta 7.5, reward - 1)',
+    prdcRewardScale: 10_000,
+    why: 'the point maze with the AntMaze settings of IQL (expectile 0.9, beta 10, reward - 1) and PRDC (alpha 7.5, beta 7.5, reward 10000 r - 1)',
   },
   'mountain-car': {
     env: 'mountain-car',
@@ -350,6 +353,7 @@ function learnerOptions(task: TaskConfig, algo: AlgorithmName, seed: number): Tr
     if (task.iqlBeta !== undefined) o.beta = task.iqlBeta;
   }
   if (algo === 'prdc' && task.prdcBeta !== undefined) o.prdcBeta = task.prdcBeta;
+  if (algo === 'prdc' && task.prdcRewardScale !== undefined) o.rewardScale = task.prdcRewardScale;
   if (algo === 'riql') {
     o.huberDelta = task.riqlHuberDelta;
     o.quantile = task.riqlQuantile;
