@@ -18,9 +18,9 @@ import { ensureTfBackend } from '../util/tf-backend.js';
 import { concatRows, initMlp, type MlpSpec } from './engine/mlp.js';
 import { WasmMlp } from './engine/wasm-mlp.js';
 import { computeNormStats, identityStats, type NormStats } from './engine/normalization.js';
-import { awrWeights, ensembleQuantile, expectileLoss, huberLoss, mseLoss, tdTargets, transformRewards } from './losses.js';
+import { awrWeights, ensembleQuantile, expectileLoss, huberLoss, mseLoss, tdTargets, transformRewards, type LossResult } from './losses.js';
 import type { ActorKind, MlpPolicy } from './policy.js';
-import { buildTransitions, sampleBatch, type TransitionSet } from './transitions.js';
+import { buildTransitions, sampleBatch, type Batch, type TransitionSet } from './transitions.js';
 import { runUpdates } from './train-loop.js';
 import { checkConfig, checkStateAlgo, newState, putConfig, putNet, putRng, takeNet, takeRng, type LearnerState } from './learner.js';
 
@@ -138,6 +138,41 @@ export function resolveIqlConfig(opts: IqlOptions & RobustIqlOptions, robust: Re
   return c;
 }
 
+/** The V network's parameters, gradient buffer and optimizer. */
+export interface ValueNet {
+  params: Float32Array;
+  grad: Float32Array;
+  adam: Adam;
+}
+
+/**
+ * IQL's V step, shared by the continuous and discrete learners: V(s) moves
+ * towards the expectile of `qTarget`; V(s') is read before the step (the TD
+ * targets bootstrap from V as it was). Returns V(s) (for the AWR weights),
+ * V(s') and the loss.
+ */
+export function iqlValueStep(vNet: WasmMlp, v: ValueNet, obs: Float32Array, nextObs: Float32Array, n: number, qTarget: ArrayLike<number>, expectile: number): { v: Float32Array; nextV: Float32Array; loss: number } {
+  const out = vNet.forward(v.params, obs, n);
+  const nextV = vNet.infer(v.params, nextObs, n);
+  const l = expectileLoss(out, qTarget, expectile);
+  vNet.backward(l.grad, v.grad);
+  v.adam.step(v.params, v.grad);
+  return { v: out, nextV, loss: l.loss };
+}
+
+/** The Q heads' TD targets: the batch's rewards transformed in place (scale, shift), bootstrapped from V(s'), clipped when tdClip is set. */
+export function iqlTdTargets(b: Batch, nextV: ArrayLike<number>, c: IqlConfig): Float32Array {
+  transformRewards(b.rewards, c.rewardScale, c.rewardShift);
+  return tdTargets(b.rewards, b.done, nextV, c.gamma, c.tdClip ?? undefined);
+}
+
+/** One Q head's loss against the TD targets (squared error, or RIQL's Huber), divided by the number of heads: the Q loss is their mean. */
+export function iqlHeadLoss(pred: ArrayLike<number>, y: ArrayLike<number>, c: IqlConfig, heads: number): LossResult {
+  const l = c.huberDelta === null ? mseLoss(pred, y) : huberLoss(pred, y, c.huberDelta);
+  for (let i = 0; i < l.grad.length; i++) l.grad[i] = l.grad[i]! / heads;
+  return { loss: l.loss / heads, grad: l.grad };
+}
+
 export interface IqlLosses extends Record<string, number> {
   v: number;
   q: number;
@@ -160,7 +195,7 @@ export class IqlLearner {
   readonly qSpec: MlpSpec;
   readonly vSpec: MlpSpec;
   readonly q: QNet[];
-  readonly v: { params: Float32Array; grad: Float32Array; adam: Adam };
+  readonly v: ValueNet;
   readonly actor: Actor;
   private readonly rng: Rng;
   private qNet: WasmMlp | null = null;
@@ -214,28 +249,19 @@ export class IqlLearner {
     // quantile 0 is the min over the heads (IQL's min of two)
     const qTarget = ensembleQuantile(heads, B, K, c.quantile);
 
-    const v = vNet.forward(this.v.params, b.obs, B);
-    const nextV = vNet.infer(this.v.params, b.nextObs!, B);
-    const vLoss = expectileLoss(v, qTarget, c.expectile);
-    vNet.backward(vLoss.grad, this.v.grad);
-    this.v.adam.step(this.v.params, this.v.grad);
-
-    transformRewards(b.rewards, c.rewardScale, c.rewardShift);
-    const y = tdTargets(b.rewards, b.done, nextV, c.gamma, c.tdClip ?? undefined);
+    const V = iqlValueStep(vNet, this.v, b.obs, b.nextObs!, B, qTarget, c.expectile);
+    const y = iqlTdTargets(b, V.nextV, c);
     let qLoss = 0;
     for (const head of this.q) {
-      const pred = qNet.forward(head.params, sa, B);
-      const l = c.huberDelta === null ? mseLoss(pred, y) : huberLoss(pred, y, c.huberDelta);
-      // the Q loss is the mean over heads
-      qLoss += l.loss / K;
-      for (let i = 0; i < B; i++) l.grad[i] = l.grad[i]! / K;
+      const l = iqlHeadLoss(qNet.forward(head.params, sa, B), y, c, K);
+      qLoss += l.loss;
       qNet.backward(l.grad, head.grad);
       head.adam.step(head.params, head.grad);
     }
 
-    const w = awrWeights(qTarget, v, c.beta);
+    const w = awrWeights(qTarget, V.v, c.beta);
     const actorLoss = this.actor.step(b.obs, b.actions, w, cosineLr(c.actorLr, this.step, c.steps));
-    const losses: IqlLosses = { v: vLoss.loss, q: qLoss, actor: actorLoss };
+    const losses: IqlLosses = { v: V.loss, q: qLoss, actor: actorLoss };
     for (const head of this.q) polyakUpdate(head.target, head.params, c.tau);
     this.step++;
     checkFiniteLoss(losses, this.step);

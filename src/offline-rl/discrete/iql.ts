@@ -20,9 +20,9 @@ import { Adam, cosineLr, polyakUpdate } from '../engine/adam.js';
 import { initMlp, type MlpSpec } from '../engine/mlp.js';
 import { WasmMlp } from '../engine/wasm-mlp.js';
 import { computeNormStats, identityStats, type NormStats } from '../engine/normalization.js';
-import { IQL_ROBUST_DEFAULTS, RIQL_DEFAULTS, resolveIqlConfig, type IqlLosses, type IqlOptions, type RobustIqlOptions } from '../iql.js';
+import { IQL_ROBUST_DEFAULTS, RIQL_DEFAULTS, iqlHeadLoss, iqlTdTargets, iqlValueStep, resolveIqlConfig, type IqlLosses, type IqlOptions, type RobustIqlOptions, type ValueNet } from '../iql.js';
 import { checkConfig, checkStateAlgo, newState, putConfig, putNet, putRng, takeNet, takeRng, type LearnerState } from '../learner.js';
-import { awrWeights, ensembleQuantile, expectileLoss, huberLoss, mseLoss, tdTargets, transformRewards } from '../losses.js';
+import { awrWeights, ensembleQuantile } from '../losses.js';
 import { runUpdates } from '../train-loop.js';
 import { sampleBatch } from '../transitions.js';
 import { CategoricalActor } from './categorical-actor.js';
@@ -50,7 +50,7 @@ export class DiscreteIqlLearner {
   readonly qSpec: MlpSpec;
   readonly vSpec: MlpSpec;
   readonly q: QNet[];
-  readonly v: { params: Float32Array; grad: Float32Array; adam: Adam };
+  readonly v: ValueNet;
   readonly actor: CategoricalActor;
   private readonly rng: Rng;
   private qNet: WasmMlp | null = null;
@@ -105,28 +105,19 @@ export class DiscreteIqlLearner {
     // quantile 0 is the min over the heads (IQL's min of two)
     const qTarget = ensembleQuantile(heads, B, E, c.quantile);
 
-    const v = vNet.forward(this.v.params, xs, B);
-    const nextV = vNet.infer(this.v.params, b.nextObs!, B);
-    const vLoss = expectileLoss(v, qTarget, c.expectile);
-    vNet.backward(vLoss.grad, this.v.grad);
-    this.v.adam.step(this.v.params, this.v.grad);
-
-    transformRewards(b.rewards, c.rewardScale, c.rewardShift);
-    const y = tdTargets(b.rewards, b.done, nextV, c.gamma, c.tdClip ?? undefined);
+    const V = iqlValueStep(vNet, this.v, xs, b.nextObs!, B, qTarget, c.expectile);
+    const y = iqlTdTargets(b, V.nextV, c);
     let qLoss = 0;
     for (const head of this.q) {
-      const pred = gatherActions(qNet.forward(head.params, xs, B), actions, K);
-      const l = c.huberDelta === null ? mseLoss(pred, y) : huberLoss(pred, y, c.huberDelta);
-      // the Q loss is the mean over heads
-      qLoss += l.loss / E;
-      for (let i = 0; i < B; i++) l.grad[i] = l.grad[i]! / E;
+      const l = iqlHeadLoss(gatherActions(qNet.forward(head.params, xs, B), actions, K), y, c, E);
+      qLoss += l.loss;
       qNet.backward(scatterActions(l.grad, actions, K), head.grad);
       head.adam.step(head.params, head.grad);
     }
 
-    const w = awrWeights(qTarget, v, c.beta);
+    const w = awrWeights(qTarget, V.v, c.beta);
     const actorLoss = this.actor.step(xs, actions, w, cosineLr(c.actorLr, this.step, c.steps));
-    const losses: IqlLosses = { v: vLoss.loss, q: qLoss, actor: actorLoss };
+    const losses: IqlLosses = { v: V.loss, q: qLoss, actor: actorLoss };
     for (const head of this.q) polyakUpdate(head.target, head.params, c.tau);
     this.step++;
     checkFiniteLoss(losses, this.step);
