@@ -14,7 +14,7 @@ import { checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } f
 import { ensureTfBackend } from '../util/tf-backend.js';
 import { computeNormStats, identityStats, type NormStats } from './engine/normalization.js';
 import { MlpPolicy } from './policy.js';
-import { buildTransitions, sampleBatch, type TransitionSet } from './transitions.js';
+import { buildTransitions, sampleBatch, type Batch, type TransitionSet } from './transitions.js';
 import { runUpdates } from './train-loop.js';
 import { actorLearnerState, restoreActorLearner, type LearnerState } from './learner.js';
 
@@ -34,6 +34,17 @@ export function returnsToGo(rewards: ArrayLike<number>, episodeId: ArrayLike<num
     out[i] = rewards[i]! + (sameEpisodeNext ? out[i + 1]! : 0);
   }
   return out;
+}
+
+/** The actor's training input for a batch: each row's normalized observation with its scaled return-to-go appended (B x (d + 1)). */
+export function returnConditionedInput(b: Batch, d: number, rtg: Float64Array, returnScale: number): Float32Array {
+  const B = b.size;
+  const x = new Float32Array(B * (d + 1));
+  for (let i = 0; i < B; i++) {
+    x.set(b.obs.subarray(i * d, (i + 1) * d), i * (d + 1));
+    x[i * (d + 1) + d] = rtg[b.rows[i]!]! * returnScale;
+  }
+  return x;
 }
 
 export class RcbcLearner {
@@ -92,11 +103,7 @@ export class RcbcLearner {
     const B = this.batchSize;
     const d = this.transitions.obsDim;
     const b = sampleBatch(this.transitions, B, this.rng);
-    const x = new Float32Array(B * (d + 1));
-    for (let i = 0; i < B; i++) {
-      x.set(b.obs.subarray(i * d, (i + 1) * d), i * (d + 1));
-      x[i * (d + 1) + d] = this.rtg[b.rows[i]!]! * this.returnScale;
-    }
+    const x = returnConditionedInput(b, d, this.rtg, this.returnScale);
     const loss = this.actor.step(x, b.actions, undefined, this.actor.adam.lr);
     this.step++;
     checkFiniteLoss({ actor: loss }, this.step);

@@ -12,7 +12,7 @@ import { Rng } from '../../util/rng.js';
 import { checkFiniteLoss, checkPositive, checkSteps } from '../config.js';
 import { computeNormStats, identityStats, type NormStats } from '../engine/normalization.js';
 import { actorLearnerState, restoreActorLearner, type LearnerState } from '../learner.js';
-import { returnsToGo, type RcbcOptions } from '../rcbc.js';
+import { returnConditionedInput, returnsToGo, type RcbcOptions } from '../rcbc.js';
 import { runUpdates } from '../train-loop.js';
 import { sampleBatch } from '../transitions.js';
 import { CategoricalActor } from './categorical-actor.js';
@@ -73,11 +73,7 @@ export class DiscreteRcbcLearner {
     const B = this.batchSize;
     const d = this.transitions.obsDim;
     const b = sampleBatch(this.transitions, B, this.rng);
-    const x = new Float32Array(B * (d + 1));
-    for (let i = 0; i < B; i++) {
-      x.set(b.obs.subarray(i * d, (i + 1) * d), i * (d + 1));
-      x[i * (d + 1) + d] = this.rtg[b.rows[i]!]! * this.returnScale;
-    }
+    const x = returnConditionedInput(b, d, this.rtg, this.returnScale);
     const loss = this.actor.step(x, batchActionIndices(b), undefined, this.actor.adam.lr);
     this.step++;
     checkFiniteLoss({ actor: loss }, this.step);
