@@ -100,6 +100,37 @@ describe('forward pass', () => {
   });
 });
 
+/**
+ * Central differences in float64 (the loss functions use forwardJs) around
+ * float32 values, h = 1e-3, each compared with the analytic gradient. A ReLU
+ * kink inside [v - h, v + h] makes the one-sided slopes disagree: such
+ * coordinates are skipped and counted (callers bound the count).
+ */
+function finiteDifferenceCheck(base: Float32Array, analyticGrad: Float32Array, f: (v: Float32Array) => number): { checked: number; skipped: number } {
+  const h = 1e-3;
+  let checked = 0;
+  let skipped = 0;
+  const f0 = f(base);
+  for (let i = 0; i < base.length; i++) {
+    const plus = Float32Array.from(base);
+    const minus = Float32Array.from(base);
+    plus[i] = base[i]! + h;
+    minus[i] = base[i]! - h;
+    const fp = f(plus);
+    const fm = f(minus);
+    const right = (fp - f0) / (plus[i]! - base[i]!);
+    const left = (f0 - fm) / (base[i]! - minus[i]!);
+    if (Math.abs(right - left) > 5e-3 * (1 + Math.abs(right))) {
+      skipped++;
+      continue;
+    }
+    const fd = (fp - fm) / (plus[i]! - minus[i]!);
+    expect(Math.abs(fd - analyticGrad[i]!)).toBeLessThan(1e-3 + 1e-3 * Math.abs(fd));
+    checked++;
+  }
+  return { checked, skipped };
+}
+
 describe('hand-written backward pass vs finite differences', () => {
   // width 1 takes the reshape path of the backward pass (Q and V heads)
   for (const [output, width, seed] of [['linear', 3, 21], ['tanh', 3, 22], ['linear', 1, 24], ['tanh', 1, 25]] as const) {
@@ -111,37 +142,10 @@ describe('hand-written backward pass vs finite differences', () => {
       const x = randomArray(n * 4, rng);
       const r = randomArray(n * width, rng);
       const { grad, dx } = analytic(spec, p, x, n, r);
-      // Central differences in float64 (forwardJs) around float32 parameters. A ReLU
-      // kink inside [p - h, p + h] makes the one-sided slopes disagree: such
-      // coordinates are skipped (and counted; they must stay rare).
-      const h = 1e-3;
-      const check = (base: Float32Array, analyticGrad: Float32Array, f: (v: Float32Array) => number): { checked: number; skipped: number } => {
-        let checked = 0;
-        let skipped = 0;
-        const f0 = f(base);
-        for (let i = 0; i < base.length; i++) {
-          const plus = Float32Array.from(base);
-          const minus = Float32Array.from(base);
-          plus[i] = base[i]! + h;
-          minus[i] = base[i]! - h;
-          const fp = f(plus);
-          const fm = f(minus);
-          const right = (fp - f0) / (plus[i]! - base[i]!);
-          const left = (f0 - fm) / (base[i]! - minus[i]!);
-          if (Math.abs(right - left) > 5e-3 * (1 + Math.abs(right))) {
-            skipped++;
-            continue;
-          }
-          const fd = (fp - fm) / (plus[i]! - minus[i]!);
-          expect(Math.abs(fd - analyticGrad[i]!)).toBeLessThan(1e-3 + 1e-3 * Math.abs(fd));
-          checked++;
-        }
-        return { checked, skipped };
-      };
-      const pc = check(p, grad, (v) => lossJs(spec, v, x, n, r));
+      const pc = finiteDifferenceCheck(p, grad, (v) => lossJs(spec, v, x, n, r));
       expect(pc.checked + pc.skipped).toBe(parameterCount(spec));
       expect(pc.skipped).toBeLessThanOrEqual(3);
-      const xc = check(x, dx, (v) => lossJs(spec, p, v, n, r));
+      const xc = finiteDifferenceCheck(x, dx, (v) => lossJs(spec, p, v, n, r));
       expect(xc.skipped).toBeLessThanOrEqual(2);
     });
   }
@@ -442,29 +446,8 @@ describe('WasmMlp: the learners\' forward / backward engine', () => {
       for (let i = 0; i < y.length; i++) expect(y[i]).toBeCloseTo(yRef[i]!, 5);
       const grad = new Float32Array(p.length);
       const dx = net.backward(r, grad, true)!;
-      const h = 1e-3;
-      let skipped = 0;
-      const check = (base: Float32Array, analyticGrad: Float32Array, f: (v: Float32Array) => number): void => {
-        const f0 = f(base);
-        for (let i = 0; i < base.length; i++) {
-          const plus = Float32Array.from(base);
-          const minus = Float32Array.from(base);
-          plus[i] = base[i]! + h;
-          minus[i] = base[i]! - h;
-          const fp = f(plus);
-          const fm = f(minus);
-          const right = (fp - f0) / (plus[i]! - base[i]!);
-          const left = (f0 - fm) / (base[i]! - minus[i]!);
-          if (Math.abs(right - left) > 5e-3 * (1 + Math.abs(right))) {
-            skipped++;
-            continue;
-          }
-          const fd = (fp - fm) / (plus[i]! - minus[i]!);
-          expect(Math.abs(fd - analyticGrad[i]!)).toBeLessThan(1e-3 + 1e-3 * Math.abs(fd));
-        }
-      };
-      check(p, grad, (v) => lossJs(spec, v, x, n, r));
-      check(x, dx, (v) => lossJs(spec, p, v, n, r));
+      const skipped =
+        finiteDifferenceCheck(p, grad, (v) => lossJs(spec, v, x, n, r)).skipped + finiteDifferenceCheck(x, dx, (v) => lossJs(spec, p, v, n, r)).skipped;
       expect(skipped).toBeLessThanOrEqual(4);
     });
   }
