@@ -14,6 +14,7 @@
 import { OffpolicyError } from '../errors.js';
 import { readColumns, type ColumnSpec } from './columns.js';
 import { lit, queryOne, type DuckDBConnection } from './duckdb.js';
+import { spaceWidth } from './metadata.js';
 import type { DatasetVersion } from './workspace.js';
 
 export interface TrajectoryArrays {
@@ -49,10 +50,6 @@ export interface LoadTrajectoryOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-function product(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
 /** Loads `version` (a trajectory dataset) into typed arrays in episode / step order. */
 export async function loadTrajectoryArrays(
   conn: DuckDBConnection,
@@ -70,8 +67,8 @@ export async function loadTrajectoryArrays(
   const where = opts.where ? ` WHERE ${opts.where}` : '';
   const discrete = !(types.get('action') ?? '').endsWith('[]');
 
-  let obsDim = meta.observationSpace?.type === 'box' ? product(meta.observationSpace.shape) : 0;
-  let actDim = discrete ? 1 : meta.actionSpace?.type === 'box' ? product(meta.actionSpace.shape) : 0;
+  let obsDim = meta.observationSpace?.type === 'box' ? spaceWidth(meta.observationSpace) : 0;
+  let actDim = discrete ? 1 : meta.actionSpace?.type === 'box' ? spaceWidth(meta.actionSpace) : 0;
   if (obsDim === 0 || actDim === 0) {
     const w = await queryOne(
       conn,

@@ -6,6 +6,11 @@ export type Space =
   | { type: 'discrete'; n: number }
   | { type: 'box'; shape: number[]; low?: number[]; high?: number[] };
 
+/** Values per row of a space: the product of a box's shape; 1 (the action index) for a discrete space. */
+export function spaceWidth(space: Space): number {
+  return space.type === 'box' ? space.shape.reduce((a, b) => a * b, 1) : 1;
+}
+
 export interface Lineage {
   /** The version this one was derived from, as "name@version"; absent for ingests and generators. */
   parent?: string;

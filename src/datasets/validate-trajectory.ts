@@ -17,7 +17,7 @@
  */
 import { OffpolicyError } from '../errors.js';
 import { ident, queryOne, queryRows, type DuckDBConnection } from './duckdb.js';
-import type { Space } from './metadata.js';
+import { spaceWidth, type Space } from './metadata.js';
 import type { RowRule } from './validation.js';
 
 export interface TrajectoryCheckContext {
@@ -38,10 +38,6 @@ export interface TrajectoryChecks {
 /** Finite, non-NULL list with no NULL element. */
 function finiteList(col: string): string {
   return `(${col} IS NOT NULL AND coalesce(isfinite(list_sum(${col})), FALSE) AND list_count(${col}) = len(${col}))`;
-}
-
-function product(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 function num(x: number): string {
@@ -82,8 +78,8 @@ export async function prepareTrajectoryChecks(
   const hasLogp = cols.has('behavior_logprob');
 
   // Expected lengths: the declared space when given, else the most common length.
-  const declaredObs = ctx.observationSpace?.type === 'box' ? product(ctx.observationSpace.shape) : undefined;
-  const declaredAct = ctx.actionSpace?.type === 'box' ? product(ctx.actionSpace.shape) : undefined;
+  const declaredObs = ctx.observationSpace?.type === 'box' ? spaceWidth(ctx.observationSpace) : undefined;
+  const declaredAct = ctx.actionSpace?.type === 'box' ? spaceWidth(ctx.actionSpace) : undefined;
   const modeOf = [
     ...(declaredObs === undefined ? ['mode(len(observation)) AS o'] : []),
     ...(actionIsList && declaredAct === undefined ? ['mode(len(action)) AS a'] : []),

@@ -33,6 +33,7 @@
  *   the data set. Each step's log-probability is under the policy that acted in
  *   that episode.
  */
+import { spaceWidth } from '../datasets/metadata.js';
 import { OffpolicyError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
 import { cartPoleScore, mountainCarController, pendulumController, pointMazeController } from './controllers.js';
@@ -106,7 +107,7 @@ function configFor(env: Env): EnvPolicyConfig {
 export function boxPolicy(env: Env, controller: Controller | null, level: NoiseLevel): StepPolicy {
   const space = env.actionSpace;
   if (space.type !== 'box' || !space.low || !space.high) throw new Error(`${env.id}: box policy needs a bounded box action space`);
-  const m = space.shape.reduce((a, b) => a * b, 1);
+  const m = spaceWidth(space);
   const center = new Float64Array(m);
   const half = new Float64Array(m);
   let logVolume = 0;
@@ -243,8 +244,8 @@ export function scriptedContinuousPolicy(env: Env, policy: Exclude<BehaviorPolic
   const level = noiseLevel(env, checkPolicyName(policy), 1);
   const pol = levelPolicy(env, level);
   const cfg = configFor(env);
-  const obsDim = env.observationSpace.type === 'box' ? env.observationSpace.shape.reduce((a, b) => a * b, 1) : 1;
-  const m = space.shape.reduce((a, b) => a * b, 1);
+  const obsDim = spaceWidth(env.observationSpace);
+  const m = spaceWidth(space);
   const low = space.low!;
   const high = space.high!;
   return {
@@ -282,7 +283,7 @@ export function scriptedDiscretePolicy(env: Env, policy: Exclude<BehaviorPolicyN
     });
   }
   const pol = levelPolicy(env, noiseLevel(env, checkPolicyName(policy), 1));
-  const obsDim = env.observationSpace.type === 'box' ? env.observationSpace.shape.reduce((a, b) => a * b, 1) : 1;
+  const obsDim = spaceWidth(env.observationSpace);
   const K = space.n;
   return {
     numActions: K,

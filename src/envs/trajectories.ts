@@ -7,7 +7,7 @@
 import { OffpolicyError } from '../errors.js';
 import { arraysToTable, type ArrayColumn } from '../datasets/from-arrays.js';
 import { ident, openMemoryConnection, type DuckDBConnection } from '../datasets/duckdb.js';
-import type { Space } from '../datasets/metadata.js';
+import { spaceWidth, type Space } from '../datasets/metadata.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { Rng } from '../util/rng.js';
 import { checkPolicyName, levelPolicy, noiseLevel, type BehaviorPolicyName } from './behavior-policies.js';
@@ -83,9 +83,9 @@ export function generateTrajectories(opts: GenerateTrajectoriesOptions): Traject
   if (!Number.isFinite(opts.seed)) {
     throw new OffpolicyError('E_GENERATOR_PARAM', `seed must be a number, got ${opts.seed}.`, { hint: 'Pass --seed 0 (any integer).' });
   }
-  const obsDim = env.observationSpace.type === 'box' ? env.observationSpace.shape.reduce((a, b) => a * b, 1) : 1;
+  const obsDim = spaceWidth(env.observationSpace);
   const discrete = env.actionSpace.type === 'discrete';
-  const actionDim = env.actionSpace.type === 'box' ? env.actionSpace.shape.reduce((a, b) => a * b, 1) : 1;
+  const actionDim = spaceWidth(env.actionSpace);
 
   const obs: number[] = [];
   const nextObs: number[] = [];

@@ -16,7 +16,7 @@
  */
 import { arraysToTable, type ArrayColumn } from '../datasets/from-arrays.js';
 import { ident, openMemoryConnection } from '../datasets/duckdb.js';
-import { normalizedScore, type Space } from '../datasets/metadata.js';
+import { normalizedScore, spaceWidth, type Space } from '../datasets/metadata.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { referenceScores } from '../envs/reference-scores.js';
 import { getEnv } from '../envs/registry.js';
@@ -90,10 +90,6 @@ export interface Rollout extends EnvEvaluation {
   steps: RolloutSteps | null;
 }
 
-function product(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
 function isDiscretePolicy(p: RolloutPolicy): p is Policy & EpisodicHooks {
   return typeof (p as Policy).actionProbs === 'function';
 }
@@ -101,7 +97,7 @@ function isDiscretePolicy(p: RolloutPolicy): p is Policy & EpisodicHooks {
 /** Checks the policy fits the env (action kind and width, observation width). */
 export function checkPolicyFitsEnv(policy: RolloutPolicy, e: Env): void {
   const discretePolicy = isDiscretePolicy(policy);
-  const obsDim = e.observationSpace.type === 'box' ? product(e.observationSpace.shape) : 1;
+  const obsDim = spaceWidth(e.observationSpace);
   if (policy.obsDim !== undefined && policy.obsDim !== obsDim) {
     throw new OffpolicyError('E_OBS_SHAPE', `${e.id} gives ${obsDim}-dimensional observations but the policy takes ${policy.obsDim}.`, {
       hint: 'Roll the policy out in the environment its training data came from.',
@@ -126,7 +122,7 @@ export function checkPolicyFitsEnv(policy: RolloutPolicy, e: Env): void {
       hint: 'Evaluate it in a continuous-action environment (Pendulum-v1, MountainCarContinuous-v0, PointMaze-U-v0).',
     });
   }
-  const m = product(e.actionSpace.shape);
+  const m = spaceWidth(e.actionSpace);
   if (m !== cp.actionDim) {
     throw new OffpolicyError('E_ACTION_SHAPE', `${e.id} takes ${m}-dimensional actions but the policy outputs ${cp.actionDim}.`, {
       hint: 'Evaluate the policy in the environment its training data came from.',
@@ -145,8 +141,8 @@ export function rolloutPolicy(policy: RolloutPolicy, env: Env | string, opts: Ro
   const stochastic = opts.stochastic ?? false;
   const std = !discrete && stochastic ? policyStd(policy) : null;
   const space = e.actionSpace;
-  const m = space.type === 'box' ? product(space.shape) : 1;
-  const d = e.observationSpace.type === 'box' ? product(e.observationSpace.shape) : 1;
+  const m = spaceWidth(space);
+  const d = spaceWidth(e.observationSpace);
   const low = space.type === 'box' ? space.low : undefined;
   const high = space.type === 'box' ? space.high : undefined;
   const envRng = new Rng(`evaluate:${opts.seed}`);

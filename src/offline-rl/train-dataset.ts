@@ -7,6 +7,7 @@
  */
 import { openMemoryConnection } from '../datasets/duckdb.js';
 import { loadTrajectoryArrays, type TrajectoryArrays } from '../datasets/load-trajectories.js';
+import { spaceWidth } from '../datasets/metadata.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { envIds, getEnv } from '../envs/registry.js';
 import type { Env } from '../envs/types.js';
@@ -39,10 +40,6 @@ export interface TrainingData {
   env: Env | null;
 }
 
-function product(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
 /**
  * Loads `ref` for training. `env`: an explicit evaluation environment (id or
  * alias, E_UNKNOWN_ENV otherwise); without it the dataset's env_id is used when
@@ -70,7 +67,7 @@ export async function loadTrainingData(ws: Workspace, ref: string, opts: TrainOp
   const opt: TrainOptions = { ...rest };
   const space = meta.actionSpace?.type === 'box' ? meta.actionSpace : env?.actionSpace.type === 'box' ? env.actionSpace : undefined;
   if (space?.type === 'box') {
-    opt.expectedActDim ??= product(space.shape);
+    opt.expectedActDim ??= spaceWidth(space);
     const high = space.high;
     const low = space.low;
     if (opt.maxAction === undefined && high && low && high.every((h, j) => Number.isFinite(h) && Math.abs(h) < 1e30 && Number.isFinite(low[j]!))) {
@@ -90,7 +87,7 @@ export function checkDataFitsEnv(data: TrajectoryArrays, ref: string, env: Env):
     });
   }
   if (space.type === 'box') {
-    const m = product(space.shape);
+    const m = spaceWidth(space);
     if (discreteData) {
       throw new OffpolicyError('E_ACTION_SHAPE', `Dataset ${ref} has discrete actions (${data.discreteActions} choices) but ${env.id} takes ${m}-dimensional continuous actions.`, {
         hint: 'Pass the --env the data was logged in (or drop --env to use the dataset\'s env_id).',
@@ -102,7 +99,7 @@ export function checkDataFitsEnv(data: TrajectoryArrays, ref: string, env: Env):
       });
     }
   }
-  const d = env.observationSpace.type === 'box' ? product(env.observationSpace.shape) : 1;
+  const d = spaceWidth(env.observationSpace);
   if (d !== data.obsDim) {
     throw new OffpolicyError('E_OBS_SHAPE', `Dataset ${ref} has ${data.obsDim}-dimensional observations but ${env.id} gives ${d}-dimensional ones.`, {
       hint: 'Pass the --env the data was logged in (or drop --env to use the dataset\'s env_id).',

@@ -12,6 +12,7 @@
 import { readColumns, type ColumnSpec } from '../../datasets/columns.js';
 import { ident, lit, queryOne, type DuckDBConnection } from '../../datasets/duckdb.js';
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
+import { spaceWidth } from '../../datasets/metadata.js';
 import type { DatasetVersion } from '../../datasets/workspace.js';
 import { OffpolicyError } from '../../errors.js';
 
@@ -119,7 +120,7 @@ export async function loadBanditTrainingArrays(conn: DuckDBConnection, version: 
       });
     }
     contextExpr = 'context';
-    d = meta.observationSpace?.type === 'box' ? meta.observationSpace.shape.reduce((a, b) => a * b, 1) : Number(w.lo ?? 0);
+    d = meta.observationSpace?.type === 'box' ? spaceWidth(meta.observationSpace) : Number(w.lo ?? 0);
   }
   const hasP = names.has('propensity');
   const spec: Record<string, ColumnSpec> = {
