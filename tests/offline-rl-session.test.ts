@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrajectoryArrays } from '../src/datasets/load-trajectories.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { generateTrajectories, writeTrajectoryDataset } from '../src/envs/trajectories.js';
-import { OffpolicyError } from '../src/errors.js';
+import { expectError, expectRejects } from './support/expect-error.js';
 import { listCheckpoints, readCheckpoint, writeCheckpoint } from '../src/offline-rl/checkpoint.js';
 import { Adam } from '../src/offline-rl/engine/adam.js';
 import { evaluateInEnv } from '../src/offline-rl/evaluate-env.js';
@@ -35,29 +35,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function expectOffpolicyError(fn: () => unknown, code: string, message: string | RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(OffpolicyError);
-    expect((e as OffpolicyError).code).toBe(code);
-    if (typeof message === 'string') expect((e as Error).message).toBe(message);
-    else expect((e as Error).message).toMatch(message);
-    return;
-  }
-  expect.unreachable(`expected ${code}`);
-}
-
-async function expectRejects(p: Promise<unknown>, code: string, message: string | RegExp): Promise<void> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(OffpolicyError);
-  expect((e as OffpolicyError).code).toBe(code);
-  if (typeof message === 'string') expect((e as Error).message).toBe(message);
-  else expect((e as Error).message).toMatch(message);
-}
 
 /** Every buffer of a state as plain arrays (for exact comparison). */
 function plain(s: LearnerState): Record<string, number[]> {
@@ -132,17 +109,17 @@ describe('the learner contract: getState / setState', () => {
     const iql = createLearner('iql', pendulum, { steps: 5, seed: 1, ...small });
     const td3 = createLearner('td3bc', pendulum, { steps: 5, seed: 1, ...small });
     const hint = ' Resume with the same algorithm, dataset and options as the run that wrote the checkpoint, or start over with --force.';
-    expectOffpolicyError(() => td3.setState(iql.getState()), 'E_CHECKPOINT', 'The checkpoint was written by a iql learner, not td3bc.' + hint);
+    expectError(() => td3.setState(iql.getState()), 'E_CHECKPOINT', 'The checkpoint was written by a iql learner, not td3bc.' + hint);
     const wide = createLearner('iql', pendulum, { steps: 5, seed: 1, hidden: [16, 16], batchSize: 32 });
-    expectOffpolicyError(() => wide.setState(iql.getState()), 'E_CHECKPOINT', 'The iql checkpoint was written with other options (hidden: [32,32] in the checkpoint, [16,16] now).' + hint);
+    expectError(() => wide.setState(iql.getState()), 'E_CHECKPOINT', 'The iql checkpoint was written with other options (hidden: [32,32] in the checkpoint, [16,16] now).' + hint);
     const s = iql.getState();
     delete s.buffers['v.params'];
-    expectOffpolicyError(() => iql.setState(s), 'E_CHECKPOINT', 'The iql checkpoint has no buffer "v.params".' + hint);
+    expectError(() => iql.setState(s), 'E_CHECKPOINT', 'The iql checkpoint has no buffer "v.params".' + hint);
     const t = iql.getState();
     t.buffers['q0.params'] = new Float32Array(3);
-    expectOffpolicyError(() => iql.setState(t), 'E_CHECKPOINT', /^Checkpoint buffer "q0.params" holds 3 values but this learner's has \d+ \(different network sizes or dataset\?\)\./);
+    expectError(() => iql.setState(t), 'E_CHECKPOINT', /^Checkpoint buffer "q0.params" holds 3 values but this learner's has \d+ \(different network sizes or dataset\?\)\./);
     const adam = new Adam(4, { lr: 1 });
-    expectOffpolicyError(
+    expectError(
       () => adam.importState({ step: 2, m: new Float32Array(3), v: new Float32Array(3) }),
       'E_CHECKPOINT',
       'Adam state does not fit: 3 / 3 moments and step 2 for an optimizer of 4 parameters. Resume with the same network sizes as the run that wrote the checkpoint.',

@@ -14,7 +14,7 @@ import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
 import type { DatasetVersion } from '../src/datasets/workspace.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { generateTrajectories, writeTrajectoryDataset } from '../src/envs/trajectories.js';
-import { OffpolicyError } from '../src/errors.js';
+import { expectRejects } from './support/expect-error.js';
 import { trainBc } from '../src/offline-rl/bc.js';
 import { banditLogToTrajectoryArrays, loadBanditTrainingArrays } from '../src/offline-rl/discrete/bandit.js';
 import type { CategoricalMlpPolicy } from '../src/offline-rl/discrete/categorical-policy.js';
@@ -74,16 +74,6 @@ async function context(ref: string, loader?: CandidateContext['loadPolicyDir']):
   };
 }
 
-async function expectRejects(p: Promise<unknown>, code: string, message: string | RegExp): Promise<void> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(OffpolicyError);
-  expect((e as OffpolicyError).code).toBe(code);
-  if (typeof message === 'string') expect((e as OffpolicyError).message).toBe(message);
-  else expect((e as OffpolicyError).message).toMatch(message);
-}
 
 describe('a bandit log as training data', () => {
   it('every row is a terminated one-step episode: context -> observation, log propensity -> behavior_logprob', async () => {

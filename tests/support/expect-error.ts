@@ -14,3 +14,15 @@ export function expectError(f: () => unknown, code: string, message: RegExp | st
   }
   throw new Error(`expected ${code}`);
 }
+
+/** Asserts that `p` rejects with an OffpolicyError with this code and a message matching `message`. */
+export async function expectRejects(p: Promise<unknown>, code: string, message: string | RegExp): Promise<void> {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(OffpolicyError);
+  expect((e as OffpolicyError).code).toBe(code);
+  if (typeof message === 'string') expect((e as OffpolicyError).message).toBe(message);
+  else expect((e as OffpolicyError).message).toMatch(message);
+}
