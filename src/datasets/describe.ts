@@ -20,6 +20,7 @@ import { formatTable, type Cell } from '../reports/text-table.js';
 import { ident, lit, openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from './duckdb.js';
 import { normalizedScore, type DatasetMetadata } from './metadata.js';
 import { BANDIT_COLUMNS, CORRUPTED_BITS } from './schema.js';
+import { quantileRanks, resolveFromBins } from '../util/binned-order-statistics.js';
 import type { DatasetVersion, Workspace } from './workspace.js';
 
 export interface SummaryStats {
@@ -358,46 +359,16 @@ export async function exactQuantiles(
     `SELECT ${bin} AS b, count(*)::DOUBLE AS c, min(${v}) AS lo, max(${v}) AS hi
      FROM ${from} WHERE ${ident(column)} IS NOT NULL GROUP BY b ORDER BY b`,
   );
-  const bins = hist.map((r) => ({ b: Number(r.b), c: Number(r.c), lo: Number(r.lo), hi: Number(r.hi), start: 0 }));
+  const bins = hist.map((r) => ({ b: Number(r.b), count: Number(r.c), lo: Number(r.lo), hi: Number(r.hi), start: 0 }));
   let n = 0;
   for (const h of bins) {
     h.start = n;
-    n += h.c;
+    n += h.count;
   }
   if (n === 0) return { n: 0, min: NaN, max: NaN, values: qs.map(() => NaN) };
-  const known = new Map<number, number>();
-  const pending = new Map<number, Set<number>>(); // bin index -> ranks within the bin
-  const locate = (rank: number) => {
-    let lo = 0;
-    let hi = bins.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (bins[mid]!.start <= rank) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  };
-  const ranks = new Set<number>();
-  for (const q of qs) {
-    const h = (n - 1) * q;
-    const r = Math.floor(h);
-    ranks.add(r);
-    if (h > r && r + 1 < n) ranks.add(r + 1);
-  }
-  for (const rank of ranks) {
-    const i = locate(rank);
-    const b = bins[i]!;
-    const k = rank - b.start;
-    if (b.lo === b.hi || k === 0) known.set(rank, b.lo);
-    else if (k === b.c - 1) known.set(rank, b.hi);
-    else {
-      if (!pending.has(i)) pending.set(i, new Set());
-      pending.get(i)!.add(k);
-    }
-  }
-  if (pending.size > 0) {
-    const need = [...pending.entries()].map(([i, ks]) => ({ i, ks: [...ks].sort((a, b) => a - b) }));
-    const values = `VALUES ${need.map((x) => `(${bins[x.i]!.b}::DOUBLE, [${x.ks.join(', ')}]::BIGINT[])`).join(', ')}`;
+  const { known, pending: need } = resolveFromBins(bins, new Set(qs.flatMap((q) => quantileRanks(n, q))));
+  if (need.length > 0) {
+    const values = `VALUES ${need.map((x) => `(${x.bin.b}::DOUBLE, [${x.ks.join(', ')}]::BIGINT[])`).join(', ')}`;
     const rows = await queryRows(
       conn,
       `WITH need(b, ks) AS (${values}),
@@ -406,10 +377,10 @@ export async function exactQuantiles(
        SELECT need.b AS b, need.ks AS ks, list_transform(need.ks, k -> s.sorted[k + 1]) AS vals FROM need JOIN s ON need.b = s.b`,
     );
     for (const r of rows) {
-      const x = need.find((y) => bins[y.i]!.b === Number(r.b))!;
+      const x = need.find((y) => y.bin.b === Number(r.b))!;
       const ks = (r.ks as unknown[]).map(Number);
       const vals = (r.vals as unknown[]).map(Number);
-      ks.forEach((k, j) => known.set(bins[x.i]!.start + k, vals[j]!));
+      ks.forEach((k, j) => known.set(x.bin.start + k, vals[j]!));
     }
   }
   const at = (rank: number) => {

@@ -44,6 +44,7 @@ import { CLIP_BINDS_ABOVE_L, sqlNumber } from './estimators/params.js';
 import type { EstimatorId, ResolvedParams, SqlColumns } from './estimators/types.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
 import { emptySums, foldBase, mergeSums, type MergeableSums } from './sums.js';
+import { quantileRanks, resolveFromBins, type CountedBin } from '../util/binned-order-statistics.js';
 
 export const WEIGHT_QUANTILES = DEFAULT_WEIGHT_QUANTILES;
 /** Resolution of the weight bins: distinct weights closer than 2^(1/256) - 1 = 0.27% share a bin. */
@@ -307,13 +308,8 @@ function sumsOf(row: Record<string, unknown>, fields: Record<string, string>, n:
   };
 }
 
-interface WeightBin {
+interface WeightBin extends CountedBin {
   bin: number;
-  count: number;
-  lo: number;
-  hi: number;
-  /** Rows in all earlier bins. */
-  start: number;
 }
 
 /**
@@ -326,42 +322,16 @@ interface WeightBin {
  */
 async function exactWeightQuantiles(input: PushdownInput, bins: WeightBin[], n: number): Promise<{ quantiles: { q: number; value: number }[]; scanned: boolean }> {
   if (n === 0) return { quantiles: WEIGHT_QUANTILES.map((q) => ({ q, value: NaN })), scanned: false };
-  const locate = (rank: number): WeightBin => {
-    let lo = 0;
-    let hi = bins.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (bins[mid]!.start <= rank) lo = mid;
-      else hi = mid - 1;
-    }
-    return bins[lo]!;
-  };
-  const known = new Map<number, number>();
-  const pending = new Map<WeightBin, Set<number>>();
-  for (const q of WEIGHT_QUANTILES) {
-    const h = (n - 1) * q;
-    const r = Math.floor(h);
-    for (const rank of h > r && r + 1 < n ? [r, r + 1] : [r]) {
-      const b = locate(rank);
-      const within = rank - b.start;
-      if (b.lo === b.hi || within === 0) known.set(rank, b.lo);
-      else if (within === b.count - 1) known.set(rank, b.hi);
-      else {
-        if (!pending.has(b)) pending.set(b, new Set());
-        pending.get(b)!.add(within);
-      }
-    }
-  }
-  if (pending.size > 0) {
-    const need = [...pending.entries()].map(([b, ks]) => ({ b, ks: [...ks].sort((x, y) => x - y) }));
+  const { known, pending: need } = resolveFromBins(bins, WEIGHT_QUANTILES.flatMap((q) => quantileRanks(n, q)));
+  if (need.length > 0) {
     const basics = rowBasics(input);
-    const selects = need.map(({ b, ks }, j) => `quantile_disc(w, [${ks.map((k) => sqlNumber((k + 0.5) / b.count)).join(', ')}]) FILTER (WHERE wbin = ${b.bin}) AS q${j}`);
+    const selects = need.map(({ bin: b, ks }, j) => `quantile_disc(w, [${ks.map((k) => sqlNumber((k + 0.5) / b.count)).join(', ')}]) FILTER (WHERE wbin = ${b.bin}) AS q${j}`);
     const row = await queryOne(
       input.conn,
       `SELECT ${selects.join(', ')} FROM (SELECT w, ${BIN_SQL} AS wbin FROM (SELECT (${basics.pi}) / (${basics.p}) AS w FROM ${candidateFrom(input.log, input.candidate)}))
-       WHERE wbin IN (${need.map(({ b }) => b.bin).join(', ')})`,
+       WHERE wbin IN (${need.map(({ bin: b }) => b.bin).join(', ')})`,
     );
-    need.forEach(({ b, ks }, j) => {
+    need.forEach(({ bin: b, ks }, j) => {
       const vals = row[`q${j}`] as unknown[];
       ks.forEach((k, i) => known.set(b.start + k, Number(vals[i])));
     });
@@ -375,7 +345,7 @@ async function exactWeightQuantiles(input: PushdownInput, bins: WeightBin[], n: 
     // sortedQuantile's interpolation (./intervals/bootstrap.ts), so both paths agree to the last bit.
     return { q, value: x0 + (h - r) * (at(r + 1) - x0) };
   });
-  return { quantiles, scanned: pending.size > 0 };
+  return { quantiles, scanned: need.length > 0 };
 }
 
 /** One bin per octave from the fine bins; zero weights get [0, 0]. */
