@@ -111,23 +111,42 @@ export function minimizeCatoni(riskHat: number, tau: number, complexity: number)
   return v <= bestV ? { value: v, lambda: lam } : { value: bestV, lambda: Math.exp(lo + ((hi - lo) * best) / G) };
 }
 
-export function catoniClippedIpsBound(b: BanditBatch, opts: ClippedBoundOptions): Certificate {
+/**
+ * The clipped-risk sums of a batch for the clipped certificates (Catoni,
+ * London-Sandler), after the checks that can fail before the O(n) pass:
+ * delta, KL, rows, tau, rewards inside the range.
+ */
+export function checkedClippedRiskSums(b: BanditBatch, opts: ClippedBoundOptions): ClippedRiskSums {
   checkDelta(opts.delta);
   checkKl(opts.kl);
   requireRows(b.n);
   const tau = checkTau(opts.tau ?? 1 / DEFAULT_CLIP);
   checkRewardsInRange(b, opts.rewardRange);
-  return catoniFromSums(clippedRiskSums(b, tau, opts.rewardRange[0]), opts);
+  return clippedRiskSums(b, tau, opts.rewardRange[0]);
 }
 
-/** The Catoni certificate from the clipped-risk sums (opts.tau must be the tau the sums used). */
-export function catoniFromSums(s: ClippedRiskSums, opts: ClippedBoundOptions): Certificate {
+/**
+ * What both clipped certificates start from, checked: delta, KL, tau (opts.tau
+ * must be the tau the sums used), the clipped empirical risk and the
+ * complexity term (KL + ln(2 sqrt(n) / delta)) / n.
+ */
+export function clippedCertificateInputs(s: ClippedRiskSums, opts: ClippedBoundOptions): { delta: number; kl: number; tau: number; riskHat: number; complexity: number } {
   const delta = checkDelta(opts.delta);
   const kl = checkKl(opts.kl);
   requireRows(s.n);
   const tau = checkTau(opts.tau ?? 1 / DEFAULT_CLIP);
   const riskHat = clippedRiskFromSums(s, opts.rewardRange);
   const complexity = (kl + Math.log((2 * Math.sqrt(s.n)) / delta)) / s.n;
+  return { delta, kl, tau, riskHat, complexity };
+}
+
+export function catoniClippedIpsBound(b: BanditBatch, opts: ClippedBoundOptions): Certificate {
+  return catoniFromSums(checkedClippedRiskSums(b, opts), opts);
+}
+
+/** The Catoni certificate from the clipped-risk sums (opts.tau must be the tau the sums used). */
+export function catoniFromSums(s: ClippedRiskSums, opts: ClippedBoundOptions): Certificate {
+  const { delta, kl, tau, riskHat, complexity } = clippedCertificateInputs(s, opts);
   const { value, lambda } = minimizeCatoni(riskHat, tau, complexity);
   const v = riskToValue(opts.rewardRange, value);
   return { kind: 'catoni-clipped-ips', lower: v.lower, delta, params: { tau, lambda, kl, n: s.n, clippedRisk: riskHat, riskBound: value } };

@@ -12,29 +12,18 @@
  * (models.py, LondonGaussian.upper_bound). One-sided: a value lower bound. Computed
  * from the same mergeable sums as the Catoni bound (./catoni.ts).
  */
-import { DEFAULT_CLIP } from '../estimators/params.js';
 import type { BanditBatch } from '../estimators/types.js';
 import type { Certificate } from '../types.js';
-import { checkTau, clippedRiskFromSums, clippedRiskSums, type ClippedBoundOptions, type ClippedRiskSums } from './catoni.js';
-import { checkDelta, checkKl, checkRewardsInRange, requireRows, riskToValue } from './common.js';
+import { checkedClippedRiskSums, clippedCertificateInputs, type ClippedBoundOptions, type ClippedRiskSums } from './catoni.js';
+import { riskToValue } from './common.js';
 
 export function londonSandlerBound(b: BanditBatch, opts: ClippedBoundOptions): Certificate {
-  checkDelta(opts.delta);
-  checkKl(opts.kl);
-  requireRows(b.n);
-  const tau = checkTau(opts.tau ?? 1 / DEFAULT_CLIP);
-  checkRewardsInRange(b, opts.rewardRange);
-  return londonSandlerFromSums(clippedRiskSums(b, tau, opts.rewardRange[0]), opts);
+  return londonSandlerFromSums(checkedClippedRiskSums(b, opts), opts);
 }
 
 /** The London-Sandler certificate from the clipped-risk sums (./catoni.ts; opts.tau must be the tau the sums used). */
 export function londonSandlerFromSums(s: ClippedRiskSums, opts: ClippedBoundOptions): Certificate {
-  const delta = checkDelta(opts.delta);
-  const kl = checkKl(opts.kl);
-  requireRows(s.n);
-  const tau = checkTau(opts.tau ?? 1 / DEFAULT_CLIP);
-  const riskHat = clippedRiskFromSums(s, opts.rewardRange);
-  const C = (kl + Math.log((2 * Math.sqrt(s.n)) / delta)) / s.n;
+  const { delta, kl, tau, riskHat, complexity: C } = clippedCertificateInputs(s, opts);
   const bound = riskHat + (2 * C) / tau + Math.sqrt((2 * Math.max(0, riskHat + 1 / tau) * C) / tau);
   const v = riskToValue(opts.rewardRange, bound);
   return { kind: 'london-sandler', lower: v.lower, delta, params: { tau, kl, n: s.n, clippedRisk: riskHat, riskBound: bound } };
