@@ -20,6 +20,7 @@ import { normalizedScore, spaceWidth, type Space } from '../datasets/metadata.js
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { referenceScores } from '../envs/reference-scores.js';
 import { getEnv } from '../envs/registry.js';
+import type { TrajectoryData } from '../envs/trajectories.js';
 import type { Env } from '../envs/types.js';
 import { OffpolicyError } from '../errors.js';
 import type { ContinuousPolicy, Policy } from '../ope/types.js';
@@ -51,24 +52,14 @@ export interface RolloutOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** The steps of a rollout in the canonical trajectory layout. */
-export interface RolloutSteps {
-  n: number;
-  obsDim: number;
-  actionDim: number;
-  discrete: boolean;
-  episodeId: Float64Array;
-  step: Int32Array;
-  observation: Float32Array;
-  nextObservation: Float32Array;
-  /** Box: n x actionDim; discrete: indices. */
-  action: Float32Array | Int32Array;
-  reward: Float64Array;
-  terminated: Uint8Array;
-  truncated: Uint8Array;
+/** The steps of a rollout in the canonical trajectory layout (the generators' columns). */
+export type RolloutSteps = Pick<
+  TrajectoryData,
+  'n' | 'obsDim' | 'actionDim' | 'discrete' | 'episodeId' | 'step' | 'observation' | 'nextObservation' | 'action' | 'reward' | 'terminated' | 'truncated'
+> & {
   /** log pi(a | s) of the stored action under what acted; null for deterministic rollouts. */
   behaviorLogprob: Float64Array | null;
-}
+};
 
 export interface EnvEvaluation {
   envId: string;
