@@ -173,7 +173,16 @@ export function generateTrajectories(opts: GenerateTrajectoriesOptions): Traject
  * trajectory columns in schema order (episode_id, step, observation,
  * next_observation, action, reward, terminated, truncated, behavior_logprob).
  */
-export async function loadTrajectoryTable(conn: DuckDBConnection, table: string, data: TrajectoryData): Promise<string> {
+/** The stored columns of trajectory steps: TrajectoryData's, with behaviorLogprob null when what acted has no density (a deterministic rollout). */
+export type TrajectoryColumns = Pick<
+  TrajectoryData,
+  'n' | 'obsDim' | 'actionDim' | 'discrete' | 'episodeId' | 'step' | 'observation' | 'nextObservation' | 'action' | 'reward' | 'terminated' | 'truncated'
+> & {
+  /** log pi(a | s) of the stored action under what acted; null: no behavior_logprob column. */
+  behaviorLogprob: Float64Array | null;
+};
+
+export async function loadTrajectoryTable(conn: DuckDBConnection, table: string, data: TrajectoryColumns): Promise<string> {
   const columns: ArrayColumn[] = [
     { name: 'episode_id', type: 'BIGINT', data: data.episodeId },
     { name: 'step', type: 'INTEGER', data: data.step },
@@ -185,14 +194,14 @@ export async function loadTrajectoryTable(conn: DuckDBConnection, table: string,
     { name: 'reward', type: 'DOUBLE', data: data.reward },
     { name: 'terminated', type: 'BOOLEAN', data: data.terminated },
     { name: 'truncated', type: 'BOOLEAN', data: data.truncated },
-    { name: 'behavior_logprob', type: 'DOUBLE', data: data.behaviorLogprob },
+    ...(data.behaviorLogprob ? [{ name: 'behavior_logprob', type: 'DOUBLE' as const, data: data.behaviorLogprob }] : []),
   ];
   await arraysToTable(conn, table, data.n, columns);
   // Width-1 vectors load as scalars: wrap them back into one-element lists.
   const vec = (name: string, width: number): string => (width === 1 ? `[${ident(name)}]::FLOAT[] AS ${ident(name)}` : ident(name));
   const action = data.discrete ? 'action' : vec('action', data.actionDim);
   return `SELECT episode_id, step, ${vec('observation', data.obsDim)}, ${vec('next_observation', data.obsDim)}, ${action},
-    reward, terminated, truncated, behavior_logprob FROM ${ident(table)} ORDER BY episode_id, step`;
+    reward, terminated, truncated${data.behaviorLogprob ? ', behavior_logprob' : ''} FROM ${ident(table)} ORDER BY episode_id, step`;
 }
 
 /** Stores `data` as a new version of `name` with env id, spaces, reference scores and lineage. */

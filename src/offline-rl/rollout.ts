@@ -14,13 +14,12 @@
  * The environment's resets come from Rng(`evaluate:${seed}`) (the same starts
  * as evaluateInEnv), the action draws from a separate Rng(`rollout:${seed}`).
  */
-import { arraysToTable, type ArrayColumn } from '../datasets/from-arrays.js';
-import { ident, openMemoryConnection } from '../datasets/duckdb.js';
+import { openMemoryConnection } from '../datasets/duckdb.js';
 import { normalizedScore, spaceWidth, type Space } from '../datasets/metadata.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { referenceScores } from '../envs/reference-scores.js';
 import { getEnv } from '../envs/registry.js';
-import type { TrajectoryData } from '../envs/trajectories.js';
+import { loadTrajectoryTable, type TrajectoryColumns } from '../envs/trajectories.js';
 import type { Env } from '../envs/types.js';
 import { OffpolicyError } from '../errors.js';
 import type { ContinuousPolicy, Policy } from '../ope/types.js';
@@ -52,14 +51,8 @@ export interface RolloutOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** The steps of a rollout in the canonical trajectory layout (the generators' columns). */
-export type RolloutSteps = Pick<
-  TrajectoryData,
-  'n' | 'obsDim' | 'actionDim' | 'discrete' | 'episodeId' | 'step' | 'observation' | 'nextObservation' | 'action' | 'reward' | 'terminated' | 'truncated'
-> & {
-  /** log pi(a | s) of the stored action under what acted; null for deterministic rollouts. */
-  behaviorLogprob: Float64Array | null;
-};
+/** The steps of a rollout in the stored trajectory layout (behaviorLogprob null for deterministic rollouts). */
+export type RolloutSteps = TrajectoryColumns;
 
 export interface EnvEvaluation {
   envId: string;
@@ -275,22 +268,7 @@ export async function writeRolloutDataset(ws: Workspace, name: string, rollout: 
   }
   const conn = await openMemoryConnection();
   try {
-    const columns: ArrayColumn[] = [
-      { name: 'episode_id', type: 'BIGINT', data: s.episodeId },
-      { name: 'step', type: 'INTEGER', data: s.step },
-      { name: 'observation', type: 'FLOAT', data: s.observation, width: s.obsDim },
-      { name: 'next_observation', type: 'FLOAT', data: s.nextObservation, width: s.obsDim },
-      s.discrete ? { name: 'action', type: 'INTEGER', data: s.action as Int32Array } : { name: 'action', type: 'FLOAT', data: s.action as Float32Array, width: s.actionDim },
-      { name: 'reward', type: 'DOUBLE', data: s.reward },
-      { name: 'terminated', type: 'BOOLEAN', data: s.terminated },
-      { name: 'truncated', type: 'BOOLEAN', data: s.truncated },
-      ...(s.behaviorLogprob ? [{ name: 'behavior_logprob', type: 'DOUBLE' as const, data: s.behaviorLogprob }] : []),
-    ];
-    await arraysToTable(conn, 'rollout', s.n, columns);
-    // Width-1 vectors load as scalars: wrap them back into one-element lists.
-    const vec = (col: string, width: number): string => (width === 1 ? `[${ident(col)}]::FLOAT[] AS ${ident(col)}` : ident(col));
-    const select = `SELECT episode_id, step, ${vec('observation', s.obsDim)}, ${vec('next_observation', s.obsDim)}, ${s.discrete ? 'action' : vec('action', s.actionDim)},
-      reward, terminated, truncated${s.behaviorLogprob ? ', behavior_logprob' : ''} FROM rollout ORDER BY episode_id, step`;
+    const select = await loadTrajectoryTable(conn, 'rollout', s);
     const ref = referenceScores(rollout.envId);
     return await ws.createVersion({
       name,
