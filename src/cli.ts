@@ -1,6 +1,8 @@
 /**
  * The command-line entry point. It parses flags, calls the library and prints;
  * every computation lives in the library (src/index.ts re-exports it).
+ * Command modules import the library inside their actions (dynamic import), so
+ * start-up loads only commander and what the command run needs.
  */
 import { Command, CommanderError } from 'commander';
 import { isOffpolicyError } from './errors.js';

@@ -1,7 +1,7 @@
 /** What every CLI command shares: the workspace flag and output helpers. No logic lives here. */
 import { OffpolicyError } from '../errors.js';
 import type { Command } from 'commander';
-import { Workspace } from '../datasets/workspace.js';
+import type { Workspace } from '../datasets/workspace.js';
 
 export interface GlobalOptions {
   workspace?: string;
@@ -12,7 +12,8 @@ export function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
 }
 
-export function openWorkspace(cmd: Command): Promise<Workspace> {
+export async function openWorkspace(cmd: Command): Promise<Workspace> {
+  const { Workspace } = await import('../datasets/workspace.js');
   return Workspace.open(globals(cmd).workspace);
 }
 

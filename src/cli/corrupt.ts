@@ -3,13 +3,11 @@
  * (bandit logs): flags in, library call, summary out.
  */
 import type { Command } from 'commander';
-import { BANDIT_CORRUPTION_KINDS, corruptBanditLog } from '../corruption/bandit.js';
-import { loadCritic, saveCritic, type Critic } from '../corruption/critic.js';
-import { corruptTrajectories, TRAJECTORY_FIELDS, type CorruptionMode } from '../corruption/trajectories.js';
-import { robustnessStudy, parseSetting, type RobustnessStudyResult } from '../corruption/robustness.js';
+import { BANDIT_CORRUPTION_KINDS } from '../corruption/bandit.js';
+import type { Critic } from '../corruption/critic.js';
+import { TRAJECTORY_FIELDS, type CorruptionMode } from '../corruption/trajectories.js';
+import type { RobustnessStudyResult } from '../corruption/robustness.js';
 import type { DatasetVersion } from '../datasets/workspace.js';
-import { estimateScorer } from '../ope/scorer.js';
-import { parsePolicyArg } from '../policies/candidates.js';
 import { formatTable } from '../reports/text-table.js';
 import { writeFile } from 'node:fs/promises';
 import { collect, openWorkspace, printJson, numberFlag } from './context.js';
@@ -48,6 +46,7 @@ export function registerCorrupt(program: Command): void {
     .option('--name <out>', 'output dataset name (default: a new version of the input)')
     .option('--json', 'print the summary as JSON')
     .action(async (o: Record<string, string | boolean | string[]>, cmd: Command) => {
+      const [{ loadCritic, saveCritic }, { corruptTrajectories }] = await Promise.all([import('../corruption/critic.js'), import('../corruption/trajectories.js')]);
       const fields = o.field as string[];
       const critic: Critic | undefined = o.critic ? await loadCritic(String(o.critic)) : undefined;
       const bar = progressBar('training critic', !o.json);
@@ -83,6 +82,7 @@ export function registerCorrupt(program: Command): void {
     .option('--name <out>', 'output dataset name (default: a new version of the input)')
     .option('--json', 'print the summary as JSON')
     .action(async (o: Record<string, string | boolean>, cmd: Command) => {
+      const { corruptBanditLog } = await import('../corruption/bandit.js');
       const ws = await openWorkspace(cmd);
       const res = await corruptBanditLog(ws, {
         data: String(o.data),
@@ -108,6 +108,11 @@ export function registerCorrupt(program: Command): void {
     .option('--out <file>', 'write the study as JSON')
     .option('--json', 'print the study as JSON')
     .action(async (o: Record<string, string | boolean | string[]>, cmd: Command) => {
+      const [{ robustnessStudy, parseSetting }, { estimateScorer }, { parsePolicyArg }] = await Promise.all([
+        import('../corruption/robustness.js'),
+        import('../ope/scorer.js'),
+        import('../policies/candidates.js'),
+      ]);
       const ws = await openWorkspace(cmd);
       const seed = num('--seed', String(o.seed));
       const policies = (o.policy as string[]).map(parsePolicyArg);

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { progressBar } from './progress.js';
 import { OffpolicyError } from '../errors.js';
-import { ingest, INGEST_FORMATS, parseMapFlags, type IngestFormat } from '../datasets/ingest/index.js';
+import { INGEST_FORMATS, type IngestFormat } from '../datasets/ingest/types.js';
 import { collect, openWorkspace } from './context.js';
 
 interface IngestFlags {
@@ -42,6 +42,7 @@ export function registerIngest(datasets: Command): void {
       if (flags.kind !== undefined && flags.kind !== 'bandit' && flags.kind !== 'trajectory') {
         throw new OffpolicyError('E_KIND', `--kind must be bandit or trajectory, got "${flags.kind}".`);
       }
+      const { ingest, parseMapFlags } = await import('../datasets/ingest/index.js');
       const ws = await openWorkspace(cmd);
       const bar = progressBar('ingest', flags.progress !== false);
       try {

@@ -5,10 +5,9 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { OffpolicyError } from '../errors.js';
-import { describeDataset, formatDescription, formatListing, formatShow, listDatasets, showDataset } from '../datasets/describe.js';
-import { exportDataset, EXPORT_FORMATS, type ExportFormat } from '../datasets/export.js';
-import { queryDatasets, queryToFile, queryToText, QUERY_FORMATS, type QueryFormat } from '../datasets/query.js';
-import { parseRatios, splitDataset, type SplitBy } from '../datasets/split.js';
+import { EXPORT_FORMATS, type ExportFormat } from '../datasets/export.js';
+import { QUERY_FORMATS, type QueryFormat } from '../datasets/query.js';
+import type { SplitBy } from '../datasets/split.js';
 import { formatTable, type Cell } from '../reports/text-table.js';
 import { openWorkspace, printJson } from './context.js';
 
@@ -37,6 +36,7 @@ export function registerDatasetCommands(datasets: Command): void {
     .option('--all', 'show every version, not only the latest')
     .option('--json', 'print JSON')
     .action(async (opts: { all?: boolean; json?: boolean }, cmd: Command) => {
+      const { formatListing, listDatasets } = await import('../datasets/describe.js');
       const rows = await listDatasets(await openWorkspace(cmd), { all: opts.all });
       if (opts.json) printJson(rows);
       else process.stdout.write(formatListing(rows) + '\n');
@@ -48,6 +48,7 @@ export function registerDatasetCommands(datasets: Command): void {
     .argument('<ref>', 'NAME or NAME@VERSION')
     .option('--json', 'print JSON')
     .action(async (ref: string, opts: { json?: boolean }, cmd: Command) => {
+      const { formatShow, showDataset } = await import('../datasets/describe.js');
       const shown = await showDataset(await openWorkspace(cmd), ref);
       if (opts.json) printJson(shown);
       else process.stdout.write(formatShow(shown) + '\n');
@@ -59,6 +60,7 @@ export function registerDatasetCommands(datasets: Command): void {
     .argument('<ref>', 'NAME or NAME@VERSION')
     .option('--json', 'print JSON')
     .action(async (ref: string, opts: { json?: boolean }, cmd: Command) => {
+      const { describeDataset, formatDescription } = await import('../datasets/describe.js');
       const d = await describeDataset(await openWorkspace(cmd), ref);
       if (opts.json) printJson(d);
       else process.stdout.write(formatDescription(d) + '\n');
@@ -71,6 +73,7 @@ export function registerDatasetCommands(datasets: Command): void {
     .option('--format <format>', `output format: ${QUERY_FORMATS.join(', ')}`, 'table')
     .option('--out <file>', 'write the result to FILE (required for parquet)')
     .action(async (sql: string, opts: { format: string; out?: string }, cmd: Command) => {
+      const { queryDatasets, queryToFile, queryToText } = await import('../datasets/query.js');
       const ws = await openWorkspace(cmd);
       const format = opts.format as QueryFormat;
       if (!QUERY_FORMATS.includes(format)) {
@@ -120,6 +123,7 @@ export function registerDatasetCommands(datasets: Command): void {
       if (!/^-?\d+$/.test(opts.seed.trim())) {
         throw new OffpolicyError('E_SPLIT_SEED', `Seed "${opts.seed}" is not an integer.`, { hint: 'Pass --seed with a whole number, e.g. --seed 7.' });
       }
+      const { parseRatios, splitDataset } = await import('../datasets/split.js');
       const parts = await splitDataset(await openWorkspace(cmd), ref, {
         ratios: parseRatios(opts.ratios),
         seed,
@@ -145,6 +149,7 @@ export function registerDatasetCommands(datasets: Command): void {
     .requiredOption('--format <format>', EXPORT_FORMATS.join(' | '))
     .requiredOption('--out <file>', 'output file (written atomically)')
     .action(async (ref: string, opts: { format: string; out: string }, cmd: Command) => {
+      const { exportDataset } = await import('../datasets/export.js');
       const r = await exportDataset(await openWorkspace(cmd), ref, { format: opts.format as ExportFormat, out: opts.out });
       process.stdout.write(`exported ${r.ref} (${r.rows} rows) to ${r.out}\n`);
     });

@@ -1,7 +1,6 @@
 /** `offpolicy demo`: the main job with an embedded default setting. No logic here. */
 import type { Command } from 'commander';
 import { OffpolicyError } from '../errors.js';
-import { demoSummaryRows, runDemo } from '../demo.js';
 import { shellCommand } from '../reports/command-line.js';
 import { formatTable } from '../reports/text-table.js';
 import { globals } from './context.js';
@@ -22,6 +21,7 @@ export function registerDemo(program: Command): void {
       if (!/^\d+$/.test(opts.rows.trim()) || Number(opts.rows) < 100) {
         throw new OffpolicyError('E_DEMO_PARAM', `--rows must be an integer of at least 100, got "${opts.rows}".`, { hint: 'Pass e.g. --rows 20000 (the default).' });
       }
+      const { demoSummaryRows, runDemo } = await import('../demo.js');
       const bar = progressBar('demo');
       let summary;
       try {

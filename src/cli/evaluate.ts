@@ -1,10 +1,8 @@
 /** `offpolicy evaluate`: flags in, evaluate() from the library, a table and the JSON path out. */
 import type { Command } from 'commander';
 import { OffpolicyError } from '../errors.js';
-import { evaluate, writeEvaluation, type EvaluateOptions } from '../ope/evaluate.js';
+import type { EvaluateOptions } from '../ope/evaluate.js';
 import type { IntervalMethod } from '../ope/types.js';
-import { parsePolicyArg } from '../policies/candidates.js';
-import { loadPolicyDir } from '../offline-rl/discrete/policy-dir.js';
 import { formatTable, type Cell } from '../reports/text-table.js';
 import { collect, openWorkspace, numberFlag } from './context.js';
 import { progressBar } from './progress.js';
@@ -39,6 +37,11 @@ export function registerEvaluate(program: Command): void {
     .option('--strict', 'compare against the upper end of the logging policy\'s interval')
     .option('--out <file>', 'write the JSON result here', 'results.json')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
+      const [{ evaluate, writeEvaluation }, { parsePolicyArg }, { loadPolicyDir }] = await Promise.all([
+        import('../ope/evaluate.js'),
+        import('../policies/candidates.js'),
+        import('../offline-rl/discrete/policy-dir.js'),
+      ]);
       const ws = await openWorkspace(cmd);
       const probColumns = list(o.probColumns as string | undefined);
       let range: [number, number] | undefined;

@@ -1,9 +1,6 @@
 /** `offpolicy generate bandit | multiclass | trajectories`: flags in, library call, summary out. */
 import type { Command } from 'commander';
-import { generateBanditLog, type BehaviourLogits, type RewardFunction, type RewardShape } from '../datasets/synthetic/bandit.js';
-import { writeBanditDataset } from '../datasets/synthetic/bandit-log.js';
-import { multiclassToBandit } from '../datasets/synthetic/multiclass.js';
-import { generateTrajectories, writeTrajectoryDataset } from '../envs/trajectories.js';
+import type { BehaviourLogits, RewardFunction, RewardShape } from '../datasets/synthetic/bandit.js';
 import type { DatasetVersion } from '../datasets/workspace.js';
 import { openWorkspace, printJson, numberFlag } from './context.js';
 import { progressBar } from './progress.js';
@@ -35,6 +32,7 @@ export function registerGenerate(program: Command): void {
     .option('--seed <seed>', 'random seed', '0')
     .option('--json', 'print the summary as JSON')
     .action(async (o: Record<string, string>, cmd: Command) => {
+      const [{ generateBanditLog }, { writeBanditDataset }] = await Promise.all([import('../datasets/synthetic/bandit.js'), import('../datasets/synthetic/bandit-log.js')]);
       const log = generateBanditLog({
         n: num('--rows', o.rows!),
         numActions: num('--actions', o.actions!),
@@ -64,6 +62,7 @@ export function registerGenerate(program: Command): void {
     .option('--seed <seed>', 'random seed', '0')
     .option('--json', 'print the summary as JSON')
     .action(async (o: Record<string, string | string[] | undefined>, cmd: Command) => {
+      const [{ multiclassToBandit }, { writeBanditDataset }] = await Promise.all([import('../datasets/synthetic/multiclass.js'), import('../datasets/synthetic/bandit-log.js')]);
       const evalAlphas = (o.evalAlpha as string[] | undefined)?.map((a) => num('--eval-alpha', a));
       const log = multiclassToBandit({
         dataset: String(o.dataset),
@@ -93,6 +92,7 @@ export function registerGenerate(program: Command): void {
     .option('--seed <seed>', 'random seed', '0')
     .option('--json', 'print the summary as JSON')
     .action(async (o: Record<string, string | undefined>, cmd: Command) => {
+      const { generateTrajectories, writeTrajectoryDataset } = await import('../envs/trajectories.js');
       const episodes = o.episodes === undefined ? (o.steps === undefined ? 50 : undefined) : num('--episodes', o.episodes);
       const bar = progressBar('generate', !o.json);
       const data = generateTrajectories({

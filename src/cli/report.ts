@@ -1,9 +1,6 @@
 /** `offpolicy report`: renders an evaluation result or a robustness study as HTML / Markdown / JSON. No logic here. */
 import type { Command } from 'commander';
 import { OffpolicyError } from '../errors.js';
-import { loadEvaluationResult, loadRobustnessStudy } from '../reports/load-result.js';
-import { parseReportFormats, renderReport } from '../reports/render.js';
-import { renderRobustnessReport } from '../reports/robustness.js';
 import { shellCommand } from '../reports/command-line.js';
 
 export function registerReport(program: Command): void {
@@ -20,6 +17,11 @@ export function registerReport(program: Command): void {
           hint: '--results takes the JSON of `offpolicy evaluate --out`, --robustness the JSON of `offpolicy robustness --out`.',
         });
       }
+      const [{ loadEvaluationResult, loadRobustnessStudy }, { parseReportFormats, renderReport }, { renderRobustnessReport }] = await Promise.all([
+        import('../reports/load-result.js'),
+        import('../reports/render.js'),
+        import('../reports/robustness.js'),
+      ]);
       const formats = parseReportFormats(opts.format);
       const command = shellCommand(process.argv.slice(2));
       const { files } =

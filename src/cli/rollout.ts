@@ -1,6 +1,5 @@
 /** `offpolicy rollout`: flags in, runRollout() from the library, returns and normalized score out. */
 import type { Command } from 'commander';
-import { runRollout } from '../offline-rl/rollout.js';
 import { openWorkspace, numberFlag, printJson } from './context.js';
 import { progressBar } from './progress.js';
 
@@ -18,6 +17,7 @@ export function registerRollout(program: Command): void {
     .option('--save <name>', 'store the rollouts as a new version of this trajectory dataset')
     .option('--json', 'print the result as JSON')
     .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const { runRollout } = await import('../offline-rl/rollout.js');
       const json = Boolean(o.json);
       const bar = progressBar('rollout', !json);
       let r;

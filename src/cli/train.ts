@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { OffpolicyError } from '../errors.js';
 import type { ActorKind } from '../offline-rl/policy.js';
-import { trainSession, type TrainingSessionOptions } from '../offline-rl/session.js';
+import type { TrainingSessionOptions } from '../offline-rl/session.js';
 import { openWorkspace, numberFlag, printJson } from './context.js';
 import { progressBar } from './progress.js';
 
@@ -133,6 +133,7 @@ export function registerTrain(program: Command): void {
       const ws = await openWorkspace(cmd);
       let r;
       try {
+        const { trainSession } = await import('../offline-rl/session.js');
         r = await trainSession(ws, algo, opts);
       } finally {
         bar.stop();

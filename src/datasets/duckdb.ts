@@ -3,11 +3,20 @@
  * in-process, in-memory DuckDB instance reading the Parquet part files; the
  * catalog file is opened separately by the workspace.
  */
-import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 
 export type { DuckDBConnection } from '@duckdb/node-api';
 
+type DuckDBApi = typeof import('@duckdb/node-api');
+let duckdbApi: Promise<DuckDBApi> | null = null;
+
+/** The DuckDB bindings, loaded on first use (the native module costs start-up that commands without data need not pay). */
+export function loadDuckDB(): Promise<DuckDBApi> {
+  return (duckdbApi ??= import('@duckdb/node-api'));
+}
+
 export async function openMemoryConnection(): Promise<DuckDBConnection> {
+  const { DuckDBInstance } = await loadDuckDB();
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
   return instance.connect();
 }

@@ -26,7 +26,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import h5wasm from 'h5wasm/node';
 import { OffpolicyError } from '../errors.js';
 import type { DuckDBConnection } from './duckdb.js';
 import { loadTrajectoryArrays } from './load-trajectories.js';
@@ -55,6 +54,7 @@ export async function exportD4rlHdf5(conn: DuckDBConnection, version: DatasetVer
   const target = path.resolve(file);
   await mkdir(path.dirname(target), { recursive: true });
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const { default: h5wasm } = await import('h5wasm/node');
   await h5wasm.ready;
   try {
     const f = new h5wasm.File(tmp, 'w');

@@ -11,19 +11,9 @@
  * Minari ingest, and any JS-side transform use this to hand data to the
  * workspace.
  */
-import {
-  ARRAY,
-  BIGINT,
-  BOOLEAN,
-  DOUBLE,
-  DuckDBDataChunk,
-  FLOAT,
-  INTEGER,
-  SMALLINT,
-  type DuckDBType,
-} from '@duckdb/node-api';
+import type { DuckDBType } from '@duckdb/node-api';
 import type { DuckDBConnection } from './duckdb.js';
-import { ident } from './duckdb.js';
+import { ident, loadDuckDB } from './duckdb.js';
 
 export type ScalarSqlType = 'DOUBLE' | 'FLOAT' | 'INTEGER' | 'BIGINT' | 'SMALLINT' | 'BOOLEAN';
 
@@ -62,11 +52,10 @@ interface RawVector {
   flush(): void;
 }
 
-const SCALAR: Record<ScalarSqlType, DuckDBType> = { DOUBLE, FLOAT, INTEGER, BIGINT, SMALLINT, BOOLEAN };
-
-function duckType(col: ArrayColumn): DuckDBType {
+function duckType(duck: typeof import('@duckdb/node-api'), col: ArrayColumn): DuckDBType {
+  const scalar: DuckDBType = duck[col.type];
   const width = col.width ?? 1;
-  return width > 1 ? ARRAY(SCALAR[col.type], width) : SCALAR[col.type];
+  return width > 1 ? duck.ARRAY(scalar, width) : scalar;
 }
 
 /** Copies rows row0..row0+rows of `col` into the chunk's vector buffer. */
@@ -117,7 +106,8 @@ export async function arraysToTable(
   const needsCast = !opts.fixedSize && columns.some((c) => (c.width ?? 1) > 1);
   const target = needsCast ? `${table}__load` : table;
   const temp = needsCast || opts.temp ? 'TEMP ' : '';
-  const types = columns.map(duckType);
+  const duck = await loadDuckDB();
+  const types = columns.map((c) => duckType(duck, c));
   await conn.run(
     `CREATE OR REPLACE ${temp}TABLE ${ident(target)} (${columns.map((c, i) => `${ident(c.name)} ${types[i]!.toString()}`).join(', ')})`,
   );
@@ -125,7 +115,7 @@ export async function arraysToTable(
   try {
     for (let row0 = 0; row0 < n; row0 += CHUNK) {
       const rows = Math.min(CHUNK, n - row0);
-      const chunk = DuckDBDataChunk.create(types, rows);
+      const chunk = duck.DuckDBDataChunk.create(types, rows);
       for (let c = 0; c < columns.length; c++) {
         fillVector(columns[c]!, chunk.getColumnVector(c) as unknown as RawVector, row0, rows);
       }

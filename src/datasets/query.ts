@@ -8,9 +8,9 @@
  * DuckDB's own parse of the statement, so `WITH x AS (...) DELETE ...`, COPY,
  * ATTACH, CREATE, SET and friends are refused before anything runs.
  */
-import { StatementType } from '@duckdb/node-api';
+import type { StatementType } from '@duckdb/node-api';
 import { OffpolicyError } from '../errors.js';
-import { ident, lit, queryRows, type DuckDBConnection } from './duckdb.js';
+import { ident, lit, loadDuckDB, queryRows, type DuckDBConnection } from './duckdb.js';
 import { COPY_OPTIONS, copyAtomically } from './export.js';
 import type { ColumnInfo } from './metadata.js';
 import type { Workspace } from './workspace.js';
@@ -162,8 +162,9 @@ export async function checkReadOnly(ws: Workspace, conn: DuckDBConnection, sql: 
   } catch (e) {
     throw await queryError(ws, e);
   }
-  if (type !== StatementType.SELECT && type !== StatementType.EXPLAIN) {
-    throw refuse(`a ${StatementType[type] ?? 'non-SELECT'} statement`);
+  const { StatementType: T } = await loadDuckDB();
+  if (type !== T.SELECT && type !== T.EXPLAIN) {
+    throw refuse(`a ${T[type] ?? 'non-SELECT'} statement`);
   }
   return { text, keyword };
 }

@@ -11,9 +11,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { OffpolicyError } from '../errors.js';
-import { ident, lit, openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from './duckdb.js';
+import { ident, lit, loadDuckDB, openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from './duckdb.js';
 import {
   CONTENT_HASH_ALGORITHM,
   SCHEMA_VERSION,
@@ -252,6 +251,7 @@ export class Workspace {
   /** Rebuilds the catalog table from the version directories (the source of truth). */
   private async syncCatalog(): Promise<void> {
     const versions = await this.versions();
+    const { DuckDBInstance } = await loadDuckDB();
     const instance = await DuckDBInstance.create(path.join(this.root, 'catalog.duckdb'));
     const conn = await instance.connect();
     try {

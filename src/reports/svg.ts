@@ -1,15 +1,16 @@
 /**
  * Renders a vega-lite spec to an SVG string in Node: vega-lite compiles it to vega,
  * a headless vega View (renderer 'none', no canvas needed) produces the SVG.
+ * vega and vega-lite load on the first chart, not with the library.
  */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 
 /**
  * The SVG markup of a chart. `idPrefix` makes element ids (clip paths, gradients)
  * unique so several charts can be inlined in one HTML page.
  */
 export async function renderChartSvg(spec: TopLevelSpec, idPrefix?: string): Promise<string> {
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const compiled = compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none', logLevel: vega.Warn });
   try {

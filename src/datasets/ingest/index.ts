@@ -21,7 +21,6 @@ import { castRules, createStagedView, planCanonical, type PlanOptions } from './
 import { detectFormat } from './detect.js';
 import { finishIngest } from './finish.js';
 import { looksLikeObd, obdLayout } from './obd.js';
-import { stageArrow } from './read-arrow.js';
 import { scanSql, stageTabular } from './read-tabular.js';
 import type { IngestFormat, IngestOptions, IngestResult } from './types.js';
 
@@ -143,7 +142,7 @@ export async function ingest(ws: Workspace, source: string, opts: IngestOptions)
     }
 
     // Tabular inputs: stage the raw rows, then plan the canonical view.
-    if (format === 'arrow') await stageArrow(conn, source, raw);
+    if (format === 'arrow') await (await import('./read-arrow.js')).stageArrow(conn, source, raw);
     else await stageTabular(conn, format === 'obd' ? 'csv' : format, source, raw);
     progress(1, TOTAL);
     if (Number((await queryRows(conn, `SELECT count(*) AS n FROM ${ident(raw)}`))[0]!.n) === 0) {
