@@ -9,12 +9,11 @@
  * Actions enter the critic as vectors of width `actDim`: box actions as they are,
  * discrete actions as one-hot vectors of width K (see `actionInput`).
  */
-import * as tf from '@tensorflow/tfjs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { OffpolicyError } from '../errors.js';
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
 import { Rng } from '../util/rng.js';
-import { ensureTfBackend } from '../util/tf-backend.js';
+import { ensureTfBackend, tf } from '../util/tf-backend.js';
 
 /** Q(s, a) and its input gradients; rows are row-major (n x obsDim, n x actDim). */
 export interface Critic {

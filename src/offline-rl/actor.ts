@@ -3,7 +3,7 @@
  * (weighted) regression on dataset actions. Deterministic: squared error;
  * Gaussian: negative log-likelihood with a state-independent log-std vector.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../util/tf-backend.js';
 import { Adam } from './engine/adam.js';
 import { initMlp, type MlpSpec } from './engine/mlp.js';
 import { WasmMlp } from './engine/wasm-mlp.js';

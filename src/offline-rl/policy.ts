@@ -11,7 +11,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OffpolicyError } from '../errors.js';
 import type { ContinuousPolicy } from '../ope/types.js';
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../util/tf-backend.js';
 import { checkSpec, forwardJs, parameterCount, predictTf, type MlpSpec } from './engine/mlp.js';
 import { gaussianLogProb, LOG_STD_MAX, LOG_STD_MIN } from './losses.js';
 

@@ -13,14 +13,44 @@
  * the threaded glue, reports 2N cores while the pool is created, and unrefs
  * the pool's workers so that they do not keep the process alive. Matrix
  * products split over output tiles, so results do not depend on N.
+ *
+ * tfjs itself loads on first use (`tf` below), not with the library: it costs
+ * more start-up than everything else the CLI loads. Its packages are CommonJS,
+ * so `require` here gives the one instance an `import` elsewhere also gets.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import * as tfWasm from '@tensorflow/tfjs-backend-wasm';
+import type * as TF from '@tensorflow/tfjs';
+import type * as TFWasm from '@tensorflow/tfjs-backend-wasm';
 import { OffpolicyError } from '../errors.js';
+
+const requireCjs = createRequire(import.meta.url);
+let tfModule: typeof TF | null = null;
+
+/** The tfjs module, loaded (synchronously) the first time it is needed. */
+export function loadTfjs(): typeof TF {
+  return (tfModule ??= requireCjs('@tensorflow/tfjs') as typeof TF);
+}
+
+/** The wasm backend's module; loading it registers the 'wasm' backend with tfjs. */
+function loadTfWasm(): typeof TFWasm {
+  loadTfjs();
+  return requireCjs('@tensorflow/tfjs-backend-wasm') as typeof TFWasm;
+}
+
+/** tfjs as a namespace that loads it on first access: `import { tf } from '.../util/tf-backend.js'`. */
+export const tf: typeof TF = new Proxy({} as typeof TF, { get: (_target, key) => Reflect.get(loadTfjs(), key) });
+/** The tfjs types the toolkit names, as `tf.Tensor2D` etc. */
+export declare namespace tf {
+  type Tensor = TF.Tensor;
+  type Tensor1D = TF.Tensor1D;
+  type Tensor2D = TF.Tensor2D;
+  type Scalar = TF.Scalar;
+  type Variable = TF.Variable;
+  type LayersModel = TF.LayersModel;
+}
 
 export interface BackendInfo {
   /** The tfjs backend name in use: 'tensorflow', 'wasm' or 'cpu'. */
@@ -82,13 +112,13 @@ async function tryBackend(name: string): Promise<boolean> {
 
 /** Path of the package's threaded-SIMD emscripten glue (the pthread workers import it). */
 function threadedGluePath(): string {
-  const req = createRequire(import.meta.url);
-  const pkg = req.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+  const pkg = requireCjs.resolve('@tensorflow/tfjs-backend-wasm/package.json');
   return path.join(path.dirname(pkg), 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js');
 }
 
 /** Initialises the wasm backend with an XNNPACK pool of `threads` threads under Node (see the module comment). */
 async function tryThreadedWasm(threads: number): Promise<number | null> {
+  const tfWasm = loadTfWasm();
   const glue = threadedGluePath();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'offpolicy-tfwasm-'));
   const texts = new WeakMap<Blob, string>();
@@ -151,6 +181,7 @@ export function ensureTfBackend(): Promise<BackendInfo> {
       await tryBackend('cpu');
       return { name: tf.getBackend(), warning: `The multi-threaded tfjs wasm backend (${threads} threads) failed to initialise; models run on the much slower cpu backend. Unset OFFPOLICY_TF_THREADS to use the single-threaded wasm backend.`, threads: 1 };
     }
+    loadTfWasm();
     if (await tryBackend('wasm')) return { name: 'wasm', warning: null, threads: 1 };
     await tryBackend('cpu');
     return { name: tf.getBackend(), warning: 'The tfjs wasm backend failed to initialise; models run on the much slower cpu backend.', threads: 1 };

@@ -20,7 +20,7 @@
  * are fused into the forward matMul; bias gradients are ones-vector matMuls
  * sharing the packing of the gradient (tf.sum over axis 0 costs 0.3 ms).
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../util/tf-backend.js';
 import { OffpolicyError } from '../../errors.js';
 import type { Rng } from '../../util/rng.js';
 

@@ -5,12 +5,11 @@
  * seed and mini-batches are drawn with the toolkit's seeded Rng, so the same
  * seed gives the same model.
  */
-import * as tf from '@tensorflow/tfjs';
 import { OffpolicyError } from '../../errors.js';
 import { Rng } from '../../util/rng.js';
 import type { Warning } from '../types.js';
 import type { RewardData, RewardModel } from './types.js';
-import { ensureTfBackend } from '../../util/tf-backend.js';
+import { ensureTfBackend, tf } from '../../util/tf-backend.js';
 
 export interface MlpOptions {
   hidden?: number[];
