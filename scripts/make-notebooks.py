@@ -1,5 +1,8 @@
 """Writes notebooks/*.ipynb from the cell lists below (kept as code so diffs stay readable).
 
+Cells run in tslab (scripts/notebooks.sh). tslab 1.0 does not rewrite a shorthand property naming an
+earlier cell's variable in a cell with top-level await (`{ policies }` is undefined there): spell them out.
+
 Run: python3 scripts/make-notebooks.py
 """
 import json
@@ -10,10 +13,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / 'notebooks'
 
 def nb(cells):
     out = []
-    for kind, src in cells:
+    for i, (kind, src) in enumerate(cells):
         lines = src.strip('\n').split('\n')
         source = [l + '\n' for l in lines[:-1]] + [lines[-1]]
-        c = {"cell_type": kind, "metadata": {}, "source": source}
+        c = {"cell_type": kind, "id": f"cell-{i + 1}", "metadata": {}, "source": source}
         if kind == 'code':
             c.update({"execution_count": None, "outputs": []})
         out.append(c)
@@ -31,11 +34,13 @@ the logging policy gave that action) and a candidate policy scored elsewhere as 
 probabilities per row. This notebook ingests the log, evaluates the candidate with the whole
 estimator suite, and writes a report a reviewer can read.
 
-Run it with a TypeScript kernel (`tslab`) from this folder. The data ships in `../data/`."""),
+Run it in Jupyter with the TypeScript kernel (`tslab`) from this folder; `npm run notebooks:setup` in the
+repository installs the kernel and makes `import ... from 'offpolicy'` resolve to the toolkit. The data
+ships in `../data/`."""),
     ('code', """import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Workspace, ingest, evaluate, renderReport, formatTable } from '../src/index.js';"""),
+import { Workspace, ingest, evaluate, renderReport, formatTable } from 'offpolicy';"""),
     ('markdown', """## 1. A workspace and the log
 
 Datasets live in a workspace: immutable, versioned Parquet files plus a DuckDB catalog. We use a
@@ -83,10 +88,10 @@ console.log(`DR ${dr.value.toFixed(4)} [${dr.interval!.lower.toFixed(4)}, ${dr.i
 console.log(`ESS ${candidate.diagnostics.ess.toFixed(0)} of ${candidate.diagnostics.n} rows; max weight ${candidate.diagnostics.maxWeight.toFixed(2)}`);"""),
     ('markdown', """## 3. The report
 
-HTML (self-contained: open it from disk), Markdown with SVG charts, and JSON."""),
-    ('code', """const reportDir = path.join(dir, 'report');
-const { files } = await renderReport(result, { formats: ['html', 'md', 'json'], outDir: reportDir });
-console.log(files.map((f) => path.relative(dir, f)).join('\\n'));
+HTML (self-contained: open it from disk), Markdown with SVG charts, and JSON, written to
+`offpolicy-report/` beside this notebook. The temporary workspace goes; the report stays."""),
+    ('code', """const { files } = await renderReport(result, { formats: ['html', 'md', 'json'], outDir: 'offpolicy-report' });
+console.log(files.map((f) => path.relative(process.cwd(), f)).join('\\n'));
 await rm(dir, { recursive: true, force: true });"""),
 ])
 
@@ -105,7 +110,7 @@ import path from 'node:path';
 import {
   Workspace, generateBanditLog, writeBanditDataset, softmaxPolicy, trueValue,
   evaluate, accuracyMetrics, formatTable,
-} from '../src/index.js';"""),
+} from 'offpolicy';"""),
     ('markdown', """## 1. A logged dataset with known expected rewards"""),
     ('code', """const dir = await mkdtemp(path.join(os.tmpdir(), 'offpolicy-notebook-'));
 const ws = await Workspace.open(dir);
@@ -132,7 +137,7 @@ for (const b of betas) {
 }
 console.log(formatTable(betas.map((b, i) => ({ candidate: `beta=${b}`, true_value: truth[i] }))));"""),
     ('markdown', """## 3. Every estimator on every candidate"""),
-    ('code', """const result = await evaluate(ws, { data: 'synthetic', policies, interval: 't', seed: 0 });
+    ('code', """const result = await evaluate(ws, { data: 'synthetic', policies: policies, interval: 't', seed: 0 });
 const estimators = result.candidates[0]!.estimates.map((e) => e.estimator);
 const rows = estimators.map((id) => {
   const est = result.candidates.map((c) => c.estimates.find((e) => e.estimator === id)!.value);
