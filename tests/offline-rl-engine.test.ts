@@ -12,7 +12,7 @@ import { WasmArena, parseFmaSetting, relaxedSimdAvailable } from '../src/offline
 import { WasmMlp } from '../src/offline-rl/engine/wasm-mlp.js';
 import { backwardTf, forwardJs, forwardTf, initMlp, layerOffsets, parameterCount, predictTf, uploadMlp, type MlpSpec } from '../src/offline-rl/engine/mlp.js';
 import { computeNormStats, normalizeRows } from '../src/offline-rl/engine/normalization.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { Rng } from '../src/util/rng.js';
 
 beforeAll(async () => {
