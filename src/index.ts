@@ -57,7 +57,7 @@ export * from './policies/candidates.js';
 export * from './policies/json-policy.js';
 export * from './policies/probabilities.js';
 
-// offline RL (in progress: learners and policies work through the API; no train/rollout commands yet)
+// offline RL: learners, training sessions and checkpoints, trained policies, rollouts (the train and rollout commands)
 export * from './offline-rl/train.js';
 export * from './offline-rl/train-dataset.js';
 export * from './offline-rl/policy.js';
