@@ -69,7 +69,8 @@ export * from './offline-rl/session.js';
 export * from './offline-rl/checkpoint.js';
 export * from './offline-rl/metrics-log.js';
 export { rolloutPolicy, writeRolloutDataset, runRollout, checkPolicyFitsEnv, type Rollout, type RolloutOptions, type RolloutSteps, type RolloutPolicy, type RolloutCommandOptions, type RolloutCommandResult, type RolloutDatasetInfo, type EnvEvaluation, type EpisodicHooks } from './offline-rl/rollout.js';
-export { erfc, logStdNormalMass, sampleTruncatedGaussian } from './offline-rl/truncated-normal.js';
+export { logStdNormalMass, sampleTruncatedGaussian } from './offline-rl/truncated-normal.js';
+export { erfc } from './util/normal.js';
 
 // reports and the demo
 export * from './reports/index.js';

@@ -23,7 +23,7 @@
  */
 import { OffpolicyError } from '../core/errors.js';
 import type { ContinuousPolicy, Policy } from '../core/contracts.js';
-import type { Adam } from './engine/adam.js';
+import type { Adam } from '../nn/adam.js';
 import type { Rng, RngState } from '../util/rng.js';
 
 /** A JSON value (what `scalars` may hold; NaN / Infinity are not JSON: store them as null or a string). */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import type { ContinuousPolicy } from '../core/contracts.js';
 import * as tf from '@tensorflow/tfjs';
-import { checkSpec, forwardJs, parameterCount, predictTf, type MlpSpec } from './engine/mlp.js';
+import { checkSpec, forwardJs, parameterCount, predictTf, type MlpSpec } from '../nn/mlp.js';
 import { gaussianLogProb, LOG_STD_MAX, LOG_STD_MIN } from './losses.js';
 
 export type ActorKind = 'deterministic' | 'gaussian';

@@ -9,7 +9,7 @@
  */
 import { dataError, OffpolicyError } from '../core/errors.js';
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
-import { normalizeRows, type NormStats } from './engine/normalization.js';
+import { normalizeRows, type NormStats } from '../nn/normalization.js';
 import type { Rng } from '../util/rng.js';
 
 export interface TransitionSet {

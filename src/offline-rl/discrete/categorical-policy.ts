@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { dataError, OffpolicyError } from '../../core/errors.js';
 import type { Policy } from '../../core/contracts.js';
 import { softmaxRows } from '../../util/softmax.js';
-import { checkSpec, parameterCount, type MlpSpec } from '../engine/mlp.js';
+import { checkSpec, parameterCount, type MlpSpec } from '../../nn/mlp.js';
 import { policyNetworkOutput, type ReturnConditioning } from '../policy.js';
 
 export const CATEGORICAL_WEIGHTS_FILE = 'actor.bin';

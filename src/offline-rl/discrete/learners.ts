@@ -56,7 +56,7 @@ export function checkDiscreteAlgorithm(name: string, numActions?: number): Discr
 /**
  * Builds the discrete learner for `algo` on `data` (which must have discrete
  * actions: E_ACTION_SHAPE otherwise). The learners train on the wasm kernels
- * (engine/wasm-mlp.ts); their policies predict large batches on tfjs, so
+ * (src/nn/wasm-mlp.ts); their policies predict large batches on tfjs, so
  * initialise the tfjs backend first (`await ensureTfBackend()`).
  */
 export function createDiscreteLearner(algo: string, data: TrajectoryArrays, opts: DiscreteTrainOptions): DiscreteLearner {

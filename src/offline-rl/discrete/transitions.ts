@@ -7,7 +7,7 @@
  */
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import { dataError, OffpolicyError } from '../../core/errors.js';
-import type { NormStats } from '../engine/normalization.js';
+import type { NormStats } from '../../nn/normalization.js';
 import { buildTransitions, type Batch, type TransitionSet } from '../transitions.js';
 
 export interface DiscreteTransitionSet extends TransitionSet {
