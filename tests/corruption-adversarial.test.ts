@@ -8,7 +8,7 @@ import { loadCritic, MlpCritic, saveCritic, trainFqeCritic } from '../src/corrup
 import { actionInput } from '../src/models/q-network.js';
 import { concatRows, forwardJs } from '../src/nn/mlp.js';
 import { corruptTrajectories } from '../src/corruption/trajectories.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { arraysOf, cartpoleDataset, pendulumDataset, stdPerDim } from './corruption-helpers.js';
 
 let dir: string;

@@ -12,7 +12,7 @@ import { WasmArena, parseFmaSetting, relaxedSimdAvailable } from '../src/nn/wasm
 import { WasmMlp } from '../src/nn/wasm-mlp.js';
 import { backwardTf, forwardJs, forwardTf, initMlp, layerOffsets, parameterCount, predictTf, uploadMlp, type MlpSpec } from '../src/nn/mlp.js';
 import { computeNormStats, normalizeRows } from '../src/nn/normalization.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { Rng } from '../src/util/rng.js';
 
 beforeAll(async () => {

@@ -11,7 +11,7 @@
  * src/models/q-network.ts).
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
 import { fitFqe } from '../models/fqe.js';
 import { MlpQFunction } from '../models/q-network.js';

@@ -33,7 +33,7 @@
  */
 
 import v8 from 'node:v8';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 
 const I32 = 0x7f;
 const V128 = 0x7b;

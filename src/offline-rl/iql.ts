@@ -9,7 +9,7 @@
  *   targets: Polyak averaging with tau = 0.005 after every step.
  */
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { Rng } from '../util/rng.js';
 import { Actor, actionScale } from './actor.js';
 import { checkDiscount, checkFinite, checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';

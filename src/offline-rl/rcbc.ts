@@ -7,7 +7,7 @@
  * Known failure: stochastic environments (Dichotomy of Control, 2022).
  */
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { Rng } from '../util/rng.js';
 import { Actor, actionScale } from './actor.js';
 import { checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';

@@ -6,7 +6,7 @@
  * since their actor follows dQ/da, which a discrete action does not have.
  */
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { ensureTfBackend } from '../../util/tf-backend.js';
 import type { Learner } from '../learner.js';
 import { runUpdates } from '../train-loop.js';

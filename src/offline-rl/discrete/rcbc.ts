@@ -6,7 +6,7 @@
  * episode return in the data) and subtracts rewards as they arrive.
  */
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { ensureTfBackend } from '../../util/tf-backend.js';
 import { Rng } from '../../util/rng.js';
 import { checkFiniteLoss, checkPositive, checkSteps } from '../config.js';
