@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { crossFitFqe, fitFqe, type FqeOptions, type FqeTransitions } from '../src/models/fqe.js';
 
 // A 3-state, 2-action MDP, states one-hot. Each (s, a) has one deterministic outcome

@@ -11,6 +11,7 @@
  * src/models/q-network.ts).
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import type { QFunction } from '../core/contracts.js';
 import { OffpolicyError } from '../core/errors.js';
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
 import { fitFqe } from '../models/fqe.js';
@@ -18,12 +19,8 @@ import { MlpQFunction } from '../models/q-network.js';
 import { initMlp, layerOffsets, parameterCount } from '../nn/mlp.js';
 import { Rng } from '../util/rng.js';
 
-/** Q(s, a) and its input gradients; rows are row-major (n x obsDim, n x actDim). */
-export interface Critic {
-  readonly obsDim: number;
-  /** Width of the action input (box: action dimension; discrete: K, one-hot). */
-  readonly actDim: number;
-  q(obs: Float32Array, act: Float32Array, n: number): Float64Array;
+/** Q(s, a) (the QFunction contract) and its input gradients; rows are row-major (n x obsDim, n x actDim). */
+export interface Critic extends QFunction {
   /** Per-row gradients of Q(s_i, a_i) w.r.t. s_i and a_i (each row's Q depends only on its own inputs). */
   grad(obs: Float32Array, act: Float32Array, n: number): { obs: Float32Array; act: Float32Array };
 }

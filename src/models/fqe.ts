@@ -17,8 +17,8 @@
  * Batches are drawn uniformly with replacement with the seeded Rng; the same
  * seed gives the same bytes.
  */
-import type { ContinuousPolicy, Policy } from '../ope/types.js';
-import { dataError, OffpolicyError } from '../errors.js';
+import type { ContinuousPolicy, Policy, QFunction } from '../core/contracts.js';
+import { dataError, OffpolicyError } from '../core/errors.js';
 import { Adam } from '../nn/adam.js';
 import { huberLoss, mseLoss } from '../nn/losses.js';
 import { initMlp } from '../nn/mlp.js';
@@ -122,7 +122,7 @@ function fqeError(message: string, hint: string): OffpolicyError {
  * A fitted Q^pi: the QFunction contract (q of state-action pairs; discrete
  * also qAll) plus V(s) = E_{a ~ pi} Q(s, a) under the target policy it was fitted for.
  */
-export class FqeModel {
+export class FqeModel implements QFunction {
   constructor(
     readonly net: MlpQFunction,
     readonly space: FqeActionSpace,

@@ -9,7 +9,8 @@
  * and, for discrete actions, DiscreteQFunction (qAll: every action), plus the
  * per-row input gradients of Q an adversarial attack follows.
  */
-import { OffpolicyError } from '../errors.js';
+import type { QFunction } from '../core/contracts.js';
+import { OffpolicyError } from '../core/errors.js';
 import { layerOffsets, parameterCount, type MlpSpec } from '../nn/mlp.js';
 import { WasmMlp } from '../nn/wasm-mlp.js';
 
@@ -33,7 +34,7 @@ export function actionInput(actions: Float32Array | Int32Array, n: number, numAc
   return out;
 }
 
-export class MlpQFunction {
+export class MlpQFunction implements QFunction {
   readonly obsDim: number;
   /** Width of the action input (box: the action dimension; discrete: K). */
   readonly actDim: number;
