@@ -63,6 +63,7 @@ export * from './offline-rl/train-dataset.js';
 export * from './offline-rl/policy.js';
 export * from './offline-rl/evaluate-env.js';
 export * from './offline-rl/losses.js';
+export { huberLoss, mseLoss, type LossResult } from './nn/losses.js';
 export * from './offline-rl/discrete/index.js';
 export * from './offline-rl/learner.js';
 export * from './offline-rl/session.js';
