@@ -54,6 +54,10 @@ export * from './ope/reward-models/index.js';
 export * from './policies/candidates.js';
 export * from './policies/json-policy.js';
 export * from './policies/probabilities.js';
+export * from './policies/linear-gibbs.js';
+
+// bandit policy learning by bound minimisation
+export * from './learning/index.js';
 
 // offline RL (in progress: learners and policies work through the API; no train/rollout commands yet)
 export * from './offline-rl/train.js';
