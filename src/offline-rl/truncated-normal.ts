@@ -5,7 +5,7 @@
  * in the box gives the truncated Gaussian, whose exact log-density is
  *   log N(a; mu, sd) - log (Phi((hi - mu) / sd) - Phi((lo - mu) / sd)).
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { erfc } from '../util/normal.js';
 import type { Rng } from '../util/rng.js';
 

@@ -12,9 +12,8 @@
  *   {"type": "probit", "weights", "bias", "sigma": s, "nodes": m}
  *       P(argmax of theta [x, 1]) under theta ~ N([W b], s^2 I): m-node Gauss-Hermite (linear-gibbs.ts)
  */
-import { OffpolicyError } from '../errors.js';
-import type { Policy } from '../ope/types.js';
-import type { RewardModel } from '../ope/reward-models/types.js';
+import { OffpolicyError } from '../core/errors.js';
+import type { Policy, RewardModel } from '../core/contracts.js';
 import { softmaxRows } from '../util/softmax.js';
 import { fixedMixedLogitNoise, linearClassProbs, type LinearParams, type MixedLogitNoise } from './linear-gibbs.js';
 
@@ -32,6 +31,7 @@ function specError(source: string, what: string, hint: string): OffpolicyError {
 }
 
 export class UniformPolicy implements Policy {
+  readonly usesContext = false;
   constructor(readonly numActions: number) {}
   actionProbs(_contexts: Float32Array, n: number): Float64Array {
     return new Float64Array(n * this.numActions).fill(1 / this.numActions);
