@@ -1,7 +1,7 @@
 /** `offpolicy learn`: flags in, learnPolicy() and writeLearnedPolicy() from the library, the certificate out. */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { learnPolicy, OBJECTIVES, POLICY_CLASSES, priorFromJsonPolicy, writeLearnedPolicy, type CertificateBound, type LearnOptions, type ObjectiveName, type PolicyClassName } from '../learning/index.js';
 import { loadBandit } from '../ope/load-bandit.js';
 import { numberFlag, openWorkspace } from './context.js';

@@ -2,7 +2,7 @@
  * The prior mean mu_0 from the logging policy's JSON file: its linear weights and
  * bias (divided by the temperature of a softmax policy), which must fit the log.
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 
 export function priorFromJsonPolicy(spec: unknown, source: string, k: number, d: number): { weights: Float64Array; bias: Float64Array } {
   const s = (spec ?? {}) as Record<string, unknown>;

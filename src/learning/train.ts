@@ -16,9 +16,9 @@
  * Same inputs and seed, same bytes: every random step (shuffles, Monte Carlo
  * draws, the held-out split) comes from the seeded Rng.
  */
-import { dataError, OffpolicyError } from '../errors.js';
+import { dataError, OffpolicyError } from '../core/errors.js';
 import { linearClassProbs, fixedMixedLogitNoise, LinearGibbsKernel, type LinearParams, type LinearPolicyClass, type MixedLogitNoise } from '../policies/linear-gibbs.js';
-import { Adam } from '../offline-rl/engine/adam.js';
+import { Adam } from '../nn/adam.js';
 import { Rng } from '../util/rng.js';
 import { buildCertificate, CERTIFICATE_BOUNDS, type CertificateBound, type LearnedCertificate } from './certificate.js';
 import { BOUND_OBJECTIVES, evaluateObjective, NEEDS_LOGGING_PROBS, objectiveSettings, OBJECTIVES, type ObjectiveBatch, type ObjectiveName, type ObjectiveOutput, type ObjectiveSettings } from './objectives.js';

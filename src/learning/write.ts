@@ -10,7 +10,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import type { LearnResult } from './train.js';
 
 export async function writeLearnedPolicy(dir: string, result: LearnResult, meta: { data?: string; command?: string; force?: boolean } = {}): Promise<string> {
