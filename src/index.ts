@@ -56,6 +56,10 @@ export * from './ope/reward-models/index.js';
 export * from './policies/candidates.js';
 export * from './policies/json-policy.js';
 export * from './policies/probabilities.js';
+export * from './policies/linear-gibbs.js';
+
+// bandit policy learning by bound minimisation
+export * from './learning/index.js';
 
 // offline RL: learners, training sessions and checkpoints, trained policies, rollouts (the train and rollout commands)
 export * from './offline-rl/train.js';
