@@ -60,12 +60,17 @@ export { parseRewardModelSpec, fitRewardModel, estimateRewardHat, fitRidge, Ridg
 export { parsePolicyArg, loadCandidate, type PolicyInput, type Candidate, type CandidateContext, type PolicyDirLoader } from './policies/candidates.js';
 export { buildJsonPolicy, type JsonPolicySpec, UniformPolicy, LinearPolicy, EpsilonGreedyPolicy, RewardModelPolicy, type JsonPolicyContext } from './policies/json-policy.js';
 export { checkProbabilityMatrix, PROB_SUM_TOLERANCE } from './policies/probabilities.js';
+export { fixedMixedLogitNoise, LinearGibbsKernel, linearClassProbs, type LinearPolicyClass, type LinearParams, type MixedLogitNoise } from './policies/linear-gibbs.js';
+
+// bandit policy learning by bound minimisation
+export * from './learning/index.js';
 
 // offline RL: learners, training sessions and checkpoints, trained policies, rollouts (the train and rollout commands)
 export { createLearner, createContinuousLearner, trainOffline, ALGORITHMS, type AlgorithmName, type TrainOptions, type TrainResult, type ContinuousLearner } from './offline-rl/train.js';
 export { loadTrainingData, trainOnDataset, type DatasetTrainOptions, type DatasetTrainResult, type TrainingData } from './offline-rl/train-dataset.js';
 export { savePolicy, loadPolicy, type ActorKind, TF_MIN_ROWS, type PolicyNetwork, type PolicyJson, type ReturnConditioning, type MlpPolicyInit, MlpPolicy } from './offline-rl/policy.js';
 export { evaluateInEnv } from './offline-rl/evaluate-env.js';
+export { huberLoss, mseLoss, type LossResult } from './nn/losses.js';
 export { banditLogToTrajectoryArrays, loadBanditTrainingArrays, type BanditArrays, type LoadBanditTrainingOptions, trainDiscreteBc, type DiscreteBcOptions, DISCRETE_BC_DEFAULTS, DiscreteBcLearner, categoricalFromJson, type CategoricalPolicyJson, type CategoricalPolicyInit, CategoricalMlpPolicy, type DiscreteCommonOptions, trainDiscreteIql, type DiscreteIqlOptions, DiscreteIqlLearner, hasDiscreteActions, createDiscreteLearner, trainDiscrete, DISCRETE_ALGORITHMS, type DiscreteAlgorithmName, type DiscreteTrainOptions, type DiscreteLearner, readPolicyJson, loadPolicyDir, loadDiscretePolicyDir, type LoadedPolicy, trainDiscreteRcbc, type DiscreteRcbcOptions, DiscreteRcbcLearner } from './offline-rl/discrete/index.js';
 export { type JsonValue, type StateBuffer, type LearnerState, type TrainedPolicy, type Learner } from './offline-rl/learner.js';
 export { trainSession, type TrainingSessionOptions, type SessionEvaluation, type TrainingSessionResult } from './offline-rl/session.js';
