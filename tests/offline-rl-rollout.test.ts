@@ -6,7 +6,7 @@ import { openMemoryConnection } from '../src/datasets/duckdb.js';
 import { loadTrajectoryArrays } from '../src/datasets/load-trajectories.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { generateTrajectories } from '../src/envs/trajectories.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { evaluateInEnv } from '../src/offline-rl/evaluate-env.js';
 import { trajectoryDataToArrays } from '../src/offline-rl/from-generated.js';
 import { gaussianLogProb } from '../src/offline-rl/losses.js';

@@ -3,7 +3,7 @@ import { catoniClippedIpsBound, catoniFromSums, catoniValue, clippedRiskSums } f
 import { exponentialSmoothingBound, exponentialSmoothingFromSums, smoothingSums } from '../src/ope/bounds/exponential-smoothing.js';
 import { londonSandlerBound, londonSandlerFromSums } from '../src/ope/bounds/london-sandler.js';
 import type { BanditBatch } from '../src/ope/estimators/types.js';
-import type { Certificate } from '../src/ope/types.js';
+import type { Certificate } from '../src/core/evaluation-result.js';
 import { deployVerdict, pickLowerBound } from '../src/ope/verdict.js';
 import { Rng } from '../src/util/rng.js';
 import { expectError } from './support/expect-error.js';

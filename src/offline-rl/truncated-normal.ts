@@ -8,7 +8,7 @@
  * erfc: power series of erf below 2.5, Lentz's continued fraction above
  * (absolute error below 1e-13; relative error of the tail below 1e-10).
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import type { Rng } from '../util/rng.js';
 
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);

@@ -20,10 +20,10 @@
  * sum v_i and sum (r_i - shift) v_i, so R_tau_hat = -(1/n) sum r'_i v_i is also an
  * aggregate over Parquet (clippedRiskSqlTerms; London-Sandler uses the same sums).
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { DEFAULT_CLIP, sqlNumber } from '../estimators/params.js';
 import type { BanditBatch } from '../estimators/types.js';
-import type { Certificate } from '../types.js';
+import type { Certificate } from '../../core/evaluation-result.js';
 import { checkDelta, checkKl, checkRewardRange, checkRewardsInRange, requireRows, rescaledMean, riskToValue, type BoundOptions } from './common.js';
 
 export interface ClippedBoundOptions extends BoundOptions {

@@ -29,10 +29,10 @@
  * so the bound also runs as DuckDB aggregates over Parquet (smoothingSqlTerms,
  * smoothingActionMaps) on the pushdown path.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { checkSmoothingAlpha, defaultSmoothingAlpha, sqlNumber } from '../estimators/params.js';
 import type { BanditBatch } from '../estimators/types.js';
-import type { Certificate } from '../types.js';
+import type { Certificate } from '../../core/evaluation-result.js';
 import { checkDelta, checkKl, checkRewardRange, checkRewardsInRange, requireRows, rescaledMean, riskToValue, type BoundOptions } from './common.js';
 
 export interface ExponentialSmoothingOptions extends BoundOptions {

@@ -13,7 +13,7 @@
  * from the same mergeable sums as the Catoni bound (./catoni.ts).
  */
 import type { BanditBatch } from '../estimators/types.js';
-import type { Certificate } from '../types.js';
+import type { Certificate } from '../../core/evaluation-result.js';
 import { checkedClippedRiskSums, clippedCertificateInputs, type ClippedBoundOptions, type ClippedRiskSums } from './catoni.js';
 import { riskToValue } from './common.js';
 
