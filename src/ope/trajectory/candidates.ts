@@ -15,12 +15,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { readColumns } from '../../datasets/columns.js';
 import { lit, queryRows, type DuckDBConnection } from '../../datasets/duckdb.js';
 import type { Space } from '../../datasets/metadata.js';
 import { buildJsonPolicy } from '../../policies/json-policy.js';
-import type { ContinuousPolicy, Policy } from '../types.js';
+import type { ContinuousPolicy, Policy } from '../../core/contracts.js';
 import { actionBox, BANDWIDTH_RULE, checkBandwidth, defaultBandwidth, kernelLogDensity, type ActionBox } from './kernel.js';
 
 /** The logged steps a candidate is scored on (TrajectoryArrays of src/datasets/load-trajectories.ts fits). */

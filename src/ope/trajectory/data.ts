@@ -11,7 +11,7 @@
  * weight stays at w_{0:T_i-1}: that is how self-normalised estimators normalise
  * when episode lengths differ.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 
 /** Where each episode's steps are: rows start[i] .. start[i + 1] - 1. */
 export interface EpisodeIndex {

@@ -8,7 +8,7 @@
 import { openMemoryConnection, type DuckDBConnection } from '../../datasets/duckdb.js';
 import { loadTrajectoryArrays, type TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import type { DatasetVersion, Workspace } from '../../datasets/workspace.js';
-import type { Interval, Warning } from '../types.js';
+import type { Interval, Warning } from '../../core/evaluation-result.js';
 import { tInterval } from '../intervals/t.js';
 import { sumsFromTerms } from '../sums.js';
 import { loadTrajectoryCandidate, type ResolvedCandidate, type TrajectoryCandidateInput, type TrajectoryPolicyDirLoader } from './candidates.js';

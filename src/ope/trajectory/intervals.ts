@@ -11,7 +11,7 @@
  * Every interval is two-sided and intersected with the feasible value range
  * (valueRange), where the true value lies.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { Rng } from '../../util/rng.js';
 import { bernsteinInterval } from '../intervals/bernstein.js';
 import { DEFAULT_RESAMPLES, sortedQuantile } from '../intervals/bootstrap.js';
@@ -19,7 +19,7 @@ import { checkAlpha, checkRange, checkRows } from '../intervals/common.js';
 import { hoeffdingInterval } from '../intervals/hoeffding.js';
 import { tInterval } from '../intervals/t.js';
 import { sumsFromTerms } from '../sums.js';
-import type { Interval, IntervalMethod } from '../types.js';
+import type { Interval, IntervalMethod } from '../../core/evaluation-result.js';
 import { resampledValue, type TrajectoryEstimator, type TrajectoryTermsInput } from './estimators/index.js';
 import type { TrajectoryOpeData } from './data.js';
 

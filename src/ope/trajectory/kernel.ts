@@ -19,7 +19,7 @@
  * actions, bw = sigma * n^(-1/(d + 4)), sigma the mean over dimensions of the
  * per-dimension standard deviation of u, n the number of steps.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import type { Space } from '../../datasets/metadata.js';
 
 export interface ActionBox {

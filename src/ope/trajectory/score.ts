@@ -2,8 +2,8 @@
  * Scores one candidate on trajectory data: weights, every requested estimator's
  * per-episode terms, value, interval and diagnostics, and the warnings.
  */
-import { OffpolicyError } from '../../errors.js';
-import type { Estimate, Interval, IntervalMethod, Warning } from '../types.js';
+import { OffpolicyError } from '../../core/errors.js';
+import type { Estimate, Interval, IntervalMethod, Warning } from '../../core/evaluation-result.js';
 import type { TrajectoryOpeData } from './data.js';
 import { getTrajectoryEstimator, type TrajectoryEstimator, type TrajectoryEstimatorId, type TrajectoryTermsInput } from './estimators/index.js';
 import { feasibleValueRange, observedRewardRange, trajectoryIntervals, type IntervalItem } from './intervals.js';

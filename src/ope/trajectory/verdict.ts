@@ -4,7 +4,7 @@
  * DR, SNDR, PDIS, SNPDIS, DM, TIS, SNTIS that has one, exceeds the behaviour
  * policy's mean discounted return on the same episodes.
  */
-import type { Interval } from '../types.js';
+import type { Interval } from '../../core/evaluation-result.js';
 import type { CandidateScore } from './score.js';
 
 export interface TrajectoryVerdict {

@@ -12,8 +12,8 @@
  * share of the sum. Weights degenerate with the horizon (ESS_t collapses to 1
  * when one episode carries all the mass); the warnings say from which step.
  */
-import type { Warning } from '../types.js';
-import { OffpolicyError } from '../../errors.js';
+import type { Warning } from '../../core/evaluation-result.js';
+import { OffpolicyError } from '../../core/errors.js';
 import type { TrajectoryOpeData } from './data.js';
 
 export interface TrajectoryWeights {

@@ -1,5 +1,5 @@
 /** The trajectory estimator registry. */
-import { OffpolicyError } from '../../../errors.js';
+import { OffpolicyError } from '../../../core/errors.js';
 import { dm } from './dm.js';
 import { dr } from './dr.js';
 import { pdis } from './pdis.js';

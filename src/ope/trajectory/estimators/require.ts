@@ -1,5 +1,5 @@
 /** Input checks shared by the trajectory estimators. */
-import { OffpolicyError } from '../../../errors.js';
+import { OffpolicyError } from '../../../core/errors.js';
 import type { TrajectoryWeights } from '../weights.js';
 import type { TrajectoryTermsInput } from './types.js';
 
