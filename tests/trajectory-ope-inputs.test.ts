@@ -18,6 +18,9 @@ import { actionBox, defaultBandwidth, kernelLogDensity } from '../src/ope/trajec
 import { policyCandidate } from '../src/ope/trajectory/candidates.js';
 import { scoreCandidate } from '../src/ope/trajectory/score.js';
 import { Rng } from '../src/util/rng.js';
+import { MlpPolicy } from '../src/offline-rl/policy.js';
+import { loadPolicyDir } from '../src/offline-rl/discrete/policy-dir.js';
+import { parameterCount } from '../src/nn/mlp.js';
 import { expectError, expectRejects } from './support/expect-error.js';
 
 let dir: string;
@@ -173,6 +176,24 @@ describe('stored trajectory datasets', () => {
     } finally {
       conn.closeSync();
     }
+  });
+});
+
+describe('trained policy directories', () => {
+  it('Gaussian and deterministic actors saved by training load through the injected loader and score by density / kernel', async () => {
+    const rng = new Rng(11);
+    const spec = { sizes: [3, 8, 1], output: 'tanh' as const };
+    const params = Float32Array.from({ length: parameterCount(spec) }, () => rng.range(-0.3, 0.3));
+    const common = { algo: 'test', spec, params, maxAction: Float32Array.of(2), obsMean: new Float32Array(3), obsStd: Float32Array.of(1, 1, 8) };
+    await new MlpPolicy({ ...common, kind: 'gaussian', logStd: Float32Array.of(-0.5) }).save(path.join(dir, 'gauss'));
+    await new MlpPolicy({ ...common, kind: 'deterministic', logStd: null }).save(path.join(dir, 'det'));
+    const res = await evaluateTrajectoryDataset(ws, 'pend', {
+      candidates: [{ spec: path.join(dir, 'gauss') }, { spec: path.join(dir, 'det') }],
+      loadPolicyDir,
+    });
+    expect(res.candidates.map((c) => [c.name, c.kind])).toEqual([['gauss', 'gaussian'], ['det', 'deterministic']]);
+    for (const c of res.candidates) for (const e of c.estimates) expect(Number.isFinite(e.value)).toBe(true);
+    await expectRejects(evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: path.join(dir, 'gauss') }], loadPolicyDir }), 'E_OBS_SHAPE', /takes 3-dimensional observations, but the data's observations have 4 values/);
   });
 });
 
