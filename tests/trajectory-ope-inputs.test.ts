@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMemoryConnection } from '../src/datasets/duckdb.js';
 import { Workspace } from '../src/datasets/workspace.js';
+import { ingest } from '../src/datasets/ingest/index.js';
 import { scriptedContinuousPolicy, scriptedDiscretePolicy } from '../src/envs/behavior-policies.js';
 import { getEnv } from '../src/envs/registry.js';
 import { generateTrajectories, writeTrajectoryDataset } from '../src/envs/trajectories.js';
@@ -176,6 +177,48 @@ describe('stored trajectory datasets', () => {
     } finally {
       conn.closeSync();
     }
+  });
+});
+
+describe('Q predictions as columns of the dataset', () => {
+  it('columns:q_0,q_1 give DR / SNDR / DM the same values as passing the same Q arrays directly', async () => {
+    const env = getEnv('cartpole');
+    const v = await ws.resolve('cart');
+    const conn = await openMemoryConnection();
+    const file = path.join(dir, 'cart-q.parquet');
+    try {
+      // Q(s, a) = 10 + x + a * theta: any fixed function of the stored row
+      await conn.run(`COPY (SELECT *, 10 + observation[1] AS q_0, 10 + observation[1] + observation[3] AS q_1 FROM read_parquet('${v.glob}')) TO '${file}' (FORMAT parquet)`);
+    } finally {
+      conn.closeSync();
+    }
+    await ingest(ws, file, { name: 'cartq', kind: 'trajectory' });
+    const pol = scriptedDiscretePolicy(env, 'expert');
+    const res = await evaluateTrajectoryDataset(ws, 'cartq', { candidates: [{ name: 'e', spec: pol }], estimators: ['dr', 'sndr', 'dm'], rewardModel: 'columns:q_0,q_1' });
+    // the same by hand from the arrays
+    const { loadTrajectoryArrays } = await import('../src/datasets/load-trajectories.js');
+    const c2 = await openMemoryConnection();
+    try {
+      const a = await loadTrajectoryArrays(c2, await ws.resolve('cartq'));
+      const probs = pol.actionProbs(a.observations, a.n);
+      const qLogged = new Float64Array(a.n);
+      const vState = new Float64Array(a.n);
+      for (let r = 0; r < a.n; r++) {
+        const q0 = 10 + a.observations[r * 4]!;
+        const q1 = q0 + a.observations[r * 4 + 2]!;
+        qLogged[r] = (a.actions as Int32Array)[r] === 1 ? q1 : q0;
+        vState[r] = probs[2 * r]! * q0 + probs[2 * r + 1]! * q1;
+      }
+      const d = trajectoryOpeData(a, 0.99);
+      const cand = policyCandidate(pol, 'e', 't', { steps: a });
+      const direct = scoreCandidate(d, cand, { estimators: ['dr', 'sndr', 'dm'] }, { qLogged, vState, source: 'x' });
+      for (let j = 0; j < 3; j++) expect(res.candidates[0]!.estimates[j]!.value).toBeCloseTo(direct.estimates[j]!.value, 4);
+      expect(res.candidates[0]!.q).toEqual({ source: 'columns:q_0,q_1' });
+    } finally {
+      c2.closeSync();
+    }
+    await expectRejects(evaluateTrajectoryDataset(ws, 'cartq', { candidates: [{ spec: pol }], estimators: ['dr'], rewardModel: 'columns:q_0,q_9' }), 'E_MISSING_COLUMN', /no column\(s\) q_9/);
+    await expectRejects(evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: pol }], estimators: ['dr'] }), 'E_NO_Q', /DR need Q predictions/);
   });
 });
 

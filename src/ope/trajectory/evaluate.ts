@@ -14,6 +14,7 @@ import { sumsFromTerms } from '../sums.js';
 import { loadTrajectoryCandidate, type ResolvedCandidate, type TrajectoryCandidateInput, type TrajectoryPolicyDirLoader } from './candidates.js';
 import { DEFAULT_GAMMA, discountedReturns, trajectoryOpeData, type TrajectoryOpeData } from './data.js';
 import type { ActionBox } from './kernel.js';
+import { qColumnsProvider } from './q-columns.js';
 import { scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
 
@@ -28,6 +29,8 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
   bandwidth?: number;
   actionBox?: ActionBox;
   qProvider?: QProvider;
+  /** Q for DM / DR when no qProvider is given: "columns:q_0,...,q_{K-1}" (columns of the dataset). */
+  rewardModel?: string;
   /** Optional SQL condition over the stored columns. */
   where?: string;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -104,7 +107,12 @@ export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opt
   const conn = await openMemoryConnection();
   try {
     const a = await loadTrajectoryArrays(conn, version, { where: opts.where });
-    return await evaluateTrajectoryArrays(a, opts, { ref: version.ref, actionSpace: version.metadata.actionSpace, conn });
+    let qProvider = opts.qProvider;
+    if (!qProvider && opts.rewardModel?.startsWith('columns:')) {
+      const cols = opts.rewardModel.slice('columns:'.length).split(',').map((c) => c.trim()).filter(Boolean);
+      qProvider = await qColumnsProvider(conn, version, cols, opts.where);
+    }
+    return await evaluateTrajectoryArrays(a, { ...opts, ...(qProvider ? { qProvider } : {}) }, { ref: version.ref, actionSpace: version.metadata.actionSpace, conn });
   } finally {
     conn.closeSync();
   }
