@@ -56,20 +56,26 @@ export * from './ope/reward-models/index.js';
 export * from './policies/candidates.js';
 export * from './policies/json-policy.js';
 export * from './policies/probabilities.js';
+export * from './policies/linear-gibbs.js';
 
-// offline RL (in progress: learners and policies work through the API; no train/rollout commands yet)
+// bandit policy learning by bound minimisation
+export * from './learning/index.js';
+
+// offline RL: learners, training sessions and checkpoints, trained policies, rollouts (the train and rollout commands)
 export * from './offline-rl/train.js';
 export * from './offline-rl/train-dataset.js';
 export * from './offline-rl/policy.js';
 export * from './offline-rl/evaluate-env.js';
 export * from './offline-rl/losses.js';
+export { huberLoss, mseLoss, type LossResult } from './nn/losses.js';
 export * from './offline-rl/discrete/index.js';
 export * from './offline-rl/learner.js';
 export * from './offline-rl/session.js';
 export * from './offline-rl/checkpoint.js';
 export * from './offline-rl/metrics-log.js';
-export { rolloutPolicy, writeRolloutDataset, runRollout, checkPolicyFitsEnv, type Rollout, type RolloutOptions, type RolloutSteps, type RolloutPolicy, type RolloutCommandOptions, type RolloutCommandResult, type RolloutDatasetInfo } from './offline-rl/rollout.js';
-export { erfc, logStdNormalMass, sampleTruncatedGaussian } from './offline-rl/truncated-normal.js';
+export { rolloutPolicy, writeRolloutDataset, runRollout, checkPolicyFitsEnv, type Rollout, type RolloutOptions, type RolloutSteps, type RolloutPolicy, type RolloutCommandOptions, type RolloutCommandResult, type RolloutDatasetInfo, type EnvEvaluation, type EpisodicHooks } from './offline-rl/rollout.js';
+export { logStdNormalMass, sampleTruncatedGaussian } from './offline-rl/truncated-normal.js';
+export { erfc } from './util/normal.js';
 
 // reports and the demo
 export * from './reports/index.js';

@@ -13,7 +13,8 @@ import { gaussianLogProb } from '../src/offline-rl/losses.js';
 import type { MlpPolicy } from '../src/offline-rl/policy.js';
 import { rolloutPolicy, writeRolloutDataset } from '../src/offline-rl/rollout.js';
 import { trainOffline } from '../src/offline-rl/train.js';
-import { erfc, logStdNormalMass, sampleTruncatedGaussian } from '../src/offline-rl/truncated-normal.js';
+import { logStdNormalMass, sampleTruncatedGaussian } from '../src/offline-rl/truncated-normal.js';
+import { erfc } from '../src/util/normal.js';
 import { Rng } from '../src/util/rng.js';
 import { ensureTfBackend } from '../src/util/tf-backend.js';
 
