@@ -5,7 +5,7 @@
  * start-up loads only commander and what the command run needs.
  */
 import { Command, CommanderError } from 'commander';
-import { isOffpolicyError } from './errors.js';
+import { isOffpolicyError } from './core/errors.js';
 import { VERSION } from './version.js';
 import { registerIngest } from './cli/datasets-ingest.js';
 import { registerDatasetCommands } from './cli/datasets-manage.js';
@@ -16,6 +16,7 @@ import { registerReport } from './cli/report.js';
 import { registerDemo } from './cli/demo.js';
 import { registerTrain } from './cli/train.js';
 import { registerRollout } from './cli/rollout.js';
+import { registerLearn } from './cli/learn.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerTrain(program);
   registerRollout(program);
+  registerLearn(program);
   return program;
 }
 

@@ -1,6 +1,6 @@
 /** `offpolicy report`: renders an evaluation result or a robustness study as HTML / Markdown / JSON. No logic here. */
 import type { Command } from 'commander';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { shellCommand } from '../reports/command-line.js';
 
 export function registerReport(program: Command): void {

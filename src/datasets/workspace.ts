@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { ident, lit, loadDuckDB, openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from './duckdb.js';
 import {
   CONTENT_HASH_ALGORITHM,
