@@ -64,6 +64,14 @@ async function main(): Promise<void> {
   try {
     execFileSync(process.execPath, [BIN, 'datasets', 'ingest', path.join(ROOT, 'data', 'bandit-sample.csv'), '--name', 'clicks', '--map', 'context=x0,x1,x2,x3,x4', '--no-progress'], { env, stdio: 'ignore' });
     console.log(`load average before: ${load()}   (${runs} runs per command, 1 warm-up run not counted)`);
+    // For scale on a loaded machine: a bare `node -e 0` start.
+    const bare: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      spawnSync(process.execPath, ['-e', '0']);
+      bare.push((performance.now() - t0) / 1000);
+    }
+    console.log(`node -e 0 (bare start-up)        median ${median(bare).toFixed(3)} s`);
     const targets: [string[], number][] = [
       [['--version'], 0.3],
       [['datasets', 'list'], 0.6],
