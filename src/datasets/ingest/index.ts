@@ -96,7 +96,7 @@ export async function ingest(ws: Workspace, source: string, opts: IngestOptions)
   checkDatasetName(opts.name);
   const detected = await detectFormat(source, opts.format);
   let format: IngestFormat = detected.format;
-  const spillDir = await mkdtemp(path.join(tmpdir(), 'offpolicy-ingest-'));
+  const spillDir = await mkdtemp(path.join(tmpdir(), `offpolicy-ingest-${process.pid}-`));
   const conn = await ingestConnection(spillDir);
   try {
     const raw = '_ingest_raw';
