@@ -297,3 +297,44 @@ async function rowsToTable(conn: DuckDBConnection, table: string, rows: Record<s
     await conn.run(`INSERT INTO ${ident(table)} VALUES (${cols.map((c) => (r[c] === null || r[c] === undefined ? 'NULL' : lit(String(r[c])))).join(', ')})`);
   }
 }
+
+/**
+ * Checks that `where` is one boolean SQL expression (what `train --where`
+ * takes) using DuckDB's own parser: `SELECT 1 WHERE (<where>)` must parse as
+ * exactly one plain SELECT with nothing but that WHERE clause, so a second
+ * statement, a UNION, ORDER BY or a comment swallowing the closing parenthesis
+ * is refused (E_WHERE). Returns the expression in parentheses. Run the query
+ * that uses it on a locked connection (Workspace.queryConnection): a subquery
+ * inside the expression may still read, but only the workspace's datasets.
+ */
+export async function checkWhereExpression(conn: DuckDBConnection, where: string): Promise<string> {
+  const refuse = (why: string) =>
+    new OffpolicyError('E_WHERE', `--where "${where}" is not a single SQL condition: ${why}.`, {
+      hint: 'Pass one boolean expression over the dataset\'s columns, e.g. --where "episode_id < 100".',
+    });
+  if (where.trim() === '') throw refuse('it is empty');
+  let parsed: { error: boolean; error_message?: string; statements?: { node: Record<string, unknown> }[] };
+  try {
+    const row = await queryRows(conn, `SELECT json_serialize_sql(${lit(`SELECT 1 WHERE (${where})`)})::VARCHAR AS j`);
+    parsed = JSON.parse(String(row[0]!.j)) as typeof parsed;
+  } catch (e) {
+    throw refuse((e as Error).message.split('\n')[0]!);
+  }
+  if (parsed.error) throw refuse(parsed.error_message?.split('\n')[0] ?? 'it does not parse');
+  if ((parsed.statements?.length ?? 0) !== 1) throw refuse(`it holds ${parsed.statements?.length ?? 0} statements`);
+  const n = parsed.statements![0]!.node;
+  const empty = (x: unknown) => x === null || x === undefined || (Array.isArray(x) && x.length === 0);
+  const ok =
+    n.type === 'SELECT_NODE' &&
+    (n.from_table as { type?: string } | undefined)?.type === 'EMPTY' &&
+    (n.select_list as unknown[]).length === 1 &&
+    empty(n.modifiers) &&
+    empty((n.cte_map as { map?: unknown[] } | undefined)?.map) &&
+    empty(n.group_expressions) &&
+    empty(n.having) &&
+    empty(n.qualify) &&
+    empty(n.sample) &&
+    !empty(n.where_clause);
+  if (!ok) throw refuse('it reaches outside the condition (a UNION, ORDER BY, LIMIT or similar)');
+  return `(${where})`;
+}

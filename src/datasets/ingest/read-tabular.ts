@@ -5,7 +5,8 @@
  * 0-based input row number (the `_row` of error messages).
  */
 import { OffpolicyError } from '../../errors.js';
-import { ident, lit, type DuckDBConnection } from '../duckdb.js';
+import { ident, lit, queryRows, type DuckDBConnection } from '../duckdb.js';
+import { assertNoNulByte, checkColumnNames, checkCsvHeader, firstRaggedCsvLine } from './input-guard.js';
 
 export type TabularFormat = 'csv' | 'jsonl' | 'parquet';
 
@@ -27,9 +28,29 @@ export function scanSql(format: TabularFormat, file: string): string {
 
 /** Loads the whole file into `table` (input order preserved). */
 export async function stageTabular(conn: DuckDBConnection, format: TabularFormat, file: string, table: string): Promise<void> {
+  const delim = file.toLowerCase().endsWith('.tsv') ? '\t' : ',';
+  if (format !== 'parquet') await assertNoNulByte(file);
+  if (format === 'csv') await checkCsvHeader(file, delim);
   try {
+    // The column count is checked on the schema before any row is loaded.
+    const cols = await queryRows(conn, `DESCRIBE SELECT * FROM ${scanSql(format, file)}`);
+    if (format === 'parquet') {
+      // Parquet may repeat a name, which DuckDB renames: compare with the file's own schema.
+      const raw = await queryRows(conn, `SELECT name FROM parquet_schema(${lit(file)}) WHERE num_children IS NULL OR num_children = 0`);
+      checkColumnNames(file, raw.length === cols.length ? raw.map((r) => String(r.name)) : cols.map((r) => String(r.column_name)));
+    } else checkColumnNames(file, cols.map((r) => String(r.column_name)));
     await conn.run(`CREATE OR REPLACE TABLE ${ident(table)} AS SELECT * FROM ${scanSql(format, file)}`);
   } catch (e) {
+    if (e instanceof OffpolicyError) throw e;
+    if (format === 'csv') {
+      const bad = await firstRaggedCsvLine(file, delim).catch(() => undefined);
+      if (bad) {
+        throw new OffpolicyError('E_CSV_PARSE', `"${file}" line ${bad.line} has ${bad.fields} field${bad.fields === 1 ? '' : 's'}; the header has ${bad.expected}.`, {
+          hint: 'Every CSV row needs one value per header column (leave a field empty for a missing value, e.g. "1,,3").',
+          cause: e,
+        });
+      }
+    }
     throw readError(format, file, e);
   }
 }
