@@ -9,6 +9,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { checkSizes, checkVector, policyFormatError, readPolicyWeights } from './policy-guard.js';
 import { OffpolicyError } from '../errors.js';
 import type { ContinuousPolicy } from '../ope/types.js';
 import * as tf from '@tensorflow/tfjs';
@@ -265,17 +266,22 @@ export async function loadPolicy(dir: string): Promise<MlpPolicy> {
       hint: 'Use loadPolicyDir, which reads every kind.',
     });
   }
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(join(dir, j.weightsFile));
-  } catch {
-    throw new OffpolicyError('E_POLICY_NOT_FOUND', `The weights file ${j.weightsFile} is missing from ${dir}.`, { hint: 'Copy the whole policy directory.' });
+  const file = join(dir, 'policy.json');
+  const sizes = checkSizes(file, j.actor?.sizes);
+  const inDim = sizes[0]!;
+  const actDim = sizes[sizes.length - 1]!;
+  if (j.returnConditioning !== undefined) {
+    const rc = j.returnConditioning as unknown as Record<string, unknown>;
+    if (typeof rc !== 'object' || rc === null || !Number.isFinite(rc.targetReturn) || !Number.isFinite(rc.scale) || !((rc.scale as number) > 0)) {
+      throw policyFormatError(`${file}: returnConditioning needs a finite targetReturn and a positive scale.`);
+    }
   }
-  if (bytes.length % 4 !== 0) {
-    throw new OffpolicyError('E_POLICY_FORMAT', `${j.weightsFile} has ${bytes.length} bytes, not a whole number of float32 values.`, { hint: 'The file is truncated; export the policy again.' });
-  }
-  const params = new Float32Array(bytes.length / 4);
-  for (let i = 0; i < params.length; i++) params[i] = bytes.readFloatLE(i * 4);
+  const obsDim = inDim - (j.returnConditioning ? 1 : 0);
+  checkVector(file, 'maxAction', j.maxAction, actDim, (x) => x > 0, '(each above 0)');
+  checkVector(file, 'obsMean', j.obsMean, obsDim);
+  checkVector(file, 'obsStd', j.obsStd, obsDim, (x) => x > 0, '(each above 0)');
+  if (j.kind === 'gaussian' || j.logStd !== null) checkVector(file, 'logStd', j.logStd, actDim);
+  const params = await readPolicyWeights(dir, j.weightsFile);
   return new MlpPolicy({
     algo: j.algo,
     kind: j.kind,
