@@ -238,11 +238,15 @@ export class Workspace {
   async createVersions(all: CreateVersionOptions[]): Promise<DatasetVersion[]> {
     all.forEach((o) => checkDatasetName(o.name));
     const staged: StagedVersion[] = [];
+    const fresh: string[] = [];
+    for (const o of all) if (!(await lstatOrNull(path.join(this.datasetsDir, o.name)))) fresh.push(path.join(this.datasetsDir, o.name));
     try {
       for (const opts of all) staged.push(await this.stage(opts));
       return await this.commit(staged);
     } catch (e) {
       for (const s of staged) await rm(s.staging, { recursive: true, force: true });
+      // A dataset directory this call created stays only if something else now lives in it.
+      for (const d of fresh) await rmdir(d).catch(() => undefined);
       throw e;
     }
   }
@@ -392,18 +396,25 @@ export class Workspace {
    */
   async queryConnection(opts: { writable?: string[]; versions?: DatasetVersion[] } = {}): Promise<DuckDBConnection> {
     const all = opts.versions ?? (await this.versions());
+    const damagedRefs = opts.versions ? [] : (await this.damagedVersions()).map((d) => d.ref);
     const conn = await openLockedConnection({
       directories: all.map((v) => v.dir),
       files: opts.writable ?? [],
       tempDirectory: path.join(this.root, '.tmp'),
-      setup: async (c) => skippedViews.set(c, await this.registerViews(c, all)),
+      setup: async (c) => skippedViews.set(c, [...damagedRefs, ...(await this.registerViews(c, all, damagedRefs))]),
     });
     return conn;
   }
 
   /** Creates the views (on a connection that can read the version directories). */
-  async registerViews(conn: DuckDBConnection, versions?: DatasetVersion[]): Promise<string[]> {
+  async registerViews(conn: DuckDBConnection, versions?: DatasetVersion[], damagedRefs: string[] = []): Promise<string[]> {
     const all = versions ?? (await this.versions());
+    // "name" is the latest version: when that one is damaged, "name" gets no view (never an older one silently).
+    const newestDamaged = new Map<string, number>();
+    for (const r of damagedRefs) {
+      const { name, version } = parseRef(r);
+      newestDamaged.set(name, Math.max(newestDamaged.get(name) ?? 0, version ?? 0));
+    }
     const latest = new Map<string, DatasetVersion>();
     const skipped: string[] = [];
     const ok = new Set<string>();
@@ -419,7 +430,7 @@ export class Workspace {
       }
     }
     for (const v of latest.values()) {
-      if (ok.has(v.ref)) await conn.run(`CREATE OR REPLACE VIEW ${ident(v.name)} AS SELECT * FROM read_parquet(${lit(v.glob)})`);
+      if (ok.has(v.ref) && !((newestDamaged.get(v.name) ?? 0) > v.version)) await conn.run(`CREATE OR REPLACE VIEW ${ident(v.name)} AS SELECT * FROM read_parquet(${lit(v.glob)})`);
     }
     return skipped;
   }
