@@ -3,7 +3,7 @@
  * every computation lives in the library (src/index.ts re-exports it).
  */
 import { Command, CommanderError } from 'commander';
-import { isOffpolicyError } from './errors.js';
+import { isOffpolicyError } from './core/errors.js';
 import { codedError } from './datasets/fs-guard.js';
 import { VERSION } from './version.js';
 import { registerIngest } from './cli/datasets-ingest.js';
@@ -15,6 +15,7 @@ import { registerReport } from './cli/report.js';
 import { registerDemo } from './cli/demo.js';
 import { registerTrain } from './cli/train.js';
 import { registerRollout } from './cli/rollout.js';
+import { registerLearn } from './cli/learn.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerTrain(program);
   registerRollout(program);
+  registerLearn(program);
   return program;
 }
 

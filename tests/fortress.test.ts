@@ -18,7 +18,7 @@ import type { MetadataInput } from '../src/datasets/metadata.js';
 import { checkWhereExpression, queryDatasets, queryToFile } from '../src/datasets/query.js';
 import { splitDataset } from '../src/datasets/split.js';
 import { resolveWorkspaceDir, Workspace } from '../src/datasets/workspace.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { readCheckpoint, writeCheckpoint } from '../src/offline-rl/checkpoint.js';
 import { loadPolicy } from '../src/offline-rl/policy.js';
 import { expectRejects } from './support/expect-error.js';

@@ -8,11 +8,11 @@ import {
   fitRidge,
   foldAssignment,
   parseRewardModelSpec,
-  type RewardData,
 } from '../src/ope/reward-models/index.js';
+import type { RewardData } from '../src/core/contracts.js';
 import { estimatePropensities } from '../src/ope/propensity.js';
 import { Rng } from '../src/util/rng.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 
 function data(contexts: number[], d: number, actions: number[], rewards: number[], k: number): RewardData {
   return { n: actions.length, d, numActions: k, contexts: Float32Array.from(contexts), actions: Int32Array.from(actions), rewards: Float64Array.from(rewards) };
@@ -136,8 +136,6 @@ describe('mlp', () => {
     expect(q1[0]).toBeGreaterThan(1.2); // |x| at x = -2, action 0
     expect(q1[5]).toBeLessThan(-1.2); // -|x| at x = 2, action 1
     expect(Math.abs(q1[2]!)).toBeLessThan(0.6);
-    m1.dispose();
-    m2.dispose();
   });
 
   it('fails clearly when the loss is not finite', async () => {

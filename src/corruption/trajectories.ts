@@ -24,7 +24,7 @@
  * The result is a new version (default: the next version of the same dataset)
  * whose unchanged rows are copied from the parent's file untouched (write.ts).
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection } from '../datasets/duckdb.js';
 import { arraysToTable, type ArrayColumn } from '../datasets/from-arrays.js';
 import { loadTrajectoryArrays, type TrajectoryArrays } from '../datasets/load-trajectories.js';
@@ -32,7 +32,8 @@ import { CORRUPTED_BITS } from '../datasets/schema.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { Rng } from '../util/rng.js';
 import { adamAttack } from './adversarial.js';
-import { actionInput, columnStats, trainFqeCritic, type Critic, type MlpCritic, type TrainCriticOptions } from './critic.js';
+import { actionInput } from '../models/q-network.js';
+import { columnStats, trainFqeCritic, type Critic, type MlpCritic, type TrainCriticOptions } from './critic.js';
 import { allRows, checkKind, checkRate, checkScale, checkSeed, chooseRows } from './params.js';
 import { inheritMetadata, writePatched } from './write.js';
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
 import { lstat, open, readdir, readFile, realpath, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 
 /** How long a writer waits for the workspace lock before E_WORKSPACE_BUSY (OFFPOLICY_LOCK_TIMEOUT_MS overrides). */
 export const LOCK_TIMEOUT_MS = 30_000;

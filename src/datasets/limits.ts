@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { assertOutsideWorkspace } from './fs-guard.js';
 
 /** Columns per input file (ingest). */

@@ -21,7 +21,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { globEscape, ident, lit, openLockedConnection, queryOne, queryRows, type DuckDBConnection } from './duckdb.js';
 import {
   assertInside,

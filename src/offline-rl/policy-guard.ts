@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileInside } from '../datasets/fs-guard.js';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 
 function formatError(message: string): OffpolicyError {
   return new OffpolicyError('E_POLICY_FORMAT', message, { hint: 'Export the policy again (offpolicy train ... --out DIR), or copy the whole directory.' });

@@ -10,10 +10,10 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkSizes, checkVector, policyFormatError, readPolicyWeights } from './policy-guard.js';
-import { OffpolicyError } from '../errors.js';
-import type { ContinuousPolicy } from '../ope/types.js';
+import { OffpolicyError } from '../core/errors.js';
+import type { ContinuousPolicy } from '../core/contracts.js';
 import * as tf from '@tensorflow/tfjs';
-import { checkSpec, forwardJs, parameterCount, predictTf, type MlpSpec } from './engine/mlp.js';
+import { checkSpec, forwardJs, parameterCount, predictTf, type MlpSpec } from '../nn/mlp.js';
 import { gaussianLogProb, LOG_STD_MAX, LOG_STD_MIN } from './losses.js';
 
 export type ActorKind = 'deterministic' | 'gaussian';
@@ -22,7 +22,7 @@ export type ActorKind = 'deterministic' | 'gaussian';
  * From this many rows, `act` runs the batch through tfjs (when a fast backend
  * is already initialised, e.g. after ensureTfBackend()) in chunks;
  * below it, a plain JS forward pass is faster than tfjs's per-op overhead. The
- * JS pass takes about 1.1 s per 10,000 rows at 2 x 256, so scoring a large
+ * JS pass is slow on large batches (README, Offline RL), so scoring a large
  * dataset should initialise the backend first.
  */
 export const TF_MIN_ROWS = 512;

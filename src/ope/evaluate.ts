@@ -16,12 +16,11 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { candidateFrom, candidateLeafPaths, candidateRowChecks, checkSqlCandidate, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
 import { checkProbabilityMatrix } from '../policies/probabilities.js';
-import { UniformPolicy } from '../policies/json-policy.js';
 import { vecAsList, type SqlVector } from '../policies/sql-vector.js';
 import { VERSION } from '../version.js';
 import { catoniClippedIpsBound, catoniFromSums } from './bounds/catoni.js';
@@ -40,7 +39,7 @@ import { estimatePropensities } from './propensity.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
 import { footerStats, pushdownCandidate, type PushdownResult } from './pushdown.js';
 import { estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
-import type { RewardData } from './reward-models/types.js';
+import type { RewardData } from '../core/contracts.js';
 import { sumsFromTerms, sumsValue, sumsStdError, type MergeableSums } from './sums.js';
 import type {
   Certificate,
@@ -52,11 +51,11 @@ import type {
   IntervalMethod,
   Warning,
   WeightDiagnostics,
-} from './types.js';
+} from '../core/evaluation-result.js';
 import { accuracyMetrics } from './accuracy.js';
 import { candidateWarnings, weightDiagnostics } from './diagnostics.js';
 import { deployVerdict, pickLowerBound } from './verdict.js';
-import type { AccuracyMetrics } from './types.js';
+import type { AccuracyMetrics } from '../core/evaluation-result.js';
 
 /** Estimators that weight by pi / pi0: refused on support-deficient candidates unless allowDeficient. */
 export const IPS_FAMILY: readonly EstimatorId[] = ['ips', 'clipped-ips', 'snips', 'es-ips', 'dr', 'sndr', 'switch-dr', 'dr-os'];
@@ -413,7 +412,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         if (cand.type === 'sql') {
           targetProbs = await readVector(conn, version, cand.relation, cand.probs, k, 'pi');
         } else {
-          if (d.contextDim === 0 && !(cand.policy instanceof UniformPolicy)) {
+          if (d.contextDim === 0 && cand.policy.usesContext !== false) {
             globalWarnings.push({ code: 'NO_CONTEXT', message: `Candidate "${cand.name}" was scored without contexts (the log has none).` });
           }
           targetProbs = cand.policy.actionProbs(d.contexts, d.n);

@@ -2,7 +2,7 @@
  * Loads a stored bandit-log version into typed arrays (ordered by row_id), the
  * form the in-memory estimators, reward models and policies work on.
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { readColumns } from '../datasets/columns.js';
 import { ident, lit, openMemoryConnection, queryOne, type DuckDBConnection } from '../datasets/duckdb.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';

@@ -6,7 +6,7 @@
  * differs from the header's.
  */
 import { createReadStream } from 'node:fs';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { MAX_INPUT_COLUMNS } from '../limits.js';
 
 /** Throws E_BINARY_CONTENT at the first NUL byte of a text file (one streaming pass). */

@@ -14,7 +14,7 @@ import { ident, lit, queryOne, type DuckDBConnection } from '../../datasets/duck
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import { spaceWidth } from '../../datasets/metadata.js';
 import type { DatasetVersion } from '../../datasets/workspace.js';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 
 /** What a bandit log needs to carry (BanditLog of the generators and BanditData of ope/load-bandit.ts both fit). */
 export interface BanditArrays {

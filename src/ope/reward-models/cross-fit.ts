@@ -3,10 +3,11 @@
  * row's q(x_i, .) comes from a model fitted on the other folds only, so the
  * DR family never scores a row with a model that saw its reward.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { Rng } from '../../util/rng.js';
-import type { Warning } from '../types.js';
-import { subsetRewardData, type RewardData, type RewardModel } from './types.js';
+import type { Warning } from '../../core/evaluation-result.js';
+import type { RewardData, RewardModel } from '../../core/contracts.js';
+import { subsetRewardData } from './types.js';
 
 /** Seeded fold of every row: a random permutation dealt round-robin. */
 export function foldAssignment(n: number, folds: number, seed: number): Int32Array {
@@ -46,7 +47,6 @@ export async function crossFitPredict(
     const model = await fit(data, 0);
     rewardHat.set(model.predict(data.contexts, data.n));
     warnings.push(...model.warnings);
-    dispose(model);
     opts.onFold?.(1, 1);
     return { rewardHat, warnings };
   }
@@ -60,13 +60,7 @@ export async function crossFitPredict(
     const pred = model.predict(held.contexts, held.n);
     for (let t = 0; t < test.length; t++) rewardHat.set(pred.subarray(t * k, (t + 1) * k), test[t]! * k);
     for (const w of model.warnings) if (!warnings.some((x) => x.code === w.code)) warnings.push({ code: w.code, message: `Fold ${f + 1}: ${w.message}` });
-    dispose(model);
     opts.onFold?.(f + 1, folds);
   }
   return { rewardHat, warnings };
-}
-
-function dispose(model: RewardModel): void {
-  const d = (model as { dispose?: () => void }).dispose;
-  if (typeof d === 'function') d.call(model);
 }
