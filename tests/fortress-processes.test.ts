@@ -26,16 +26,41 @@ interface Run {
   pid: number;
 }
 
-/** Spawns the CLI; `killAfterMs` sends SIGKILL after that delay (if it is still running). */
-function cli(ws: string, args: string[], killAfterMs?: number): Promise<Run> {
+/** Does process `pid` have a staging directory in `ws`, or an ingest spill directory? */
+async function writing(ws: string, pid: number): Promise<boolean> {
+  const datasets = path.join(ws, 'datasets');
+  for (const e of await readdir(datasets).catch(() => [] as string[])) {
+    const entries = await readdir(path.join(datasets, e)).catch(() => [] as string[]);
+    if (entries.some((f) => f.startsWith(`.staging-${pid}-`))) return true;
+  }
+  return (await readdir(tmpdir())).some((f) => f.startsWith(`offpolicy-ingest-${pid}-`));
+}
+
+/**
+ * Spawns the CLI. `kill.afterMs` sends SIGKILL after that delay; with
+ * `kill.whenWriting` the delay counts from the moment the process has started
+ * writing (a staging or spill directory exists), so the kill lands mid-write.
+ */
+function cli(ws: string, args: string[], kill?: { afterMs: number; whenWriting?: boolean }): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, '-w', ws, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OFFPOLICY_LOCK_TIMEOUT_MS: '60000' } });
     let out = '';
     let err = '';
+    let done = false;
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    let timer: NodeJS.Timeout | undefined;
+    if (kill && !kill.whenWriting) timer = setTimeout(() => child.kill('SIGKILL'), kill.afterMs);
+    if (kill?.whenWriting) {
+      const poll = async () => {
+        if (done) return;
+        if (await writing(ws, child.pid!)) timer = setTimeout(() => child.kill('SIGKILL'), kill.afterMs);
+        else timer = setTimeout(() => void poll(), 10);
+      };
+      void poll();
+    }
     child.on('close', (code, signal) => {
+      done = true;
       if (timer) clearTimeout(timer);
       resolve({ code, signal, out, err, pid: child.pid! });
     });
@@ -153,15 +178,18 @@ describe('kill -9 mid-write', () => {
     // Kill moments drawn from a seeded generator, spread from start-up to the write.
     const when = new Rng(17);
     const pids: number[] = [];
+    let midWrite = 0;
     for (const op of ops) {
-      for (let round = 0; round < 2; round++) {
-        const r = await cli(ws, op, Math.round(when.range(300, 8000)));
+      // once at a random moment from start-up on, once at a random moment after writing began
+      for (const whenWriting of [false, true]) {
+        const r = await cli(ws, op, { afterMs: Math.round(whenWriting ? when.range(0, 300) : when.range(300, 8000)), whenWriting });
         pids.push(r.pid);
-        if (r.signal !== 'SIGKILL') {
-          expect(r.code, r.err).toBe(0);
-        }
+        if (r.signal === 'SIGKILL' && whenWriting) midWrite++;
+        if (r.signal !== 'SIGKILL') expect(r.code, r.err).toBe(0);
       }
     }
+    // most kills after writing began land before the process finishes
+    expect(midWrite).toBeGreaterThanOrEqual(2);
     // The next command: a write (which cleans up and rebuilds the catalog), then a read.
     await writeFile(path.join(base, 'tiny.csv'), 'action,reward,propensity\n0,1,0.5\n');
     const again = await cli(ws, ['datasets', 'ingest', path.join(base, 'tiny.csv'), '--name', 'after', '--no-progress']);
