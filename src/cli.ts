@@ -14,6 +14,7 @@ import { registerReport } from './cli/report.js';
 import { registerDemo } from './cli/demo.js';
 import { registerTrain } from './cli/train.js';
 import { registerRollout } from './cli/rollout.js';
+import { registerLearn } from './cli/learn.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerTrain(program);
   registerRollout(program);
+  registerLearn(program);
   return program;
 }
 

@@ -20,9 +20,8 @@ export type ActorKind = 'deterministic' | 'gaussian';
 /**
  * From this many rows, `act` runs the batch through the wasm engine
  * (src/nn/wasm-mlp.ts) in chunks; below it, the plain JS pass (float64
- * accumulation; what rollouts use, a few rows at a time). At 2 x 256 the engine
- * takes about 30 ms of CPU per 8,192 rows, the JS pass about 1 s, tfjs's wasm
- * backend (which this path used before) about 150 ms.
+ * accumulation; what rollouts use, a few rows at a time). The JS pass is slow
+ * on large batches (README, Offline RL).
  */
 export const ENGINE_MIN_ROWS = 512;
 const ENGINE_CHUNK_ROWS = 8192;
