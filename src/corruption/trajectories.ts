@@ -32,7 +32,8 @@ import { CORRUPTED_BITS } from '../datasets/schema.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { Rng } from '../util/rng.js';
 import { adamAttack } from './adversarial.js';
-import { actionInput, columnStats, trainFqeCritic, type Critic, type MlpCritic, type TrainCriticOptions } from './critic.js';
+import { actionInput } from '../models/q-network.js';
+import { columnStats, trainFqeCritic, type Critic, type MlpCritic, type TrainCriticOptions } from './critic.js';
 import { allRows, checkKind, checkRate, checkScale, checkSeed, chooseRows } from './params.js';
 import { inheritMetadata, writePatched } from './write.js';
 

@@ -21,7 +21,7 @@ export type ActorKind = 'deterministic' | 'gaussian';
  * From this many rows, `act` runs the batch through tfjs (when a fast backend
  * is already initialised, e.g. after ensureTfBackend()) in chunks;
  * below it, a plain JS forward pass is faster than tfjs's per-op overhead. The
- * JS pass takes about 1.1 s per 10,000 rows at 2 x 256, so scoring a large
+ * JS pass is slow on large batches (README, Offline RL), so scoring a large
  * dataset should initialise the backend first.
  */
 export const TF_MIN_ROWS = 512;

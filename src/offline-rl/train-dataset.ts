@@ -12,7 +12,8 @@ import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { envIds, getEnv } from '../envs/registry.js';
 import type { Env } from '../envs/types.js';
 import { dataError, OffpolicyError } from '../core/errors.js';
-import { evaluateInEnv, type EnvEvaluation } from './evaluate-env.js';
+import { evaluateInEnv } from './evaluate-env.js';
+import type { EnvEvaluation } from './rollout.js';
 import { checkAlgorithm, trainOffline, type TrainOptions, type TrainResult } from './train.js';
 import { loadBanditTrainingArrays } from './discrete/bandit.js';
 

@@ -45,8 +45,8 @@
  *   (Gaussian moments of the monomials), so q does not depend on n. obp 0.5.6
  *   changed that line to `raw - mean / std` (operator precedence), which leaves the
  *   logits unscaled; the published table reproduces with the 0.5.5 form, which is
- *   the one implemented (bench/obp-synthetic.ts; the 0.5.6 form gives DM a mean
- *   relative error of 0.20 over 20 runs, against the published 0.074).
+ *   the one implemented (bench/obp-synthetic.ts; the README gives what the 0.5.6
+ *   form does to DM's error).
  * - OBP's effective_dim_ratio (sparse reward functions) is not implemented.
  */
 import { OffpolicyError } from '../../core/errors.js';
