@@ -6,6 +6,7 @@ import type { IntervalMethod } from '../core/evaluation-result.js';
 import { formatTable, type Cell } from '../util/text-table.js';
 import { collect, openWorkspace, numberFlag } from './context.js';
 import { progressBar } from './progress.js';
+import { assertFiniteEstimates, checkResultsFile } from '../datasets/limits.js';
 
 // Infinity is allowed: --clip Infinity disables clipping.
 const num = (flag: string, value: string): number => numberFlag(flag, value, { code: 'E_CLI_ARG', example: '0.05', allowInfinity: true });
@@ -43,6 +44,7 @@ export function registerEvaluate(program: Command): void {
         import('../offline-rl/discrete/policy-dir.js'),
       ]);
       const ws = await openWorkspace(cmd);
+      await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
       const probColumns = list(o.probColumns as string | undefined);
       let range: [number, number] | undefined;
       if (o.rewardRange !== undefined) {
@@ -78,6 +80,7 @@ export function registerEvaluate(program: Command): void {
       } finally {
         bar.stop();
       }
+      assertFiniteEstimates(result.candidates.flatMap((c) => c.estimates.map((e) => ({ label: `${c.name} ${e.estimator}`, value: e.value }))));
       const file = await writeEvaluation(result, String(o.out));
       const rows: Record<string, Cell>[] = [];
       const pct = Math.round(100 * (1 - result.settings.alpha));
