@@ -53,7 +53,7 @@ export * from './ope/bandit/backend-memory.js';
 export * from './ope/bandit/backend-duckdb.js';
 export * from './ope/bandit/scan-sql.js';
 export * from './ope/bandit/sql-dialect.js';
-export * from './ope/load-bandit.js';
+export * from './datasets/load-bandit.js';
 export * from './ope/propensity.js';
 export * from './ope/reward-models/index.js';
 export * from './policies/candidates.js';

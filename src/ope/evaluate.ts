@@ -18,6 +18,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OffpolicyError } from '../errors.js';
 import { openMemoryConnection, queryOne, type DuckDBConnection } from '../datasets/duckdb.js';
+import { loadBanditArrays, numActionsOf, readMatrix, requireBandit, type BanditArrays } from '../datasets/load-bandit.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { candidateFrom, candidateLeafPaths, candidateRowChecks, checkSqlCandidate, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
 import { checkProbabilityMatrix } from '../policies/probabilities.js';
@@ -33,7 +34,6 @@ import { DEFAULT_WEIGHT_QUANTILES } from './diagnostics.js';
 import { ESTIMATOR_IDS, getEstimator, resolveParams } from './estimators/index.js';
 import type { BanditBatch, EstimatorId, RowTerms } from './estimators/types.js';
 import { bootstrapIntervals } from './intervals/bootstrap.js';
-import { loadBandit, numActionsOf, readMatrix, requireBandit, type BanditData } from './load-bandit.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
 import { estimatePropensities } from './propensity.js';
 import { estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
@@ -158,8 +158,8 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     const contextDim = await contextDimOf(conn, version, opts.contextColumns);
 
     // Lazily loaded arrays (needed by JSON policies, fitted models, the bootstrap...).
-    let dataP: Promise<BanditData> | null = null;
-    const data = (): Promise<BanditData> => (dataP ??= loadBandit(ws, version.ref, { conn, contextColumns: opts.contextColumns }));
+    let dataP: Promise<BanditArrays> | null = null;
+    const data = (): Promise<BanditArrays> => (dataP ??= loadBanditArrays(conn, version, opts.contextColumns ? { contextColumns: opts.contextColumns } : {}));
     const rewardData = async (): Promise<RewardData> => {
       const d = await data();
       return { n: d.n, d: d.contextDim, numActions: k, contexts: d.contexts, actions: d.actions, rewards: d.rewards };

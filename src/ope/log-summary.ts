@@ -2,7 +2,7 @@
  * The logging policy's value (the mean logged reward, as mergeable sums) and the
  * dataset summary of a bandit log, written as SQL aggregates that merge across
  * groups: the pushdown scan carries them while it groups rows by weight bin
- * (./pushdown.ts), and the in-memory path runs them as one ungrouped scan. Both
+ * (./bandit/scan-sql.ts), and the in-memory path runs them as one ungrouped scan. Both
  * paths read the summary through logSummaryFromGroups, so they report the same
  * numbers.
  *
