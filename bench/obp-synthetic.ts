@@ -46,7 +46,7 @@ import { sliceBanditLog, trueValue, type BanditLog } from '../src/datasets/synth
 import { estimateFromTerms, rowTermsFor, type BanditBatch, type EstimatorId } from '../src/ope/estimators/index.js';
 import { fitMultinomialLogistic, propensityProbs, type PropensityModel } from '../src/ope/propensity.js';
 import { estimateRewardHat } from '../src/ope/reward-models/index.js';
-import type { Policy } from '../src/ope/types.js';
+import type { Policy } from '../src/core/contracts.js';
 import { softmaxRows } from '../src/util/softmax.js';
 
 /** OBP's published figures: mean and std of the relative error over 20 runs. */

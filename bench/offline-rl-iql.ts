@@ -28,8 +28,8 @@ import { BcLearner, trainBc } from '../src/offline-rl/bc.js';
 import { ensureTfBackend } from '../src/util/tf-backend.js';
 import { evaluateInEnv } from '../src/offline-rl/evaluate-env.js';
 import { IqlLearner, RIQL_DEFAULTS, trainIql, trainRiql } from '../src/offline-rl/iql.js';
-import { Adam, adamStepF32Js, adamStepJs, polyakUpdate, polyakUpdateJs } from '../src/offline-rl/engine/adam.js';
-import { parameterCount } from '../src/offline-rl/engine/mlp.js';
+import { Adam, adamStepF32Js, adamStepJs, polyakUpdate, polyakUpdateJs } from '../src/nn/adam.js';
+import { parameterCount } from '../src/nn/mlp.js';
 import { Td3BcLearner, trainPrdc, trainTd3Bc } from '../src/offline-rl/td3bc.js';
 import { RcbcLearner, trainRcbc } from '../src/offline-rl/rcbc.js';
 import { Rng } from '../src/util/rng.js';
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     return;
   }
   const backend = await ensureTfBackend();
-  console.log(`node ${process.version}, ${os.cpus().length} cpus, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; tfjs backend ${backend.name} (policies only: the learners run on the wasm kernels of engine/wasm-kernels.ts)`);
+  console.log(`node ${process.version}, ${os.cpus().length} cpus, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; tfjs backend ${backend.name} (policies only: the learners run on the wasm kernels of src/nn/wasm-kernels.ts)`);
   const self = fileURLToPath(import.meta.url);
   for (const [fma, title] of [['0', 'plain SIMD kernels (mul + add), OFFPOLICY_WASM_FMA=0'], ['1', 'fused multiply-add kernels (relaxed SIMD), OFFPOLICY_WASM_FMA=1']] as const) {
     console.log(`\n${title}, single-threaded:`);

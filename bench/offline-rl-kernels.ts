@@ -4,7 +4,7 @@
  * is shared: wall time is printed too, with the load average).
  *  1. tfjs (wasm backend) matMul: plain, transposeA/B flags, explicit transpose,
  *     fresh right-hand operand (XNNPACK packs it on every call), tf.transpose.
- *  2. The engine's own WebAssembly SIMD kernels (engine/wasm-kernels.ts):
+ *  2. The engine's own WebAssembly SIMD kernels (src/nn/wasm-kernels.ts):
  *     product with A as stored and read transposed, the transpose, column sums,
  *     plain (mul + add) and fused multiply-add (relaxed SIMD) variants.
  *  3. One IQL update broken into its parts: the WasmMlp passes of each network,
@@ -16,11 +16,11 @@ import os from 'node:os';
 import v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import type { TrajectoryArrays } from '../src/datasets/load-trajectories.js';
-import { Adam, polyakUpdate } from '../src/offline-rl/engine/adam.js';
-import { concatRows, initMlp, type MlpSpec } from '../src/offline-rl/engine/mlp.js';
-import { identityStats } from '../src/offline-rl/engine/normalization.js';
-import { WasmArena, relaxedSimdAvailable, wasmFmaEnabled } from '../src/offline-rl/engine/wasm-kernels.js';
-import { WasmMlp } from '../src/offline-rl/engine/wasm-mlp.js';
+import { Adam, polyakUpdate } from '../src/nn/adam.js';
+import { concatRows, initMlp, type MlpSpec } from '../src/nn/mlp.js';
+import { identityStats } from '../src/nn/normalization.js';
+import { WasmArena, relaxedSimdAvailable, wasmFmaEnabled } from '../src/nn/wasm-kernels.js';
+import { WasmMlp } from '../src/nn/wasm-mlp.js';
 import { buildTransitions, sampleBatch } from '../src/offline-rl/transitions.js';
 import { ensureTfBackend } from '../src/util/tf-backend.js';
 import { Rng } from '../src/util/rng.js';

@@ -31,7 +31,7 @@ import path from 'node:path';
 import { lit, openMemoryConnection, queryOne, type DuckDBConnection } from '../src/datasets/duckdb.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { evaluate } from '../src/ope/evaluate.js';
-import type { EvaluationResult } from '../src/ope/types.js';
+import type { EvaluationResult } from '../src/core/evaluation-result.js';
 
 const N = Number(process.argv[2] ?? 10_000_000);
 const NB = Number(process.argv[3] ?? 1_000_000);

@@ -3,7 +3,7 @@
  * every computation lives in the library (src/index.ts re-exports it).
  */
 import { Command, CommanderError } from 'commander';
-import { isOffpolicyError } from './errors.js';
+import { isOffpolicyError } from './core/errors.js';
 import { VERSION } from './version.js';
 import { registerIngest } from './cli/datasets-ingest.js';
 import { registerDatasetCommands } from './cli/datasets-manage.js';

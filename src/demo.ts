@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { OffpolicyError } from './errors.js';
+import { OffpolicyError } from './core/errors.js';
 import { ident, lit, openMemoryConnection } from './datasets/duckdb.js';
 import { arraysToTable } from './datasets/from-arrays.js';
 import { trueValue, writeBanditDataset, type BanditLog } from './datasets/synthetic/bandit-log.js';
@@ -15,10 +15,10 @@ import { softmaxRows } from './util/softmax.js';
 import { generateBanditLog } from './datasets/synthetic/bandit.js';
 import { Workspace } from './datasets/workspace.js';
 import { evaluate } from './ope/evaluate.js';
-import type { EvaluationResult } from './ope/types.js';
+import type { EvaluationResult } from './core/evaluation-result.js';
 import { formatInterval, formatLevel } from './reports/format.js';
 import { headlineEstimate } from './reports/tables.js';
-import type { Cell } from './reports/text-table.js';
+import type { Cell } from './util/text-table.js';
 import { renderReport } from './reports/render.js';
 
 /** The embedded default setting: K = 10 actions, 5 context features, logistic rewards, a softmax logger. */

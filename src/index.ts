@@ -2,7 +2,7 @@
  * The public library API of offpolicy. Everything the CLI does is reachable from here.
  */
 export { VERSION } from './version.js';
-export * from './errors.js';
+export * from './core/errors.js';
 export { Rng, type RngState } from './util/rng.js';
 export { ensureTfBackend, type BackendInfo } from './util/tf-backend.js';
 
@@ -37,7 +37,9 @@ export * from './corruption/critic.js';
 export * from './corruption/robustness.js';
 
 // off-policy evaluation
-export * from './ope/types.js';
+export * from './core/contracts.js';
+export * from './core/evaluation-result.js';
+export * from './core/robustness-result.js';
 export * from './ope/estimators/index.js';
 export * from './ope/sums.js';
 export * from './ope/intervals/index.js';
@@ -72,10 +74,11 @@ export * from './offline-rl/session.js';
 export * from './offline-rl/checkpoint.js';
 export * from './offline-rl/metrics-log.js';
 export { rolloutPolicy, writeRolloutDataset, runRollout, checkPolicyFitsEnv, type Rollout, type RolloutOptions, type RolloutSteps, type RolloutPolicy, type RolloutCommandOptions, type RolloutCommandResult, type RolloutDatasetInfo } from './offline-rl/rollout.js';
-export { erfc, logStdNormalMass, sampleTruncatedGaussian } from './offline-rl/truncated-normal.js';
+export { logStdNormalMass, sampleTruncatedGaussian } from './offline-rl/truncated-normal.js';
+export { erfc } from './util/normal.js';
 
 // reports and the demo
 export * from './reports/index.js';
-export { formatTable } from './reports/text-table.js';
+export { formatTable } from './util/text-table.js';
 export { softmaxRows } from './util/softmax.js';
 export * from './demo.js';

@@ -7,7 +7,7 @@ import { Rng } from '../src/util/rng.js';
 import { Workspace, type DatasetVersion } from '../src/datasets/workspace.js';
 import { actionInput, loadCritic, MlpCritic, saveCritic, trainFqeCritic } from '../src/corruption/critic.js';
 import { corruptTrajectories } from '../src/corruption/trajectories.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { arraysOf, cartpoleDataset, pendulumDataset, stdPerDim } from './corruption-helpers.js';
 
 let dir: string;

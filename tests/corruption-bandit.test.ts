@@ -7,7 +7,7 @@ import { Workspace, type DatasetVersion } from '../src/datasets/workspace.js';
 import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
 import { loadBanditTable, writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
 import { corruptBanditLog } from '../src/corruption/bandit.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { dirHashes, pendulumDataset, scan } from './corruption-helpers.js';
 
 let dir: string;

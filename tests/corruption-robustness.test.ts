@@ -8,7 +8,7 @@ import { Workspace } from '../src/datasets/workspace.js';
 import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
 import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
 import { parseSetting, robustnessStudy, settingLabel } from '../src/corruption/robustness.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { pendulumDataset, scan } from './corruption-helpers.js';
 
 let dir: string;

@@ -8,7 +8,7 @@ import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
 import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
 import { corruptTrajectories, parseFields, RANDOM_REWARD_RANGE } from '../src/corruption/trajectories.js';
 import { generateTrajectories, loadTrajectoryTable } from '../src/envs/trajectories.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { arraysOf, cartpoleDataset, dirHashes, noNextDataset, nullNextDataset, pendulumDataset, scan, stdPerDim } from './corruption-helpers.js';
 
 let dir: string;

@@ -12,7 +12,7 @@ import type { MetadataInput } from '../src/datasets/metadata.js';
 import { queryDatasets, queryToFile, queryToText } from '../src/datasets/query.js';
 import { parseRatios, splitDataset } from '../src/datasets/split.js';
 import { Workspace } from '../src/datasets/workspace.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { runCli } from './support/run-cli.js';
 
 let dir: string;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoSummaryRows, runDemo, type DemoSummary } from '../src/demo.js';
 import { Workspace } from '../src/datasets/workspace.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { checkEvaluationResult } from '../src/reports/load-result.js';
 import { runCli } from './support/run-cli.js';
 

@@ -14,7 +14,7 @@ import { measureReferenceScores } from '../src/envs/measure-reference.js';
 import type { EnvState } from '../src/envs/types.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { queryRows } from '../src/datasets/duckdb.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { Rng } from '../src/util/rng.js';
 
 const st = (t: number, ...s: number[]): EnvState => ({ t, s: Float64Array.from(s) });

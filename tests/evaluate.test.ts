@@ -6,7 +6,7 @@ import { openMemoryConnection, type DuckDBConnection } from '../src/datasets/duc
 import { Workspace } from '../src/datasets/workspace.js';
 import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
 import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { evaluate, writeEvaluation, type EvaluateOptions } from '../src/ope/evaluate.js';
 import { buildScan } from '../src/ope/bandit/scan-sql.js';
 import { DUCKDB } from '../src/ope/bandit/sql-dialect.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lit, openMemoryConnection, queryRows } from '../src/datasets/duckdb.js';
 import { ingest, parseMapFlags, type IngestOptions } from '../src/datasets/ingest/index.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { byteSnapshot, FIXTURES, removeDir, storedRows, tempDir } from './ingest-helpers.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrajectoryArrays } from '../src/datasets/load-trajectories.js';
 import { generateTrajectories } from '../src/envs/trajectories.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { BcLearner, trainBc } from '../src/offline-rl/bc.js';
 import { ensureTfBackend } from '../src/util/tf-backend.js';
 import { evaluateInEnv } from '../src/offline-rl/evaluate-env.js';

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { TrajectoryArrays } from '../src/datasets/load-trajectories.js';
 import { generateTrajectories } from '../src/envs/trajectories.js';
 import { ensureTfBackend } from '../src/util/tf-backend.js';
-import { computeNormStats } from '../src/offline-rl/engine/normalization.js';
+import { computeNormStats } from '../src/nn/normalization.js';
 import { evaluateInEnv } from '../src/offline-rl/evaluate-env.js';
 import { trajectoryDataToArrays } from '../src/offline-rl/from-generated.js';
 import { IqlLearner, RIQL_DEFAULTS, trainRiql } from '../src/offline-rl/iql.js';

@@ -6,14 +6,15 @@ import { openMemoryConnection } from '../src/datasets/duckdb.js';
 import { loadTrajectoryArrays } from '../src/datasets/load-trajectories.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { generateTrajectories } from '../src/envs/trajectories.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { evaluateInEnv } from '../src/offline-rl/evaluate-env.js';
 import { trajectoryDataToArrays } from '../src/offline-rl/from-generated.js';
 import { gaussianLogProb } from '../src/offline-rl/losses.js';
 import type { MlpPolicy } from '../src/offline-rl/policy.js';
 import { rolloutPolicy, writeRolloutDataset } from '../src/offline-rl/rollout.js';
 import { trainOffline } from '../src/offline-rl/train.js';
-import { erfc, logStdNormalMass, sampleTruncatedGaussian } from '../src/offline-rl/truncated-normal.js';
+import { logStdNormalMass, sampleTruncatedGaussian } from '../src/offline-rl/truncated-normal.js';
+import { erfc } from '../src/util/normal.js';
 import { Rng } from '../src/util/rng.js';
 import { ensureTfBackend } from '../src/util/tf-backend.js';
 

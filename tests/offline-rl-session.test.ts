@@ -7,7 +7,7 @@ import { Workspace } from '../src/datasets/workspace.js';
 import { generateTrajectories, writeTrajectoryDataset } from '../src/envs/trajectories.js';
 import { expectError, expectRejects } from './support/expect-error.js';
 import { listCheckpoints, readCheckpoint, writeCheckpoint } from '../src/offline-rl/checkpoint.js';
-import { Adam } from '../src/offline-rl/engine/adam.js';
+import { Adam } from '../src/nn/adam.js';
 import { evaluateInEnv } from '../src/offline-rl/evaluate-env.js';
 import { trajectoryDataToArrays } from '../src/offline-rl/from-generated.js';
 import type { Learner, LearnerState } from '../src/offline-rl/learner.js';

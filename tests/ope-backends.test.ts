@@ -15,7 +15,7 @@ import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
 import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { evaluate, type EvaluateOptions } from '../src/ope/evaluate.js';
-import type { EvaluationResult } from '../src/ope/types.js';
+import type { EvaluationResult } from '../src/core/evaluation-result.js';
 import { Rng } from '../src/util/rng.js';
 import { storeFastLog } from './ope-fastpath-helpers.js';
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { catoniClippedIpsBound, catoniFromSums, catoniValue, clippedRiskSums } from '../src/ope/bounds/catoni.js';
+import { catoniClippedIpsBound, catoniFromSums, clippedRiskSums } from '../src/ope/bounds/catoni.js';
+import { catoniValue } from '../src/util/pac-bayes.js';
 import { exponentialSmoothingBound, exponentialSmoothingFromSums, smoothingSums } from '../src/ope/bounds/exponential-smoothing.js';
 import { londonSandlerBound, londonSandlerFromSums } from '../src/ope/bounds/london-sandler.js';
 import type { BanditBatch } from '../src/ope/estimators/types.js';
-import type { Certificate } from '../src/ope/types.js';
+import type { Certificate } from '../src/core/evaluation-result.js';
 import { deployVerdict, pickLowerBound } from '../src/ope/verdict.js';
 import { Rng } from '../src/util/rng.js';
 import { expectError } from './support/expect-error.js';

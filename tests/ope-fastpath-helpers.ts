@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import type { DuckDBConnection } from '../src/datasets/duckdb.js';
 import type { Workspace } from '../src/datasets/workspace.js';
-import type { EvaluationResult } from '../src/ope/types.js';
+import type { EvaluationResult } from '../src/core/evaluation-result.js';
 import { Rng } from '../src/util/rng.js';
 
 export interface FastLog {

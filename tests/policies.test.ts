@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lit, openMemoryConnection, type DuckDBConnection } from '../src/datasets/duckdb.js';
 import { Workspace, type DatasetVersion } from '../src/datasets/workspace.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { evaluate } from '../src/ope/evaluate.js';
 import { loadCandidate, parsePolicyArg, type PolicyInput } from '../src/policies/candidates.js';
 import { buildJsonPolicy, EpsilonGreedyPolicy, LinearPolicy, UniformPolicy } from '../src/policies/json-policy.js';

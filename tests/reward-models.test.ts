@@ -8,11 +8,11 @@ import {
   fitRidge,
   foldAssignment,
   parseRewardModelSpec,
-  type RewardData,
 } from '../src/ope/reward-models/index.js';
+import type { RewardData } from '../src/core/contracts.js';
 import { estimatePropensities } from '../src/ope/propensity.js';
 import { Rng } from '../src/util/rng.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 
 function data(contexts: number[], d: number, actions: number[], rewards: number[], k: number): RewardData {
   return { n: actions.length, d, numActions: k, contexts: Float32Array.from(contexts), actions: Int32Array.from(actions), rewards: Float64Array.from(rewards) };

@@ -16,7 +16,7 @@ import {
 import { sampleIndex, sliceBanditLog, trueValue, writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { readColumns } from '../src/datasets/columns.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { runCli } from './support/run-cli.js';
 

@@ -7,7 +7,7 @@ import { multiclassToBandit } from '../src/datasets/synthetic/multiclass.js';
 import { fitLogisticRegression, predictLogits } from '../src/datasets/synthetic/logistic-regression.js';
 import { trueValue, writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
 import { Workspace } from '../src/datasets/workspace.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 
 function expectError(fn: () => unknown, code: string, message: string): void {
   try {

@@ -14,7 +14,7 @@ import { TRAJECTORY_COLUMNS } from '../src/datasets/schema.js';
 import { prepareTrajectoryChecks } from '../src/datasets/validate-trajectory.js';
 import { findViolations } from '../src/datasets/validation.js';
 import { Workspace } from '../src/datasets/workspace.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 
 let dir: string;
 let conn: DuckDBConnection;

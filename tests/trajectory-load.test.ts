@@ -7,7 +7,7 @@ import { openMemoryConnection, queryRows, type DuckDBConnection } from '../src/d
 import { arraysToTable } from '../src/datasets/from-arrays.js';
 import { loadTrajectoryArrays } from '../src/datasets/load-trajectories.js';
 import { Workspace } from '../src/datasets/workspace.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 
 let dir: string;
 let conn: DuckDBConnection;

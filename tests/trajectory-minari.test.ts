@@ -8,7 +8,7 @@ import { openMemoryConnection, queryRows, type DuckDBConnection } from '../src/d
 import { ingest } from '../src/datasets/ingest/index.js';
 import { parsePythonJson, stageMinari } from '../src/datasets/ingest/minari.js';
 import { Workspace } from '../src/datasets/workspace.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 
 let dir: string;
 let conn: DuckDBConnection;

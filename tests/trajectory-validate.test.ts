@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openMemoryConnection, queryRows, type DuckDBConnection } from '../src/datasets/duckdb.js';
 import { episodeRowsSql, prepareTrajectoryChecks, type TrajectoryCheckContext } from '../src/datasets/validate-trajectory.js';
 import { badRowsSql, findViolations, violationsError } from '../src/datasets/validation.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 
 let conn: DuckDBConnection;
 beforeEach(async () => {

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { openMemoryConnection, queryRows, type DuckDBConnection } from '../src/datasets/duckdb.js';
 import { parseRef, Workspace } from '../src/datasets/workspace.js';
-import { OffpolicyError } from '../src/errors.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import type { MetadataInput } from '../src/datasets/metadata.js';
 
 const banditMeta: MetadataInput = {

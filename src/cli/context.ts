@@ -1,5 +1,5 @@
 /** What every CLI command shares: the workspace flag and output helpers. No logic lives here. */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import type { Command } from 'commander';
 import { Workspace } from '../datasets/workspace.js';
 

@@ -1,7 +1,7 @@
 /** `offpolicy datasets ingest`: flags -> ingest() -> a short summary. No logic here. */
 import type { Command } from 'commander';
 import { progressBar } from './progress.js';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { ingest, INGEST_FORMATS, parseMapFlags, type IngestFormat } from '../datasets/ingest/index.js';
 import { collect, openWorkspace } from './context.js';
 

@@ -4,12 +4,12 @@
  */
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { describeDataset, formatDescription, formatListing, formatShow, listDatasets, showDataset } from '../datasets/describe.js';
 import { exportDataset, EXPORT_FORMATS, type ExportFormat } from '../datasets/export.js';
 import { queryDatasets, queryToFile, queryToText, QUERY_FORMATS, type QueryFormat } from '../datasets/query.js';
 import { parseRatios, splitDataset, type SplitBy } from '../datasets/split.js';
-import { formatTable, type Cell } from '../reports/text-table.js';
+import { formatTable, type Cell } from '../util/text-table.js';
 import { openWorkspace, printJson } from './context.js';
 
 const TABLE_ROW_LIMIT = 1000;

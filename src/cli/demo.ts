@@ -1,9 +1,9 @@
 /** `offpolicy demo`: the main job with an embedded default setting. No logic here. */
 import type { Command } from 'commander';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { demoSummaryRows, runDemo } from '../demo.js';
 import { shellCommand } from '../reports/command-line.js';
-import { formatTable } from '../reports/text-table.js';
+import { formatTable } from '../util/text-table.js';
 import { globals } from './context.js';
 import { progressBar } from './progress.js';
 

@@ -1,11 +1,11 @@
 /** `offpolicy evaluate`: flags in, evaluate() from the library, a table and the JSON path out. */
 import type { Command } from 'commander';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { evaluate, writeEvaluation, type EvaluateOptions } from '../ope/evaluate.js';
-import type { IntervalMethod } from '../ope/types.js';
+import type { IntervalMethod } from '../core/evaluation-result.js';
 import { parsePolicyArg } from '../policies/candidates.js';
 import { loadPolicyDir } from '../offline-rl/discrete/policy-dir.js';
-import { formatTable, type Cell } from '../reports/text-table.js';
+import { formatTable, type Cell } from '../util/text-table.js';
 import { collect, openWorkspace, numberFlag } from './context.js';
 import { progressBar } from './progress.js';
 

@@ -1,6 +1,6 @@
 /** `offpolicy report`: renders an evaluation result or a robustness study as HTML / Markdown / JSON. No logic here. */
 import type { Command } from 'commander';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { loadEvaluationResult, loadRobustnessStudy } from '../reports/load-result.js';
 import { parseReportFormats, renderReport } from '../reports/render.js';
 import { renderRobustnessReport } from '../reports/robustness.js';

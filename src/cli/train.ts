@@ -1,6 +1,6 @@
 /** `offpolicy train <algo>`: flags in, trainSession() from the library, a progress bar with losses, a summary out. */
 import type { Command } from 'commander';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import type { ActorKind } from '../offline-rl/policy.js';
 import { trainSession, type TrainingSessionOptions } from '../offline-rl/session.js';
 import { openWorkspace, numberFlag, printJson } from './context.js';

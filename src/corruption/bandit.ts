@@ -22,7 +22,7 @@
  *   max(row_id) + 1, + 2, ... in row_id order.
  * Reward kinds choose among rows whose reward is not NULL.
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { readColumns } from '../datasets/columns.js';
 import { ident, lit, openMemoryConnection, queryOne } from '../datasets/duckdb.js';
 import { arraysToTable, type ArrayColumn } from '../datasets/from-arrays.js';

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
 import { Rng } from '../util/rng.js';
 import { ensureTfBackend } from '../util/tf-backend.js';

@@ -7,7 +7,7 @@
  * draws its subset from its own forked stream, so the subsets are independent
  * of one another: two fields at rate c overlap on about c^2 of the rows.
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import type { DatasetVersion } from '../datasets/workspace.js';
 import type { DatasetKind } from '../datasets/metadata.js';
 import type { Rng } from '../util/rng.js';

@@ -12,16 +12,14 @@
  *   "kind=propensity-noise,rate=0.3,scale=0.5"
  *   "field=obs+reward,mode=random,rate=0.2,scale=1,consistent=true"
  */
-import { OffpolicyError, isOffpolicyError } from '../errors.js';
+import { OffpolicyError, isOffpolicyError } from '../core/errors.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { checkBanditKind, corruptBanditLog, type BanditCorruptionKind } from './bandit.js';
 import { checkKind, checkRate, checkScale, checkSeed } from './params.js';
 import type { Critic, MlpCritic, TrainCriticOptions } from './critic.js';
 import { corruptTrajectories, parseFields, type CorruptionMode } from './trajectories.js';
 import { VERSION } from '../version.js';
-import { ROBUSTNESS_SCHEMA, type RobustnessStudyResult } from './robustness-types.js';
-
-export * from './robustness-types.js';
+import { ROBUSTNESS_SCHEMA, type RobustnessStudyResult } from '../core/robustness-result.js';
 
 export type CorruptionSetting =
   | { fields: string[] | 'all'; mode?: CorruptionMode; rate?: number; scale?: number; trajectoryConsistent?: boolean }

@@ -24,7 +24,7 @@
  * The result is a new version (default: the next version of the same dataset)
  * whose unchanged rows are copied from the parent's file untouched (write.ts).
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection } from '../datasets/duckdb.js';
 import { arraysToTable, type ArrayColumn } from '../datasets/from-arrays.js';
 import { loadTrajectoryArrays, type TrajectoryArrays } from '../datasets/load-trajectories.js';

@@ -8,7 +8,7 @@
  * `observation` column fills an n x d array. NULL numbers become NaN.
  */
 import type { DuckDBConnection } from './duckdb.js';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 
 export type NumericKind = 'f64' | 'f32' | 'i32' | 'i64' | 'u8';
 export interface ColumnSpec {

@@ -15,8 +15,8 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { OffpolicyError } from '../errors.js';
-import { formatTable, type Cell } from '../reports/text-table.js';
+import { OffpolicyError } from '../core/errors.js';
+import { formatTable, type Cell } from '../util/text-table.js';
 import { ident, lit, openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from './duckdb.js';
 import { normalizedScore, type DatasetMetadata } from './metadata.js';
 import { BANDIT_COLUMNS, CORRUPTED_BITS } from './schema.js';

@@ -27,7 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import h5wasm from 'h5wasm/node';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import type { DuckDBConnection } from './duckdb.js';
 import { loadTrajectoryArrays } from './load-trajectories.js';
 import type { DatasetVersion } from './workspace.js';

@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { lit, openMemoryConnection, queryOne, type DuckDBConnection } from './duckdb.js';
 import type { DatasetVersion, Workspace } from './workspace.js';
 

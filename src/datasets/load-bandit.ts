@@ -5,7 +5,7 @@
  * turn it into one-step episodes) and the synthetic generators (whose BanditLog
  * is a BanditArrays with the generator's extras).
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { readColumns } from './columns.js';
 import { ident, lit, queryOne, type DuckDBConnection } from './duckdb.js';
 import type { DatasetVersion } from './workspace.js';

@@ -11,7 +11,7 @@
  * not bootstrap) or drop them (a truncated step without its next observation
  * cannot be bootstrapped), as d4rl.qlearning_dataset does.
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { readColumns, type ColumnSpec } from './columns.js';
 import { lit, queryOne, type DuckDBConnection } from './duckdb.js';
 import { spaceWidth } from './metadata.js';

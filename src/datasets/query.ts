@@ -9,7 +9,7 @@
  * ATTACH, CREATE, SET and friends are refused before anything runs.
  */
 import { StatementType } from '@duckdb/node-api';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { ident, lit, queryRows, type DuckDBConnection } from './duckdb.js';
 import { COPY_OPTIONS, copyAtomically } from './export.js';
 import type { ColumnInfo } from './metadata.js';

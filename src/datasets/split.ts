@@ -8,7 +8,7 @@
  * exceeds u. Whole episodes stay together. Each part becomes a new version of
  * its own dataset with lineage (parent, transform "split", parameters, seed).
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { ident, lit, openMemoryConnection, queryRows } from './duckdb.js';
 import type { DatasetMetadata, MetadataInput } from './metadata.js';
 import { checkDatasetName, type DatasetVersion, type Workspace } from './workspace.js';

@@ -11,7 +11,7 @@
  * - E_NULL_REWARD       reward is not NULL (unless the log declares rewards nullable)
  * - E_DUPLICATE_ROW_ID  row_id present and unique (every copy of a duplicate is marked)
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { ident, queryOne, queryRows, type DuckDBConnection } from './duckdb.js';
 import type { RowRule } from './validation.js';
 import { elementType, isIeeeType, isListType, type SourceColumn } from './ingest/column-types.js';

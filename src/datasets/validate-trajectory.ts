@@ -15,7 +15,7 @@
  *   alone would leave a gap in its episode: use episodeRowsSql to widen a set of
  *   bad rows to whole episodes before dropping trajectory rows.
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { ident, queryOne, queryRows, type DuckDBConnection } from './duckdb.js';
 import { spaceWidth, type Space } from './metadata.js';
 import type { RowRule } from './validation.js';

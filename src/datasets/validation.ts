@@ -7,7 +7,7 @@
  * episodes mark every row of the bad episode through window functions in the
  * predicate's source view.
  */
-import { dataError, OffpolicyError } from '../errors.js';
+import { dataError, OffpolicyError } from '../core/errors.js';
 import { ident, queryRows, type DuckDBConnection } from './duckdb.js';
 
 export interface RowRule {

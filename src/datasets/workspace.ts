@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { ident, lit, openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from './duckdb.js';
 import {
   CONTENT_HASH_ALGORITHM,

@@ -34,7 +34,7 @@
  *   that episode.
  */
 import { spaceWidth } from '../datasets/metadata.js';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import type { Rng } from '../util/rng.js';
 import { cartPoleScore, mountainCarController, pendulumController, pointMazeController } from './controllers.js';
 import type { Env } from './types.js';
@@ -229,7 +229,7 @@ export function noiseLevel(env: Env, policy: BehaviorPolicyName, progress: numbe
 
 /**
  * A fixed behaviour policy (random, medium or expert) as a batched continuous
- * policy, structurally the ContinuousPolicy of src/ope/types.ts: `act` gives the
+ * policy, structurally the ContinuousPolicy of src/core/contracts.ts: `act` gives the
  * controller's action pulled inside the box (the squashed Gaussian's centre;
  * the box centre for random), `logProb` the exact log-density logged in
  * `behavior_logprob`. Box-action environments only.
@@ -274,7 +274,7 @@ export function scriptedContinuousPolicy(env: Env, policy: Exclude<BehaviorPolic
   };
 }
 
-/** A fixed behaviour policy for a discrete-action environment, structurally the Policy of src/ope/types.ts. */
+/** A fixed behaviour policy for a discrete-action environment, structurally the Policy of src/core/contracts.ts. */
 export function scriptedDiscretePolicy(env: Env, policy: Exclude<BehaviorPolicyName, 'medium-replay'>) {
   const space = env.actionSpace;
   if (space.type !== 'discrete') {

@@ -4,7 +4,7 @@
  * step that terminates) and reset (each state component uniform in [-0.05, 0.05]).
  * Action 0 pushes left, 1 pushes right. Time limit 500 steps.
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import type { Rng } from '../util/rng.js';
 import { actionComponent, finishStep, FLOAT32_MAX, type Env, type EnvAction, type EnvState, type ResetResult, type StepResult } from './types.js';
 

@@ -1,5 +1,5 @@
 /** Looks environments up by id ("Pendulum-v1") or short alias ("pendulum"), case-insensitively. */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { cartPole } from './cartpole.js';
 import { mountainCarContinuous } from './mountain-car.js';
 import { pendulum } from './pendulum.js';

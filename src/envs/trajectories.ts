@@ -4,7 +4,7 @@
  * schema. (This lives in envs/, not datasets/synthetic/, because datasets/ may
  * not import the layers above it; envs/ imports datasets/.)
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { arraysToTable, type ArrayColumn } from '../datasets/from-arrays.js';
 import { ident, openMemoryConnection, type DuckDBConnection } from '../datasets/duckdb.js';
 import { spaceWidth, type Space } from '../datasets/metadata.js';

@@ -4,12 +4,12 @@
  * Gaussian: negative log-likelihood with a state-independent log-std vector.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Adam } from './engine/adam.js';
-import { initMlp, type MlpSpec } from './engine/mlp.js';
-import { WasmMlp } from './engine/wasm-mlp.js';
+import { Adam } from '../nn/adam.js';
+import { initMlp, type MlpSpec } from '../nn/mlp.js';
+import { WasmMlp } from '../nn/wasm-mlp.js';
 import { gaussianNllLoss, weightedMseActorLoss } from './losses.js';
 import { MlpPolicy, type ActorKind } from './policy.js';
-import type { NormStats } from './engine/normalization.js';
+import type { NormStats } from '../nn/normalization.js';
 import type { Rng } from '../util/rng.js';
 import { putAdam, putBuffer, takeAdam, takeBuffer, type LearnerState } from './learner.js';
 

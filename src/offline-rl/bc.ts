@@ -8,7 +8,7 @@ import { Rng } from '../util/rng.js';
 import { Actor, actionScale } from './actor.js';
 import { checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
 import { ensureTfBackend } from '../util/tf-backend.js';
-import { computeNormStats, identityStats, type NormStats } from './engine/normalization.js';
+import { computeNormStats, identityStats, type NormStats } from '../nn/normalization.js';
 import type { MlpPolicy } from './policy.js';
 import { buildTransitions, sampleBatch, type TransitionSet } from './transitions.js';
 import { runUpdates } from './train-loop.js';

@@ -2,7 +2,7 @@
  * Options shared by the learners, with the reference defaults of
  * ../shared/REFERENCES.md (CORL / official code).
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import type { ActorKind } from './policy.js';
 
 export interface CommonTrainOptions {

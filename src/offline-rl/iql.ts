@@ -9,15 +9,15 @@
  *   targets: Polyak averaging with tau = 0.005 after every step.
  */
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { Rng } from '../util/rng.js';
 import { Actor, actionScale } from './actor.js';
 import { checkDiscount, checkFinite, checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
-import { Adam, cosineLr, polyakUpdate } from './engine/adam.js';
+import { Adam, cosineLr, polyakUpdate } from '../nn/adam.js';
 import { ensureTfBackend } from '../util/tf-backend.js';
-import { concatRows, initMlp, type MlpSpec } from './engine/mlp.js';
-import { WasmMlp } from './engine/wasm-mlp.js';
-import { computeNormStats, identityStats, type NormStats } from './engine/normalization.js';
+import { concatRows, initMlp, type MlpSpec } from '../nn/mlp.js';
+import { WasmMlp } from '../nn/wasm-mlp.js';
+import { computeNormStats, identityStats, type NormStats } from '../nn/normalization.js';
 import { awrWeights, ensembleQuantile, expectileLoss, huberLoss, mseLoss, tdTargets, transformRewards, type LossResult } from './losses.js';
 import type { ActorKind, MlpPolicy } from './policy.js';
 import { buildTransitions, sampleBatch, type Batch, type TransitionSet } from './transitions.js';

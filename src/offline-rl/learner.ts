@@ -21,9 +21,9 @@
  * The helpers below (putAdam / takeAdam / takeBuffer / ...) do the bookkeeping
  * and raise E_CHECKPOINT with a precise message when a state does not fit.
  */
-import { OffpolicyError } from '../errors.js';
-import type { ContinuousPolicy, Policy } from '../ope/types.js';
-import type { Adam } from './engine/adam.js';
+import { OffpolicyError } from '../core/errors.js';
+import type { ContinuousPolicy, Policy } from '../core/contracts.js';
+import type { Adam } from '../nn/adam.js';
 import type { Rng, RngState } from '../util/rng.js';
 
 /** A JSON value (what `scalars` may hold; NaN / Infinity are not JSON: store them as null or a string). */

@@ -9,10 +9,10 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OffpolicyError } from '../errors.js';
-import type { ContinuousPolicy } from '../ope/types.js';
+import { OffpolicyError } from '../core/errors.js';
+import type { ContinuousPolicy } from '../core/contracts.js';
 import * as tf from '@tensorflow/tfjs';
-import { checkSpec, forwardJs, parameterCount, predictTf, type MlpSpec } from './engine/mlp.js';
+import { checkSpec, forwardJs, parameterCount, predictTf, type MlpSpec } from '../nn/mlp.js';
 import { gaussianLogProb, LOG_STD_MAX, LOG_STD_MIN } from './losses.js';
 
 export type ActorKind = 'deterministic' | 'gaussian';

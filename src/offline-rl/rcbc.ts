@@ -7,12 +7,12 @@
  * Known failure: stochastic environments (Dichotomy of Control, 2022).
  */
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { Rng } from '../util/rng.js';
 import { Actor, actionScale } from './actor.js';
 import { checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
 import { ensureTfBackend } from '../util/tf-backend.js';
-import { computeNormStats, identityStats, type NormStats } from './engine/normalization.js';
+import { computeNormStats, identityStats, type NormStats } from '../nn/normalization.js';
 import { MlpPolicy } from './policy.js';
 import { buildTransitions, sampleBatch, type Batch, type TransitionSet } from './transitions.js';
 import { runUpdates } from './train-loop.js';

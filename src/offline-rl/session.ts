@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Workspace } from '../datasets/workspace.js';
-import { OffpolicyError, isOffpolicyError } from '../errors.js';
+import { OffpolicyError, isOffpolicyError } from '../core/errors.js';
 import { ensureTfBackend } from '../util/tf-backend.js';
 import { CHECKPOINT_DIR, listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { checkSteps } from './config.js';

@@ -11,7 +11,7 @@ import { spaceWidth } from '../datasets/metadata.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { envIds, getEnv } from '../envs/registry.js';
 import type { Env } from '../envs/types.js';
-import { dataError, OffpolicyError } from '../errors.js';
+import { dataError, OffpolicyError } from '../core/errors.js';
 import { evaluateInEnv, type EnvEvaluation } from './evaluate-env.js';
 import { checkAlgorithm, trainOffline, type TrainOptions, type TrainResult } from './train.js';
 import { loadBanditTrainingArrays } from './discrete/bandit.js';

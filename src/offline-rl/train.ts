@@ -3,7 +3,7 @@
  * `createLearner` builds a learner implementing the contract of learner.ts,
  * `trainOffline` runs it for `opts.steps` updates.
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
 import { ensureTfBackend } from '../util/tf-backend.js';
 import { BcLearner, type BcOptions } from './bc.js';

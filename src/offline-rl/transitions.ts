@@ -7,9 +7,9 @@
  * next observation reads as zeros) and dropped when it did not, as
  * d4rl.qlearning_dataset does.
  */
-import { dataError, OffpolicyError } from '../errors.js';
+import { dataError, OffpolicyError } from '../core/errors.js';
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
-import { normalizeRows, type NormStats } from './engine/normalization.js';
+import { normalizeRows, type NormStats } from '../nn/normalization.js';
 import type { Rng } from '../util/rng.js';
 
 export interface TransitionSet {

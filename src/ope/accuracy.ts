@@ -11,8 +11,8 @@
  *                    and the numerator is not (NaN when both are 0).
  * Top-k: the k largest estimates; ties keep the input order.
  */
-import { OffpolicyError } from '../errors.js';
-import type { AccuracyMetrics } from './types.js';
+import { OffpolicyError } from '../core/errors.js';
+import type { AccuracyMetrics } from '../core/evaluation-result.js';
 
 function checkPaired(est: readonly number[], truth: readonly number[]): void {
   if (est.length !== truth.length || est.length === 0) {

@@ -16,7 +16,7 @@
  */
 import type { BanditBatch } from './estimators/types.js';
 import { loggedInputs } from './estimators/inputs.js';
-import type { Estimate, Warning, WeightDiagnostics } from './types.js';
+import type { Estimate, Warning, WeightDiagnostics } from '../core/evaluation-result.js';
 import { sortedQuantile } from './intervals/bootstrap.js';
 
 export const LOW_ESS_RATIO = 0.01;

@@ -16,13 +16,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection, queryOne, type DuckDBConnection } from '../datasets/duckdb.js';
 import { loadBanditArrays, numActionsOf, readMatrix, requireBandit, type BanditArrays } from '../datasets/load-bandit.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { candidateFrom, candidateLeafPaths, candidateRowChecks, checkSqlCandidate, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
 import { checkProbabilityMatrix } from '../policies/probabilities.js';
-import { UniformPolicy } from '../policies/json-policy.js';
 import { vecAsList, vecDot, type SqlVector } from '../policies/sql-vector.js';
 import { VERSION } from '../version.js';
 import { accuracyMetrics } from './accuracy.js';
@@ -37,9 +36,9 @@ import { bootstrapIntervals } from './intervals/bootstrap.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
 import { estimatePropensities } from './propensity.js';
 import { estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
-import type { RewardData } from './reward-models/types.js';
+import type { RewardData } from '../core/contracts.js';
 import { sumsValue } from './sums.js';
-import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, Warning } from './types.js';
+import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, Warning } from '../core/evaluation-result.js';
 
 export interface EvaluateOptions {
   /** Loads a trained-policy directory given as a candidate (the CLI passes the offline-RL loader; ope never imports a learner). */
@@ -284,7 +283,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         if (cand.type === 'sql') {
           targetProbs = await readVector(conn, version, cand.relation, cand.probs, k, 'pi');
         } else {
-          if (d.contextDim === 0 && !(cand.policy instanceof UniformPolicy)) {
+          if (d.contextDim === 0 && cand.policy.usesContext !== false) {
             globalWarnings.push({ code: 'NO_CONTEXT', message: `Candidate "${cand.name}" was scored without contexts (the log has none).` });
           }
           targetProbs = cand.policy.actionProbs(d.contexts, d.n);

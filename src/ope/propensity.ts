@@ -3,9 +3,9 @@
  * regression of the logged action on [1, x] (L2 penalty on the slopes, fitted by
  * L-BFGS). Every result that uses these estimates carries ESTIMATED_PROPENSITIES.
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { lbfgs } from './reward-models/linalg.js';
-import type { Warning } from './types.js';
+import type { Warning } from '../core/evaluation-result.js';
 
 export interface PropensityModel {
   numActions: number;

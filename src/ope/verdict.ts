@@ -4,8 +4,8 @@
  * or a certificate's lower bound — exceeds the logging policy's value estimate,
  * or, when strict, the upper end of the logging policy's interval.
  */
-import { OffpolicyError } from '../errors.js';
-import type { Certificate, CertificateKind, Estimate, Verdict } from './types.js';
+import { OffpolicyError } from '../core/errors.js';
+import type { Certificate, CertificateKind, Estimate, Verdict } from '../core/evaluation-result.js';
 
 export interface VerdictInput {
   candidate: string;

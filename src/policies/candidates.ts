@@ -18,11 +18,10 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { dataError, OffpolicyError } from '../errors.js';
+import { dataError, OffpolicyError } from '../core/errors.js';
 import { ident, lit, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
 import type { DatasetVersion } from '../datasets/workspace.js';
-import type { RewardModel } from '../ope/reward-models/types.js';
-import type { ContinuousPolicy, Policy } from '../ope/types.js';
+import type { ContinuousPolicy, Policy, RewardModel } from '../core/contracts.js';
 import { buildJsonPolicy } from './json-policy.js';
 import { PROB_SUM_TOLERANCE, RULE_RANGE, RULE_SUM, sqlSumBad } from './probabilities.js';
 import { vecMin, vecRangeBad, vecSum, vecSumFast, vecWidthBad, type SqlVector } from './sql-vector.js';

@@ -8,9 +8,8 @@
  *   {"type": "reward-model", "model": "logistic"|"ridge"|"mlp", "mode": "argmax"|"softmax", "temperature": t}
  *       argmax or softmax over q(x, .) of a reward model fitted on the log
  */
-import { OffpolicyError } from '../errors.js';
-import type { Policy } from '../ope/types.js';
-import type { RewardModel } from '../ope/reward-models/types.js';
+import { OffpolicyError } from '../core/errors.js';
+import type { Policy, RewardModel } from '../core/contracts.js';
 import { softmaxRows } from '../util/softmax.js';
 
 export type JsonPolicySpec =
@@ -25,6 +24,7 @@ function specError(source: string, what: string, hint: string): OffpolicyError {
 }
 
 export class UniformPolicy implements Policy {
+  readonly usesContext = false;
   constructor(readonly numActions: number) {}
   actionProbs(_contexts: Float32Array, n: number): Float64Array {
     return new Float64Array(n * this.numActions).fill(1 / this.numActions);

@@ -2,7 +2,7 @@
  * Checks on candidate action probabilities, in JS (for Policy objects) and as
  * SQL rules (for probability tables and columns, checked inside DuckDB).
  */
-import { dataError } from '../errors.js';
+import { dataError } from '../core/errors.js';
 
 /** Rows of a candidate's distribution must sum to 1 within this tolerance. */
 export const PROB_SUM_TOLERANCE = 1e-6;

@@ -2,7 +2,7 @@
  * The self-contained HTML report: inline CSS and inline SVG charts, no scripts,
  * no network. Every user-provided string is escaped.
  */
-import type { EvaluationResult } from '../ope/types.js';
+import type { EvaluationResult } from '../core/evaluation-result.js';
 import type { RenderedChart } from './charts/index.js';
 import { escapeHtml } from './escape.js';
 import { formatInterval, formatLevel, formatNumber, formatPercent } from './format.js';

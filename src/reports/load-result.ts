@@ -3,9 +3,9 @@
  * that it has the shape the report layer needs before anything is rendered.
  */
 import { readFile } from 'node:fs/promises';
-import { OffpolicyError } from '../errors.js';
-import type { EvaluationResult } from '../ope/types.js';
-import { ROBUSTNESS_SCHEMA, type RobustnessStudyResult } from '../corruption/robustness-types.js';
+import { OffpolicyError } from '../core/errors.js';
+import type { EvaluationResult } from '../core/evaluation-result.js';
+import { ROBUSTNESS_SCHEMA, type RobustnessStudyResult } from '../core/robustness-result.js';
 
 export const RESULT_SCHEMA = 'offpolicy.evaluation/1';
 

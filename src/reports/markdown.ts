@@ -1,5 +1,5 @@
 /** The Markdown report: the same content as the HTML page, charts linked as SVG files beside it. */
-import type { EvaluationResult } from '../ope/types.js';
+import type { EvaluationResult } from '../core/evaluation-result.js';
 import type { RenderedChart } from './charts/index.js';
 import { escapeMarkdownCell, markdownCode } from './escape.js';
 import { formatInterval, formatLevel, formatNumber, formatPercent } from './format.js';

@@ -4,8 +4,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { OffpolicyError } from '../errors.js';
-import type { EvaluationResult } from '../ope/types.js';
+import { OffpolicyError } from '../core/errors.js';
+import type { EvaluationResult } from '../core/evaluation-result.js';
 import { renderCharts, type RenderedChart } from './charts/index.js';
 import { renderHtml } from './html.js';
 import { checkEvaluationResult } from './load-result.js';

@@ -5,8 +5,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { OffpolicyError } from '../errors.js';
-import type { RobustnessStudyResult } from '../corruption/robustness-types.js';
+import { OffpolicyError } from '../core/errors.js';
+import type { RobustnessStudyResult } from '../core/robustness-result.js';
 import { robustnessChartSpec } from './charts/robustness.js';
 import { escapeHtml as e, escapeMarkdownCell } from './escape.js';
 import { formatNumber, formatPercent } from './format.js';

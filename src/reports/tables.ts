@@ -2,7 +2,7 @@
  * The report's derived tables: everything the HTML and Markdown documents show,
  * computed once from an EvaluationResult (and written into the JSON report).
  */
-import type { CandidateResult, Estimate, EvaluationResult, Warning } from '../ope/types.js';
+import type { CandidateResult, Estimate, EvaluationResult, Warning } from '../core/evaluation-result.js';
 import { formatInterval, formatLevel } from './format.js';
 
 export interface KeyValueRow {

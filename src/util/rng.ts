@@ -5,7 +5,7 @@
  *
  * Generator: sfc32 (Small Fast Chaotic, 128-bit state), seeded through splitmix32.
  */
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 
 /** A generator's exact state (see Rng.getState). */
 export interface RngState {

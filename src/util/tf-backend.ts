@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as tfWasm from '@tensorflow/tfjs-backend-wasm';
-import { OffpolicyError } from '../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 
 export interface BackendInfo {
   /** The tfjs backend name in use: 'tensorflow', 'wasm' or 'cpu'. */

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { OffpolicyError } from '../../src/errors.js';
+import { OffpolicyError } from '../../src/core/errors.js';
 
 /** Asserts that `f` throws an OffpolicyError with this code and a message matching `message`. */
 export function expectError(f: () => unknown, code: string, message: RegExp | string): void {

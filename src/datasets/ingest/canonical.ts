@@ -11,7 +11,7 @@
  * that cannot be read as its canonical type is reported as E_BAD_VALUE rather
  * than silently turned into NULL.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { ident, queryOne, queryRows, type DuckDBConnection } from '../duckdb.js';
 import type { DatasetKind } from '../metadata.js';
 import { BANDIT_COLUMNS, TRAJECTORY_COLUMNS } from '../schema.js';

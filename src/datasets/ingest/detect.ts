@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { INGEST_FORMATS, type IngestFormat } from './types.js';
 
 /** What the bytes of a file look like. */

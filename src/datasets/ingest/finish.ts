@@ -4,7 +4,7 @@
  * rejected ones, with their reasons, as rejected.parquet inside the new version.
  */
 import path from 'node:path';
-import { dataError, OffpolicyError } from '../../errors.js';
+import { dataError, OffpolicyError } from '../../core/errors.js';
 import { ident, lit, queryOne, queryRows, type DuckDBConnection } from '../duckdb.js';
 import type { DatasetKind, MetadataInput } from '../metadata.js';
 import { prepareBanditChecks } from '../validate-bandit.js';

@@ -31,7 +31,7 @@
  */
 import { open } from 'node:fs/promises';
 import h5wasm from 'h5wasm/node';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { ident, type DuckDBConnection } from '../duckdb.js';
 import { arraysToTable, type ArrayColumn } from '../from-arrays.js';
 import type { MetadataInput, Space } from '../metadata.js';

@@ -12,7 +12,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { ident, lit, openMemoryConnection, queryRows, type DuckDBConnection } from '../duckdb.js';
 import type { MetadataInput, Space } from '../metadata.js';
 import { banditShape } from '../validate-bandit.js';

@@ -32,7 +32,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { ident, lit, queryOne, type DuckDBConnection } from '../duckdb.js';
 import { arraysToTable, type ArrayColumn } from '../from-arrays.js';
 import type { MetadataInput, Space } from '../metadata.js';

@@ -4,7 +4,7 @@
  * streams the file. The table keeps the input order, so its `rowid` is the
  * 0-based input row number (the `_row` of error messages).
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { ident, lit, type DuckDBConnection } from '../duckdb.js';
 
 export type TabularFormat = 'csv' | 'jsonl' | 'parquet';

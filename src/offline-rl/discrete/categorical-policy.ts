@@ -1,7 +1,7 @@
 /**
  * A trained categorical policy over K discrete actions:
  *   pi(. | s) = softmax(MLP((s - mean) / std))
- * It implements the Policy interface of src/ope/types.ts (actionProbs, n x K,
+ * It implements the Policy interface of src/core/contracts.ts (actionProbs, n x K,
  * rows summing to 1), so the OPE layer can score it on a bandit log and
  * rollouts can act with it; `logProb` gives log pi(a | s) of given actions and
  * `act` the greedy (argmax) action. A return-conditioned policy (discrete RCBC)
@@ -15,10 +15,10 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dataError, OffpolicyError } from '../../errors.js';
-import type { Policy } from '../../ope/types.js';
+import { dataError, OffpolicyError } from '../../core/errors.js';
+import type { Policy } from '../../core/contracts.js';
 import { softmaxRows } from '../../util/softmax.js';
-import { checkSpec, parameterCount, type MlpSpec } from '../engine/mlp.js';
+import { checkSpec, parameterCount, type MlpSpec } from '../../nn/mlp.js';
 import { policyNetworkOutput, type ReturnConditioning } from '../policy.js';
 
 export const CATEGORICAL_WEIGHTS_FILE = 'actor.bin';

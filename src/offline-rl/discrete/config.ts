@@ -3,7 +3,7 @@
  * without the action-box ones (a categorical policy has no action bound and no
  * actor kind), checked so a flag that would be ignored fails loudly.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import type { CommonTrainOptions } from '../config.js';
 
 export type DiscreteCommonOptions = Omit<CommonTrainOptions, 'maxAction' | 'expectedActDim' | 'actor'>;

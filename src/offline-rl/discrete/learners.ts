@@ -6,7 +6,7 @@
  * since their actor follows dQ/da, which a discrete action does not have.
  */
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { ensureTfBackend } from '../../util/tf-backend.js';
 import type { Learner } from '../learner.js';
 import { runUpdates } from '../train-loop.js';
@@ -56,7 +56,7 @@ export function checkDiscreteAlgorithm(name: string, numActions?: number): Discr
 /**
  * Builds the discrete learner for `algo` on `data` (which must have discrete
  * actions: E_ACTION_SHAPE otherwise). The learners train on the wasm kernels
- * (engine/wasm-mlp.ts); their policies predict large batches on tfjs, so
+ * (src/nn/wasm-mlp.ts); their policies predict large batches on tfjs, so
  * initialise the tfjs backend first (`await ensureTfBackend()`).
  */
 export function createDiscreteLearner(algo: string, data: TrajectoryArrays, opts: DiscreteTrainOptions): DiscreteLearner {

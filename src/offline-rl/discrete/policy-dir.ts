@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { loadPolicy, type MlpPolicy } from '../policy.js';
 import { categoricalFromJson, type CategoricalMlpPolicy, type CategoricalPolicyJson } from './categorical-policy.js';
 

@@ -6,11 +6,11 @@
  * episode return in the data) and subtracts rewards as they arrive.
  */
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { ensureTfBackend } from '../../util/tf-backend.js';
 import { Rng } from '../../util/rng.js';
 import { checkFiniteLoss, checkPositive, checkSteps } from '../config.js';
-import { computeNormStats, identityStats, type NormStats } from '../engine/normalization.js';
+import { computeNormStats, identityStats, type NormStats } from '../../nn/normalization.js';
 import { actorLearnerState, restoreActorLearner, type LearnerState } from '../learner.js';
 import { returnConditionedInput, returnsToGo, type RcbcOptions } from '../rcbc.js';
 import { runUpdates } from '../train-loop.js';

@@ -6,8 +6,8 @@
  * NaN checks of every batch are the continuous learners' own.
  */
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
-import { dataError, OffpolicyError } from '../../errors.js';
-import type { NormStats } from '../engine/normalization.js';
+import { dataError, OffpolicyError } from '../../core/errors.js';
+import type { NormStats } from '../../nn/normalization.js';
 import { buildTransitions, type Batch, type TransitionSet } from '../transitions.js';
 
 export interface DiscreteTransitionSet extends TransitionSet {

@@ -6,7 +6,7 @@
  * diagnostics and histogram, the support deficiency, the true value, the warnings
  * and the verdict.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { catoniFromSums } from '../bounds/catoni.js';
 import { rewardRangeError } from '../bounds/common.js';
 import { exponentialSmoothingFromSums } from '../bounds/exponential-smoothing.js';
@@ -18,7 +18,7 @@ import { bernsteinInterval } from '../intervals/bernstein.js';
 import { hoeffdingInterval } from '../intervals/hoeffding.js';
 import { tInterval } from '../intervals/t.js';
 import { sumsStdError, sumsValue, type MergeableSums } from '../sums.js';
-import type { CandidateResult, Certificate, CertificateKind, Estimate, Interval, IntervalMethod, Warning } from '../types.js';
+import type { CandidateResult, Certificate, CertificateKind, Estimate, Interval, IntervalMethod, Warning } from '../../core/evaluation-result.js';
 import { deployVerdict, pickLowerBound } from '../verdict.js';
 import type { BanditPlan, CandidateSums } from './plan.js';
 

@@ -20,10 +20,11 @@
  * sum v_i and sum (r_i - shift) v_i, so R_tau_hat = -(1/n) sum r'_i v_i is also an
  * aggregate over Parquet (clippedRiskSqlTerms; London-Sandler uses the same sums).
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { DEFAULT_CLIP, sqlNumber } from '../estimators/params.js';
 import type { BanditBatch } from '../estimators/types.js';
-import type { Certificate } from '../types.js';
+import type { Certificate } from '../../core/evaluation-result.js';
+import { minimizeCatoni } from '../../util/pac-bayes.js';
 import { checkDelta, checkKl, checkRewardRange, checkRewardsInRange, requireRows, rescaledMean, riskToValue, type BoundOptions } from './common.js';
 
 export interface ClippedBoundOptions extends BoundOptions {
@@ -81,34 +82,6 @@ export function clippedRiskSqlTerms(c: { reward: string; piLogged: string; prope
 export function clippedRiskFromSums(s: ClippedRiskSums, range: readonly [number, number]): number {
   checkRewardRange(range);
   return -rescaledMean(range, s.shift, s.n, s.sumShiftedRewardV, s.sumV);
-}
-
-/** The Catoni expression for one lambda (stable for small lambda via expm1). */
-export function catoniValue(riskHat: number, tau: number, lambda: number, complexity: number): number {
-  return -Math.expm1(-tau * lambda * riskHat - complexity) / (tau * Math.expm1(lambda));
-}
-
-/** Minimizes the Catoni expression over lambda in [1e-8, 60]: log grid, then golden-section refinement. */
-export function minimizeCatoni(riskHat: number, tau: number, complexity: number): { value: number; lambda: number } {
-  const f = (l: number): number => catoniValue(riskHat, tau, l, complexity);
-  const lo = Math.log(1e-8), hi = Math.log(60);
-  const G = 400;
-  let best = 0;
-  let bestV = Infinity;
-  for (let g = 0; g <= G; g++) {
-    const v = f(Math.exp(lo + ((hi - lo) * g) / G));
-    if (v < bestV) { bestV = v; best = g; }
-  }
-  let a = lo + ((hi - lo) * Math.max(0, best - 1)) / G;
-  let c = lo + ((hi - lo) * Math.min(G, best + 1)) / G;
-  const phi = (Math.sqrt(5) - 1) / 2;
-  for (let it = 0; it < 80; it++) {
-    const x1 = c - phi * (c - a), x2 = a + phi * (c - a);
-    if (f(Math.exp(x1)) <= f(Math.exp(x2))) c = x2; else a = x1;
-  }
-  const lam = Math.exp((a + c) / 2);
-  const v = f(lam);
-  return v <= bestV ? { value: v, lambda: lam } : { value: bestV, lambda: Math.exp(lo + ((hi - lo) * best) / G) };
 }
 
 /**

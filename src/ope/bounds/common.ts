@@ -20,7 +20,7 @@
  * near it): the rescaling r' = (r - rmin) / (rmax - rmin) is applied afterwards,
  * exactly when shift = rmin and without cancellation when it is close.
  */
-import { dataError, OffpolicyError } from '../../errors.js';
+import { dataError, OffpolicyError } from '../../core/errors.js';
 import type { BanditBatch } from '../estimators/types.js';
 
 export interface BoundOptions {

@@ -29,10 +29,11 @@
  * so the bound also runs as DuckDB aggregates over Parquet (smoothingSqlTerms,
  * smoothingActionMaps) on the pushdown path.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { checkSmoothingAlpha, defaultSmoothingAlpha, sqlNumber } from '../estimators/params.js';
 import type { BanditBatch } from '../estimators/types.js';
-import type { Certificate } from '../types.js';
+import type { Certificate } from '../../core/evaluation-result.js';
+import { smoothingDeviation } from '../../util/pac-bayes.js';
 import { checkDelta, checkKl, checkRewardRange, checkRewardsInRange, requireRows, rescaledMean, riskToValue, type BoundOptions } from './common.js';
 
 export interface ExponentialSmoothingOptions extends BoundOptions {
@@ -156,25 +157,12 @@ export function exponentialSmoothingFromSums(s: SmoothingSums, opts: Exponential
   const m2 = (s.sumShiftedReward2F - 2 * d * s.sumShiftedRewardF + d * d * s.sumF) / (D * D * n);
   const m1 = s.secondMoment / n;
   const bias = Math.max(0, 1 - s.biasMass / n);
-  const c1 = kl + Math.log((4 * Math.sqrt(n)) / delta);
-  const c2 = kl + Math.log(4 / delta);
-  const M = m1 + m2;
-  let lambda: number;
-  let varianceTerm: number;
-  if (opts.lambda !== undefined) {
-    if (!(opts.lambda > 0) || !Number.isFinite(opts.lambda)) {
-      throw new OffpolicyError('E_BOUND_PARAM', `lambda must be a positive finite number, got ${opts.lambda}.`, {
-        hint: 'Omit lambda to use the closed-form choice.',
-      });
-    }
-    lambda = opts.lambda;
-    varianceTerm = c2 / (n * lambda) + (lambda / 2) * M;
-  } else {
-    // M = 0 only when the candidate has no mass on any action the logger takes.
-    lambda = M > 0 ? Math.sqrt((2 * c2) / (n * M)) : Infinity;
-    varianceTerm = Math.sqrt((2 * c2 * M) / n);
+  if (opts.lambda !== undefined && (!(opts.lambda > 0) || !Number.isFinite(opts.lambda))) {
+    throw new OffpolicyError('E_BOUND_PARAM', `lambda must be a positive finite number, got ${opts.lambda}.`, {
+      hint: 'Omit lambda to use the closed-form choice.',
+    });
   }
-  const eps = Math.sqrt(c1 / (2 * n)) + bias + varianceTerm;
+  const { epsilon: eps, lambda } = smoothingDeviation({ n, kl, delta, bias, secondMoment: m1 + m2, ...(opts.lambda !== undefined ? { lambda: opts.lambda } : {}) });
   const v = riskToValue(opts.rewardRange, risk + eps, risk - eps);
   return {
     kind: 'exponential-smoothing',

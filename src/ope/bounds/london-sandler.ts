@@ -13,9 +13,10 @@
  * from the same mergeable sums as the Catoni bound (./catoni.ts).
  */
 import type { BanditBatch } from '../estimators/types.js';
-import type { Certificate } from '../types.js';
+import type { Certificate } from '../../core/evaluation-result.js';
 import { checkedClippedRiskSums, clippedCertificateInputs, type ClippedBoundOptions, type ClippedRiskSums } from './catoni.js';
 import { riskToValue } from './common.js';
+import { londonSandlerRisk } from '../../util/pac-bayes.js';
 
 export function londonSandlerBound(b: BanditBatch, opts: ClippedBoundOptions): Certificate {
   return londonSandlerFromSums(checkedClippedRiskSums(b, opts), opts);
@@ -24,7 +25,7 @@ export function londonSandlerBound(b: BanditBatch, opts: ClippedBoundOptions): C
 /** The London-Sandler certificate from the clipped-risk sums (./catoni.ts; opts.tau must be the tau the sums used). */
 export function londonSandlerFromSums(s: ClippedRiskSums, opts: ClippedBoundOptions): Certificate {
   const { delta, kl, tau, riskHat, complexity: C } = clippedCertificateInputs(s, opts);
-  const bound = riskHat + (2 * C) / tau + Math.sqrt((2 * Math.max(0, riskHat + 1 / tau) * C) / tau);
+  const bound = londonSandlerRisk(riskHat, tau, C);
   const v = riskToValue(opts.rewardRange, bound);
   return { kind: 'london-sandler', lower: v.lower, delta, params: { tau, kl, n: s.n, clippedRisk: riskHat, riskBound: bound } };
 }

@@ -5,7 +5,7 @@
  * the default here (rowTerms knows n; for sqlTerms pass smoothingAlpha, e.g. from
  * resolveParams(params, n)).
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { loggedInputs, sqlWeight } from './inputs.js';
 import { checkSmoothingAlpha, defaultSmoothingAlpha, sqlNumber } from './params.js';
 import type { EstimatorSpec } from './types.js';

@@ -1,7 +1,7 @@
 /**
  * The estimator registry: one spec per estimator id, each in its own module.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { clippedIps } from './clipped-ips.js';
 import { dm } from './dm.js';
 import { drOs } from './dr-os.js';

@@ -5,7 +5,7 @@
  * for the duration of one synchronous call: nothing outlives it, so a caller may
  * reuse or refill a batch's arrays between calls.
  */
-import { dataError, OffpolicyError } from '../../errors.js';
+import { dataError, OffpolicyError } from '../../core/errors.js';
 import type { BanditBatch, EstimatorId, SqlColumns } from './types.js';
 
 export interface LoggedInputs {

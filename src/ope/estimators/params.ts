@@ -1,7 +1,7 @@
 /**
  * Estimator parameters: validation and documented defaults.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import type { EstimatorId, EstimatorParams, ResolvedParams } from './types.js';
 
 /**

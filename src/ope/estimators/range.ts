@@ -16,7 +16,7 @@
  *
  * Callers may override the result (e.g. a known tighter range).
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { shrinkWeight } from './dr-os.js';
 import { checkClip, DEFAULT_CLIP, checkSmoothingAlpha } from './params.js';
 import type { EstimatorId, EstimatorParams } from './types.js';

@@ -15,7 +15,7 @@
  *
  * intersected with [a, b].
  */
-import type { Interval } from '../types.js';
+import type { Interval } from '../../core/evaluation-result.js';
 import type { MergeableSums } from '../sums.js';
 import { checkAlpha, checkRange, checkRows, meanAndVariance, requirePlainMean } from './common.js';
 

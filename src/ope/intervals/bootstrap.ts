@@ -26,10 +26,10 @@
  * The interval is the (alpha/2, 1 - alpha/2) percentile pair of the resampled
  * estimates (linear interpolation between order statistics).
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { Rng } from '../../util/rng.js';
 import type { RowTerms } from '../estimators/types.js';
-import type { Interval } from '../types.js';
+import type { Interval } from '../../core/evaluation-result.js';
 import { checkAlpha, checkRows } from './common.js';
 
 export interface BootstrapOptions {

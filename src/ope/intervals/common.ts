@@ -1,5 +1,5 @@
 /** Shared checks for the interval methods. */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import type { MergeableSums } from '../sums.js';
 
 export function checkAlpha(alpha: number): number {

@@ -7,7 +7,7 @@
  * The half-width SHRINKS as 1 / sqrt(n). The result is intersected with [a, b]
  * (the true mean lies there too, so coverage is unchanged).
  */
-import type { Interval } from '../types.js';
+import type { Interval } from '../../core/evaluation-result.js';
 import type { MergeableSums } from '../sums.js';
 import { checkAlpha, checkRange, checkRows, meanAndVariance, requirePlainMean } from './common.js';
 

@@ -2,10 +2,10 @@
  * Interval methods, and one entry point that gives every estimator's interval
  * for a chosen method over the same rows.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import type { RowTerms } from '../estimators/types.js';
 import { sumsFromTerms } from '../sums.js';
-import type { Interval, IntervalMethod } from '../types.js';
+import type { Interval, IntervalMethod } from '../../core/evaluation-result.js';
 import { bernsteinInterval } from './bernstein.js';
 import { bootstrapIntervals } from './bootstrap.js';
 import { checkAlpha } from './common.js';

@@ -4,7 +4,7 @@
  * means), so it runs on sums computed by DuckDB over partitions.
  */
 import tQuantile from '@stdlib/stats-base-dists-t-quantile';
-import type { Interval } from '../types.js';
+import type { Interval } from '../../core/evaluation-result.js';
 import { sumsStdError, sumsValue, type MergeableSums } from '../sums.js';
 import { checkAlpha, checkRows } from './common.js';
 

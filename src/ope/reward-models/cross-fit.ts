@@ -3,10 +3,11 @@
  * row's q(x_i, .) comes from a model fitted on the other folds only, so the
  * DR family never scores a row with a model that saw its reward.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { Rng } from '../../util/rng.js';
-import type { Warning } from '../types.js';
-import { subsetRewardData, type RewardData, type RewardModel } from './types.js';
+import type { Warning } from '../../core/evaluation-result.js';
+import type { RewardData, RewardModel } from '../../core/contracts.js';
+import { subsetRewardData } from './types.js';
 
 /** Seeded fold of every row: a random permutation dealt round-robin. */
 export function foldAssignment(n: number, folds: number, seed: number): Int32Array {

@@ -2,15 +2,14 @@
  * Reward models for DM and the DR family: which ones exist, how a --reward-model
  * spec is read, and the one call the evaluator makes (fit, cross-fit, predict).
  */
-import { OffpolicyError } from '../../errors.js';
-import type { Warning } from '../types.js';
+import { OffpolicyError } from '../../core/errors.js';
+import type { Warning } from '../../core/evaluation-result.js';
 import { crossFitPredict } from './cross-fit.js';
 import { fitLogistic } from './logistic.js';
 import { fitMlp, type MlpOptions } from './mlp.js';
 import { fitRidge } from './ridge.js';
-import type { RewardData, RewardModel } from './types.js';
+import type { RewardData, RewardModel } from '../../core/contracts.js';
 
-export type { RewardData, RewardModel } from './types.js';
 export { fitRidge, RidgeRewardModel, type RidgeOptions } from './ridge.js';
 export { fitLogistic, LogisticRewardModel, type LogisticOptions } from './logistic.js';
 export { fitMlp, MlpRewardModel, type MlpOptions } from './mlp.js';

@@ -4,10 +4,11 @@
  * cross-entropy plus (lambda / 2) ||w||^2 (intercept unpenalized; lambda = 1
  * matches scikit-learn's default C = 1, the model Open Bandit Pipeline uses).
  */
-import { OffpolicyError } from '../../errors.js';
-import type { Warning } from '../types.js';
+import { OffpolicyError } from '../../core/errors.js';
+import type { Warning } from '../../core/evaluation-result.js';
 import { lbfgs } from './linalg.js';
-import { designWidth, linearScore, type RewardData, type RewardModel } from './types.js';
+import type { RewardData, RewardModel } from '../../core/contracts.js';
+import { designWidth, linearScore } from './types.js';
 
 export interface LogisticOptions {
   lambda?: number;

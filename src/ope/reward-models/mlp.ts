@@ -6,10 +6,10 @@
  * seed gives the same model.
  */
 import * as tf from '@tensorflow/tfjs';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../../core/errors.js';
 import { Rng } from '../../util/rng.js';
-import type { Warning } from '../types.js';
-import type { RewardData, RewardModel } from './types.js';
+import type { Warning } from '../../core/evaluation-result.js';
+import type { RewardData, RewardModel } from '../../core/contracts.js';
 import { ensureTfBackend } from '../../util/tf-backend.js';
 
 export interface MlpOptions {

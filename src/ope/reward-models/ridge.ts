@@ -5,10 +5,11 @@
  * The intercept is never penalized. lambda = 0 is ordinary least squares and
  * fails with E_REWARD_MODEL_FIT when the design is singular.
  */
-import { OffpolicyError } from '../../errors.js';
-import type { Warning } from '../types.js';
+import { OffpolicyError } from '../../core/errors.js';
+import type { Warning } from '../../core/evaluation-result.js';
 import { choleskySolve } from './linalg.js';
-import { designRow, designWidth, linearScore, type RewardData, type RewardModel } from './types.js';
+import type { RewardData, RewardModel } from '../../core/contracts.js';
+import { designRow, designWidth, linearScore } from './types.js';
 
 export interface RidgeOptions {
   /** L2 penalty (default 1). */

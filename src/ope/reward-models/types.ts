@@ -1,25 +1,5 @@
-/** What every reward model takes and gives: logged (x, a, r) in, q(x, a) for every action out. */
-import type { Warning } from '../types.js';
-
-export interface RewardData {
-  n: number;
-  /** Context dimension (0 allowed: then q depends on the action only). */
-  d: number;
-  numActions: number;
-  /** n x d, row-major. */
-  contexts: Float32Array;
-  actions: Int32Array;
-  rewards: Float64Array;
-}
-
-export interface RewardModel {
-  readonly kind: string;
-  readonly numActions: number;
-  /** Predicted rewards q(x_i, a) for every action: n x K, row-major. */
-  predict(contexts: Float32Array, n: number): Float64Array;
-  /** Things the fit noticed (e.g. an action with no data). */
-  readonly warnings: Warning[];
-}
+/** Helpers shared by the reward models (the RewardModel contract is in src/core/contracts.ts). */
+import type { RewardData } from '../../core/contracts.js';
 
 /** Restricts RewardData to the given rows (used by cross-fitting). */
 export function subsetRewardData(data: RewardData, rows: ArrayLike<number>): RewardData {

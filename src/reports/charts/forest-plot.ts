@@ -3,7 +3,7 @@
  * with the logging policy's value (and the true values, when known) as reference lines.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { CandidateResult, EvaluationResult } from '../../ope/types.js';
+import type { CandidateResult, EvaluationResult } from '../../core/evaluation-result.js';
 import { CHART_CONFIG, COLORS } from './theme.js';
 
 /** An x range covering every estimate, interval and reference value of the result, padded 5%. */

@@ -1,5 +1,5 @@
 /** The report's charts: one forest plot and one weight histogram per candidate, rendered to SVG. */
-import type { EvaluationResult } from '../../ope/types.js';
+import type { EvaluationResult } from '../../core/evaluation-result.js';
 import { slugify } from '../escape.js';
 import { renderChartSvg } from '../svg.js';
 import { forestDomain, forestPlotSpec } from './forest-plot.js';

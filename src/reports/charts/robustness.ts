@@ -3,7 +3,7 @@
  * the value under each corruption setting, side by side.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { RobustnessStudyResult } from '../../corruption/robustness-types.js';
+import type { RobustnessStudyResult } from '../../core/robustness-result.js';
 import { CHART_CONFIG } from './theme.js';
 
 export const CLEAN_LABEL = 'clean';

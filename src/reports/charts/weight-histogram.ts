@@ -1,6 +1,6 @@
 /** Histogram of one candidate's importance weights w_i = pi(a_i|x_i) / p_i, from its diagnostics. */
 import type { TopLevelSpec } from 'vega-lite';
-import type { CandidateResult } from '../../ope/types.js';
+import type { CandidateResult } from '../../core/evaluation-result.js';
 import { CHART_CONFIG, COLORS } from './theme.js';
 
 export function weightHistogramSpec(candidate: CandidateResult, opts: { width?: number } = {}): TopLevelSpec {

@@ -19,7 +19,7 @@
  * per step with the copies: f32 about 80 us, f64 190 us, the earlier JS loop
  * 540 to 565 us. Polyak (f64x2, bit-identical to its earlier loop): 56 vs 200 us.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { optimModule, type OptimKernels } from './wasm-kernels.js';
 
 export interface AdamOptions {

@@ -6,13 +6,13 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Adam, adamStepF32Js, adamStepJs, cosineLr, polyakUpdate, polyakUpdateJs, type AdamState } from '../src/offline-rl/engine/adam.js';
+import { Adam, adamStepF32Js, adamStepJs, cosineLr, polyakUpdate, polyakUpdateJs, type AdamState } from '../src/nn/adam.js';
 import { ensureTfBackend, setTfThreads, tfThreadsWanted } from '../src/util/tf-backend.js';
-import { WasmArena, parseFmaSetting, relaxedSimdAvailable } from '../src/offline-rl/engine/wasm-kernels.js';
-import { WasmMlp } from '../src/offline-rl/engine/wasm-mlp.js';
-import { backwardTf, forwardJs, forwardTf, initMlp, layerOffsets, parameterCount, predictTf, uploadMlp, type MlpSpec } from '../src/offline-rl/engine/mlp.js';
-import { computeNormStats, normalizeRows } from '../src/offline-rl/engine/normalization.js';
-import { OffpolicyError } from '../src/errors.js';
+import { WasmArena, parseFmaSetting, relaxedSimdAvailable } from '../src/nn/wasm-kernels.js';
+import { WasmMlp } from '../src/nn/wasm-mlp.js';
+import { backwardTf, forwardJs, forwardTf, initMlp, layerOffsets, parameterCount, predictTf, uploadMlp, type MlpSpec } from '../src/nn/mlp.js';
+import { computeNormStats, normalizeRows } from '../src/nn/normalization.js';
+import { OffpolicyError } from '../src/core/errors.js';
 import { Rng } from '../src/util/rng.js';
 
 beforeAll(async () => {

@@ -21,8 +21,8 @@
  * sharing the packing of the gradient (tf.sum over axis 0 costs 0.3 ms).
  */
 import * as tf from '@tensorflow/tfjs';
-import { OffpolicyError } from '../../errors.js';
-import type { Rng } from '../../util/rng.js';
+import { OffpolicyError } from '../core/errors.js';
+import type { Rng } from '../util/rng.js';
 
 export type OutputActivation = 'linear' | 'tanh';
 

@@ -20,7 +20,7 @@
  * fused). Every product gets a scratch panel buffer (see gemmKernel). The sums run in a fixed order, so a
  * seed gives the same bytes on every run.
  */
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 import { checkSpec, layerOffsets, type LayerOffsets, type MlpSpec } from './mlp.js';
 import { WasmArena } from './wasm-kernels.js';
 

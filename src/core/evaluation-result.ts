@@ -3,17 +3,16 @@
  * EvaluationResult (as JSON) and knows nothing of how it was computed.
  */
 
-/** A discrete-action policy: n x K action probabilities, each row summing to 1. */
-export interface Policy {
-  readonly numActions: number;
-  actionProbs(contexts: Float32Array, n: number): Float64Array;
-}
+/**
+ * What kind of data an evaluation scored. A result is tagged by its `setting`
+ * field; bandit results leave it out (absent means 'bandit'), so their JSON is
+ * the same as before the tag existed.
+ */
+export type EvaluationSetting = 'bandit' | 'trajectory';
 
-/** A continuous-action policy (offline-RL learners export these). */
-export interface ContinuousPolicy {
-  readonly actionDim: number;
-  act(obs: Float32Array, n: number): Float32Array;
-  logProb(obs: Float32Array, actions: Float32Array, n: number): Float64Array;
+/** The setting of a result: its tag, or 'bandit' when the tag is absent. */
+export function evaluationSetting(result: { setting?: EvaluationSetting }): EvaluationSetting {
+  return result.setting ?? 'bandit';
 }
 
 export type IntervalMethod = 'bootstrap' | 't' | 'hoeffding' | 'bernstein';
@@ -109,7 +108,10 @@ export interface AccuracyMetrics {
   k: number;
 }
 
-export interface EvaluationResult {
+/** The result of evaluating candidates on a bandit log. */
+export interface BanditEvaluationResult {
+  /** Absent in written JSON (see EvaluationSetting). */
+  setting?: 'bandit';
   schema: 'offpolicy.evaluation/1';
   toolkitVersion: string;
   createdAt: string;
@@ -147,6 +149,9 @@ export interface EvaluationResult {
   propensitiesEstimated: boolean;
   candidates: CandidateResult[];
   accuracy?: AccuracyMetrics[];
-  /** Importance weights of each candidate, subsampled, for the histogram chart (optional). */
+  /** Warnings about the whole evaluation (each candidate also has its own). */
   warnings: Warning[];
 }
+
+/** Every evaluation result, discriminated by `setting` (trajectory results join this union). */
+export type EvaluationResult = BanditEvaluationResult;

@@ -4,7 +4,7 @@
  * download): a register-blocked f32 matrix product with strided operands and
  * fused epilogues, a transpose and a column sum; and, in a second module
  * (optimModule), the elementwise optimizer kernels (Adam in f32x4 and f64x2,
- * Polyak averaging) used by engine/adam.ts.
+ * Polyak averaging) used by src/nn/adam.ts.
  *
  * Why (bench/offline-rl-kernels.ts, 256 x 256 x 256, one thread): the tfjs
  * wasm matMul runs XNNPACK at about 1.0 ms, but packs its right-hand operand on
@@ -33,7 +33,7 @@
  */
 
 import v8 from 'node:v8';
-import { OffpolicyError } from '../../errors.js';
+import { OffpolicyError } from '../core/errors.js';
 
 const I32 = 0x7f;
 const V128 = 0x7b;
@@ -525,7 +525,7 @@ const F64 = 0x7c;
 
 /**
  * Elementwise optimizer kernels, in f64x2 so that they give the same bits as
- * the scalar JS loops they replace (engine/adam.ts): every f32 is promoted to
+ * the scalar JS loops they replace (src/nn/adam.ts): every f32 is promoted to
  * f64, the arithmetic runs in f64 in the same order as the JS expression, and
  * each stored result is rounded once to f32 (f32x4.demote_f64x2_zero rounds to
  * nearest even, as a Float32Array store does). Two elements per iteration

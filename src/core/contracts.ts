@@ -1,0 +1,65 @@
+/**
+ * The contracts the layers meet at. Evaluation sees a policy, a reward model or
+ * a Q function only through these interfaces; learners, policy formats and model
+ * fitters implement them. Arrays are row-major, float32 in, float64 out.
+ */
+import type { Warning } from './evaluation-result.js';
+
+/** A discrete-action policy: n x K action probabilities, each row summing to 1. */
+export interface Policy {
+  readonly numActions: number;
+  actionProbs(contexts: Float32Array, n: number): Float64Array;
+  /**
+   * False when the probabilities do not depend on the contexts (the uniform
+   * policy), so evaluation need not warn when a log has no contexts. Absent
+   * means the policy may read them.
+   */
+  readonly usesContext?: boolean;
+}
+
+/** A continuous-action policy (offline-RL learners export these). */
+export interface ContinuousPolicy {
+  readonly actionDim: number;
+  /** The deterministic (mean) action for each row: n x actionDim. */
+  act(obs: Float32Array, n: number): Float32Array;
+  /** log pi(a_i | s_i) for each row. */
+  logProb(obs: Float32Array, actions: Float32Array, n: number): Float64Array;
+}
+
+/** Logged (x, a, r) for fitting a reward model. */
+export interface RewardData {
+  n: number;
+  /** Context dimension (0 allowed: then q depends on the action only). */
+  d: number;
+  numActions: number;
+  /** n x d, row-major. */
+  contexts: Float32Array;
+  actions: Int32Array;
+  rewards: Float64Array;
+}
+
+/** What every reward model gives: q(x, a) for every action (the horizon-1 Q function of a bandit). */
+export interface RewardModel {
+  readonly kind: string;
+  readonly numActions: number;
+  /** Predicted rewards q(x_i, a) for every action: n x K, row-major. */
+  predict(contexts: Float32Array, n: number): Float64Array;
+  /** Things the fit noticed (e.g. an action with no data). */
+  readonly warnings: Warning[];
+}
+
+/** Q(s, a) of given state-action pairs (fitted Q evaluation, critics). */
+export interface QFunction {
+  readonly obsDim: number;
+  /** Width of the action input (box: the action dimension; discrete: K, actions one-hot). */
+  readonly actDim: number;
+  /** Q(s_i, a_i) for n rows: obs n x obsDim, actions n x actDim. */
+  q(obs: Float32Array, actions: Float32Array, n: number): Float64Array;
+}
+
+/** Q(s, a) for every one of K discrete actions. */
+export interface DiscreteQFunction {
+  readonly numActions: number;
+  /** n x K, row-major. */
+  qAll(obs: Float32Array, n: number): Float64Array;
+}
