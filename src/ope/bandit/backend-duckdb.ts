@@ -17,12 +17,11 @@ import { lit, queryOne, queryRows, type DuckDBConnection } from '../../datasets/
 import type { DatasetVersion } from '../../datasets/workspace.js';
 import { ZERO_WEIGHT_BIN } from '../diagnostics.js';
 import type { EstimatorId } from '../estimators/types.js';
-import { sqlNumber } from '../estimators/params.js';
 import { logSummaryFromGroups, type LogSummary } from '../log-summary.js';
 import { emptySums, foldBase, mergeSums, type MergeableSums } from '../sums.js';
 import { quantileRanks, resolveFromBins, type CountedBin } from '../../util/binned-order-statistics.js';
 import type { CandidateSums } from './plan.js';
-import { binEdgeCountsSql, binQuantilesSql, buildScan, SUMMARY_GIVEN, WEIGHT_BINS_PER_OCTAVE, ZERO_BIN, type ScanInput } from './scan-sql.js';
+import { binEdgeCountsSql, binQuantilesSql, buildScan, rowsOutsideSql, SUMMARY_GIVEN, WEIGHT_BINS_PER_OCTAVE, ZERO_BIN, type ScanInput } from './scan-sql.js';
 import { DUCKDB, type SqlDialect } from './sql-dialect.js';
 
 export interface DuckdbScanResult {
@@ -116,17 +115,6 @@ async function octaveCounts(conn: DuckDBConnection, d: SqlDialect, input: ScanIn
   return counts;
 }
 
-/** The first few 0-based positions (in row_id order) of rewards outside the declared range, NULL or NaN. */
-async function rowsOutside(conn: DuckDBConnection, v: DatasetVersion, range: readonly [number, number] | undefined): Promise<number[]> {
-  const bad = range ? `coalesce(NOT (r >= ${sqlNumber(range[0])} AND r <= ${sqlNumber(range[1])}), TRUE)` : '(r IS NULL OR isnan(r))';
-  const rows = await queryRows(
-    conn,
-    `SELECT pos FROM (SELECT row_number() OVER (ORDER BY row_id) - 1 AS pos, reward::DOUBLE AS r FROM read_parquet(${lit(v.glob)}))
-     WHERE ${bad} ORDER BY pos LIMIT 5`,
-  );
-  return rows.map((r) => Number(r.pos));
-}
-
 /** One candidate's record of sums from one scan (plus the narrow follow-up queries the module comment names). */
 export async function duckdbCandidateSums(conn: DuckDBConnection, input: ScanInput, d: SqlDialect = DUCKDB): Promise<DuckdbScanResult> {
   const scan = buildScan(d, input);
@@ -187,7 +175,7 @@ export async function duckdbCandidateSums(conn: DuckDBConnection, input: ScanInp
           secondMoment: tot.secondMoment!,
         }
       : null,
-    rewardsOutside: { count: outside, rows: outside > 0 ? await rowsOutside(conn, input.log, plan.declaredRewardRange) : [] },
+    rewardsOutside: { count: outside, rows: outside > 0 ? (await queryRows(conn, rowsOutsideSql(d, input.log, plan))).map((r) => Number(r.pos)) : [] },
   };
   const out: DuckdbScanResult = { record, badRows: bad, quantileScan: exact.scanned, sql: scan.sql };
   if (input.summary) {

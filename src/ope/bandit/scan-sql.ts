@@ -20,6 +20,7 @@
  * IPS and Switch-DR are IPS and DR row by row and share their sums; when
  * min p >= tau, the clipped certificate's weight is w itself.
  */
+import { versionScan } from '../../datasets/load-bandit.js';
 import type { DatasetVersion } from '../../datasets/workspace.js';
 import { candidateFrom, type Candidate } from '../../policies/candidates.js';
 import { vecAt, vecDot, vecDotMapped, type SqlVector } from '../../policies/sql-vector.js';
@@ -231,6 +232,11 @@ export function buildScan(d: SqlDialect, input: ScanInput): Scan {
 export function binQuantilesSql(d: SqlDialect, input: Pick<ScanInput, 'log' | 'candidate'>, need: readonly { bin: number; count: number; ks: readonly number[] }[]): string {
   const selects = need.map(({ bin, count, ks }, j) => `${d.quantilesDiscIf('w', ks.map((k) => (k + 0.5) / count), `wbin = ${bin}`)} AS q${j}`);
   return d.scan(weightLevels(d, input), selects, candidateFrom(input.log, input.candidate), { where: `wbin IN (${need.map((b) => b.bin).join(', ')})` });
+}
+
+/** The first few 0-based positions (in row_id order) of rewards outside the declared range, NULL or NaN (alias pos). */
+export function rowsOutsideSql(d: SqlDialect, log: DatasetVersion, plan: BanditPlan, limit = 5): string {
+  return `SELECT pos FROM (SELECT row_number() OVER (ORDER BY row_id) - 1 AS pos, ${d.double('reward')} AS r FROM ${versionScan(log)}) WHERE ${outsideExpr(plan)} ORDER BY pos LIMIT ${limit}`;
 }
 
 /** How many weights of the given fine bins lie below 2^o (the histogram's edge; aliases e0, e1, ...). */
