@@ -157,7 +157,7 @@ describe('evaluate on a hand-computed log', () => {
       log: v,
       candidate: { type: 'sql', name: 'c', source: 'column:cand', probs: { kind: 'list', expr: 'l.cand' } },
       numActions: 3,
-      plan: { estimators: ['ips', 'dr'], params: { clip: 10, smoothingAlpha: 0.5 }, tau: 0.1, quantiles: DEFAULT_WEIGHT_QUANTILES, rewardShift: 0 },
+      plan: { estimators: ['ips', 'dr'], params: { clip: 10, smoothingAlpha: 0.5 }, tau: 0.1, quantiles: DEFAULT_WEIGHT_QUANTILES, rewardsMayBeNull: false, rewardShift: 0 },
       rewardHat: { kind: 'list', expr: 'l.q' },
     });
     expect(sql.match(/read_parquet/g)).toHaveLength(1);

@@ -48,7 +48,7 @@ afterAll(async () => {
 function input(log: DatasetVersion, cand: string, extra: Partial<ScanInput> = {}, plan: Partial<BanditPlan> = {}): ScanInput {
   const k = log.metadata.actionSpace!.type === 'discrete' ? (log.metadata.actionSpace as { n: number }).n : 0;
   const params = resolveParams({ clip: 10 }, log.metadata.rowCount);
-  return { log, candidate: listCand(cand), numActions: k, plan: { estimators: ['ips', 'snips'], params, tau: 0.1, quantiles: WEIGHT_QUANTILES, rewardShift: 0, ...plan }, ...extra };
+  return { log, candidate: listCand(cand), numActions: k, plan: { estimators: ['ips', 'snips'], params, tau: 0.1, quantiles: WEIGHT_QUANTILES, rewardsMayBeNull: false, rewardShift: 0, ...plan }, ...extra };
 }
 const scanSql = (x: ScanInput): string => buildScan(DUCKDB, x).sql;
 const histogram = (res: DuckdbScanResult): { start: number; end: number; count: number }[] => weightHistogram(res.record.weights.histogram, res.record.weights.maxWeight);

@@ -199,6 +199,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
       tau: certificateTau(params),
       quantiles: DEFAULT_WEIGHT_QUANTILES,
       ...(opts.rewardRange ? { declaredRewardRange: opts.rewardRange } : {}),
+      rewardsMayBeNull: version.metadata.rewardNullable === true,
       rewardShift: 0,
     };
     const records: CandidateSums[] = [];

@@ -10,7 +10,7 @@ import { deficientMass, weightStats } from '../diagnostics.js';
 import { getEstimator } from '../estimators/index.js';
 import type { BanditBatch, EstimatorId, RowTerms } from '../estimators/types.js';
 import { sumsFromTerms } from '../sums.js';
-import type { BanditPlan, CandidateSums } from './plan.js';
+import { countsRewardsOutside, type BanditPlan, type CandidateSums } from './plan.js';
 
 export function memoryCandidateSums(b: BanditBatch, expectedRewards: Float64Array | null, plan: BanditPlan): { record: CandidateSums; terms: Map<EstimatorId, RowTerms> } {
   const { n, numActions: k } = b;
@@ -26,11 +26,13 @@ export function memoryCandidateSums(b: BanditBatch, expectedRewards: Float64Arra
   }
   const range = plan.declaredRewardRange;
   const outside = { count: 0, rows: [] as number[] };
-  for (let i = 0; i < n; i++) {
-    const r = b.rewards[i]!;
-    if (range ? !(r >= range[0] && r <= range[1]) : Number.isNaN(r)) {
-      outside.count++;
-      if (outside.rows.length < 5) outside.rows.push(i);
+  if (countsRewardsOutside(plan)) {
+    for (let i = 0; i < n; i++) {
+      const r = b.rewards[i]!;
+      if (range ? !(r >= range[0] && r <= range[1]) : Number.isNaN(r)) {
+        outside.count++;
+        if (outside.rows.length < 5) outside.rows.push(i);
+      }
     }
   }
   const record: CandidateSums = {

@@ -30,11 +30,22 @@ export interface BanditPlan {
    * and NaN rewards count (the range is then the rewards' own).
    */
   declaredRewardRange?: readonly [number, number];
+  /**
+   * Whether rewards may be NULL (a log declared reward-nullable). Without a declared
+   * range and without this, no row is counted as outside: ingest rejects NaN rewards,
+   * so every reward lies in the rewards' own range (and the scan saves the count).
+   */
+  rewardsMayBeNull: boolean;
   /** Rewards enter the certificate sums as r - rewardShift (a constant near the smallest reward; precision only). */
   rewardShift: number;
 }
 
 /** What a backend returns for one candidate: sums and order statistics, nothing derived. */
+/** Whether the backends count rewards outside the range (see BanditPlan.rewardsMayBeNull). */
+export function countsRewardsOutside(plan: BanditPlan): boolean {
+  return plan.declaredRewardRange !== undefined || plan.rewardsMayBeNull;
+}
+
 export interface CandidateSums {
   n: number;
   /** Mergeable sums of every plan estimator. */
@@ -50,7 +61,7 @@ export interface CandidateSums {
   clippedRisk: ClippedRiskSums;
   /** Null without the logger's full distribution. */
   smoothing: SmoothingSums | null;
-  /** Rows whose reward is outside the declared range, NULL or NaN, and the first few 0-based positions in row_id order. */
+  /** Rows whose reward is outside the declared range, NULL or NaN, and the first few 0-based positions in row_id order (see BanditPlan.rewardsMayBeNull). */
   rewardsOutside: { count: number; rows: number[] };
 }
 

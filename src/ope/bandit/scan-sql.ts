@@ -30,7 +30,7 @@ import { getEstimator } from '../estimators/index.js';
 import { CLIP_BINDS_ABOVE_L, sqlNumber } from '../estimators/params.js';
 import type { SqlColumns } from '../estimators/types.js';
 import { logSummarySelect } from '../log-summary.js';
-import type { BanditPlan } from './plan.js';
+import { countsRewardsOutside, type BanditPlan } from './plan.js';
 import type { RowExpr, SqlDialect } from './sql-dialect.js';
 
 /** Resolution of the weight bins: distinct weights closer than 2^(1/256) - 1 = 0.27% share a bin. */
@@ -221,7 +221,7 @@ export function buildScan(d: SqlDialect, input: ScanInput): Scan {
     totals.deficient = agg('deficient');
   }
   if (input.expectedReward) totals.truth = agg('truth');
-  aggs.push(`${d.double(d.countIf(outsideExpr(plan)))} AS outside`);
+  if (countsRewardsOutside(plan)) aggs.push(`${d.double(d.countIf(outsideExpr(plan)))} AS outside`);
   if (checkNames.length > 0) aggs.push(`${d.double(d.countIf(checkNames.join(' OR ')))} AS bad`);
   if (input.summary) aggs.push(...logSummarySelect({ ...SUMMARY_COLUMNS, ...(loggingTruth ? { truth: 'ltruth' } : {}) }, input.log.metadata.rowCount, k, shift, SUMMARY_GIVEN));
   const sql = d.scan([inner, second, third, fourth], aggs, candidateFrom(input.log, candidate), { groupBy: 'wbin' });
