@@ -1,11 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/util/rng.js';
 import { Workspace, type DatasetVersion } from '../src/datasets/workspace.js';
-import { actionInput, loadCritic, MlpCritic, saveCritic, trainFqeCritic } from '../src/corruption/critic.js';
+import { loadCritic, MlpCritic, saveCritic, trainFqeCritic } from '../src/corruption/critic.js';
+import { actionInput } from '../src/models/q-network.js';
+import { concatRows, forwardJs } from '../src/nn/mlp.js';
 import { corruptTrajectories } from '../src/corruption/trajectories.js';
 import { OffpolicyError } from '../src/core/errors.js';
 import { arraysOf, cartpoleDataset, pendulumDataset, stdPerDim } from './corruption-helpers.js';
@@ -22,7 +23,6 @@ beforeAll(async () => {
   critic = (await trainFqeCritic(await arraysOf(pend), { seed: 3, steps: 600 })).critic;
 }, 60_000);
 afterAll(async () => {
-  critic.dispose();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -57,30 +57,48 @@ describe('FQE critic', () => {
     const act = Float32Array.from([0.4, -1.2]);
     expect(Array.from(back.q(obs, act, 2))).toEqual(Array.from(critic.q(obs, act, 2)));
     expect(Array.from(back.grad(obs, act, 2).obs)).toEqual(Array.from(critic.grad(obs, act, 2).obs));
-    back.dispose();
+    // a version-1 file (tfjs critics: weights per layer) loads to the same network
+    const [l1, l2, l3] = critic.layers();
+    const v1 = { ...critic.toJSON(), formatVersion: 1, hidden: 64, params: undefined, weights: { w1: Array.from(l1!.w), b1: Array.from(l1!.b), w2: Array.from(l2!.w), b2: Array.from(l2!.b), w3: Array.from(l3!.w), b3: Array.from(l3!.b) } };
+    const file1 = path.join(dir, 'critic-v1.json');
+    await writeFile(file1, JSON.stringify(v1));
+    expect(Array.from((await loadCritic(file1)).q(obs, act, 2))).toEqual(Array.from(critic.q(obs, act, 2)));
   });
 
-  it('gives input gradients equal to tfjs autodiff of Q and close to finite differences', async () => {
+  it('gives input gradients equal to the backpropagation written out in JS, and close to finite differences', async () => {
     const rng = new Rng(5);
     const n = 50;
     const obs = Float32Array.from({ length: n * 3 }, () => rng.normal());
     const act = Float32Array.from({ length: n }, () => rng.range(-2, 2));
     const g = critic.grad(obs, act, n);
-    const [ao, aa] = tf.grads((o: tf.Tensor, a: tf.Tensor) => critic.forward(o as tf.Tensor2D, a as tf.Tensor2D).sum())([tf.tensor2d(obs, [n, 3]), tf.tensor2d(act, [n, 1])]);
-    const auto = { obs: ao!.dataSync(), act: aa!.dataSync() };
-    for (let k = 0; k < n * 3; k++) expect(Math.abs(g.obs[k]! - auto.obs[k]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(auto.obs[k]!)));
-    for (let k = 0; k < n; k++) expect(Math.abs(g.act[k]! - auto.act[k]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(auto.act[k]!)));
+    // Q = w3 . relu(W2 relu(W1 x + b1) + b2) + b3 with x = [(s - mean) / std, a]: dQ/dx = W1 (m1 * (W2 (m2 * w3)))
+    const [l1, l2, l3] = critic.layers();
+    const h = critic.hidden[0]!;
+    const x = critic.inputs(obs, act, n);
+    for (let r = 0; r < n; r++) {
+      const z1 = Array.from({ length: h }, (_, j) => l1!.b[j]! + [0, 1, 2, 3].reduce((s, i) => s + x[r * 4 + i]! * l1!.w[i * h + j]!, 0));
+      const z2 = Array.from({ length: h }, (_, j) => l2!.b[j]! + z1.reduce((s, v, i) => s + Math.max(v, 0) * l2!.w[i * h + j]!, 0));
+      const g2 = z2.map((v, j) => (v > 0 ? l3!.w[j]! : 0));
+      const g1 = z1.map((v, i) => (v > 0 ? g2.reduce((s, gj, j) => s + gj * l2!.w[i * h + j]!, 0) : 0));
+      const gx = [0, 1, 2, 3].map((i) => g1.reduce((s, gj, j) => s + gj * l1!.w[i * h + j]!, 0));
+      for (let i = 0; i < 3; i++) expect(Math.abs(g.obs[r * 3 + i]! - gx[i]! / critic.obsStd[i]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(gx[i]!)));
+      expect(Math.abs(g.act[r]! - gx[3]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(gx[3]!)));
+    }
+    // q is the network's forward pass on the standardized inputs
+    const ref = forwardJs(critic.spec, critic.params, concatRows(critic.inputs(obs, act, n).filter((_, k) => k % 4 < 3), 3, act, 1, n), n);
+    const q = critic.q(obs, act, n);
+    for (let r = 0; r < n; r++) expect(Math.abs(q[r]! - ref[r]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(ref[r]!)));
     // and, away from ReLU kinks, a central difference agrees on average
-    const h = 1e-3;
+    const hFd = 1e-3;
     let err = 0;
     let scale = 0;
     for (let k = 0; k < n * 3; k++) {
       const up = Float32Array.from(obs);
       const down = Float32Array.from(obs);
-      up[k] = up[k]! + h;
-      down[k] = down[k]! - h;
+      up[k] = up[k]! + hFd;
+      down[k] = down[k]! - hFd;
       const r = Math.floor(k / 3);
-      const fd = (critic.q(up.subarray(r * 3, r * 3 + 3), act.subarray(r, r + 1), 1)[0]! - critic.q(down.subarray(r * 3, r * 3 + 3), act.subarray(r, r + 1), 1)[0]!) / (2 * h);
+      const fd = (critic.q(up.subarray(r * 3, r * 3 + 3), act.subarray(r, r + 1), 1)[0]! - critic.q(down.subarray(r * 3, r * 3 + 3), act.subarray(r, r + 1), 1)[0]!) / (2 * hFd);
       err += Math.abs(fd - g.obs[k]!);
       scale += Math.abs(g.obs[k]!);
     }
@@ -91,9 +109,7 @@ describe('FQE critic', () => {
     const d = await arraysOf(pend);
     const a = (await trainFqeCritic(d, { seed: 9, steps: 30 })).critic;
     const b = (await trainFqeCritic(d, { seed: 9, steps: 30 })).critic;
-    expect(a.toJSON().weights).toEqual(b.toJSON().weights);
-    a.dispose();
-    b.dispose();
+    expect(a.toJSON().params).toEqual(b.toJSON().params);
   });
 
   it('rejects a malformed critic file', async () => {
@@ -152,7 +168,6 @@ describe('adversarial corruption', () => {
     const res = await corruptTrajectories(ws, { data: 'pend', fields: ['obs'], mode: 'adversarial', rate: 0.1, seed: 5, trainCritic: { steps: 50 }, attackSteps: 10, name: 'selfcritic' });
     expect(res.trainedCritic).toBeInstanceOf(MlpCritic);
     expect(res.version.metadata.lineage.params).toMatchObject({ critic: { trained: { steps: 50, seed: 5, method: 'fitted-Q evaluation of the behaviour data' } } });
-    res.trainedCritic!.dispose();
   }, 30_000);
 
   it('discrete actions: the adversarial action is argmin_a Q(s, a)', async () => {
@@ -170,7 +185,6 @@ describe('adversarial corruption', () => {
       checked++;
     }
     expect(checked).toBe(Math.round(0.5 * d.n));
-    qc.dispose();
   }, 30_000);
 
   it('rejects a critic of the wrong shape', async () => {
@@ -178,6 +192,5 @@ describe('adversarial corruption', () => {
     const e = await corruptTrajectories(ws, { data: 'pend', fields: ['obs'], mode: 'adversarial', seed: 1, critic: wrong }).catch((x: unknown) => x);
     expect((e as OffpolicyError).code).toBe('E_CRITIC_SHAPE');
     expect((e as OffpolicyError).message).toMatch(/critic takes 5-dim observations and 1-dim actions, but pend@1 has 3 and 1/);
-    wrong.dispose();
   });
 });

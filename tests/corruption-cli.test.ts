@@ -45,7 +45,6 @@ describe('offpolicy corrupt', () => {
     expect([c.obsDim, c.actDim]).toEqual([3, 1]);
     const again = await run(['corrupt', '--data', 'pend@1', '--field', 'action', '--mode', 'adversarial', '--critic', file, '--attack-steps', '5', '--name', 'adv2']);
     expect(again.code).toBe(0);
-    c.dispose();
   }, 30_000);
 
   it.each([

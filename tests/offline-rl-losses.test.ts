@@ -6,12 +6,11 @@ import {
   expectileLoss,
   gaussianLogProb,
   gaussianNllLoss,
-  huberLoss,
-  mseLoss,
   tdTargets,
   transformRewards,
   weightedMseActorLoss,
 } from '../src/offline-rl/losses.js';
+import { huberLoss, mseLoss } from '../src/nn/losses.js';
 
 function close(a: ArrayLike<number>, b: readonly number[], digits = 6): void {
   expect(a.length).toBe(b.length);

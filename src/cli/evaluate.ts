@@ -8,6 +8,7 @@ import { loadPolicyDir } from '../offline-rl/discrete/policy-dir.js';
 import { formatTable, type Cell } from '../util/text-table.js';
 import { collect, openWorkspace, numberFlag } from './context.js';
 import { progressBar } from './progress.js';
+import { assertFiniteEstimates, checkResultsFile } from '../datasets/limits.js';
 
 // Infinity is allowed: --clip Infinity disables clipping.
 const num = (flag: string, value: string): number => numberFlag(flag, value, { code: 'E_CLI_ARG', example: '0.05', allowInfinity: true });
@@ -40,6 +41,7 @@ export function registerEvaluate(program: Command): void {
     .option('--out <file>', 'write the JSON result here', 'results.json')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const ws = await openWorkspace(cmd);
+      await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
       const probColumns = list(o.probColumns as string | undefined);
       let range: [number, number] | undefined;
       if (o.rewardRange !== undefined) {
@@ -75,6 +77,7 @@ export function registerEvaluate(program: Command): void {
       } finally {
         bar.stop();
       }
+      assertFiniteEstimates(result.candidates.flatMap((c) => c.estimates.map((e) => ({ label: `${c.name} ${e.estimator}`, value: e.value }))));
       const file = await writeEvaluation(result, String(o.out));
       const rows: Record<string, Cell>[] = [];
       const pct = Math.round(100 * (1 - result.settings.alpha));

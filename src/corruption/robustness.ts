@@ -16,7 +16,7 @@ import { OffpolicyError, isOffpolicyError } from '../core/errors.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { checkBanditKind, corruptBanditLog, type BanditCorruptionKind } from './bandit.js';
 import { checkKind, checkRate, checkScale, checkSeed } from './params.js';
-import type { Critic, MlpCritic, TrainCriticOptions } from './critic.js';
+import type { Critic, TrainCriticOptions } from './critic.js';
 import { corruptTrajectories, parseFields, type CorruptionMode } from './trajectories.js';
 import { VERSION } from '../version.js';
 import { ROBUSTNESS_SCHEMA, type RobustnessStudyResult } from '../core/robustness-result.js';
@@ -117,48 +117,43 @@ export async function robustnessStudy(ws: Workspace, opts: RobustnessStudyOption
     rows: [],
   };
   let critic: Critic | undefined = opts.critic;
-  let trained: MlpCritic | undefined;
-  try {
-    for (const [idx, s] of opts.settings.entries()) {
-      const label = settingLabel(s);
-      let version: DatasetVersion;
-      if ('kind' in s) {
-        version = (await corruptBanditLog(ws, { data: parent.ref, kind: s.kind, rate: s.rate, scale: s.scale, decimals: s.decimals, seed: opts.seed, name })).version;
-      } else {
-        const res = await corruptTrajectories(ws, {
-          data: parent.ref,
-          fields: s.fields,
-          mode: s.mode ?? 'random',
-          rate: s.rate,
-          scale: s.scale,
-          trajectoryConsistent: s.trajectoryConsistent,
-          seed: opts.seed,
-          name,
-          ...(critic ? { critic } : opts.trainCritic ? { trainCritic: opts.trainCritic } : {}),
-        });
-        // A critic trained for the first adversarial setting serves the later ones too.
-        if (res.trainedCritic) critic = trained = res.trainedCritic;
-        version = res.version;
-      }
-      let scores: Record<string, number>;
-      try {
-        scores = await opts.score(version.ref);
-      } catch (e) {
-        // The scorer may refuse a corrupted version (e.g. NULL rewards): record it, go on.
-        if (!isOffpolicyError(e)) throw e;
-        result.settings.push({ label, ref: version.ref, error: { code: e.code, message: e.message } });
-        opts.onProgress?.(idx + 2, total);
-        continue;
-      }
-      result.settings.push({ label, ref: version.ref });
-      for (const [metric, c] of Object.entries(clean)) {
-        const v = scores[metric] ?? NaN;
-        result.rows.push({ setting: label, ref: version.ref, metric, clean: c, corrupted: v, delta: v - c, relativeChange: c === 0 ? NaN : (v - c) / Math.abs(c) });
-      }
-      opts.onProgress?.(idx + 2, total);
+  for (const [idx, s] of opts.settings.entries()) {
+    const label = settingLabel(s);
+    let version: DatasetVersion;
+    if ('kind' in s) {
+      version = (await corruptBanditLog(ws, { data: parent.ref, kind: s.kind, rate: s.rate, scale: s.scale, decimals: s.decimals, seed: opts.seed, name })).version;
+    } else {
+      const res = await corruptTrajectories(ws, {
+        data: parent.ref,
+        fields: s.fields,
+        mode: s.mode ?? 'random',
+        rate: s.rate,
+        scale: s.scale,
+        trajectoryConsistent: s.trajectoryConsistent,
+        seed: opts.seed,
+        name,
+        ...(critic ? { critic } : opts.trainCritic ? { trainCritic: opts.trainCritic } : {}),
+      });
+      // A critic trained for the first adversarial setting serves the later ones too.
+      if (res.trainedCritic) critic = res.trainedCritic;
+      version = res.version;
     }
-  } finally {
-    trained?.dispose();
+    let scores: Record<string, number>;
+    try {
+      scores = await opts.score(version.ref);
+    } catch (e) {
+      // The scorer may refuse a corrupted version (e.g. NULL rewards): record it, go on.
+      if (!isOffpolicyError(e)) throw e;
+      result.settings.push({ label, ref: version.ref, error: { code: e.code, message: e.message } });
+      opts.onProgress?.(idx + 2, total);
+      continue;
+    }
+    result.settings.push({ label, ref: version.ref });
+    for (const [metric, c] of Object.entries(clean)) {
+      const v = scores[metric] ?? NaN;
+      result.rows.push({ setting: label, ref: version.ref, metric, clean: c, corrupted: v, delta: v - c, relativeChange: c === 0 ? NaN : (v - c) / Math.abs(c) });
+    }
+    opts.onProgress?.(idx + 2, total);
   }
   return result;
 }

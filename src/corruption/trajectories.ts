@@ -32,7 +32,8 @@ import { CORRUPTED_BITS } from '../datasets/schema.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { Rng } from '../util/rng.js';
 import { adamAttack } from './adversarial.js';
-import { actionInput, columnStats, trainFqeCritic, type Critic, type MlpCritic, type TrainCriticOptions } from './critic.js';
+import { actionInput } from '../models/q-network.js';
+import { columnStats, trainFqeCritic, type Critic, type MlpCritic, type TrainCriticOptions } from './critic.js';
 import { allRows, checkKind, checkRate, checkScale, checkSeed, chooseRows } from './params.js';
 import { inheritMetadata, writePatched } from './write.js';
 
@@ -237,7 +238,11 @@ export async function corruptTrajectories(ws: Workspace, opts: CorruptTrajectori
           },
           seed: opts.seed,
         },
-        { extra: { ...(parent.metadata.extra ?? {}), corruption: { bits: CORRUPTED_BITS, changed } } },
+        {
+          extra: { ...(parent.metadata.extra ?? {}), corruption: { bits: CORRUPTED_BITS, changed } },
+          // Perturbed continuous actions may leave the parent's box, which every stored version is checked against: keep its shape only.
+          ...(changed.action > 0 && parent.metadata.actionSpace?.type === 'box' ? { actionSpace: { type: 'box' as const, shape: parent.metadata.actionSpace.shape } } : {}),
+        },
       ),
     });
     return { version, changed, selected, warnings, ...(trainedCritic ? { trainedCritic } : {}) };

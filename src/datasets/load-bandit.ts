@@ -7,8 +7,8 @@
  */
 import { OffpolicyError } from '../core/errors.js';
 import { readColumns } from './columns.js';
-import { ident, lit, queryOne, type DuckDBConnection } from './duckdb.js';
-import type { DatasetVersion } from './workspace.js';
+import { ident, lit, openMemoryConnection, queryOne, type DuckDBConnection } from './duckdb.js';
+import type { DatasetVersion, Workspace } from './workspace.js';
 
 /** A bandit log as typed arrays, row i being the i-th row by row_id (all row-major). */
 export interface BanditArrays {
@@ -165,4 +165,15 @@ export async function loadBanditArrays(conn: DuckDBConnection, version: DatasetV
     actionProbs: (ex.action_probs as Float64Array | undefined) ?? null,
     expectedRewards: (ex.expected_reward as Float64Array | undefined) ?? null,
   };
+}
+
+/** loadBanditArrays for a reference ("name" or "name@version") in a workspace, on a connection of its own; the version comes back too. */
+export async function loadBanditRef(ws: Workspace, ref: string, opts: LoadBanditOptions = {}): Promise<BanditArrays & { rowIds: Float64Array; version: DatasetVersion }> {
+  const version = await ws.resolve(ref);
+  const conn = await openMemoryConnection();
+  try {
+    return { ...(await loadBanditArrays(conn, version, opts)), version };
+  } finally {
+    conn.closeSync();
+  }
 }

@@ -14,7 +14,6 @@ export interface ReferenceScores {
 }
 
 export const REFERENCE_SCORES: Readonly<Record<string, ReferenceScores>> = {
-  // Measured 2026-11-21 (medium scored 54.6, 55.4, 32.9, 63.0 normalized respectively).
   'Pendulum-v1': { min: -1202.4943069450517, max: -139.29990807968537 },
   'MountainCarContinuous-v0': { min: -33.41262311388925, max: 89.46918044849508 },
   'CartPole-v1': { min: 23.055, max: 500 },

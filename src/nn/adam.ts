@@ -15,9 +15,8 @@
  *    the same bits as adamStepJs, the scalar loop this optimizer ran before
  *    the kernels (use it to reproduce runs of that version bit for bit).
  * The two differ in the last bits of every step (about 1e-7 relative).
- * bench/offline-rl-iql.ts, 72k parameters (one reference Q network), CPU time
- * per step with the copies: f32 about 80 us, f64 190 us, the earlier JS loop
- * 540 to 565 us. Polyak (f64x2, bit-identical to its earlier loop): 56 vs 200 us.
+ * Polyak averaging runs on an f64x2 kernel, bit-identical to its earlier loop.
+ * Timings: bench/offline-rl-kernels.ts.
  */
 import { OffpolicyError } from '../core/errors.js';
 import { optimModule, type OptimKernels } from './wasm-kernels.js';

@@ -9,16 +9,14 @@
  *
  * The learners (continuous: IQL / RIQL, TD3+BC / PRDC, BC, RCBC; discrete:
  * discrete/*) train on WasmMlp (wasm-mlp.ts, on the WebAssembly SIMD kernels of
- * wasm-kernels.ts), which is 1.8x (plain SIMD) to 2.3x (fused multiply-add)
- * faster per IQL update than this tfjs path; see bench/offline-rl-kernels.ts.
- * The tfjs path stays for batched prediction. Measured on the wasm
- * backend at batch 256, hidden 256: a plain 256x256 @ 256x256 matMul takes
- * about 1.0 ms, plus about 0.3 ms when its right-hand operand is a fresh tensor
- * (XNNPACK packs it on every call, and in training every operand is fresh);
- * the transposeA / transposeB flags take a path 15x slower, so transposes are
- * explicit (tf.transpose, about 0.15 to 0.25 ms at 256 x 256). Bias + ReLU
- * are fused into the forward matMul; bias gradients are ones-vector matMuls
- * sharing the packing of the gradient (tf.sum over axis 0 costs 0.3 ms).
+ * wasm-kernels.ts), which is faster per IQL update than this tfjs path (README,
+ * Offline RL; bench/offline-rl-kernels.ts). The tfjs path stays for batched
+ * prediction. On the wasm backend a matMul pays extra when its right-hand
+ * operand is a fresh tensor (XNNPACK packs it on every call, and in training
+ * every operand is fresh); the transposeA / transposeB flags take a much
+ * slower path, so transposes are explicit (tf.transpose). Bias + ReLU are
+ * fused into the forward matMul; bias gradients are ones-vector matMuls
+ * sharing the packing of the gradient (cheaper than tf.sum over axis 0).
  */
 import * as tf from '@tensorflow/tfjs';
 import { OffpolicyError } from '../core/errors.js';
@@ -182,10 +180,10 @@ function transposeInto(src: ArrayLike<number>, rows: number, cols: number, dst: 
  * layout as the parameters, overwritten) and returns dLoss/dInput when asked.
  *
  * Cost model on the wasm backend (bench/offline-rl-kernels.ts): every tfjs
- * matMul packs its right-hand operand (about 0.3 ms for 256 x 256, a third of
- * the product itself), so each product is arranged to pack the smaller operand
- * or one whose packing is cached; transposes are explicit (0.15 ms for
- * 256 x 256; the transposeA/B flags fall back to a kernel 15x slower).
+ * matMul packs its right-hand operand (a sizeable share of the product), so
+ * each product is arranged to pack the smaller operand or one whose packing is
+ * cached; transposes are explicit (the transposeA/B flags fall back to a much
+ * slower kernel).
  *  - dW for a layer that widens (fanIn < fanOut, the first layer): dW^T = g^T x
  *    packs the narrow input x, and db = g^T 1 uses a cached ones column;
  *    dW^T is transposed into place in JS (fanIn x fanOut is small).

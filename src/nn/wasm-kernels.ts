@@ -6,18 +6,15 @@
  * (optimModule), the elementwise optimizer kernels (Adam in f32x4 and f64x2,
  * Polyak averaging) used by src/nn/adam.ts.
  *
- * Why (bench/offline-rl-kernels.ts, 256 x 256 x 256, one thread): the tfjs
- * wasm matMul runs XNNPACK at about 1.0 ms, but packs its right-hand operand on
- * every call (about 0.3 ms more for a fresh 256 x 256 matrix, and every product
- * of a training step has a fresh one), needs explicit transposes (0.15 to
- * 0.25 ms each; its transposeA/B flags take a 15x slower path) and adds
- * per-op engine overhead. The kernel here reads row-major operands (either
- * orientation of the left operand, so x^T g needs no transpose), in about
- * 0.75 to 0.8 ms (42 to 45 GFLOP/s with f32x4 mul + add, one
- * v128.load32_splat per row and k; 0.85 to 0.9 ms before the one-function
- * gemm below) or 0.62 ms with fused multiply-add (relaxed SIMD, see
- * wasmFmaEnabled), and fuses bias + ReLU (forward) and the ReLU mask
- * (backward) into the product.
+ * Why: the tfjs wasm matMul (XNNPACK) packs its right-hand operand on every
+ * call (and every product of a training step has a fresh one), needs explicit
+ * transposes (its transposeA/B flags take a much slower path) and adds per-op
+ * engine overhead. The kernel here reads row-major operands (either
+ * orientation of the left operand, so x^T g needs no transpose) with f32x4
+ * mul + add and one v128.load32_splat per row and k, or fused multiply-add
+ * (relaxed SIMD, see wasmFmaEnabled), and fuses bias + ReLU (forward) and the
+ * ReLU mask (backward) into the product. Timings: bench/offline-rl-kernels.ts
+ * and the README's Offline RL section.
  *
  * Layout: every matrix is row-major f32 in one wasm memory; addresses and
  * strides are in bytes. The product computes
@@ -231,14 +228,12 @@ function assemble(funcs: Func[]): Uint8Array<ArrayBuffer> {
  * block would touch a new cache line); when A is as stored (aCS = 4) and
  * scratch != 0, by 4 x 4 transposes in registers. Otherwise (N = 4, scratch
  * 0, the 1-row tail) A is read in place (for the 256 x 4 dW of an output
- * layer, 1.5x faster than packing). B is walked by a pointer bumped by bRS. Every element sums k = 0, 1, ... in
+ * layer, faster than packing). B is walked by a pointer bumped by bRS. Every element sums k = 0, 1, ... in
  * order, so neither the blocking nor the packing changes any bit: the results
  * are those of the earlier kernel (four block functions, called once per
- * block by a driver), bit for bit. bench/offline-rl-kernels.ts at 256 x 256 x
- * 256, plain mul + add: 1.09 to 1.14x faster than that kernel (one call per
+ * block by a driver), bit for bit. It is faster than that kernel: one call per
  * product instead of one per block, the epilogue branching once per block
- * instead of once per accumulator, no row-offset adds in the k loop), 1.05 to
- * 1.5x on the small products of a training step (K = 4 or 24, N = 4). Tried
+ * instead of once per accumulator, no row-offset adds in the k loop. Tried
  * and dropped: unrolling the k loop by 2 or 4 by hand (slower: V8 already
  * unrolls small loops), 5 x 8 blocks (slower), a constant B stride and the
  * k loop in a function of its own (fewer spilled registers; no gain).
@@ -727,7 +722,7 @@ let fmaChoice: boolean | null = null;
  * from V8 11.4, i.e. Node 22), 'auto' uses it when the runtime already
  * validates relaxed SIMD, unset or 0 turns it off. Off is the default because
  * relaxed_madd may fuse on one CPU and not on another, so the same seed would
- * no longer give the same bytes on every machine; on for speed (about 1.2x).
+ * no longer give the same bytes on every machine; on for speed.
  * With FMA a product rounds once per multiply-add instead of twice: the last
  * bits differ from the plain kernel, and are the same on every run on a given
  * machine.

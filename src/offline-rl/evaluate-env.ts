@@ -8,8 +8,6 @@
 import type { Env } from '../envs/types.js';
 import { rolloutPolicy, type EnvEvaluation, type RolloutPolicy } from './rollout.js';
 
-export type { EnvEvaluation, EpisodicHooks } from './rollout.js';
-
 export function evaluateInEnv(policy: RolloutPolicy, env: Env | string, episodes: number, seed: number): EnvEvaluation {
   const r = rolloutPolicy(policy, env, { episodes, seed });
   return { envId: r.envId, returns: r.returns, meanReturn: r.meanReturn, stdReturn: r.stdReturn, normalizedScore: r.normalizedScore };

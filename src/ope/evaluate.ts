@@ -33,6 +33,7 @@ import { DEFAULT_WEIGHT_QUANTILES } from './diagnostics.js';
 import { ESTIMATOR_IDS, getEstimator, resolveParams } from './estimators/index.js';
 import type { BanditBatch, EstimatorId, RowTerms } from './estimators/types.js';
 import { bootstrapIntervals } from './intervals/bootstrap.js';
+import { checkEvaluationLimits } from '../datasets/limits.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
 import { estimatePropensities } from './propensity.js';
 import { estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
@@ -128,6 +129,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
   checkOptions(opts);
   const version = await ws.resolve(opts.data);
   requireBandit(version);
+  checkEvaluationLimits(version.metadata.rowCount, version.metadata.actionSpace?.type === 'discrete' ? version.metadata.actionSpace.n : undefined, opts.resamples);
   const estimators = checkEstimators(opts.estimators);
   const interval = opts.interval ?? 'bootstrap';
   const alpha = opts.alpha ?? 0.05;

@@ -10,12 +10,14 @@
  *   FILE.json                 a JSON policy file (see json-policy.ts)
  *   DIR                       a trained policy directory (policy.json + weights,
  *                             from offline-RL training), read by the injected
- *                             ctx.loadPolicyDir (this layer never imports a learner)
+ *                             ctx.loadPolicyDir (this layer never imports a learner);
+ *                             or a learned bandit policy (offpolicy learn), whose
+ *                             policy.json is a JSON policy file
  *   a Policy object           (API) e.g. a learned policy from the offline-RL learners
  *
  * "name=SPEC" names the candidate; otherwise the file or column name does.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dataError, OffpolicyError } from '../core/errors.js';
@@ -63,6 +65,18 @@ export interface CandidateContext {
 
 /** Reads a policy directory written by training: a discrete Policy, or a continuous one (refused here). */
 export type PolicyDirLoader = (dir: string) => Promise<Policy | ContinuousPolicy>;
+
+/** A directory from `offpolicy learn`: its policy.json is a JSON policy file (a "type", no offline-RL "format"). */
+function isJsonPolicyDir(dir: string): boolean {
+  const f = path.join(dir, 'policy.json');
+  if (!existsSync(f)) return false;
+  try {
+    const j = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
+    return typeof j === 'object' && j !== null && typeof j.type === 'string' && j.format === undefined;
+  } catch {
+    return false;
+  }
+}
 
 /** Splits "name=SPEC" into its parts (a bare SPEC has no name). */
 export function parsePolicyArg(arg: string): PolicyInput {
@@ -161,11 +175,12 @@ export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): 
     });
   }
   const name = input.name ?? path.basename(file).replace(/\.[^.]+$/, '');
-  if (statSync(file).isDirectory()) return loadPolicyDirCandidate(file, spec, input.name ?? path.basename(file), ctx);
-  if (path.extname(file).toLowerCase() === '.json') {
+  const learnedDir = statSync(file).isDirectory() && isJsonPolicyDir(file);
+  if (statSync(file).isDirectory() && !learnedDir) return loadPolicyDirCandidate(file, spec, input.name ?? path.basename(file), ctx);
+  if (learnedDir || path.extname(file).toLowerCase() === '.json') {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(await readFile(file, 'utf8'));
+      parsed = JSON.parse(await readFile(learnedDir ? path.join(file, 'policy.json') : file, 'utf8'));
     } catch (e) {
       throw new OffpolicyError('E_POLICY_SPEC', `Policy file ${spec} is not valid JSON: ${(e as Error).message}`, { hint: 'Fix the JSON syntax.' });
     }

@@ -7,17 +7,24 @@
  *   {"type": "argmax", "weights": K x d, "bias": K}                 argmax_a (W x + b)_a (ties: lowest action)
  *   {"type": "reward-model", "model": "logistic"|"ridge"|"mlp", "mode": "argmax"|"softmax", "temperature": t}
  *       argmax or softmax over q(x, .) of a reward model fitted on the log
+ *   {"type": "mixed-logit", "weights", "bias", "sigma": s, "samples": S, "seed": n}
+ *       E softmax(W x + b + s |[x, 1]| eps), eps ~ N(0, I_K): S fixed draws from the seed (linear-gibbs.ts)
+ *   {"type": "probit", "weights", "bias", "sigma": s, "nodes": m}
+ *       P(argmax of theta [x, 1]) under theta ~ N([W b], s^2 I): m-node Gauss-Hermite (linear-gibbs.ts)
  */
 import { OffpolicyError } from '../core/errors.js';
 import type { Policy, RewardModel } from '../core/contracts.js';
 import { softmaxRows } from '../util/softmax.js';
+import { fixedMixedLogitNoise, linearClassProbs, type LinearParams, type MixedLogitNoise } from './linear-gibbs.js';
 
 export type JsonPolicySpec =
   | { type: 'uniform' }
   | { type: 'epsilon-greedy'; epsilon: number; base: JsonPolicySpec }
   | { type: 'softmax'; weights: number[][]; bias?: number[]; temperature?: number }
   | { type: 'argmax'; weights: number[][]; bias?: number[] }
-  | { type: 'reward-model'; model: 'logistic' | 'ridge' | 'mlp'; mode?: 'argmax' | 'softmax'; temperature?: number };
+  | { type: 'reward-model'; model: 'logistic' | 'ridge' | 'mlp'; mode?: 'argmax' | 'softmax'; temperature?: number }
+  | { type: 'mixed-logit'; weights: number[][]; bias?: number[]; sigma: number; samples: number; seed: number }
+  | { type: 'probit'; weights: number[][]; bias?: number[]; sigma: number; nodes?: number };
 
 function specError(source: string, what: string, hint: string): OffpolicyError {
   return new OffpolicyError('E_POLICY_SPEC', `Policy file ${source}: ${what}`, { hint });
@@ -72,6 +79,27 @@ export class LinearPolicy implements Policy {
   actionProbs(contexts: Float32Array, n: number): Float64Array {
     const s = linearScores(this.weights, this.bias, this.numActions, this.contextDim, contexts, n);
     return this.temperature === null ? argmaxRows(s, n, this.numActions) : softmaxInPlace(s, n, this.numActions, this.temperature);
+  }
+}
+
+/** The Gibbs policy of a Gaussian posterior over a linear score (mixed logit or probit; see linear-gibbs.ts). */
+export class LinearGibbsPolicy implements Policy {
+  private readonly noise: MixedLogitNoise | undefined;
+  constructor(
+    readonly numActions: number,
+    readonly contextDim: number,
+    readonly kind: 'mixed-logit' | 'probit',
+    readonly params: LinearParams,
+    /** mixed-logit: draws S and their seed; probit: quadrature nodes. */
+    readonly expectation: { samples: number; seed: number } | { nodes: number },
+  ) {
+    this.noise = 'samples' in expectation ? fixedMixedLogitNoise(expectation.samples, numActions, expectation.seed) : undefined;
+  }
+  actionProbs(contexts: Float32Array, n: number): Float64Array {
+    return linearClassProbs(this.kind, this.params, this.numActions, this.contextDim, contexts, n, {
+      ...(this.noise ? { noise: this.noise } : {}),
+      ...('nodes' in this.expectation ? { quadratureNodes: this.expectation.nodes } : {}),
+    });
   }
 }
 
@@ -178,6 +206,20 @@ export async function buildJsonPolicy(spec: unknown, source: string, ctx: JsonPo
       const b = vector(source, s.bias, k, 'bias');
       return new LinearPolicy(k, d, w, b, s.type === 'argmax' ? null : temperature());
     }
+    case 'mixed-logit':
+    case 'probit': {
+      if (d === 0) throw specError(source, `a ${s.type} policy over a linear score needs contexts, but the log has none.`, 'Use a log with a context column.');
+      const int = (field: string, lo: number, hi: number, fallback?: number): number => {
+        const v = s[field] ?? fallback;
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw specError(source, `"${field}" must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}.`, `Use e.g. "${field}": ${fallback ?? lo}.`);
+        return v;
+      };
+      const sigma = s.sigma;
+      if (typeof sigma !== 'number' || !(sigma > 0) || !Number.isFinite(sigma)) throw specError(source, `"sigma" must be a positive number, got ${JSON.stringify(sigma)}.`, 'Use e.g. "sigma": 0.5.');
+      const params = { weights: matrix(source, s.weights, k, d, 'weights'), bias: vector(source, s.bias, k, 'bias'), sigma };
+      const expectation = s.type === 'mixed-logit' ? { samples: int('samples', 1, 100000), seed: int('seed', 0, 2 ** 32 - 1) } : { nodes: int('nodes', 1, 200, 20) };
+      return new LinearGibbsPolicy(k, d, s.type, params, expectation);
+    }
     case 'reward-model': {
       const model = s.model;
       if (model !== 'logistic' && model !== 'ridge' && model !== 'mlp') throw specError(source, `"model" must be "logistic", "ridge" or "mlp", got ${JSON.stringify(model)}.`, 'Pick one of the three.');
@@ -191,7 +233,7 @@ export async function buildJsonPolicy(spec: unknown, source: string, ctx: JsonPo
       throw specError(
         source,
         `unknown policy type ${JSON.stringify(s.type)}.`,
-        'Use "uniform", "epsilon-greedy", "softmax", "argmax" or "reward-model".',
+        'Use "uniform", "epsilon-greedy", "softmax", "argmax", "mixed-logit", "probit" or "reward-model".',
       );
   }
 }

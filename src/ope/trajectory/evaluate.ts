@@ -1,0 +1,119 @@
+/**
+ * Off-policy evaluation of candidates on a stored trajectory dataset: load the
+ * steps (src/datasets/load-trajectories.ts), check them, resolve every candidate,
+ * optionally obtain Q predictions per candidate (an injected provider, e.g.
+ * fitted Q evaluation), score, and compare each candidate with the behaviour
+ * policy's discounted return on the same episodes.
+ */
+import { openMemoryConnection, type DuckDBConnection } from '../../datasets/duckdb.js';
+import { loadTrajectoryArrays, type TrajectoryArrays } from '../../datasets/load-trajectories.js';
+import type { DatasetVersion, Workspace } from '../../datasets/workspace.js';
+import type { Interval, Warning } from '../../core/evaluation-result.js';
+import { tInterval } from '../intervals/t.js';
+import { sumsFromTerms } from '../sums.js';
+import { loadTrajectoryCandidate, type ResolvedCandidate, type TrajectoryCandidateInput, type TrajectoryPolicyDirLoader } from './candidates.js';
+import { DEFAULT_GAMMA, discountedReturns, trajectoryOpeData, type TrajectoryOpeData } from './data.js';
+import type { ActionBox } from './kernel.js';
+import { qColumnsProvider } from './q-columns.js';
+import { scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
+import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
+
+/** Supplies Q predictions for a candidate (fitted Q evaluation, or Q columns); null = none. */
+export type QProvider = (cand: ResolvedCandidate, steps: TrajectoryArrays, gamma: number) => Promise<QPredictions | null>;
+
+export interface TrajectoryEvaluateOptions extends ScoreOptions {
+  gamma?: number;
+  candidates: TrajectoryCandidateInput[];
+  loadPolicyDir?: TrajectoryPolicyDirLoader;
+  /** Kernel bandwidth for deterministic continuous candidates (box-scaled units). */
+  bandwidth?: number;
+  actionBox?: ActionBox;
+  qProvider?: QProvider;
+  /** Q for DM / DR when no qProvider is given: "columns:q_0,...,q_{K-1}" (columns of the dataset). */
+  rewardModel?: string;
+  /** Optional SQL condition over the stored columns. */
+  where?: string;
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export interface BehaviourValue {
+  /** Mean discounted return of the logged episodes (on-policy). */
+  value: number;
+  interval?: Interval;
+  /** Per-episode discounted returns. */
+  returns: Float64Array;
+}
+
+export interface TrajectoryCandidateResult extends CandidateScore {
+  verdict: TrajectoryVerdict;
+  q: { source: string } | null;
+}
+
+export interface TrajectoryEvaluation {
+  setting: 'trajectory';
+  dataset: { ref: string; episodes: number; steps: number; horizon: number; obsDim: number; actDim: number; discreteActions?: number };
+  gamma: number;
+  behaviour: BehaviourValue;
+  candidates: TrajectoryCandidateResult[];
+  warnings: Warning[];
+}
+
+/** The behaviour policy's value on the same episodes: mean discounted return, t interval. */
+export function behaviourValue(d: TrajectoryOpeData, alpha = 0.05): BehaviourValue {
+  const returns = discountedReturns(d);
+  const s = sumsFromTerms({ num: returns, den: null, base: null });
+  return { value: s.sumNum / s.n, ...(s.n >= 2 ? { interval: tInterval(s, alpha) } : {}), returns };
+}
+
+/** Evaluates candidates on already-loaded trajectory arrays (the library form; evaluateTrajectoryDataset loads them). */
+export async function evaluateTrajectoryArrays(
+  a: TrajectoryArrays,
+  opts: TrajectoryEvaluateOptions,
+  meta: { ref: string; actionSpace?: DatasetVersion['metadata']['actionSpace']; conn?: DuckDBConnection } = { ref: 'arrays' },
+): Promise<TrajectoryEvaluation> {
+  const gamma = opts.gamma ?? DEFAULT_GAMMA;
+  const d = trajectoryOpeData(a, gamma);
+  const behaviour = behaviourValue(d, opts.alpha ?? 0.05);
+  const candidates: TrajectoryCandidateResult[] = [];
+  const total = opts.candidates.length;
+  for (let j = 0; j < total; j++) {
+    opts.onProgress?.('candidates', j, total);
+    const cand = await loadTrajectoryCandidate(opts.candidates[j]!, {
+      steps: a,
+      actionSpace: meta.actionSpace,
+      conn: meta.conn,
+      loadPolicyDir: opts.loadPolicyDir,
+      bandwidth: opts.bandwidth,
+      actionBox: opts.actionBox,
+    });
+    const q = opts.qProvider ? await opts.qProvider(cand, a, gamma) : null;
+    const score = scoreCandidate(d, cand, opts, q ?? undefined);
+    candidates.push({ ...score, verdict: deployVerdict(score, behaviour, opts.alpha ?? 0.05), q: q ? { source: q.source } : null });
+  }
+  opts.onProgress?.('candidates', total, total);
+  return {
+    setting: 'trajectory',
+    dataset: { ref: meta.ref, episodes: d.episodes.count, steps: d.n, horizon: d.episodes.horizon, obsDim: a.obsDim, actDim: a.actDim, ...(a.discreteActions !== undefined ? { discreteActions: a.discreteActions } : {}) },
+    gamma,
+    behaviour,
+    candidates,
+    warnings: [],
+  };
+}
+
+/** Evaluates candidates on a stored trajectory dataset of the workspace. */
+export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opts: TrajectoryEvaluateOptions): Promise<TrajectoryEvaluation> {
+  const version = await ws.resolve(data);
+  const conn = await openMemoryConnection();
+  try {
+    const a = await loadTrajectoryArrays(conn, version, { where: opts.where });
+    let qProvider = opts.qProvider;
+    if (!qProvider && opts.rewardModel?.startsWith('columns:')) {
+      const cols = opts.rewardModel.slice('columns:'.length).split(',').map((c) => c.trim()).filter(Boolean);
+      qProvider = await qColumnsProvider(conn, version, cols, opts.where);
+    }
+    return await evaluateTrajectoryArrays(a, { ...opts, ...(qProvider ? { qProvider } : {}) }, { ref: version.ref, actionSpace: version.metadata.actionSpace, conn });
+  } finally {
+    conn.closeSync();
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Intervals over episodes for the trajectory estimators, reusing the bandit
+ * interval methods (src/ope/intervals) on the per-episode terms:
+ *
+ *   t          estimate +- t_{1-alpha/2, n-1} s / sqrt(n) over the g_i (delta method for SN, see estimators/types.ts)
+ *   bootstrap  percentile (alpha/2, 1 - alpha/2) over resampled EPISODES; self-normalised
+ *              estimators are re-estimated on every resample (their normalisers too)
+ *   hoeffding, bernstein   for plain means only (not SN), with an explicit range [a, b] of g_i:
+ *              no range can be derived for importance-weighted terms without a bound on the weights
+ *
+ * Every interval is two-sided and intersected with the feasible value range
+ * (valueRange), where the true value lies.
+ */
+import { OffpolicyError } from '../../core/errors.js';
+import { Rng } from '../../util/rng.js';
+import { bernsteinInterval } from '../intervals/bernstein.js';
+import { DEFAULT_RESAMPLES, sortedQuantile } from '../intervals/bootstrap.js';
+import { checkAlpha, checkRange, checkRows } from '../intervals/common.js';
+import { hoeffdingInterval } from '../intervals/hoeffding.js';
+import { tInterval } from '../intervals/t.js';
+import { sumsFromTerms } from '../sums.js';
+import type { Interval, IntervalMethod } from '../../core/evaluation-result.js';
+import { resampledValue, type TrajectoryEstimator, type TrajectoryTermsInput } from './estimators/index.js';
+import type { TrajectoryOpeData } from './data.js';
+
+export interface TrajectoryIntervalOptions {
+  method: IntervalMethod;
+  alpha: number;
+  /** Bootstrap. */
+  seed?: number;
+  resamples?: number;
+  /** Hoeffding / Bernstein: the range of the per-episode terms g_i, per estimator id (or one for all). */
+  termRange?: readonly [number, number] | Readonly<Record<string, readonly [number, number]>>;
+  /** Intervals are intersected with this range of possible values. */
+  valueRange?: readonly [number, number];
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One estimator's input for the interval: its terms and (for the bootstrap) how to re-estimate. */
+export interface IntervalItem {
+  estimator: TrajectoryEstimator;
+  input: TrajectoryTermsInput;
+  terms: Float64Array;
+}
+
+/**
+ * The feasible range of a policy value from bounds on the reward: every return
+ * lies in [min(0, rmin) S, max(0, rmax) S], S = sum_{t < H} gamma^t (episodes may
+ * end early with reward 0 after).
+ */
+export function feasibleValueRange(rewardRange: readonly [number, number], gamma: number, horizon: number): [number, number] {
+  const [lo, hi] = checkRange(rewardRange);
+  const S = gamma === 1 ? horizon : (1 - gamma ** horizon) / (1 - gamma);
+  return [Math.min(0, lo) * S, Math.max(0, hi) * S];
+}
+
+/** The observed reward range of the data. */
+export function observedRewardRange(d: TrajectoryOpeData): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const r of d.rewards) {
+    if (r < lo) lo = r;
+    if (r > hi) hi = r;
+  }
+  return [lo, hi];
+}
+
+function clipTo(iv: Interval, range: readonly [number, number] | undefined): Interval {
+  if (!range) return iv;
+  return { ...iv, lower: Math.min(Math.max(iv.lower, range[0]), range[1]), upper: Math.max(Math.min(iv.upper, range[1]), range[0]) };
+}
+
+function rangeFor(opts: TrajectoryIntervalOptions, id: string): readonly [number, number] | undefined {
+  const r = opts.termRange;
+  if (!r) return undefined;
+  if (Array.isArray(r)) return r as readonly [number, number];
+  return (r as Readonly<Record<string, readonly [number, number]>>)[id];
+}
+
+/** Intervals for several estimators over the same episodes; null where a method does not apply (Hoeffding / Bernstein on SN). */
+export function trajectoryIntervals(items: readonly IntervalItem[], opts: TrajectoryIntervalOptions): (Interval | null)[] {
+  const alpha = checkAlpha(opts.alpha);
+  if (items.length === 0) return [];
+  const n = items[0]!.terms.length;
+  switch (opts.method) {
+    case 't':
+      return items.map((it) => clipTo(tInterval(sumsFromTerms({ num: it.terms, den: null, base: null }), alpha), opts.valueRange));
+    case 'hoeffding':
+    case 'bernstein':
+      return items.map((it) => {
+        if (it.estimator.selfNormalized) return null;
+        const range = rangeFor(opts, it.estimator.id);
+        if (!range) {
+          throw new OffpolicyError('E_RANGE_REQUIRED', `${opts.method === 'hoeffding' ? 'Hoeffding' : 'Empirical Bernstein'} intervals need the range [a, b] of ${it.estimator.label}'s per-episode terms, and none was given.`, {
+            hint: 'Importance-weighted terms have no range without a bound on the weights: pass termRange (e.g. from a weight clip and the reward range), or use --interval t or bootstrap.',
+          });
+        }
+        const s = sumsFromTerms({ num: it.terms, den: null, base: null });
+        const iv = opts.method === 'hoeffding' ? hoeffdingInterval(s, range, alpha, it.estimator.label) : bernsteinInterval(s, range, alpha, it.estimator.label);
+        return clipTo(iv, opts.valueRange);
+      });
+    case 'bootstrap': {
+      if (opts.seed === undefined) {
+        throw new OffpolicyError('E_SEED_REQUIRED', 'Bootstrap intervals are random and need a seed, but none was given.', { hint: 'Pass --seed N (any integer).' });
+      }
+      checkRows(n, 2, 'bootstrap');
+      const R = opts.resamples ?? DEFAULT_RESAMPLES;
+      if (!Number.isInteger(R) || R < 2) {
+        throw new OffpolicyError('E_BOOTSTRAP_RESAMPLES', `The number of bootstrap resamples must be an integer >= 2, got ${R}.`, { hint: 'Use e.g. --resamples 1000.' });
+      }
+      const reps = bootstrapEpisodes(items, R, opts.seed, opts.onProgress);
+      return reps.map((rep) => {
+        const sorted = Float64Array.from(rep).sort();
+        return clipTo({ lower: sortedQuantile(sorted, alpha / 2), upper: sortedQuantile(sorted, 1 - alpha / 2), method: 'bootstrap', alpha }, opts.valueRange);
+      });
+    }
+  }
+}
+
+/** R resampled estimates per estimator; every resample draws n episodes with replacement (one draw shared by all estimators). */
+export function bootstrapEpisodes(items: readonly IntervalItem[], R: number, seed: number, onProgress?: (done: number, total: number) => void): Float64Array[] {
+  const n = items[0]!.terms.length;
+  const rng = new Rng(`trajectory-bootstrap:${seed}`);
+  const counts = new Float64Array(n);
+  const reps = items.map(() => new Float64Array(R));
+  const every = Math.max(1, Math.floor(R / 100));
+  for (let b = 0; b < R; b++) {
+    counts.fill(0);
+    for (let j = 0; j < n; j++) counts[rng.int(n)]! += 1;
+    items.forEach((it, e) => {
+      reps[e]![b] = resampledValue(it.estimator, it.input, it.terms, counts);
+    });
+    if (onProgress && ((b + 1) % every === 0 || b + 1 === R)) onProgress(b + 1, R);
+  }
+  return reps;
+}
