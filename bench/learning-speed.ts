@@ -46,14 +46,17 @@ for (let i = 0; i < n; i++) {
 }
 const log: LearningLog = { n, numActions: k, contextDim: d, contexts, actions, rewards, propensities, actionProbs };
 const holdout = 1000 / n; // the softmax class holds rows out for its certificate: train on n - 1000
-const time = (epochs: number): number => {
+const time = (epochs: number): [number, number] => {
   const t = process.hrtime.bigint();
+  const c = process.cpuUsage();
   learnPolicy(log, { objective: 'es', policyClass: 'softmax', epochs, batchSize: 128, learningRate: 1e-3, seed: 0, holdout });
-  return Number(process.hrtime.bigint() - t) / 1e9;
+  const u = process.cpuUsage(c);
+  return [Number(process.hrtime.bigint() - t) / 1e9, (u.user + u.system) / 1e6];
 };
 const load0 = loadavg()[0]!;
 const t1 = time(1), t3 = time(3);
-const ours = (t3 - t1) / 2;
+const ours = (t3[0] - t1[0]) / 2;
+const oursCpu = (t3[1] - t1[1]) / 2;
 
 const dir = mkdtempSync(path.join(tmpdir(), 'offpolicy-speed-'));
 try {
@@ -64,13 +67,17 @@ try {
   writeFileSync(path.join(dir, 'r.f64'), Buffer.from(rewards.buffer, 0, trainRows * 8));
   writeFileSync(path.join(dir, 'pi0.f64'), Buffer.from(actionProbs.buffer, 0, trainRows * k * 8));
   const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'learning_speed_torch.py');
-  const torch = (threads: number): number => Number(execFileSync(existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', [script, dir, String(trainRows), String(d), String(k), String(threads)], { encoding: 'utf8' }).trim().split('\n').pop());
+  const torch = (threads: number): [number, number] => {
+    const out = execFileSync(existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', [script, dir, String(trainRows), String(d), String(k), String(threads)], { encoding: 'utf8' });
+    const [wall, cpu] = out.trim().split('\n').pop()!.split(' ').map(Number);
+    return [wall!, cpu!];
+  };
   const torch1 = torch(1), torch2 = torch(2);
   const load1 = loadavg()[0]!;
-  const row = (name: string, s: number): string => `| ${name} | ${s.toFixed(3)} | ${(s / ours).toFixed(2)} |`;
+  const row = (name: string, s: [number, number]): string => `| ${name} | ${s[0].toFixed(3)} | ${s[1].toFixed(3)} | ${(s[0] / ours).toFixed(2)} |`;
   console.log(`rows ${trainRows} x ${d}, K = ${k}, batch 128; load average ${load0.toFixed(1)} -> ${load1.toFixed(1)} (2 cores)`);
-  console.log('| implementation | seconds per epoch | relative to ours |\n|---|---|---|');
-  console.log(row('offpolicy (TypeScript, 1 thread)', ours));
+  console.log('| implementation | wall s per epoch | CPU s per epoch | wall relative to ours |\n|---|---|---|---|');
+  console.log(row('offpolicy (TypeScript, 1 thread)', [ours, oursCpu]));
   console.log(row('PyTorch CPU, 1 thread', torch1));
   console.log(row('PyTorch CPU, 2 threads', torch2));
 } finally {

@@ -1,7 +1,7 @@
 """One epoch of the exponential-smoothing objective, linear softmax, batch 128, Adam:
 the PyTorch CPU equivalent of bench/learning-speed.ts (same formulas as
 src/learning/objectives.ts; KL of the softmax class = |mu|^2 / 2, delta 0.05).
-Prints the seconds of one epoch (after one warm-up batch)."""
+Prints the wall and CPU seconds of one epoch (after one warm-up batch)."""
 import math, sys, time
 import numpy as np
 import torch
@@ -39,6 +39,7 @@ def step(idx):
 perm = torch.randperm(n)
 step(perm[:128])
 t = time.perf_counter()
+c = time.process_time()
 for s in range(0, n - 127, 128):
     step(perm[s:s + 128])
-print(time.perf_counter() - t)
+print(time.perf_counter() - t, time.process_time() - c)

@@ -41,6 +41,8 @@ export { referenceScores, type ReferenceScores, REFERENCE_SCORES } from './envs/
 // corruption: new dataset versions with a per-row corrupted bitmask
 export { corruptTrajectories, TRAJECTORY_FIELDS, type TrajectoryField, type CorruptionMode, RANDOM_REWARD_RANGE, type CorruptTrajectoriesOptions, type TrajectoryCorruptionResult } from './corruption/trajectories.js';
 export { corruptBanditLog, BANDIT_CORRUPTED_BITS, BANDIT_CORRUPTION_KINDS, type BanditCorruptionKind, type CorruptBanditOptions, type BanditCorruptionResult } from './corruption/bandit.js';
+export { fitFqe, crossFitFqe, FqeModel, FQE_DEFAULTS, type FqeTransitions, type FqeActionSpace, type FqeTargetPolicy, type ActionSampler, type FqeOptions, type FqeCurvePoint, type FqeResult } from './models/fqe.js';
+export { MlpQFunction, actionInput, type QNetworkShape } from './models/q-network.js';
 export { saveCritic, loadCritic, trainFqeCritic, type Critic, type CriticJson, MlpCritic, type TrainCriticOptions } from './corruption/critic.js';
 export { parseSetting, robustnessStudy, type CorruptionSetting, type Scorer, type RobustnessStudyOptions } from './corruption/robustness.js';
 
@@ -68,7 +70,7 @@ export * from './learning/index.js';
 // offline RL: learners, training sessions and checkpoints, trained policies, rollouts (the train and rollout commands)
 export { createLearner, createContinuousLearner, trainOffline, ALGORITHMS, type AlgorithmName, type TrainOptions, type TrainResult, type ContinuousLearner } from './offline-rl/train.js';
 export { loadTrainingData, trainOnDataset, type DatasetTrainOptions, type DatasetTrainResult, type TrainingData } from './offline-rl/train-dataset.js';
-export { savePolicy, loadPolicy, type ActorKind, TF_MIN_ROWS, type PolicyNetwork, type PolicyJson, type ReturnConditioning, type MlpPolicyInit, MlpPolicy } from './offline-rl/policy.js';
+export { savePolicy, loadPolicy, type ActorKind, ENGINE_MIN_ROWS, type PolicyNetwork, type PolicyJson, type ReturnConditioning, type MlpPolicyInit, MlpPolicy } from './offline-rl/policy.js';
 export { evaluateInEnv } from './offline-rl/evaluate-env.js';
 export { huberLoss, mseLoss, type LossResult } from './nn/losses.js';
 export { banditLogToTrajectoryArrays, loadBanditTrainingArrays, type BanditArrays, type LoadBanditTrainingOptions, trainDiscreteBc, type DiscreteBcOptions, DISCRETE_BC_DEFAULTS, DiscreteBcLearner, categoricalFromJson, type CategoricalPolicyJson, type CategoricalPolicyInit, CategoricalMlpPolicy, type DiscreteCommonOptions, trainDiscreteIql, type DiscreteIqlOptions, DiscreteIqlLearner, hasDiscreteActions, createDiscreteLearner, trainDiscrete, DISCRETE_ALGORITHMS, type DiscreteAlgorithmName, type DiscreteTrainOptions, type DiscreteLearner, readPolicyJson, loadPolicyDir, loadDiscretePolicyDir, type LoadedPolicy, trainDiscreteRcbc, type DiscreteRcbcOptions, DiscreteRcbcLearner } from './offline-rl/discrete/index.js';
