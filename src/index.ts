@@ -1,78 +1,83 @@
 /**
- * The public library API of offpolicy. Everything the CLI does is reachable from here.
+ * The public library API of offpolicy: curated named exports (what a user
+ * calls and the types of its arguments and results), not every helper of the
+ * modules behind them. Everything the CLI does is reachable from here.
  */
 export { VERSION } from './version.js';
+
+// contracts, result types and errors: every layer meets at these
+export * from './core/contracts.js';
+export * from './core/evaluation-result.js';
+export * from './core/robustness-result.js';
 export * from './core/errors.js';
+
 export { Rng, type RngState } from './util/rng.js';
 export { ensureTfBackend, type BackendInfo } from './util/tf-backend.js';
 
 // datasets: storage, catalog, schemas, ingest, validation, query, split, describe, export, generators
-export * from './datasets/metadata.js';
-export * from './datasets/schema.js';
+export { spaceWidth, normalizedScore, type DatasetKind, type Space, type Lineage, type ColumnInfo, SCHEMA_VERSION, CONTENT_HASH_ALGORITHM, type DatasetMetadata, type MetadataInput } from './datasets/metadata.js';
+export { type CanonicalColumn, BANDIT_COLUMNS, TRAJECTORY_COLUMNS, CORRUPTED_BITS } from './datasets/schema.js';
 export { Workspace, resolveWorkspaceDir, parseRef, checkDatasetName, DEFAULT_WORKSPACE, type DatasetVersion, type CreateVersionOptions } from './datasets/workspace.js';
 export { openMemoryConnection, queryRows, queryOne, ident, lit } from './datasets/duckdb.js';
 export { readColumns, type ColumnSpec } from './datasets/columns.js';
 export { arraysToTable, type ArrayColumn } from './datasets/from-arrays.js';
-export * from './datasets/ingest/index.js';
-export * from './datasets/describe.js';
-export * from './datasets/query.js';
-export * from './datasets/split.js';
-export * from './datasets/export.js';
-export * from './datasets/export-hdf5.js';
-export * from './datasets/load-trajectories.js';
-export * from './datasets/synthetic/bandit-log.js';
-export * from './datasets/synthetic/bandit.js';
-export * from './datasets/synthetic/multiclass.js';
+export { ingest, type IngestFormat, type IngestOptions, type IngestResult, INGEST_FORMATS, REJECTED_FILE, detectFormat } from './datasets/ingest/index.js';
+export { listDatasets, formatListing, showDataset, formatShow, describeDataset, formatDescription, type SummaryStats, type Distribution, type BanditActionRow, type BanditDescription, type TrajectoryDescription, type DatasetDescription, type DatasetListing, type LineageStep, type DatasetShow } from './datasets/describe.js';
+export { queryDatasets, queryToFile, queryToText, type QueryFormat, QUERY_FORMATS, type QueryResult } from './datasets/query.js';
+export { splitDataset, type SplitBy, type SplitOptions, type SplitPart } from './datasets/split.js';
+export { exportDataset, type ExportFormat, EXPORT_FORMATS, type ExportOptions, type ExportResult } from './datasets/export.js';
+export { exportD4rlHdf5 } from './datasets/export-hdf5.js';
+export { loadTrajectoryArrays, type TrajectoryArrays, type LoadTrajectoryOptions } from './datasets/load-trajectories.js';
+export { trueValue, sliceBanditLog, loadBanditTable, writeBanditDataset, type BanditLog } from './datasets/synthetic/bandit-log.js';
+export { banditModel, obpRewardModel, generateBanditLog, softmaxPolicy, type RewardShape, type RewardFunction, type BehaviourLogits, REWARD_FUNCTIONS, BEHAVIOUR_LOGITS, type GenerateBanditOptions, type BanditModel, type ObpRewardModel } from './datasets/synthetic/bandit.js';
+export { multiclassToBandit, MULTICLASS_DATASETS, type MulticlassDatasetName, type MulticlassOptions, type MulticlassBanditLog } from './datasets/synthetic/multiclass.js';
 
 // environments and behaviour data
-export * from './envs/types.js';
-export * from './envs/registry.js';
-export * from './envs/trajectories.js';
-export * from './envs/reference-scores.js';
+export { type EnvState, type ResetResult, type StepResult, type EnvAction, type Env } from './envs/types.js';
+export { envIds, getEnv, ENVS, ENV_ALIASES } from './envs/registry.js';
+export { generateTrajectories, loadTrajectoryTable, writeTrajectoryDataset, type GenerateTrajectoriesOptions, type TrajectoryData, type TrajectoryColumns } from './envs/trajectories.js';
+export { referenceScores, type ReferenceScores, REFERENCE_SCORES } from './envs/reference-scores.js';
 
 // corruption: new dataset versions with a per-row corrupted bitmask
-export * from './corruption/trajectories.js';
-export * from './corruption/bandit.js';
-export * from './corruption/critic.js';
-export * from './corruption/robustness.js';
+export { corruptTrajectories, TRAJECTORY_FIELDS, type TrajectoryField, type CorruptionMode, RANDOM_REWARD_RANGE, type CorruptTrajectoriesOptions, type TrajectoryCorruptionResult } from './corruption/trajectories.js';
+export { corruptBanditLog, BANDIT_CORRUPTED_BITS, BANDIT_CORRUPTION_KINDS, type BanditCorruptionKind, type CorruptBanditOptions, type BanditCorruptionResult } from './corruption/bandit.js';
+export { fitFqe, crossFitFqe, FqeModel, FQE_DEFAULTS, type FqeTransitions, type FqeActionSpace, type FqeTargetPolicy, type ActionSampler, type FqeOptions, type FqeCurvePoint, type FqeResult } from './models/fqe.js';
+export { MlpQFunction, actionInput, type QNetworkShape } from './models/q-network.js';
+export { saveCritic, loadCritic, trainFqeCritic, type Critic, type CriticJson, MlpCritic, type TrainCriticOptions } from './corruption/critic.js';
+export { parseSetting, robustnessStudy, type CorruptionSetting, type Scorer, type RobustnessStudyOptions } from './corruption/robustness.js';
 
 // off-policy evaluation
-export * from './core/contracts.js';
-export * from './core/evaluation-result.js';
-export * from './core/robustness-result.js';
-export * from './ope/estimators/index.js';
-export * from './ope/sums.js';
-export * from './ope/intervals/index.js';
-export * from './ope/bounds/index.js';
-export * from './ope/diagnostics.js';
-export * from './ope/verdict.js';
-export * from './ope/accuracy.js';
-export * from './ope/evaluate.js';
-export * from './ope/scorer.js';
-export * from './ope/pushdown.js';
-export * from './ope/load-bandit.js';
-export * from './ope/propensity.js';
-export * from './ope/reward-models/index.js';
-export * from './policies/candidates.js';
-export * from './policies/json-policy.js';
-export * from './policies/probabilities.js';
-export * from './policies/linear-gibbs.js';
+export { isEstimatorId, getEstimator, estimateFromTerms, rowTermsFor, DEFAULT_CLIP, defaultSmoothingAlpha, resolveParams, ESTIMATORS, ESTIMATOR_IDS, type EstimatorId, type BanditBatch, type EstimatorParams, type ResolvedParams, type RowTerms, type SqlColumns, type SqlTerms, type EstimatorSpec } from './ope/estimators/index.js';
+export { emptySums, sumsFromTerms, mergeSums, sumsValue, sumsStdError, type MergeableSums } from './ope/sums.js';
+export { intervalsForTerms, bernsteinHalfWidth, bernsteinInterval, bootstrapIntervals, DEFAULT_MAX_UNITS, DEFAULT_RESAMPLES, sortedQuantile, type BootstrapOptions, type BootstrapResult, hoeffdingHalfWidth, hoeffdingInterval, tInterval, type IntervalRequest } from './ope/intervals/index.js';
+export { catoniClippedIpsBound, catoniFromSums, clippedRiskSums, type ClippedBoundOptions, type ClippedRiskSums, catoniValue, minimizeCatoni, type BoundOptions, exponentialSmoothingBound, exponentialSmoothingFromSums, smoothingSums, type ExponentialSmoothingOptions, type SmoothingSums, londonSandlerBound, londonSandlerFromSums } from './ope/bounds/index.js';
+export { supportDeficiency, weightDiagnostics, estimatorDisagreement, candidateWarnings, LOW_ESS_RATIO, MIN_ESS, HEAVY_WEIGHT_MAX, HEAVY_WEIGHT_SHARE, SUPPORT_TOLERANCE, DISAGREEMENT_RELATIVE, DISAGREEMENT_ESTIMATORS, DEFAULT_WEIGHT_QUANTILES, type WeightDiagnosticsOptions } from './ope/diagnostics.js';
+export { deployVerdict, pickLowerBound, type VerdictInput, type LowerBoundSource } from './ope/verdict.js';
+export { relativeError, squaredError, spearman, regretAtK, sharpeRatioAtK, accuracyMetrics } from './ope/accuracy.js';
+export { evaluate, writeEvaluation, type EvaluateOptions } from './ope/evaluate.js';
+export { estimateScorer, type EstimateScorer } from './ope/scorer.js';
+export { loadBandit, type BanditData, type LoadBanditOptions } from './ope/load-bandit.js';
+export { fitMultinomialLogistic, estimatePropensities, type PropensityModel, type EstimatedPropensities, ESTIMATED_PROPENSITIES_WARNING } from './ope/propensity.js';
+export { parseRewardModelSpec, fitRewardModel, estimateRewardHat, fitRidge, RidgeRewardModel, type RidgeOptions, fitLogistic, LogisticRewardModel, type LogisticOptions, fitMlp, MlpRewardModel, type MlpOptions, crossFitPredict, foldAssignment, REWARD_MODEL_KINDS, type RewardModelKind, type RewardModelSpec, type FitRewardModelOptions } from './ope/reward-models/index.js';
+export { parsePolicyArg, loadCandidate, type PolicyInput, type Candidate, type CandidateContext, type PolicyDirLoader } from './policies/candidates.js';
+export { buildJsonPolicy, type JsonPolicySpec, UniformPolicy, LinearPolicy, EpsilonGreedyPolicy, RewardModelPolicy, type JsonPolicyContext } from './policies/json-policy.js';
+export { checkProbabilityMatrix, PROB_SUM_TOLERANCE } from './policies/probabilities.js';
+export { fixedMixedLogitNoise, LinearGibbsKernel, linearClassProbs, type LinearPolicyClass, type LinearParams, type MixedLogitNoise } from './policies/linear-gibbs.js';
 
 // bandit policy learning by bound minimisation
 export * from './learning/index.js';
 
 // offline RL: learners, training sessions and checkpoints, trained policies, rollouts (the train and rollout commands)
-export * from './offline-rl/train.js';
-export * from './offline-rl/train-dataset.js';
-export * from './offline-rl/policy.js';
-export * from './offline-rl/evaluate-env.js';
-export * from './offline-rl/losses.js';
+export { createLearner, createContinuousLearner, trainOffline, ALGORITHMS, type AlgorithmName, type TrainOptions, type TrainResult, type ContinuousLearner } from './offline-rl/train.js';
+export { loadTrainingData, trainOnDataset, type DatasetTrainOptions, type DatasetTrainResult, type TrainingData } from './offline-rl/train-dataset.js';
+export { savePolicy, loadPolicy, type ActorKind, ENGINE_MIN_ROWS, type PolicyNetwork, type PolicyJson, type ReturnConditioning, type MlpPolicyInit, MlpPolicy } from './offline-rl/policy.js';
+export { evaluateInEnv } from './offline-rl/evaluate-env.js';
 export { huberLoss, mseLoss, type LossResult } from './nn/losses.js';
-export * from './offline-rl/discrete/index.js';
-export * from './offline-rl/learner.js';
-export * from './offline-rl/session.js';
-export * from './offline-rl/checkpoint.js';
-export * from './offline-rl/metrics-log.js';
+export { banditLogToTrajectoryArrays, loadBanditTrainingArrays, type BanditArrays, type LoadBanditTrainingOptions, trainDiscreteBc, type DiscreteBcOptions, DISCRETE_BC_DEFAULTS, DiscreteBcLearner, categoricalFromJson, type CategoricalPolicyJson, type CategoricalPolicyInit, CategoricalMlpPolicy, type DiscreteCommonOptions, trainDiscreteIql, type DiscreteIqlOptions, DiscreteIqlLearner, hasDiscreteActions, createDiscreteLearner, trainDiscrete, DISCRETE_ALGORITHMS, type DiscreteAlgorithmName, type DiscreteTrainOptions, type DiscreteLearner, readPolicyJson, loadPolicyDir, loadDiscretePolicyDir, type LoadedPolicy, trainDiscreteRcbc, type DiscreteRcbcOptions, DiscreteRcbcLearner } from './offline-rl/discrete/index.js';
+export { type JsonValue, type StateBuffer, type LearnerState, type TrainedPolicy, type Learner } from './offline-rl/learner.js';
+export { trainSession, type TrainingSessionOptions, type SessionEvaluation, type TrainingSessionResult } from './offline-rl/session.js';
+export { writeCheckpoint, listCheckpoints, readCheckpoint, CHECKPOINT_DIR, type CheckpointInfo } from './offline-rl/checkpoint.js';
+export { readMetrics, type MetricsEvent, METRICS_FILE, MetricsLog } from './offline-rl/metrics-log.js';
 export { rolloutPolicy, writeRolloutDataset, runRollout, checkPolicyFitsEnv, type Rollout, type RolloutOptions, type RolloutSteps, type RolloutPolicy, type RolloutCommandOptions, type RolloutCommandResult, type RolloutDatasetInfo, type EnvEvaluation, type EpisodicHooks } from './offline-rl/rollout.js';
 export { logStdNormalMass, sampleTruncatedGaussian } from './offline-rl/truncated-normal.js';
 export { erfc } from './util/normal.js';
@@ -81,4 +86,5 @@ export { erfc } from './util/normal.js';
 export * from './reports/index.js';
 export { formatTable } from './util/text-table.js';
 export { softmaxRows } from './util/softmax.js';
-export * from './demo.js';
+export { runDemo, type DemoOptions, type DemoCandidateSummary, type DemoSummary } from './demo.js';
+

@@ -38,6 +38,9 @@ async function store(name: string, withPropensity: boolean, rewardOf: (i: number
     conn,
     select: `SELECT * FROM (VALUES ${rows.join(', ')}) t(${cols}) ORDER BY row_id`,
     metadata: { kind: 'bandit', actionSpace: { type: 'discrete', n: 3 }, lineage: { transform: 'test', params: {} } },
+    // Some logs hold a NaN prediction on purpose, as an older release could store: every write now checks
+    // the rows, so these vouch for them to exercise evaluate's own checks.
+    validated: true,
   });
 }
 
@@ -58,8 +61,8 @@ beforeAll(async () => {
             CASE WHEN i = ${neg} ELSE [0.5, 0.5]::DOUBLE[] END AS cand FROM range(6) t(i)`;
   const meta = { kind: 'bandit' as const, actionSpace: { type: 'discrete' as const, n: 2 }, lineage: { transform: 'test', params: {} } };
   await ws.createVersion({ name: 'negcand', conn, select: bad(`1 THEN [1.25, -0.25]::DOUBLE[]`), metadata: meta });
-  await ws.createVersion({ name: 'nullcand', conn, select: bad(`2 THEN [1.0, NULL]::DOUBLE[]`), metadata: meta });
-  await ws.createVersion({ name: 'nancand', conn, select: bad(`4 THEN [0.5::DOUBLE, 'nan'::DOUBLE]`), metadata: meta });
+  await ws.createVersion({ name: 'nullcand', conn, select: bad(`2 THEN [1.0, NULL]::DOUBLE[]`), metadata: meta, validated: true });
+  await ws.createVersion({ name: 'nancand', conn, select: bad(`4 THEN [0.5::DOUBLE, 'nan'::DOUBLE]`), metadata: meta, validated: true });
   // K = 2, but three predictions per row (next to per-action candidate columns) and, on row 3, a 3-entry candidate list.
   await ws.createVersion({
     name: 'widths',

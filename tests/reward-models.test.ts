@@ -136,8 +136,6 @@ describe('mlp', () => {
     expect(q1[0]).toBeGreaterThan(1.2); // |x| at x = -2, action 0
     expect(q1[5]).toBeLessThan(-1.2); // -|x| at x = 2, action 1
     expect(Math.abs(q1[2]!)).toBeLessThan(0.6);
-    m1.dispose();
-    m2.dispose();
   });
 
   it('fails clearly when the loss is not finite', async () => {

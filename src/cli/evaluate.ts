@@ -9,6 +9,7 @@ import { formatTable, type Cell } from '../util/text-table.js';
 import { evaluateTrajectories, writeTrajectoryEvaluation } from '../ope/trajectory/result.js';
 import { collect, openWorkspace, numberFlag } from './context.js';
 import { progressBar } from './progress.js';
+import { assertFiniteEstimates, checkResultsFile } from '../datasets/limits.js';
 
 // Infinity is allowed: --clip Infinity disables clipping.
 const num = (flag: string, value: string): number => numberFlag(flag, value, { code: 'E_CLI_ARG', example: '0.05', allowInfinity: true });
@@ -46,6 +47,7 @@ export function registerEvaluate(program: Command): void {
     .option('--top-k <k>', 'trajectory data: k of regret@k and SharpeRatio@k in the selection table')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const ws = await openWorkspace(cmd);
+      await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
       if ((await ws.resolve(String(o.data))).metadata.kind === 'trajectory') {
         const bar = progressBar('evaluate');
         let tr;
@@ -124,6 +126,7 @@ export function registerEvaluate(program: Command): void {
       } finally {
         bar.stop();
       }
+      assertFiniteEstimates(result.candidates.flatMap((c) => c.estimates.map((e) => ({ label: `${c.name} ${e.estimator}`, value: e.value }))));
       const file = await writeEvaluation(result, String(o.out));
       const rows: Record<string, Cell>[] = [];
       const pct = Math.round(100 * (1 - result.settings.alpha));

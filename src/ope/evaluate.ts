@@ -33,6 +33,7 @@ import { bernsteinInterval } from './intervals/bernstein.js';
 import { bootstrapIntervals } from './intervals/bootstrap.js';
 import { hoeffdingInterval } from './intervals/hoeffding.js';
 import { tInterval } from './intervals/t.js';
+import { checkEvaluationLimits } from '../datasets/limits.js';
 import { loadBandit, numActionsOf, readMatrix, requireBandit, type BanditData } from './load-bandit.js';
 import { estimatePropensities } from './propensity.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
@@ -213,6 +214,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
   checkOptions(opts);
   const version = await ws.resolve(opts.data);
   requireBandit(version);
+  checkEvaluationLimits(version.metadata.rowCount, version.metadata.actionSpace?.type === 'discrete' ? version.metadata.actionSpace.n : undefined, opts.resamples);
   const estimators = checkEstimators(opts.estimators);
   const interval = opts.interval ?? 'bootstrap';
   const alpha = opts.alpha ?? 0.05;

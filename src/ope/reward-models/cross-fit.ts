@@ -47,7 +47,6 @@ export async function crossFitPredict(
     const model = await fit(data, 0);
     rewardHat.set(model.predict(data.contexts, data.n));
     warnings.push(...model.warnings);
-    dispose(model);
     opts.onFold?.(1, 1);
     return { rewardHat, warnings };
   }
@@ -61,13 +60,7 @@ export async function crossFitPredict(
     const pred = model.predict(held.contexts, held.n);
     for (let t = 0; t < test.length; t++) rewardHat.set(pred.subarray(t * k, (t + 1) * k), test[t]! * k);
     for (const w of model.warnings) if (!warnings.some((x) => x.code === w.code)) warnings.push({ code: w.code, message: `Fold ${f + 1}: ${w.message}` });
-    dispose(model);
     opts.onFold?.(f + 1, folds);
   }
   return { rewardHat, warnings };
-}
-
-function dispose(model: RewardModel): void {
-  const d = (model as { dispose?: () => void }).dispose;
-  if (typeof d === 'function') d.call(model);
 }
