@@ -94,3 +94,18 @@ export { formatTable } from './util/text-table.js';
 export { softmaxRows } from './util/softmax.js';
 export { runDemo, type DemoOptions, type DemoCandidateSummary, type DemoSummary } from './demo.js';
 
+
+// off-policy evaluation on trajectory data and off-policy selection
+export { evaluateTrajectories, writeTrajectoryEvaluation, DEFAULT_TRAJECTORY_SUITE, type EvaluateTrajectoriesOptions } from './ope/trajectory/result.js';
+export { evaluateTrajectoryArrays, evaluateTrajectoryDataset, behaviourValue, type TrajectoryEvaluation, type TrajectoryEvaluateOptions, type QProvider } from './ope/trajectory/evaluate.js';
+export { trajectoryOpeData, checkGamma, indexEpisodes, discountedReturns, DEFAULT_GAMMA, type TrajectoryOpeData, type EpisodeIndex } from './ope/trajectory/data.js';
+export { trajectoryWeights, weightSummary, weightWarnings, type TrajectoryWeights, type WeightSummary } from './ope/trajectory/weights.js';
+export { TRAJECTORY_ESTIMATORS, TRAJECTORY_ESTIMATOR_IDS, getTrajectoryEstimator, type TrajectoryEstimator, type TrajectoryEstimatorId } from './ope/trajectory/estimators/index.js';
+export { trajectoryIntervals, feasibleValueRange } from './ope/trajectory/intervals.js';
+export { scoreCandidate, type QPredictions, type CandidateScore } from './ope/trajectory/score.js';
+export { loadTrajectoryCandidate, policyCandidate, type ResolvedCandidate } from './ope/trajectory/candidates.js';
+export { kernelLogDensity, defaultBandwidth, BANDWIDTH_RULE } from './ope/trajectory/kernel.js';
+export { fqeProvider, fqeModelProvider, fitCandidateFqe, type FqeSettings, type FqeFitSummary } from './ope/trajectory/fqe-q.js';
+export { offPolicySelection, type SelectionResult } from './ope/trajectory/selection.js';
+export { onPolicyValue, simulateTrajectories, withTimeLimit, asContinuousPolicy, asDiscretePolicy, type SamplingPolicy } from './ope/trajectory/ground-truth.js';
+export type { TrajectoryEvaluationResult, AnyEvaluationResult } from './core/trajectory-evaluation-result.js';
