@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isOffpolicyError } from './core/errors.js';
+import { codedError } from './datasets/fs-guard.js';
 import { VERSION } from './version.js';
 import { registerIngest } from './cli/datasets-ingest.js';
 import { registerDatasetCommands } from './cli/datasets-manage.js';
@@ -61,6 +62,8 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     const verbose = argv.includes('--verbose');
+    // Filesystem and lock failures get a code too (E_PERMISSION, E_WORKSPACE_BUSY, ...).
+    e = codedError(e) ?? e;
     if (isOffpolicyError(e)) {
       process.stderr.write(`error [${e.code}]: ${e.message}\n`);
       if (verbose && e.stack) process.stderr.write(e.stack + '\n');

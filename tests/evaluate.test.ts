@@ -8,7 +8,9 @@ import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
 import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
 import { OffpolicyError } from '../src/core/errors.js';
 import { evaluate, writeEvaluation, type EvaluateOptions } from '../src/ope/evaluate.js';
-import { pushdownSql } from '../src/ope/pushdown.js';
+import { buildScan } from '../src/ope/bandit/scan-sql.js';
+import { DUCKDB } from '../src/ope/bandit/sql-dialect.js';
+import { DEFAULT_WEIGHT_QUANTILES } from '../src/ope/diagnostics.js';
 import { runCli } from './support/run-cli.js';
 import { expectNear, expectSameResult, storeFastLog } from './ope-fastpath-helpers.js';
 
@@ -38,6 +40,9 @@ async function store(name: string, withPropensity: boolean, rewardOf: (i: number
     conn,
     select: `SELECT * FROM (VALUES ${rows.join(', ')}) t(${cols}) ORDER BY row_id`,
     metadata: { kind: 'bandit', actionSpace: { type: 'discrete', n: 3 }, lineage: { transform: 'test', params: {} } },
+    // Some logs hold a NaN prediction on purpose, as an older release could store: every write now checks
+    // the rows, so these vouch for them to exercise evaluate's own checks.
+    validated: true,
   });
 }
 
@@ -58,8 +63,8 @@ beforeAll(async () => {
             CASE WHEN i = ${neg} ELSE [0.5, 0.5]::DOUBLE[] END AS cand FROM range(6) t(i)`;
   const meta = { kind: 'bandit' as const, actionSpace: { type: 'discrete' as const, n: 2 }, lineage: { transform: 'test', params: {} } };
   await ws.createVersion({ name: 'negcand', conn, select: bad(`1 THEN [1.25, -0.25]::DOUBLE[]`), metadata: meta });
-  await ws.createVersion({ name: 'nullcand', conn, select: bad(`2 THEN [1.0, NULL]::DOUBLE[]`), metadata: meta });
-  await ws.createVersion({ name: 'nancand', conn, select: bad(`4 THEN [0.5::DOUBLE, 'nan'::DOUBLE]`), metadata: meta });
+  await ws.createVersion({ name: 'nullcand', conn, select: bad(`2 THEN [1.0, NULL]::DOUBLE[]`), metadata: meta, validated: true });
+  await ws.createVersion({ name: 'nancand', conn, select: bad(`4 THEN [0.5::DOUBLE, 'nan'::DOUBLE]`), metadata: meta, validated: true });
   // K = 2, but three predictions per row (next to per-action candidate columns) and, on row 3, a 3-entry candidate list.
   await ws.createVersion({
     name: 'widths',
@@ -151,13 +156,11 @@ describe('evaluate on a hand-computed log', () => {
 
   it('pushes everything into one SQL aggregate over the Parquet files', async () => {
     const v = await ws.resolve('tiny');
-    const sql = pushdownSql({
-      conn,
+    const { sql } = buildScan(DUCKDB, {
       log: v,
       candidate: { type: 'sql', name: 'c', source: 'column:cand', probs: { kind: 'list', expr: 'l.cand' } },
       numActions: 3,
-      estimators: ['ips', 'dr'],
-      params: { clip: 10, smoothingAlpha: 0.5 },
+      plan: { estimators: ['ips', 'dr'], params: { clip: 10, smoothingAlpha: 0.5 }, tau: 0.1, quantiles: DEFAULT_WEIGHT_QUANTILES, rewardsMayBeNull: false, rewardShift: 0 },
       rewardHat: { kind: 'list', expr: 'l.q' },
     });
     expect(sql.match(/read_parquet/g)).toHaveLength(1);

@@ -180,7 +180,8 @@ describe('ingest: every tabular format lands in the canonical bandit schema', ()
   it('a stored version exported as CSV by DuckDB ingests back to the same content hash', async () => {
     const a = await ingest(ws, path.join(FIXTURES, 'numbered.csv'), { name: 'n' });
     const out = path.join(dir, 'export.csv');
-    const conn = await ws.queryConnection();
+    // The query connection writes only the files it is given.
+    const conn = await ws.queryConnection({ writable: [out] });
     await conn.run(`COPY (SELECT * FROM n) TO ${lit(out)} (FORMAT csv, HEADER)`);
     conn.closeSync();
     const b = await ingest(ws, out, { name: 'n2' });

@@ -2,6 +2,8 @@ import { readFile, rm, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lit, openMemoryConnection } from '../src/datasets/duckdb.js';
+import { inheritedMetadata } from '../src/datasets/split.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { generateTrajectories, writeTrajectoryDataset } from '../src/envs/trajectories.js';
 import { evaluateInEnv } from '../src/offline-rl/evaluate-env.js';
@@ -34,12 +36,19 @@ beforeAll(async () => {
   ws = join(dir, 'ws');
   const w = await Workspace.open(ws);
   const gen = generateTrajectories({ env: 'pendulum', policy: 'medium', episodes: 4, seed: 1 });
-  await writeTrajectoryDataset(w, 'pend', gen);
-  // a dataset with NaN rewards on rows 5 and 17 (written around ingest validation, as a custom loader might)
-  const reward = Float64Array.from(gen.reward);
-  reward[5] = NaN;
-  reward[17] = NaN;
-  await writeTrajectoryDataset(w, 'pendnan', { ...gen, reward });
+  const pend = await writeTrajectoryDataset(w, 'pend', gen);
+  // A dataset with NaN rewards on rows 5 and 17, as an older release could store: every write now checks
+  // the rows, so this one vouches for them (`validated`) to exercise training's own check.
+  const conn = await openMemoryConnection();
+  await w.createVersion({
+    name: 'pendnan',
+    conn,
+    select: `SELECT * EXCLUDE (rn) REPLACE (CASE WHEN rn IN (5, 17) THEN 'nan'::DOUBLE ELSE reward END AS reward)
+             FROM (SELECT *, row_number() OVER (ORDER BY episode_id, step) - 1 AS rn FROM read_parquet(${lit(pend.glob)})) ORDER BY episode_id, step`,
+    metadata: { ...inheritedMetadata(pend.metadata), lineage: { transform: 'test', params: {} } },
+    validated: true,
+  });
+  conn.closeSync();
   await writeTrajectoryDataset(w, 'cart', generateTrajectories({ env: 'cartpole', policy: 'medium', episodes: 6, seed: 1 }));
 });
 afterAll(async () => {

@@ -16,7 +16,7 @@ import { evaluateInEnv } from '../src/offline-rl/evaluate-env.js';
 import { rolloutPolicy } from '../src/offline-rl/rollout.js';
 import { trajectoryDataToArrays } from '../src/offline-rl/from-generated.js';
 import { awrWeights, softmaxCrossEntropyLoss } from '../src/offline-rl/losses.js';
-import { MlpPolicy, TF_MIN_ROWS } from '../src/offline-rl/policy.js';
+import { MlpPolicy, ENGINE_MIN_ROWS } from '../src/offline-rl/policy.js';
 import { backwardTf, forwardJs, forwardTf, uploadMlp } from '../src/nn/mlp.js';
 import { adamStepF32Js } from '../src/nn/adam.js';
 import { trainBc } from '../src/offline-rl/bc.js';
@@ -115,7 +115,7 @@ describe('categorical advantage-weighted regression (hand-computed)', () => {
     const actor = new CategoricalActor(1, 3, [8], 0.01, new Rng(1));
     const actions = Int32Array.from([0, 0, 1, 2]);
     const w = [Math.exp(0.3), Math.exp(0.3), Math.exp(-0.6), Math.exp(0.9)];
-    for (let s = 0; s < 600; s++) tf.tidy(() => actor.step(tf.zeros([4, 1]) as tf.Tensor2D, actions, w, 0.01));
+    for (let s = 0; s < 600; s++) actor.step(new Float32Array(4), actions, w, 0.01);
     const p = actor.toPolicy('test', { mean: Float32Array.of(0), std: Float32Array.of(1) }, {}).actionProbs(Float32Array.of(0), 1);
     const W = [2 * Math.exp(0.3), Math.exp(-0.6), Math.exp(0.9)];
     const total = W[0]! + W[1]! + W[2]!;
@@ -158,10 +158,10 @@ describe('CategoricalMlpPolicy', () => {
       expect(greedy[i]).toBe(p[2 * i + 1]! > p[2 * i]! ? 1 : 0);
     }
   });
-  it('large batches go through tfjs and agree with the JS pass', async () => {
+  it('large batches go through the wasm engine and agree with the JS pass', async () => {
     const { policy } = await trainDiscreteBc(cartMedium, { steps: 5, seed: 2, ...tiny });
     const n = 9000;
-    expect(n).toBeGreaterThan(TF_MIN_ROWS);
+    expect(n).toBeGreaterThan(ENGINE_MIN_ROWS);
     const obs = new Float32Array(n * 4);
     for (let i = 0; i < obs.length; i++) obs[i] = cartMedium.observations[i % cartMedium.observations.length]!;
     const big = policy.actionProbs(obs, n);

@@ -10,7 +10,7 @@ import { ensureTfBackend } from '../src/util/tf-backend.js';
 import { evaluateInEnv } from '../src/offline-rl/evaluate-env.js';
 import { trajectoryDataToArrays } from '../src/offline-rl/from-generated.js';
 import { IqlLearner, trainIql } from '../src/offline-rl/iql.js';
-import { loadPolicy, MlpPolicy, savePolicy, TF_MIN_ROWS } from '../src/offline-rl/policy.js';
+import { loadPolicy, MlpPolicy, savePolicy, ENGINE_MIN_ROWS } from '../src/offline-rl/policy.js';
 import { Td3BcLearner } from '../src/offline-rl/td3bc.js';
 import { checkAlgorithm, trainOffline } from '../src/offline-rl/train.js';
 import { Rng } from '../src/util/rng.js';
@@ -141,10 +141,10 @@ describe('trained policy', () => {
     expect([...back.act(obs, 10)]).toEqual([...acts]);
     expect([...back.logProb(obs, acts, 10)]).toEqual([...lp]);
   });
-  it('large batches go through tfjs in chunks and agree with the JS pass', async () => {
+  it('large batches go through the wasm engine in chunks and agree with the JS pass', async () => {
     const { policy } = await trainBc(pendulum, { steps: 5, seed: 2, ...tiny });
     const n = 9000;
-    expect(n).toBeGreaterThan(TF_MIN_ROWS);
+    expect(n).toBeGreaterThan(ENGINE_MIN_ROWS);
     const obs = new Float32Array(n * 3);
     for (let i = 0; i < obs.length; i++) obs[i] = pendulum.observations[i % pendulum.observations.length]!;
     const big = policy.act(obs, n);

@@ -4,6 +4,7 @@ import { progressBar } from './progress.js';
 import { OffpolicyError } from '../core/errors.js';
 import { ingest, INGEST_FORMATS, parseMapFlags, type IngestFormat } from '../datasets/ingest/index.js';
 import { collect, openWorkspace } from './context.js';
+import { checkNumActions } from '../datasets/limits.js';
 
 interface IngestFlags {
   name: string;
@@ -23,6 +24,7 @@ function parseNumActions(v: string | undefined): number | undefined {
       hint: 'Pass the number of actions K (actions are 0..K-1).',
     });
   }
+  checkNumActions(Number(v));
   return Number(v);
 }
 

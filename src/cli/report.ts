@@ -1,7 +1,7 @@
 /** `offpolicy report`: renders an evaluation result or a robustness study as HTML / Markdown / JSON. No logic here. */
 import type { Command } from 'commander';
 import { OffpolicyError } from '../core/errors.js';
-import { loadEvaluationResult, loadRobustnessStudy } from '../reports/load-result.js';
+import { loadAnyEvaluationResult, loadRobustnessStudy } from '../reports/load-result.js';
 import { parseReportFormats, renderReport } from '../reports/render.js';
 import { renderRobustnessReport } from '../reports/robustness.js';
 import { shellCommand } from '../reports/command-line.js';
@@ -24,7 +24,7 @@ export function registerReport(program: Command): void {
       const command = shellCommand(process.argv.slice(2));
       const { files } =
         opts.results !== undefined
-          ? await renderReport(await loadEvaluationResult(opts.results), { formats, outDir: opts.out, command })
+          ? await renderReport(await loadAnyEvaluationResult(opts.results), { formats, outDir: opts.out, command })
           : await renderRobustnessReport(await loadRobustnessStudy(opts.robustness!), { formats, outDir: opts.out, command });
       for (const f of files) process.stdout.write(`${f}\n`);
     });

@@ -238,7 +238,11 @@ export async function corruptTrajectories(ws: Workspace, opts: CorruptTrajectori
           },
           seed: opts.seed,
         },
-        { extra: { ...(parent.metadata.extra ?? {}), corruption: { bits: CORRUPTED_BITS, changed } } },
+        {
+          extra: { ...(parent.metadata.extra ?? {}), corruption: { bits: CORRUPTED_BITS, changed } },
+          // Perturbed continuous actions may leave the parent's box, which every stored version is checked against: keep its shape only.
+          ...(changed.action > 0 && parent.metadata.actionSpace?.type === 'box' ? { actionSpace: { type: 'box' as const, shape: parent.metadata.actionSpace.shape } } : {}),
+        },
       ),
     });
     return { version, changed, selected, warnings, ...(trainedCritic ? { trainedCritic } : {}) };

@@ -24,6 +24,7 @@ export function inheritMetadata(parent: DatasetMetadata, lineage: Lineage, overr
     columns: _cols,
     files: _f,
     rejected: _rej,
+    fileDigests: _fd,
     ...rest
   } = parent;
   return { ...rest, ...overrides, lineage };

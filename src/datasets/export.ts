@@ -14,6 +14,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import { lit, openMemoryConnection, queryOne, type DuckDBConnection } from './duckdb.js';
+import { assertOutsideWorkspace, cleanStaleFiles, fsError, lstatOrNull } from './fs-guard.js';
 import type { DatasetVersion, Workspace } from './workspace.js';
 
 export type ExportFormat = 'parquet' | 'csv' | 'jsonl' | 'hdf5';
@@ -32,15 +33,34 @@ export const COPY_OPTIONS = {
  * `out`; on failure the temporary file is removed and `out` is left as it was.
  */
 export async function writeAtomically(out: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  await atomicTarget(out, write);
+}
+
+/**
+ * Like writeAtomically, returning what `write` returns. Temporary files that
+ * dead processes left beside `out` (".NAME.tmp-PID-...") are removed first.
+ */
+export async function atomicTarget<T>(out: string, write: (tmp: string) => Promise<T>): Promise<T> {
   const target = path.resolve(out);
-  await mkdir(path.dirname(target), { recursive: true });
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const prefix = `.${path.basename(target)}.tmp-`;
   try {
-    await write(tmp);
+    await mkdir(path.dirname(target), { recursive: true });
+  } catch (e) {
+    throw fsError(e, `create the directory of ${target}`);
+  }
+  const st = await lstatOrNull(target);
+  if (st?.isDirectory()) {
+    throw new OffpolicyError('E_IS_A_DIRECTORY', `The output ${target} is a directory.`, { hint: 'Pass a file name with --out.' });
+  }
+  await cleanStaleFiles(path.dirname(target), [prefix]);
+  const tmp = path.join(path.dirname(target), `${prefix}${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    const result = await write(tmp);
     await rename(tmp, target);
+    return result;
   } catch (e) {
     await rm(tmp, { force: true, recursive: true });
-    throw e;
+    throw (e as NodeJS.ErrnoException)?.code ? fsError(e, `write ${target}`) : e;
   }
 }
 
@@ -80,6 +100,7 @@ export async function exportDataset(ws: Workspace, ref: string, opts: ExportOpti
   if (!opts.out) {
     throw new OffpolicyError('E_EXPORT_OUT', 'No output file given.', { hint: 'Pass --out FILE.' });
   }
+  await assertOutsideWorkspace(ws.root, opts.out);
   const version = await ws.resolve(ref);
   const conn = await openMemoryConnection();
   try {

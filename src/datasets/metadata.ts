@@ -55,6 +55,8 @@ export interface DatasetMetadata {
   extra?: Record<string, unknown>;
   lineage: Lineage;
   files: string[];
+  /** Size and SHA-256 of each part file, checked when a version is resolved (absent in versions written before it existed). */
+  fileDigests?: Record<string, { bytes: number; sha256: string }>;
   /** Present when --drop-invalid rejected rows: the file beside the version and how many. */
   rejected?: { file: string; count: number; reasons: Record<string, number> };
 }
@@ -62,7 +64,7 @@ export interface DatasetMetadata {
 /** The parts of the metadata a writer supplies; the workspace fills in the rest. */
 export type MetadataInput = Omit<
   DatasetMetadata,
-  'name' | 'version' | 'schemaVersion' | 'createdAt' | 'rowCount' | 'episodeCount' | 'contentHash' | 'contentHashAlgorithm' | 'columns' | 'files'
+  'name' | 'version' | 'schemaVersion' | 'createdAt' | 'rowCount' | 'episodeCount' | 'contentHash' | 'contentHashAlgorithm' | 'columns' | 'files' | 'fileDigests'
 >;
 
 /** Normalized score as D4RL defines it: 100 * (R - min) / (max - min). */

@@ -10,10 +10,11 @@
  */
 import { StatementType } from '@duckdb/node-api';
 import { OffpolicyError } from '../core/errors.js';
-import { ident, lit, queryRows, type DuckDBConnection } from './duckdb.js';
-import { COPY_OPTIONS, copyAtomically } from './export.js';
+import { ident, lit, queryOne, queryRows, type DuckDBConnection } from './duckdb.js';
+import { atomicTarget, COPY_OPTIONS } from './export.js';
 import type { ColumnInfo } from './metadata.js';
-import type { Workspace } from './workspace.js';
+import { skippedViews, type Workspace } from './workspace.js';
+import { assertOutsideWorkspace } from './fs-guard.js';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -101,7 +102,23 @@ async function datasetNamesHint(ws: Workspace): Promise<string> {
   return `Datasets you can query: ${names.join(', ')} (latest) and ${versions.map((v) => ident(v.ref)).join(', ')}.`;
 }
 
-async function queryError(ws: Workspace, e: unknown): Promise<OffpolicyError> {
+async function queryError(ws: Workspace, e: unknown, conn?: DuckDBConnection): Promise<OffpolicyError> {
+  const raw = (e as Error).message ?? String(e);
+  const missing = /Table with name ([^\s]+) does not exist/.exec(raw)?.[1];
+  const skipped = conn ? (skippedViews.get(conn) ?? []) : [];
+  const hit = missing ? skipped.find((r) => r === missing || r.slice(0, r.lastIndexOf('@')) === missing) : undefined;
+  if (hit) {
+    return new OffpolicyError('E_DATASET_DAMAGED', `Stored version ${hit} is damaged (its files do not match its metadata), so it cannot be queried.`, {
+      hint: `Remove it (offpolicy datasets rm ${hit} --yes) and write it again; other datasets are not affected.`,
+      cause: e,
+    });
+  }
+  if (/file system operations are disabled|Permission Error/i.test(raw)) {
+    return new OffpolicyError('E_QUERY_ACCESS', `The query may read only the workspace's datasets: ${raw.split('\n')[0]}`, {
+      hint: await datasetNamesHint(ws),
+      cause: e,
+    });
+  }
   // DuckDB messages span lines (error, candidates, "LINE 1: ..." and a caret line): keep them on one.
   const msg = ((e as Error).message ?? String(e))
     .split('\n')
@@ -136,11 +153,11 @@ export async function checkReadOnly(ws: Workspace, conn: DuckDBConnection, sql: 
     const row = await queryRows(conn, `SELECT json_serialize_sql(${lit(inner)})::VARCHAR AS j`);
     parsed = JSON.parse(String(row[0]!.j)) as typeof parsed;
   } catch (e) {
-    throw await queryError(ws, e);
+    throw await queryError(ws, e, conn);
   }
   if (parsed.error) {
     if (/only select statements/i.test(parsed.error_message ?? '')) throw refuse('not a SELECT');
-    throw await queryError(ws, new Error(parsed.error_message ?? 'the statement does not parse'));
+    throw await queryError(ws, new Error(parsed.error_message ?? 'the statement does not parse'), conn);
   }
   const count = parsed.statements?.length ?? 0;
   if (count !== 1) {
@@ -152,7 +169,7 @@ export async function checkReadOnly(ws: Workspace, conn: DuckDBConnection, sql: 
   try {
     extracted = await conn.extractStatements(text);
   } catch (e) {
-    throw await queryError(ws, e);
+    throw await queryError(ws, e, conn);
   }
   let type: StatementType;
   try {
@@ -160,7 +177,7 @@ export async function checkReadOnly(ws: Workspace, conn: DuckDBConnection, sql: 
     type = prepared.statementType;
     prepared.destroySync();
   } catch (e) {
-    throw await queryError(ws, e);
+    throw await queryError(ws, e, conn);
   }
   if (type !== StatementType.SELECT && type !== StatementType.EXPLAIN) {
     throw refuse(`a ${StatementType[type] ?? 'non-SELECT'} statement`);
@@ -175,8 +192,8 @@ function asSelect(stmt: CheckedStatement): string | null {
   return stmt.text;
 }
 
-async function withQueryConnection<T>(ws: Workspace, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-  const conn = await ws.queryConnection();
+async function withQueryConnection<T>(ws: Workspace, fn: (conn: DuckDBConnection) => Promise<T>, writable: string[] = []): Promise<T> {
+  const conn = await ws.queryConnection({ writable });
   try {
     return await fn(conn);
   } finally {
@@ -201,7 +218,7 @@ export async function queryDatasets(ws: Workspace, sql: string, opts: { limit?: 
       if (truncated) rows = rows.slice(0, limit);
       return { columns, rows, truncated };
     } catch (e) {
-      throw await queryError(ws, e);
+      throw await queryError(ws, e, conn);
     }
   });
 }
@@ -235,23 +252,30 @@ export async function queryToFile(
       hint: 'Use --format csv, json or parquet with --out.',
     });
   }
-  return withQueryConnection(ws, async (conn) => {
-    const stmt = await checkReadOnly(ws, conn, sql);
-    let select = asSelect(stmt);
-    try {
-      if (select === null) {
-        // EXPLAIN cannot be a subquery: run it, then write its (small) result from a temp table.
-        const rows = await queryRows(conn, stmt.text);
-        await rowsToTable(conn, 'explain_result', rows);
-        select = 'SELECT * FROM explain_result';
-      }
-      const rows = await copyAtomically(conn, select, opts.out, COPY_FOR[opts.format]);
-      return { rows, out: path.resolve(opts.out) };
-    } catch (e) {
-      if (e instanceof OffpolicyError) throw e;
-      throw await queryError(ws, e);
-    }
-  });
+  await assertOutsideWorkspace(ws.root, opts.out);
+  return atomicTarget(opts.out, async (tmp) =>
+    withQueryConnection(
+      ws,
+      async (conn) => {
+        const stmt = await checkReadOnly(ws, conn, sql);
+        let select = asSelect(stmt);
+        try {
+          if (select === null) {
+            // EXPLAIN cannot be a subquery: run it, then write its (small) result from a temp table.
+            const rows = await queryRows(conn, stmt.text);
+            await rowsToTable(conn, 'explain_result', rows);
+            select = 'SELECT * FROM explain_result';
+          }
+          const r = await queryOne(conn, `COPY (\n${select}\n) TO ${lit(tmp)} (${COPY_FOR[opts.format]})`);
+          return { rows: Number(Object.values(r)[0] ?? 0), out: path.resolve(opts.out) };
+        } catch (e) {
+          if (e instanceof OffpolicyError) throw e;
+          throw await queryError(ws, e, conn);
+        }
+      },
+      [tmp],
+    ),
+  );
 }
 
 /** The query's full result as CSV or JSON text (what `query --format csv|json` prints). */
@@ -272,4 +296,45 @@ async function rowsToTable(conn: DuckDBConnection, table: string, rows: Record<s
   for (const r of rows) {
     await conn.run(`INSERT INTO ${ident(table)} VALUES (${cols.map((c) => (r[c] === null || r[c] === undefined ? 'NULL' : lit(String(r[c])))).join(', ')})`);
   }
+}
+
+/**
+ * Checks that `where` is one boolean SQL expression (what `train --where`
+ * takes) using DuckDB's own parser: `SELECT 1 WHERE (<where>)` must parse as
+ * exactly one plain SELECT with nothing but that WHERE clause, so a second
+ * statement, a UNION, ORDER BY or a comment swallowing the closing parenthesis
+ * is refused (E_WHERE). Returns the expression in parentheses. Run the query
+ * that uses it on a locked connection (Workspace.queryConnection): a subquery
+ * inside the expression may still read, but only the workspace's datasets.
+ */
+export async function checkWhereExpression(conn: DuckDBConnection, where: string): Promise<string> {
+  const refuse = (why: string) =>
+    new OffpolicyError('E_WHERE', `--where "${where}" is not a single SQL condition: ${why}.`, {
+      hint: 'Pass one boolean expression over the dataset\'s columns, e.g. --where "episode_id < 100".',
+    });
+  if (where.trim() === '') throw refuse('it is empty');
+  let parsed: { error: boolean; error_message?: string; statements?: { node: Record<string, unknown> }[] };
+  try {
+    const row = await queryRows(conn, `SELECT json_serialize_sql(${lit(`SELECT 1 WHERE (${where})`)})::VARCHAR AS j`);
+    parsed = JSON.parse(String(row[0]!.j)) as typeof parsed;
+  } catch (e) {
+    throw refuse((e as Error).message.split('\n')[0]!);
+  }
+  if (parsed.error) throw refuse(parsed.error_message?.split('\n')[0] ?? 'it does not parse');
+  if ((parsed.statements?.length ?? 0) !== 1) throw refuse(`it holds ${parsed.statements?.length ?? 0} statements`);
+  const n = parsed.statements![0]!.node;
+  const empty = (x: unknown) => x === null || x === undefined || (Array.isArray(x) && x.length === 0);
+  const ok =
+    n.type === 'SELECT_NODE' &&
+    (n.from_table as { type?: string } | undefined)?.type === 'EMPTY' &&
+    (n.select_list as unknown[]).length === 1 &&
+    empty(n.modifiers) &&
+    empty((n.cte_map as { map?: unknown[] } | undefined)?.map) &&
+    empty(n.group_expressions) &&
+    empty(n.having) &&
+    empty(n.qualify) &&
+    empty(n.sample) &&
+    !empty(n.where_clause);
+  if (!ok) throw refuse('it reaches outside the condition (a UNION, ORDER BY, LIMIT or similar)');
+  return `(${where})`;
 }

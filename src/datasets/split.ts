@@ -93,8 +93,7 @@ export function inheritedMetadata(m: DatasetMetadata): Omit<MetadataInput, 'line
 
 /**
  * Splits `ref` into parts written as new dataset versions. Nothing is written
- * when a part would be empty; if writing a later part fails, the parts already
- * written by this call are removed again.
+ * when a part would be empty, and the parts are committed together (all or none).
  */
 export async function splitDataset(ws: Workspace, ref: string, opts: SplitOptions): Promise<SplitPart[]> {
   checkRatios(opts.ratios);
@@ -134,7 +133,6 @@ export async function splitDataset(ws: Workspace, ref: string, opts: SplitOption
   const scan = `read_parquet(${lit(parent.glob)})`;
   const part = splitAssignmentSql(idColumn, opts.ratios, opts.seed);
   const conn = await openMemoryConnection();
-  const written: DatasetVersion[] = [];
   try {
     const counts = new Map<number, number>();
     for (const r of await queryRows(conn, `SELECT ${part} AS part, count(*)::DOUBLE AS n FROM ${scan} GROUP BY part`)) {
@@ -148,10 +146,10 @@ export async function splitDataset(ws: Workspace, ref: string, opts: SplitOption
         { hint: 'Use fewer parts, larger ratios, or another seed. Nothing was written.' },
       );
     }
-    const out: SplitPart[] = [];
-    for (let i = 0; i < names.length; i++) {
-      const version = await ws.createVersion({
-        name: names[i]!,
+    // Every part is staged first and committed together: all parts land or none.
+    const versions = await ws.createVersions(
+      names.map((name, i) => ({
+        name,
         conn,
         select: `SELECT * FROM ${scan} WHERE ${part} = ${i}`,
         metadata: {
@@ -163,15 +161,10 @@ export async function splitDataset(ws: Workspace, ref: string, opts: SplitOption
             seed: opts.seed,
           },
         },
-      });
-      written.push(version);
-      out.push({ name: names[i]!, ratio: opts.ratios[i]!, version });
-      opts.onProgress?.(i + 1, names.length);
-    }
-    return out;
-  } catch (e) {
-    for (const v of written) await ws.remove(v.ref).catch(() => undefined);
-    throw e;
+      })),
+    );
+    opts.onProgress?.(names.length, names.length);
+    return versions.map((version, i) => ({ name: names[i]!, ratio: opts.ratios[i]!, version }));
   } finally {
     conn.closeSync();
   }

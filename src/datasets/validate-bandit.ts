@@ -4,6 +4,7 @@
  *
  * Rules (each TRUE for a bad row; a NULL result counts as bad):
  * - E_PROPENSITY_RANGE  propensity in (0, 1]
+ * - E_PROPENSITY_FLOOR  propensity >= PROPENSITY_FLOOR (1e-100), so importance weights stay finite
  * - E_NON_FINITE        every FLOAT/DOUBLE column and every vector element is finite
  * - E_ACTION_RANGE      action an integer in 0..K-1
  * - E_RAGGED_VECTOR     context has the same length d on every row
@@ -14,6 +15,7 @@
 import { OffpolicyError } from '../core/errors.js';
 import { ident, queryOne, queryRows, type DuckDBConnection } from './duckdb.js';
 import type { RowRule } from './validation.js';
+import { checkNumActions, MAX_ACTIONS, PROPENSITY_FLOOR } from './limits.js';
 import { elementType, isIeeeType, isListType, type SourceColumn } from './ingest/column-types.js';
 
 /** Tolerance on sum(action_probs) = 1. */
@@ -69,6 +71,9 @@ export async function banditShape(conn: DuckDBConnection, table: string, numActi
   } else {
     const max = row.max_action === null || row.max_action === undefined ? -1 : Number(row.max_action);
     shape = { numActions: Math.max(max + 1, 1), numActionsSource: 'max_action' };
+  }
+  if (shape.numActions > MAX_ACTIONS) {
+    checkNumActions(shape.numActions, shape.numActionsSource === 'flag' ? '--num-actions' : `K (from ${shape.numActionsSource.replace('_', ' ')})`);
   }
   return d === undefined ? shape : { ...shape, contextDim: d };
 }
@@ -134,6 +139,12 @@ export async function prepareBanditChecks(
       rule: 'propensity in (0, 1]',
       bad: 'NOT (propensity > 0 AND propensity <= 1)',
       hint: 'A propensity is the probability the logging policy gave the logged action: it must be above 0 and at most 1 (map the right column with --map propensity=COLUMN).',
+    });
+    rules.push({
+      code: 'E_PROPENSITY_FLOOR',
+      rule: `propensity at least ${PROPENSITY_FLOOR} (a smaller one overflows importance weights)`,
+      bad: `propensity > 0 AND propensity < ${PROPENSITY_FLOOR}`,
+      hint: `Propensities below ${PROPENSITY_FLOOR} make 1/p overflow the estimates; check how they were computed (log-probabilities exponentiated twice?) or drop those rows with --drop-invalid.`,
     });
   }
   for (const col of columns) {

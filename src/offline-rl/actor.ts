@@ -3,7 +3,6 @@
  * (weighted) regression on dataset actions. Deterministic: squared error;
  * Gaussian: negative log-likelihood with a state-independent log-std vector.
  */
-import * as tf from '@tensorflow/tfjs';
 import { Adam } from '../nn/adam.js';
 import { initMlp, type MlpSpec } from '../nn/mlp.js';
 import { WasmMlp } from '../nn/wasm-mlp.js';
@@ -49,12 +48,11 @@ export class Actor {
 
   /**
    * One regression step on (observations, actions) with optional per-row
-   * weights; returns the loss. Observations are rows of a Float32Array (or a
-   * tensor, read back once); the passes run on the wasm engine.
+   * weights; returns the loss. Observations are rows of a Float32Array; the
+   * passes run on the wasm engine.
    */
-  step(obs: tf.Tensor2D | Float32Array, actions: Float32Array, weights: ArrayLike<number> | undefined, lr: number): number {
+  step(x: Float32Array, actions: Float32Array, weights: ArrayLike<number> | undefined, lr: number): number {
     const m = this.actDim;
-    const x = obs instanceof Float32Array ? obs : (obs.dataSync() as Float32Array);
     const n = x.length / this.spec.sizes[0]!;
     const net = this.engine;
     const y = net.forward(this.params, x, n);

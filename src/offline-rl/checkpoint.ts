@@ -4,12 +4,17 @@
  *   <out>/checkpoints/step-000001000/state.bin    (every buffer, little-endian, back to back)
  * written into a temporary directory and renamed into place, so a crash never
  * leaves a half-written checkpoint under a step-* name. Reading verifies the
- * byte count and SHA-256 of state.bin.
+ * byte count and SHA-256 of state.bin, and `headerSha256`, the SHA-256 of
+ * state.json's own text without that field, so editing the step or a scalar
+ * is caught too. binFile must name a regular file inside the checkpoint
+ * directory; buffers must lie inside state.bin (their values round-trip bit
+ * for bit, NaN included).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
+import { fileInside } from '../datasets/fs-guard.js';
 import { checkpointError, type JsonValue, type LearnerState, type StateBuffer } from './learner.js';
 
 export const CHECKPOINT_DIR = 'checkpoints';
@@ -38,6 +43,12 @@ interface CheckpointJson {
   binFile: string;
   binBytes: number;
   sha256: string;
+  /** SHA-256 of JSON.stringify of this object without headerSha256 (key order as written). */
+  headerSha256?: string;
+}
+
+function headerHash(json: Omit<CheckpointJson, 'headerSha256'>): string {
+  return createHash('sha256').update(JSON.stringify(json)).digest('hex');
 }
 
 export interface CheckpointInfo {
@@ -105,7 +116,7 @@ export async function writeCheckpoint(root: string, state: LearnerState, meta: J
   await mkdir(tmp);
   try {
     await writeFile(join(tmp, STATE_BIN), bin);
-    await writeFile(join(tmp, STATE_JSON), JSON.stringify(json) + '\n');
+    await writeFile(join(tmp, STATE_JSON), JSON.stringify({ ...json, headerSha256: headerHash(json) }) + '\n');
     await rm(final, { recursive: true, force: true });
     await rename(tmp, final);
   } catch (e) {
@@ -146,24 +157,36 @@ export async function readCheckpoint(dir: string): Promise<{ state: LearnerState
   } catch (e) {
     throw checkpointError(`Cannot read ${join(dir, STATE_JSON)}: ${(e as Error).message}.`, 'Delete that checkpoint directory to resume from the one before it, or start over with --force.');
   }
-  if (json.format !== 'offpolicy-checkpoint' || json.formatVersion !== 1) {
-    throw checkpointError(`${join(dir, STATE_JSON)} is not an offpolicy checkpoint (format ${String(json.format)}, version ${String(json.formatVersion)}).`);
+  const again = 'Delete that checkpoint directory to resume from the one before it, or start over with --force.';
+  if (typeof json !== 'object' || json === null || json.format !== 'offpolicy-checkpoint' || json.formatVersion !== 1) {
+    throw checkpointError(`${join(dir, STATE_JSON)} is not an offpolicy checkpoint (format ${String(json?.format)}, version ${String(json?.formatVersion)}).`);
   }
+  const { headerSha256, ...header } = json;
+  if (typeof headerSha256 !== 'string' || headerHash(header) !== headerSha256) {
+    throw checkpointError(`The checkpoint ${dir} is damaged: ${STATE_JSON} does not match its recorded hash (it was edited, or written by an older version).`, again);
+  }
+  if (!Number.isSafeInteger(json.step) || json.step < 0 || !Array.isArray(json.buffers) || !Number.isSafeInteger(json.binBytes)) {
+    throw checkpointError(`${join(dir, STATE_JSON)} has an invalid step, buffer table or byte count.`, again);
+  }
+  const binPath = await fileInside(dir, json.binFile, 'E_CHECKPOINT', 'The checkpoint data file');
   let bin: Buffer;
   try {
-    bin = await readFile(join(dir, json.binFile));
+    bin = await readFile(binPath);
   } catch {
-    throw checkpointError(`The checkpoint ${dir} has no ${json.binFile}.`, 'Delete that checkpoint directory to resume from the one before it, or start over with --force.');
+    throw checkpointError(`The checkpoint ${dir} has no ${json.binFile}.`, again);
   }
   const sha = createHash('sha256').update(bin).digest('hex');
   if (bin.length !== json.binBytes || sha !== json.sha256) {
     throw checkpointError(
-      `The checkpoint ${dir} is damaged: ${json.binFile} has ${bin.length} bytes (SHA-256 ${sha.slice(0, 12)}...), state.json expects ${json.binBytes} (${json.sha256.slice(0, 12)}...).`,
-      'Delete that checkpoint directory to resume from the one before it, or start over with --force.',
+      `The checkpoint ${dir} is damaged: ${json.binFile} has ${bin.length} bytes (SHA-256 ${sha.slice(0, 12)}...), state.json expects ${json.binBytes} (${String(json.sha256).slice(0, 12)}...).`,
+      again,
     );
   }
   const buffers: Record<string, StateBuffer> = {};
   for (const e of json.buffers) {
+    if (typeof e?.name !== 'string' || (e.dtype !== 'float32' && e.dtype !== 'float64') || !Number.isSafeInteger(e.offset) || !Number.isSafeInteger(e.length) || e.offset < 0 || e.length < 0) {
+      throw checkpointError(`${join(dir, STATE_JSON)} lists an invalid buffer ${JSON.stringify(e)?.slice(0, 80)}.`, again);
+    }
     const w = e.dtype === 'float64' ? 8 : 4;
     if (e.offset + e.length * w > bin.length) throw checkpointError(`Checkpoint buffer "${e.name}" runs past the end of ${json.binFile}.`);
     buffers[e.name] = fromBytes(bin, e);

@@ -9,27 +9,31 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { checkSizes, checkVector, policyFormatError, readPolicyWeights } from './policy-guard.js';
 import { OffpolicyError } from '../core/errors.js';
 import type { ContinuousPolicy } from '../core/contracts.js';
-import * as tf from '@tensorflow/tfjs';
-import { checkSpec, forwardJs, parameterCount, predictTf, type MlpSpec } from '../nn/mlp.js';
+import { checkSpec, forwardJs, parameterCount, type MlpSpec } from '../nn/mlp.js';
+import { WasmMlp } from '../nn/wasm-mlp.js';
 import { gaussianLogProb, LOG_STD_MAX, LOG_STD_MIN } from './losses.js';
 
 export type ActorKind = 'deterministic' | 'gaussian';
 
 /**
- * From this many rows, `act` runs the batch through tfjs (when a fast backend
- * is already initialised, e.g. after ensureTfBackend()) in chunks;
- * below it, a plain JS forward pass is faster than tfjs's per-op overhead. The
- * JS pass is slow on large batches (README, Offline RL), so scoring a large
- * dataset should initialise the backend first.
+ * From this many rows, `act` runs the batch through the wasm engine
+ * (src/nn/wasm-mlp.ts) in chunks; below it, the plain JS pass (float64
+ * accumulation; what rollouts use, a few rows at a time). The JS pass is slow
+ * on large batches (README, Offline RL).
  */
-export const TF_MIN_ROWS = 512;
-const TF_CHUNK_ROWS = 8192;
+export const ENGINE_MIN_ROWS = 512;
+const ENGINE_CHUNK_ROWS = 8192;
 
-function fastBackendReady(): boolean {
-  const name = tf.engine().backendName as string | undefined | null;
-  return name === 'wasm' || name === 'tensorflow';
+/** One inference engine per network shape, created on first use. */
+const engines = new Map<string, WasmMlp>();
+function engineFor(spec: MlpSpec): WasmMlp {
+  const key = `${spec.sizes.join(',')}:${spec.output}`;
+  let e = engines.get(key);
+  if (!e) engines.set(key, (e = new WasmMlp(spec)));
+  return e;
 }
 
 /** What a saved policy network needs to run: weights, normalization and, when return-conditioned, the return still to collect. */
@@ -61,18 +65,18 @@ export function policyNetworkOutput(p: PolicyNetwork, obs: Float32Array, n: numb
 }
 
 /**
- * Inference forward pass of a policy network over n rows: tfjs in chunks of
- * TF_CHUNK_ROWS when the batch is large and a fast backend is ready, else the
- * plain JS pass (faster than tfjs's per-op overhead for a few rows).
+ * Inference forward pass of a policy network over n rows: the wasm engine in
+ * chunks of ENGINE_CHUNK_ROWS when the batch is large, else the plain JS pass.
  */
 export function forwardForInference(spec: MlpSpec, params: Float32Array, x: Float32Array, n: number): Float32Array {
-  if (n < TF_MIN_ROWS || !fastBackendReady()) return forwardJs(spec, params, x, n);
+  if (n < ENGINE_MIN_ROWS) return forwardJs(spec, params, x, n);
+  const net = engineFor(spec);
   const w = spec.sizes[0]!;
   const k = spec.sizes[spec.sizes.length - 1]!;
   const y = new Float32Array(n * k);
-  for (let r0 = 0; r0 < n; r0 += TF_CHUNK_ROWS) {
-    const rows = Math.min(TF_CHUNK_ROWS, n - r0);
-    y.set(predictTf(spec, params, x.subarray(r0 * w, (r0 + rows) * w), rows), r0 * k);
+  for (let r0 = 0; r0 < n; r0 += ENGINE_CHUNK_ROWS) {
+    const rows = Math.min(ENGINE_CHUNK_ROWS, n - r0);
+    y.set(net.infer(params, x.subarray(r0 * w, (r0 + rows) * w), rows), r0 * k);
   }
   return y;
 }
@@ -265,17 +269,22 @@ export async function loadPolicy(dir: string): Promise<MlpPolicy> {
       hint: 'Use loadPolicyDir, which reads every kind.',
     });
   }
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(join(dir, j.weightsFile));
-  } catch {
-    throw new OffpolicyError('E_POLICY_NOT_FOUND', `The weights file ${j.weightsFile} is missing from ${dir}.`, { hint: 'Copy the whole policy directory.' });
+  const file = join(dir, 'policy.json');
+  const sizes = checkSizes(file, j.actor?.sizes);
+  const inDim = sizes[0]!;
+  const actDim = sizes[sizes.length - 1]!;
+  if (j.returnConditioning !== undefined) {
+    const rc = j.returnConditioning as unknown as Record<string, unknown>;
+    if (typeof rc !== 'object' || rc === null || !Number.isFinite(rc.targetReturn) || !Number.isFinite(rc.scale) || !((rc.scale as number) > 0)) {
+      throw policyFormatError(`${file}: returnConditioning needs a finite targetReturn and a positive scale.`);
+    }
   }
-  if (bytes.length % 4 !== 0) {
-    throw new OffpolicyError('E_POLICY_FORMAT', `${j.weightsFile} has ${bytes.length} bytes, not a whole number of float32 values.`, { hint: 'The file is truncated; export the policy again.' });
-  }
-  const params = new Float32Array(bytes.length / 4);
-  for (let i = 0; i < params.length; i++) params[i] = bytes.readFloatLE(i * 4);
+  const obsDim = inDim - (j.returnConditioning ? 1 : 0);
+  checkVector(file, 'maxAction', j.maxAction, actDim, (x) => x > 0, '(each above 0)');
+  checkVector(file, 'obsMean', j.obsMean, obsDim);
+  checkVector(file, 'obsStd', j.obsStd, obsDim, (x) => x > 0, '(each above 0)');
+  if (j.kind === 'gaussian' || j.logStd !== null) checkVector(file, 'logStd', j.logStd, actDim);
+  const params = await readPolicyWeights(dir, j.weightsFile);
   return new MlpPolicy({
     algo: j.algo,
     kind: j.kind,

@@ -6,6 +6,7 @@
  * the `offpolicy train` command runs a TrainingSession (session.ts) instead.
  */
 import { openMemoryConnection } from '../datasets/duckdb.js';
+import { checkWhereExpression } from '../datasets/query.js';
 import { loadTrajectoryArrays, type TrajectoryArrays } from '../datasets/load-trajectories.js';
 import { spaceWidth } from '../datasets/metadata.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
@@ -50,14 +51,16 @@ export interface TrainingData {
 export async function loadTrainingData(ws: Workspace, ref: string, opts: TrainOptions & { where?: string; env?: string }): Promise<TrainingData> {
   const explicitEnv = opts.env !== undefined ? getEnv(opts.env) : null;
   const version = await ws.resolve(ref);
-  const conn = await openMemoryConnection();
+  // A user condition runs on a connection that can read this version only, after a parse check.
+  const conn = opts.where !== undefined ? await ws.queryConnection({ versions: [version] }) : await openMemoryConnection();
   let data: TrajectoryArrays;
   try {
+    const where = opts.where !== undefined ? { where: await checkWhereExpression(conn, opts.where) } : {};
     // A bandit log trains the discrete learners as one-step episodes (context -> observation).
     data =
       version.metadata.kind === 'bandit'
-        ? await loadBanditTrainingArrays(conn, version, opts.where ? { where: opts.where } : {})
-        : await loadTrajectoryArrays(conn, version, opts.where ? { where: opts.where } : {});
+        ? await loadBanditTrainingArrays(conn, version, where)
+        : await loadTrajectoryArrays(conn, version, where);
   } finally {
     conn.closeSync();
   }

@@ -15,7 +15,18 @@ import { OffpolicyError } from '../../core/errors.js';
 import { INGEST_FORMATS, type IngestFormat } from './types.js';
 
 /** What the bytes of a file look like. */
-export type Sniffed = 'parquet' | 'parquet-truncated' | 'arrow-file' | 'arrow-stream' | 'hdf5' | 'jsonl' | 'csv' | 'binary' | 'empty';
+export type Sniffed =
+  | 'parquet'
+  | 'parquet-truncated'
+  | 'arrow-file'
+  | 'arrow-truncated'
+  | 'arrow-stream'
+  | 'hdf5'
+  | 'hdf5-truncated'
+  | 'jsonl'
+  | 'csv'
+  | 'binary'
+  | 'empty';
 
 const HDF5_MAGIC = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 const SNIFF_BYTES = 64 * 1024;
@@ -23,6 +34,8 @@ const SNIFF_BYTES = 64 * 1024;
 const DESCRIPTIONS: Record<Sniffed, string> = {
   parquet: 'a Parquet file',
   'parquet-truncated': 'a truncated Parquet file',
+  'arrow-truncated': 'a truncated Arrow IPC file',
+  'hdf5-truncated': 'a truncated HDF5 file',
   'arrow-file': 'an Arrow IPC file',
   'arrow-stream': 'an Arrow IPC stream',
   hdf5: 'an HDF5 file',
@@ -45,9 +58,17 @@ export async function sniffFile(file: string): Promise<Sniffed> {
       if (size >= 12) await fh.read(tail, 0, 4, size - 4);
       return size >= 12 && tail.toString('latin1') === 'PAR1' ? 'parquet' : 'parquet-truncated';
     }
-    if (head.length >= 6 && head.subarray(0, 6).toString('latin1') === 'ARROW1') return 'arrow-file';
+    if (head.length >= 6 && head.subarray(0, 6).toString('latin1') === 'ARROW1') {
+      // An Arrow IPC file ends with the magic too (after its footer).
+      const tail = Buffer.alloc(6);
+      if (size >= 12) await fh.read(tail, 0, 6, size - 6);
+      return size >= 12 && tail.toString('latin1') === 'ARROW1' ? 'arrow-file' : 'arrow-truncated';
+    }
     if (head.length >= 8 && head.readUInt32LE(0) === 0xffffffff) return 'arrow-stream';
-    if (head.length >= 8 && head.subarray(0, 8).equals(HDF5_MAGIC)) return 'hdf5';
+    if (head.length >= 8 && head.subarray(0, 8).equals(HDF5_MAGIC)) {
+      const eof = hdf5EndOfFile(head);
+      return eof !== undefined && eof > size ? 'hdf5-truncated' : 'hdf5';
+    }
     if (head.includes(0)) return 'binary';
     const text = head.toString('utf8').replace(/^\uFEFF/, '').trimStart();
     if (text.startsWith('{') || text.startsWith('[')) return 'jsonl';
@@ -55,6 +76,33 @@ export async function sniffFile(file: string): Promise<Sniffed> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * The end-of-file address an HDF5 superblock (at offset 0) records, or
+ * undefined when it cannot be read. Superblock versions 0/1: signature (8),
+ * eight 1-byte fields (sizes of offsets and lengths at 13 and 14), two 2-byte
+ * K values, 4-byte flags, [v1: 4 more bytes], then base, free-space, EOF
+ * addresses. Versions 2/3: signature, version, offset size (9), length size,
+ * flags, then base, extension, EOF addresses.
+ */
+function hdf5EndOfFile(head: Buffer): number | undefined {
+  if (head.length < 16) return undefined;
+  const version = head[8]!;
+  let sizeOfOffsets: number;
+  let at: number;
+  if (version === 0 || version === 1) {
+    sizeOfOffsets = head[13]!;
+    at = 24 + (version === 1 ? 4 : 0) + 2 * sizeOfOffsets;
+  } else if (version === 2 || version === 3) {
+    sizeOfOffsets = head[9]!;
+    at = 12 + 2 * sizeOfOffsets;
+  } else return undefined;
+  if (sizeOfOffsets !== 8 && sizeOfOffsets !== 4) return undefined;
+  if (head.length < at + sizeOfOffsets) return undefined;
+  const eof = sizeOfOffsets === 8 ? Number(head.readBigUInt64LE(at)) : head.readUInt32LE(at);
+  // The undefined address (all ones) means unknown.
+  return eof >= 2 ** 53 || (sizeOfOffsets === 4 && eof === 0xffffffff) ? undefined : eof;
 }
 
 function fromExtension(file: string): IngestFormat | undefined {
@@ -154,6 +202,16 @@ export async function detectFormat(source: string, flag?: string): Promise<Detec
   if (sniffed === 'parquet-truncated') {
     throw new OffpolicyError('E_TRUNCATED_FILE', `"${source}" starts like a Parquet file but has no footer: it is truncated.`, {
       hint: 'Copy or export the file again in full.',
+    });
+  }
+  if (sniffed === 'arrow-truncated') {
+    throw new OffpolicyError('E_TRUNCATED_FILE', `"${source}" starts like an Arrow IPC file but does not end like one: it is truncated.`, {
+      hint: 'Copy or export the file again in full.',
+    });
+  }
+  if (sniffed === 'hdf5-truncated') {
+    throw new OffpolicyError('E_TRUNCATED_FILE', `"${source}" is an HDF5 file shorter than its superblock says: it is truncated.`, {
+      hint: 'Copy or download the file again in full.',
     });
   }
   const claimed = (flag as IngestFormat | undefined) ?? fromExtension(source);

@@ -86,6 +86,7 @@ export async function finishIngest(ws: Workspace, conn: DuckDBConnection, opts: 
       conn,
       select: `SELECT ${colList} FROM ${ident(opts.table)}`,
       metadata: opts.metadata,
+      validated: true,
     });
     result = { version, rejectedCount: 0, warnings };
   } else {
@@ -124,6 +125,7 @@ export async function finishIngest(ws: Workspace, conn: DuckDBConnection, opts: 
       conn,
       select: `SELECT ${colList} FROM ${ident(opts.table)} WHERE _row NOT IN (SELECT _row FROM ${ident(rejected)}) ORDER BY _row`,
       metadata: { ...opts.metadata, rejected: { file: REJECTED_FILE, count: rejectedCount, reasons } },
+      validated: true,
       extraFiles: async (dir) => {
         await conn.run(
           `COPY (SELECT r._row, r.reason, s.* EXCLUDE (_row) FROM ${ident(rejected)} r JOIN ${ident(source)} s ON s._row = r._row ORDER BY r._row) TO ${lit(path.join(dir, REJECTED_FILE))} (FORMAT parquet, COMPRESSION zstd)`,

@@ -16,6 +16,7 @@ import { OffpolicyError } from '../../core/errors.js';
 import { ident, lit, openMemoryConnection, queryRows, type DuckDBConnection } from '../duckdb.js';
 import type { MetadataInput, Space } from '../metadata.js';
 import { banditShape } from '../validate-bandit.js';
+import { checkColumnNames } from './input-guard.js';
 import { checkDatasetName, type Workspace } from '../workspace.js';
 import { castRules, createStagedView, planCanonical, type PlanOptions } from './canonical.js';
 import { detectFormat } from './detect.js';
@@ -96,7 +97,7 @@ export async function ingest(ws: Workspace, source: string, opts: IngestOptions)
   checkDatasetName(opts.name);
   const detected = await detectFormat(source, opts.format);
   let format: IngestFormat = detected.format;
-  const spillDir = await mkdtemp(path.join(tmpdir(), 'offpolicy-ingest-'));
+  const spillDir = await mkdtemp(path.join(tmpdir(), `offpolicy-ingest-${process.pid}-`));
   const conn = await ingestConnection(spillDir);
   try {
     const raw = '_ingest_raw';
@@ -143,7 +144,10 @@ export async function ingest(ws: Workspace, source: string, opts: IngestOptions)
     }
 
     // Tabular inputs: stage the raw rows, then plan the canonical view.
-    if (format === 'arrow') await stageArrow(conn, source, raw);
+    if (format === 'arrow') {
+      await stageArrow(conn, source, raw);
+      checkColumnNames(source, (await queryRows(conn, `DESCRIBE ${ident(raw)}`)).map((r) => String(r.column_name)));
+    }
     else await stageTabular(conn, format === 'obd' ? 'csv' : format, source, raw);
     progress(1, TOTAL);
     if (Number((await queryRows(conn, `SELECT count(*) AS n FROM ${ident(raw)}`))[0]!.n) === 0) {

@@ -49,6 +49,7 @@
  *   form does to DM's error).
  * - OBP's effective_dim_ratio (sparse reward functions) is not implemented.
  */
+import { checkDenseCells } from '../limits.js';
 import { OffpolicyError } from '../../core/errors.js';
 import { Rng } from '../../util/rng.js';
 import { softmaxRows } from '../../util/softmax.js';
@@ -225,6 +226,9 @@ function checkOptions(o: GenerateBanditOptions): void {
   checkInt('rows', o.n, 1, 2 ** 31 - 1, '--rows');
   checkInt('actions', o.numActions, 2, 100_000, '--actions');
   checkInt('context dimension', o.contextDim, 1, 10_000, '--context-dim');
+  // Scores, action probabilities and expected rewards are n x K arrays; contexts n x d.
+  checkDenseCells(o.n, o.numActions, 'Generating this log');
+  checkDenseCells(o.n, o.contextDim, 'Generating this log (contexts)');
   if (o.reward !== 'logistic' && o.reward !== 'linear') {
     throw new OffpolicyError('E_GENERATOR_PARAM', `Unknown reward function "${String(o.reward)}".`, {
       hint: 'Use --reward logistic (binary rewards) or --reward linear (continuous rewards).',

@@ -3,7 +3,6 @@
  * actions, trained by (weighted) softmax cross-entropy on dataset actions:
  * plain for BC and RCBC, advantage-weighted for IQL.
  */
-import type * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../util/rng.js';
 import { Adam } from '../../nn/adam.js';
 import { initMlp, type MlpSpec } from '../../nn/mlp.js';
@@ -42,12 +41,11 @@ export class CategoricalActor {
 
   /**
    * One cross-entropy step on (inputs, action indices) with optional per-row
-   * weights; returns the loss. Inputs are rows of a Float32Array (or a tensor,
-   * read back once); the passes run on the wasm engine.
+   * weights; returns the loss. Inputs are rows of a Float32Array; the passes
+   * run on the wasm engine.
    */
-  step(x: tf.Tensor2D | Float32Array, actions: Int32Array, weights: ArrayLike<number> | undefined, lr: number): number {
+  step(rows: Float32Array, actions: Int32Array, weights: ArrayLike<number> | undefined, lr: number): number {
     const k = this.numActions;
-    const rows = x instanceof Float32Array ? x : (x.dataSync() as Float32Array);
     const n = rows.length / this.spec.sizes[0]!;
     const net = this.engine;
     const logits = net.forward(this.params, rows, n);

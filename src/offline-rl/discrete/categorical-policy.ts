@@ -16,6 +16,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dataError, OffpolicyError } from '../../core/errors.js';
+import { checkVector, readPolicyWeights } from '../policy-guard.js';
 import type { Policy } from '../../core/contracts.js';
 import { softmaxRows } from '../../util/softmax.js';
 import { checkSpec, parameterCount, type MlpSpec } from '../../nn/mlp.js';
@@ -205,15 +206,10 @@ export async function categoricalFromJson(j: CategoricalPolicyJson, dir: string)
   if (j.numActions !== j.actor.sizes[j.actor.sizes.length - 1]) {
     throw formatError(`${file}: numActions is ${String(j.numActions)} but the network outputs ${j.actor.sizes[j.actor.sizes.length - 1]} logits.`);
   }
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(join(dir, j.weightsFile));
-  } catch {
-    throw new OffpolicyError('E_POLICY_NOT_FOUND', `The weights file ${j.weightsFile} is missing from ${dir}.`, { hint: 'Copy the whole policy directory.' });
-  }
-  if (bytes.length % 4 !== 0) throw formatError(`${j.weightsFile} has ${bytes.length} bytes, not a whole number of float32 values.`);
-  const params = new Float32Array(bytes.length / 4);
-  for (let i = 0; i < params.length; i++) params[i] = bytes.readFloatLE(i * 4);
+  const obsDim = j.actor.sizes[0]! - (j.returnConditioning ? 1 : 0);
+  checkVector(file, 'obsMean', j.obsMean, obsDim);
+  checkVector(file, 'obsStd', j.obsStd, obsDim, (x) => x > 0, '(each above 0)');
+  const params = await readPolicyWeights(dir, j.weightsFile);
   const policy = new CategoricalMlpPolicy({
     algo: String(j.algo),
     spec: { sizes: j.actor.sizes, output: 'linear' },

@@ -120,10 +120,19 @@ export function onPolicyValue(env: Env, policy: SamplingPolicy, episodes: number
   return { value: s.sumNum / s.n, stdError: Math.sqrt(Math.max(0, s.sumNum2 / s.n - (s.sumNum / s.n) ** 2) / (s.n - 1)), interval, returns };
 }
 
-/** A sampling policy on box actions as the batched ContinuousPolicy contract (stochastic: logProb is its density). */
-export function asContinuousPolicy(p: SamplingPolicy, obsDim: number, actionDim: number): ContinuousPolicy {
+/**
+ * A sampling policy on box actions as the batched ContinuousPolicy contract
+ * (stochastic: logProb is its density), with `sampleActions` for fitted Q
+ * evaluation's sampled targets.
+ */
+export function asContinuousPolicy(p: SamplingPolicy, obsDim: number, actionDim: number): ContinuousPolicy & { sampleActions(obs: Float32Array, n: number, rng: Rng): Float32Array } {
   return {
     actionDim,
+    sampleActions(obs: Float32Array, n: number, rng: Rng): Float32Array {
+      const out = new Float32Array(n * actionDim);
+      for (let i = 0; i < n; i++) out.set(p.sample(Float64Array.from(obs.subarray(i * obsDim, (i + 1) * obsDim)), rng).action, i * actionDim);
+      return out;
+    },
     act(): Float32Array {
       throw new OffpolicyError('E_NOT_SUPPORTED', 'This simulation policy is scored by its density only.', { hint: 'Use logProb.' });
     },
