@@ -8,7 +8,7 @@ import { multiclassToBandit } from '../src/datasets/synthetic/multiclass.js';
 import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { evaluate } from '../src/ope/evaluate.js';
-import { loadBandit } from '../src/ope/load-bandit.js';
+import { loadBanditRef } from '../src/datasets/load-bandit.js';
 import { certificateRiskBound } from '../src/learning/certificate.js';
 import { evaluateObjective, objectiveSettings, type ObjectiveBatch, type ObjectiveName } from '../src/learning/objectives.js';
 import { learnPolicy, lossAndGradient, posteriorKl, type LearningLog } from '../src/learning/train.js';
@@ -284,7 +284,7 @@ describe('outputs', () => {
     const ws = await Workspace.open(path.join(tmp, 'ws'));
     const gen = generateBanditLog({ n: 600, numActions: 3, contextDim: 2, reward: 'logistic', beta: 0, seed: 4 });
     await writeBanditDataset(ws, 'syn', gen);
-    const data = await loadBandit(ws, 'syn');
+    const data = await loadBanditRef(ws, 'syn');
     const r = learnPolicy(data, { objective: 'catoni', policyClass: 'mixed-logit', epochs: 2, seed: 3, policySamples: 16 });
     const dir = await writeLearnedPolicy(path.join(tmp, 'learned'), r);
     const res = await evaluate(ws, { data: 'syn', policies: [{ spec: dir }], estimators: ['ips'], interval: 't', alpha: 0.05, seed: 0 });
