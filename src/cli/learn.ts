@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { OffpolicyError } from '../core/errors.js';
 import { learnPolicy, OBJECTIVES, POLICY_CLASSES, priorFromJsonPolicy, writeLearnedPolicy, type CertificateBound, type LearnOptions, type ObjectiveName, type PolicyClassName } from '../learning/index.js';
-import { loadBandit } from '../ope/load-bandit.js';
+import { loadBanditRef } from '../datasets/load-bandit.js';
 import { numberFlag, openWorkspace } from './context.js';
 import { progressBar } from './progress.js';
 
@@ -33,7 +33,7 @@ export function registerLearn(program: Command): void {
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const ws = await openWorkspace(cmd);
       const contextColumns = o.contextColumns === undefined ? undefined : String(o.contextColumns).split(',').map((c) => c.trim()).filter(Boolean);
-      const data = await loadBandit(ws, String(o.data), contextColumns ? { contextColumns } : {});
+      const data = await loadBanditRef(ws, String(o.data), contextColumns ? { contextColumns } : {});
       let range: [number, number] | undefined;
       if (o.rewardRange !== undefined) {
         const parts = String(o.rewardRange).split(',');
