@@ -6,7 +6,7 @@ import { evaluateTrajectoryArrays } from '../src/ope/trajectory/evaluate.js';
 import { fitCandidateFqe, fqeModelProvider } from '../src/ope/trajectory/fqe-q.js';
 import { policyCandidate } from '../src/ope/trajectory/candidates.js';
 import { asContinuousPolicy, onPolicyValue, simulateTrajectories, withTimeLimit } from '../src/ope/trajectory/ground-truth.js';
-const env = withTimeLimit(getEnv('pendulum'), 5);
+const env = withTimeLimit(getEnv('pendulum'), 5, process.argv[2] === 'terminal');
 const behaviour = boxPolicy(env, pendulumController, { epsilon: 0.5, sigma: 1.0 });
 const candidate = boxPolicy(env, pendulumController, { epsilon: 0.3, sigma: 0.8 });
 const truth = onPolicyValue(env, candidate, 100_000, 0.9, 'truth');

@@ -50,15 +50,15 @@ const isNum = (v: unknown): v is number => typeof v === 'number';
  */
 /** Reads a bandit or trajectory evaluation result (trajectory results are told apart by setting). */
 export async function loadAnyEvaluationResult(file: string): Promise<AnyEvaluationResult> {
-  const hint = 'Pass the JSON written by `offpolicy evaluate --out`.';
-  const value = await readJsonFile(file, 'The results file', hint);
+  const hint = 'Pass the JSON written by `offpolicy evaluate --out results.json`.';
+  const value = await readJsonFile(file, 'Results file', hint);
   if (isObj(value) && value.setting === 'trajectory') {
     if (value.schema !== RESULT_SCHEMA || !Array.isArray(value.candidates) || !isObj(value.behaviour) || !isObj(value.settings)) {
-      throw new OffpolicyError('E_RESULTS_SCHEMA', `The results file ${file} is not an offpolicy trajectory evaluation result.`, { hint });
+      throw new OffpolicyError('E_RESULTS_SCHEMA', `${file} is not an offpolicy trajectory evaluation result.`, { hint });
     }
     return value as unknown as AnyEvaluationResult;
   }
-  return checkEvaluationResult(value, `The results file ${file}`);
+  return checkEvaluationResult(value, file);
 }
 
 export function checkEvaluationResult(value: unknown, source = 'the results'): EvaluationResult {
