@@ -1,12 +1,12 @@
 /**
  * Corruption throughput: random corruption of every field, trajectory-consistent,
- * and the adversarial attack (100 Adam steps) on a generated Pendulum dataset.
+ * the critic fit (fitted Q evaluation on the wasm engine) and the adversarial
+ * attack (100 Adam steps) on a generated Pendulum dataset; prints the load average.
  * Usage: npx tsx bench/corruption.ts [steps=100000]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { Workspace } from '../src/datasets/workspace.js';
 import { openMemoryConnection } from '../src/datasets/duckdb.js';
 import { loadTrajectoryArrays } from '../src/datasets/load-trajectories.js';
@@ -24,9 +24,11 @@ try {
   await writeTrajectoryDataset(ws, 'pend', generateTrajectories({ env: 'pendulum', policy: 'medium', steps, seed: 1 }));
   const time = async (label: string, f: () => Promise<unknown>): Promise<void> => {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     await f();
     const s = (performance.now() - t0) / 1000;
-    console.log(`${label.padEnd(58)} ${s.toFixed(2)} s`);
+    const c = process.cpuUsage(c0);
+    console.log(`${label.padEnd(58)} ${s.toFixed(2)} s wall, ${((c.user + c.system) / 1e6).toFixed(2)} s CPU, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   };
   await time(`random, all fields, rate 0.3, ${steps} steps`, () => corruptTrajectories(ws, { data: 'pend@1', fields: 'all', mode: 'random', seed: 1, name: 'r' }));
   await time(`random, obs+next_obs, trajectory-consistent, ${steps} steps`, () =>
@@ -41,7 +43,6 @@ try {
     critic = r.critic;
     if (r.warnings.length) console.log(r.warnings.join('\n'));
   });
-  console.log(`tfjs backend: ${tf.getBackend()}`);
   await time(`adversarial obs, rate 0.3 (${Math.round(0.3 * steps)} rows x 100 Adam steps)`, () =>
     corruptTrajectories(ws, { data: 'pend@1', fields: ['obs'], mode: 'adversarial', seed: 1, critic, name: 'a' }),
   );

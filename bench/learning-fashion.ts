@@ -72,6 +72,7 @@ type Row = { eta: number; seed: number; learner: string; testReward: number; cer
 const results: Row[] = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as { runs: Row[] }).runs : [];
 
 for (const seed of seeds) {
+  if (etas.every((eta) => learners.every((l) => results.some((r) => r.eta === eta && r.seed === seed && r.learner === l)))) continue;
   // 5% of the training set fits the logger (seeded split); the rest is logged.
   const rng = new Rng(seed);
   const order = Int32Array.from({ length: train.n }, (_, i) => i);
@@ -132,6 +133,23 @@ for (const seed of seeds) {
       console.log(JSON.stringify(row));
       writeFileSync(out, JSON.stringify({ settings: { epochs, lr, batchSize: 128, policyClass: 'mixed-logit', trainSamples: 8, certificateSamples: 32, logger: 'softmax(eta * logistic regression on 5%)' }, runs: results }, null, 2) + '\n');
     }
+  }
+}
+
+if (process.argv.includes('--table')) {
+  // mean test reward (and certificate) per eta and learner over the seeds run
+  const etasRun = [...new Set(results.map((r) => r.eta))].sort((a, b) => a - b);
+  const names = [...new Set(results.map((r) => r.learner))];
+  console.log(`| eta | seeds | logging | ${names.map((l) => `${l} (certificate)`).join(' | ')} |`);
+  console.log(`|---|---|---|${names.map(() => '---').join('|')}|`);
+  for (const eta of etasRun) {
+    const rs = results.filter((r) => r.eta === eta);
+    const m = (xs: number[]): string => (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3);
+    const cells = names.map((l) => {
+      const x = rs.filter((r) => r.learner === l);
+      return x.length ? `${m(x.map((r) => r.testReward))} (${m(x.map((r) => r.certificate))})` : '-';
+    });
+    console.log(`| ${eta} | ${[...new Set(rs.map((r) => r.seed))].join(',')} | ${m([...new Set(rs.map((r) => r.loggingTestReward))])} | ${cells.join(' | ')} |`);
   }
 }
 

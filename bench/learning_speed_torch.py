@@ -39,7 +39,7 @@ def step(idx):
 perm = torch.randperm(n)
 step(perm[:128])
 t = time.perf_counter()
-c = time.process_time()
+cpu0 = time.process_time()
 for s in range(0, n - 127, 128):
     step(perm[s:s + 128])
-print(time.perf_counter() - t, time.process_time() - c)
+print(time.perf_counter() - t, time.process_time() - cpu0)

@@ -51,12 +51,18 @@ export { isEstimatorId, getEstimator, estimateFromTerms, rowTermsFor, DEFAULT_CL
 export { emptySums, sumsFromTerms, mergeSums, sumsValue, sumsStdError, type MergeableSums } from './ope/sums.js';
 export { intervalsForTerms, bernsteinHalfWidth, bernsteinInterval, bootstrapIntervals, DEFAULT_MAX_UNITS, DEFAULT_RESAMPLES, sortedQuantile, type BootstrapOptions, type BootstrapResult, hoeffdingHalfWidth, hoeffdingInterval, tInterval, type IntervalRequest } from './ope/intervals/index.js';
 export { catoniClippedIpsBound, catoniFromSums, clippedRiskSums, type ClippedBoundOptions, type ClippedRiskSums, catoniValue, minimizeCatoni, type BoundOptions, exponentialSmoothingBound, exponentialSmoothingFromSums, smoothingSums, type ExponentialSmoothingOptions, type SmoothingSums, londonSandlerBound, londonSandlerFromSums } from './ope/bounds/index.js';
-export { supportDeficiency, weightDiagnostics, estimatorDisagreement, candidateWarnings, LOW_ESS_RATIO, MIN_ESS, HEAVY_WEIGHT_MAX, HEAVY_WEIGHT_SHARE, SUPPORT_TOLERANCE, DISAGREEMENT_RELATIVE, DISAGREEMENT_ESTIMATORS, DEFAULT_WEIGHT_QUANTILES, type WeightDiagnosticsOptions } from './ope/diagnostics.js';
+export { supportDeficiency, deficientMass, octaveOf, weightHistogram, weightStats, diagnosticsFromStats, ZERO_WEIGHT_BIN, type WeightStats, weightDiagnostics, estimatorDisagreement, candidateWarnings, LOW_ESS_RATIO, MIN_ESS, HEAVY_WEIGHT_MAX, HEAVY_WEIGHT_SHARE, SUPPORT_TOLERANCE, DISAGREEMENT_RELATIVE, DISAGREEMENT_ESTIMATORS, DEFAULT_WEIGHT_QUANTILES, type WeightDiagnosticsOptions } from './ope/diagnostics.js';
 export { deployVerdict, pickLowerBound, type VerdictInput, type LowerBoundSource } from './ope/verdict.js';
 export { relativeError, squaredError, spearman, regretAtK, sharpeRatioAtK, accuracyMetrics } from './ope/accuracy.js';
 export { evaluate, writeEvaluation, type EvaluateOptions } from './ope/evaluate.js';
 export { estimateScorer, type EstimateScorer } from './ope/scorer.js';
-export { loadBandit, type BanditData, type LoadBanditOptions } from './ope/load-bandit.js';
+export { loadBanditArrays, loadBanditRef, type BanditArrays, type LoadBanditOptions } from './datasets/load-bandit.js';
+export { type BanditPlan, type CandidateSums, countsRewardsOutside } from './ope/bandit/plan.js';
+export { assembleCandidate, admitted, sumsInterval, certificateTau, deficiencyOf, IPS_FAMILY, VERDICT_PREFERENCE, type AssembleContext } from './ope/bandit/assemble.js';
+export { memoryCandidateSums } from './ope/bandit/backend-memory.js';
+export { duckdbCandidateSums, footerStats, type DuckdbScanResult } from './ope/bandit/backend-duckdb.js';
+export { buildScan, WEIGHT_BINS_PER_OCTAVE, type ScanInput, type RowChecks } from './ope/bandit/scan-sql.js';
+export { DUCKDB, type SqlDialect, type RowExpr } from './ope/bandit/sql-dialect.js';
 export { fitMultinomialLogistic, estimatePropensities, type PropensityModel, type EstimatedPropensities, ESTIMATED_PROPENSITIES_WARNING } from './ope/propensity.js';
 export { parseRewardModelSpec, fitRewardModel, estimateRewardHat, fitRidge, RidgeRewardModel, type RidgeOptions, fitLogistic, LogisticRewardModel, type LogisticOptions, fitMlp, MlpRewardModel, type MlpOptions, crossFitPredict, foldAssignment, REWARD_MODEL_KINDS, type RewardModelKind, type RewardModelSpec, type FitRewardModelOptions } from './ope/reward-models/index.js';
 export { parsePolicyArg, loadCandidate, type PolicyInput, type Candidate, type CandidateContext, type PolicyDirLoader } from './policies/candidates.js';
@@ -73,7 +79,7 @@ export { loadTrainingData, trainOnDataset, type DatasetTrainOptions, type Datase
 export { savePolicy, loadPolicy, type ActorKind, ENGINE_MIN_ROWS, type PolicyNetwork, type PolicyJson, type ReturnConditioning, type MlpPolicyInit, MlpPolicy } from './offline-rl/policy.js';
 export { evaluateInEnv } from './offline-rl/evaluate-env.js';
 export { huberLoss, mseLoss, type LossResult } from './nn/losses.js';
-export { banditLogToTrajectoryArrays, loadBanditTrainingArrays, type BanditArrays, type LoadBanditTrainingOptions, trainDiscreteBc, type DiscreteBcOptions, DISCRETE_BC_DEFAULTS, DiscreteBcLearner, categoricalFromJson, type CategoricalPolicyJson, type CategoricalPolicyInit, CategoricalMlpPolicy, type DiscreteCommonOptions, trainDiscreteIql, type DiscreteIqlOptions, DiscreteIqlLearner, hasDiscreteActions, createDiscreteLearner, trainDiscrete, DISCRETE_ALGORITHMS, type DiscreteAlgorithmName, type DiscreteTrainOptions, type DiscreteLearner, readPolicyJson, loadPolicyDir, loadDiscretePolicyDir, type LoadedPolicy, trainDiscreteRcbc, type DiscreteRcbcOptions, DiscreteRcbcLearner } from './offline-rl/discrete/index.js';
+export { banditLogToTrajectoryArrays, loadBanditTrainingArrays, trainDiscreteBc, type DiscreteBcOptions, DISCRETE_BC_DEFAULTS, DiscreteBcLearner, categoricalFromJson, type CategoricalPolicyJson, type CategoricalPolicyInit, CategoricalMlpPolicy, type DiscreteCommonOptions, trainDiscreteIql, type DiscreteIqlOptions, DiscreteIqlLearner, hasDiscreteActions, createDiscreteLearner, trainDiscrete, DISCRETE_ALGORITHMS, type DiscreteAlgorithmName, type DiscreteTrainOptions, type DiscreteLearner, readPolicyJson, loadPolicyDir, loadDiscretePolicyDir, type LoadedPolicy, trainDiscreteRcbc, type DiscreteRcbcOptions, DiscreteRcbcLearner } from './offline-rl/discrete/index.js';
 export { type JsonValue, type StateBuffer, type LearnerState, type TrainedPolicy, type Learner } from './offline-rl/learner.js';
 export { trainSession, type TrainingSessionOptions, type SessionEvaluation, type TrainingSessionResult } from './offline-rl/session.js';
 export { writeCheckpoint, listCheckpoints, readCheckpoint, CHECKPOINT_DIR, type CheckpointInfo } from './offline-rl/checkpoint.js';
@@ -88,3 +94,18 @@ export { formatTable } from './util/text-table.js';
 export { softmaxRows } from './util/softmax.js';
 export { runDemo, type DemoOptions, type DemoCandidateSummary, type DemoSummary } from './demo.js';
 
+
+// off-policy evaluation on trajectory data and off-policy selection
+export { evaluateTrajectories, writeTrajectoryEvaluation, DEFAULT_TRAJECTORY_SUITE, type EvaluateTrajectoriesOptions } from './ope/trajectory/result.js';
+export { evaluateTrajectoryArrays, evaluateTrajectoryDataset, behaviourValue, type TrajectoryEvaluation, type TrajectoryEvaluateOptions, type QProvider } from './ope/trajectory/evaluate.js';
+export { trajectoryOpeData, checkGamma, indexEpisodes, discountedReturns, DEFAULT_GAMMA, type TrajectoryOpeData, type EpisodeIndex } from './ope/trajectory/data.js';
+export { trajectoryWeights, weightSummary, weightWarnings, type TrajectoryWeights, type WeightSummary } from './ope/trajectory/weights.js';
+export { TRAJECTORY_ESTIMATORS, TRAJECTORY_ESTIMATOR_IDS, getTrajectoryEstimator, type TrajectoryEstimator, type TrajectoryEstimatorId } from './ope/trajectory/estimators/index.js';
+export { trajectoryIntervals, feasibleValueRange } from './ope/trajectory/intervals.js';
+export { scoreCandidate, type QPredictions, type CandidateScore } from './ope/trajectory/score.js';
+export { loadTrajectoryCandidate, policyCandidate, type ResolvedCandidate } from './ope/trajectory/candidates.js';
+export { kernelLogDensity, defaultBandwidth, BANDWIDTH_RULE } from './ope/trajectory/kernel.js';
+export { fqeProvider, fqeModelProvider, fitCandidateFqe, type FqeSettings, type FqeFitSummary } from './ope/trajectory/fqe-q.js';
+export { offPolicySelection, type SelectionResult } from './ope/trajectory/selection.js';
+export { onPolicyValue, simulateTrajectories, withTimeLimit, asContinuousPolicy, asDiscretePolicy, type SamplingPolicy } from './ope/trajectory/ground-truth.js';
+export type { TrajectoryEvaluationResult, AnyEvaluationResult } from './core/trajectory-evaluation-result.js';

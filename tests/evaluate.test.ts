@@ -8,7 +8,9 @@ import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
 import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
 import { OffpolicyError } from '../src/core/errors.js';
 import { evaluate, writeEvaluation, type EvaluateOptions } from '../src/ope/evaluate.js';
-import { pushdownSql } from '../src/ope/pushdown.js';
+import { buildScan } from '../src/ope/bandit/scan-sql.js';
+import { DUCKDB } from '../src/ope/bandit/sql-dialect.js';
+import { DEFAULT_WEIGHT_QUANTILES } from '../src/ope/diagnostics.js';
 import { runCli } from './support/run-cli.js';
 import { expectNear, expectSameResult, storeFastLog } from './ope-fastpath-helpers.js';
 
@@ -154,13 +156,11 @@ describe('evaluate on a hand-computed log', () => {
 
   it('pushes everything into one SQL aggregate over the Parquet files', async () => {
     const v = await ws.resolve('tiny');
-    const sql = pushdownSql({
-      conn,
+    const { sql } = buildScan(DUCKDB, {
       log: v,
       candidate: { type: 'sql', name: 'c', source: 'column:cand', probs: { kind: 'list', expr: 'l.cand' } },
       numActions: 3,
-      estimators: ['ips', 'dr'],
-      params: { clip: 10, smoothingAlpha: 0.5 },
+      plan: { estimators: ['ips', 'dr'], params: { clip: 10, smoothingAlpha: 0.5 }, tau: 0.1, quantiles: DEFAULT_WEIGHT_QUANTILES, rewardsMayBeNull: false, rewardShift: 0 },
       rewardHat: { kind: 'list', expr: 'l.q' },
     });
     expect(sql.match(/read_parquet/g)).toHaveLength(1);

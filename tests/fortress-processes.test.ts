@@ -145,7 +145,7 @@ describe('parallel processes', () => {
     expect(landed.length).toBe(4);
     expect(await staleFiles(ws, wr.map((r) => r.pid))).toEqual([]);
     expect(await catalogRows(ws)).toEqual(await diskRows(ws));
-  }, 300_000);
+  }, 900_000);
 });
 
 describe('kill -9 mid-write', () => {
@@ -206,5 +206,5 @@ describe('kill -9 mid-write', () => {
     const w2 = await Workspace.open(ws);
     for (const v of await w2.versions()) expect((await w2.resolve(v.ref)).metadata.rowCount).toBe(v.metadata.rowCount);
     expect(JSON.parse(list.out).map((r: { name: string }) => r.name)).toContain('after');
-  }, 600_000);
+  }, 900_000);
 });

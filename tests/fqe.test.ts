@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OffpolicyError } from '../src/core/errors.js';
 import { crossFitFqe, fitFqe, type FqeOptions, type FqeTransitions } from '../src/models/fqe.js';
+import { expectError } from './support/expect-error.js';
 
 // A 3-state, 2-action MDP, states one-hot. Each (s, a) has one deterministic outcome
 // (reward, next state, or the end of the episode).
@@ -172,30 +172,19 @@ describe('fitted Q evaluation on a tabular MDP', () => {
 describe('bad input', () => {
   const space = { kind: 'discrete', numActions: A } as const;
   const target = { kind: 'categorical', policy: categorical } as const;
-  function expectCode(fn: () => unknown, code: string, re: RegExp): void {
-    try {
-      fn();
-    } catch (e) {
-      expect(e).toBeInstanceOf(OffpolicyError);
-      expect((e as OffpolicyError).code).toBe(code);
-      expect((e as Error).message).toMatch(re);
-      return;
-    }
-    expect.unreachable(`expected ${code}`);
-  }
   it('names the rows with a non-finite reward or a missing next observation on a non-terminal step', () => {
     const d = transitions(MDP);
     (d.rewards as Float64Array)[3] = NaN;
     d.nextObs[0] = NaN;
-    expectCode(() => fitFqe(d, space, target, opts), 'E_FQE_DATA', /failed for 2 rows \(first: 0, 3\)\. Repair or drop those rows/);
+    expectError(() => fitFqe(d, space, target, opts), 'E_FQE_DATA', /failed for 2 rows \(first: 0, 3\)\. Repair or drop those rows/);
   });
   it('refuses arrays of the wrong length, actions out of range, and a policy of another width', () => {
     const d = transitions(MDP);
-    expectCode(() => fitFqe({ ...d, rewards: new Float64Array(5) }, space, target, opts), 'E_FQE_DATA', /do not fit n = 6 rows/);
-    expectCode(() => fitFqe({ ...d, actions: Int32Array.of(0, 1, 0, 2, 0, 1) }, space, target, opts), 'E_FQE_DATA', /actions in 0\.\.1.*failed for 1 row \(first: 3\)/);
-    expectCode(() => fitFqe(d, { kind: 'discrete', numActions: 3 }, target, opts), 'E_TRAIN_PARAM', /target policy has 2 actions, the data 3/);
-    expectCode(() => fitFqe(d, space, { kind: 'logged' }, opts), 'E_FQE_DATA', /needs the next logged action/);
-    expectCode(() => fitFqe(d, space, target, { ...opts, gamma: 1.5 }), 'E_TRAIN_PARAM', /gamma must be in \[0, 1\], got 1\.5/);
-    expectCode(() => crossFitFqe(d, space, target, { ...opts, folds: 7 }), 'E_TRAIN_PARAM', /needs at least 7 groups; the data has 6/);
+    expectError(() => fitFqe({ ...d, rewards: new Float64Array(5) }, space, target, opts), 'E_FQE_DATA', /do not fit n = 6 rows/);
+    expectError(() => fitFqe({ ...d, actions: Int32Array.of(0, 1, 0, 2, 0, 1) }, space, target, opts), 'E_FQE_DATA', /actions in 0\.\.1.*failed for 1 row \(first: 3\)/);
+    expectError(() => fitFqe(d, { kind: 'discrete', numActions: 3 }, target, opts), 'E_TRAIN_PARAM', /target policy has 2 actions, the data 3/);
+    expectError(() => fitFqe(d, space, { kind: 'logged' }, opts), 'E_FQE_DATA', /needs the next logged action/);
+    expectError(() => fitFqe(d, space, target, { ...opts, gamma: 1.5 }), 'E_TRAIN_PARAM', /gamma must be in \[0, 1\], got 1\.5/);
+    expectError(() => crossFitFqe(d, space, target, { ...opts, folds: 7 }), 'E_TRAIN_PARAM', /needs at least 7 groups; the data has 6/);
   });
 });

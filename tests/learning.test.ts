@@ -5,6 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
 import { sliceBanditLog, trueValue } from '../src/datasets/synthetic/bandit-log.js';
 import { multiclassToBandit } from '../src/datasets/synthetic/multiclass.js';
+import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
+import { Workspace } from '../src/datasets/workspace.js';
+import { evaluate } from '../src/ope/evaluate.js';
+import { loadBanditRef } from '../src/datasets/load-bandit.js';
 import { certificateRiskBound } from '../src/learning/certificate.js';
 import { evaluateObjective, objectiveSettings, type ObjectiveBatch, type ObjectiveName } from '../src/learning/objectives.js';
 import { learnPolicy, lossAndGradient, posteriorKl, type LearningLog } from '../src/learning/train.js';
@@ -274,6 +278,22 @@ describe('outputs', () => {
     expect(cert.certificate.bound).toBe('es');
     expect(pol.actionProbs(log.contexts, 1).length).toBe(3);
     await expect(writeLearnedPolicy(a, c)).rejects.toMatchObject({ code: 'E_OUT_EXISTS' });
+  });
+
+  it('evaluate accepts the written policy directory as a candidate, with the same probabilities', async () => {
+    const ws = await Workspace.open(path.join(tmp, 'ws'));
+    const gen = generateBanditLog({ n: 600, numActions: 3, contextDim: 2, reward: 'logistic', beta: 0, seed: 4 });
+    await writeBanditDataset(ws, 'syn', gen);
+    const data = await loadBanditRef(ws, 'syn');
+    const r = learnPolicy(data, { objective: 'catoni', policyClass: 'mixed-logit', epochs: 2, seed: 3, policySamples: 16 });
+    const dir = await writeLearnedPolicy(path.join(tmp, 'learned'), r);
+    const res = await evaluate(ws, { data: 'syn', policies: [{ spec: dir }], estimators: ['ips'], interval: 't', alpha: 0.05, seed: 0 });
+    const cand = res.candidates[0]!;
+    expect(cand.name).toBe('learned');
+    const probs = linearClassProbs('mixed-logit', r.params, 3, 2, data.contexts, data.n, { noise: fixedMixedLogitNoise(16, 3, 3) });
+    let ips = 0;
+    for (let i = 0; i < data.n; i++) ips += (probs[i * 3 + data.actions[i]!]! * data.rewards[i]!) / data.propensities![i]! / data.n;
+    expect(cand.estimates.find((e) => e.estimator === 'ips')!.value).toBeCloseTo(ips, 10);
   });
 
   it('softmax is certified on held-out rows with KL 0; dm with softmax writes the greedy argmax policy', () => {

@@ -449,6 +449,9 @@ describe('WasmMlp: the learners\' forward / backward engine', () => {
       const skipped =
         finiteDifferenceCheck(p, grad, (v) => lossJs(spec, v, x, n, r)).skipped + finiteDifferenceCheck(x, dx, (v) => lossJs(spec, p, v, n, r)).skipped;
       expect(skipped).toBeLessThanOrEqual(4);
+      // without parameter gradients (grad null) the input gradient is the same, bit for bit
+      net.forward(p, x, n);
+      expect(Array.from(net.backward(r, null, true)!)).toEqual(Array.from(dx));
     });
   }
   it('agrees with the tfjs backward pass at the reference shape (obs 17, 2 x 256, one output)', () => {

@@ -246,18 +246,19 @@ describe('termRange', () => {
 describe('weight diagnostics and warnings', () => {
   // weights 1.6, 2, 10, 0.5: sum 14.1, sum of squares 106.81
   it('ESS, max, mean, quantiles and histogram of the hand table', () => {
-    const d = weightDiagnostics(table, { quantiles: [0, 0.5, 1], bins: 4 });
+    const d = weightDiagnostics(table, { quantiles: [0, 0.5, 1] });
     expect(d.n).toBe(4);
     expect(d.ess).toBeCloseTo((14.1 * 14.1) / 106.81, 12);
     expect(d.essRatio).toBeCloseTo((14.1 * 14.1) / 106.81 / 4, 12);
     expect(d.maxWeight).toBe(10);
     expect(d.meanWeight).toBeCloseTo(3.525, 14);
     expect(d.weightQuantiles).toEqual([{ q: 0, value: 0.5 }, { q: 0.5, value: 1.8 }, { q: 1, value: 10 }]);
+    // One bin per octave that holds a weight; the last ends at the largest weight.
     expect(d.weightHistogram).toEqual([
-      { start: 0, end: 2.5, count: 3 },
-      { start: 2.5, end: 5, count: 0 },
-      { start: 5, end: 7.5, count: 0 },
-      { start: 7.5, end: 10, count: 1 },
+      { start: 0.5, end: 1, count: 1 },
+      { start: 1, end: 2, count: 1 },
+      { start: 2, end: 4, count: 1 },
+      { start: 8, end: 10, count: 1 },
     ]);
     expect(d.supportDeficiency).toBeNaN(); // no logger distribution given
   });

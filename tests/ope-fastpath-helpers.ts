@@ -80,7 +80,7 @@ export function expectNear(a: number | undefined, b: number | undefined, label: 
 /**
  * The fast path and the in-memory path give the same result to `tol` (relative):
  * estimates, intervals, certificates (every parameter), weight diagnostics
- * (the histogram's bins differ by design), the logging value and interval, the
+ * and histogram, the logging value and interval, the
  * dataset summary, true values and the warning codes.
  */
 export function expectSameResult(fast: EvaluationResult, slow: EvaluationResult, tol = 1e-10): void {
@@ -120,6 +120,11 @@ export function expectSameResult(fast: EvaluationResult, slow: EvaluationResult,
     expect(fd.weightQuantiles.map((q) => q.q)).toEqual(sd.weightQuantiles.map((q) => q.q));
     fd.weightQuantiles.forEach((q, j) => expectNear(q.value, sd.weightQuantiles[j]!.value, `${at} weight quantile ${q.q}`, tol));
     expect(fd.weightHistogram.reduce((s, b) => s + b.count, 0)).toBe(fd.n);
+    expect(fd.weightHistogram.map((b) => b.count)).toEqual(sd.weightHistogram.map((b) => b.count));
+    fd.weightHistogram.forEach((b, j) => {
+      expectNear(b.start, sd.weightHistogram[j]!.start, `${at} histogram start`, tol);
+      expectNear(b.end, sd.weightHistogram[j]!.end, `${at} histogram end`, tol);
+    });
     if (sc.trueValue !== undefined) expectNear(fc.trueValue, sc.trueValue, `${at} truth`, tol);
     expect(fc.warnings.map((w) => w.code).sort()).toEqual(sc.warnings.map((w) => w.code).sort());
     expect(fc.warnings.map((w) => w.message).sort()).toEqual(sc.warnings.map((w) => w.message).sort());

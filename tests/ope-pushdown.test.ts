@@ -7,7 +7,11 @@ import { Workspace, type DatasetVersion } from '../src/datasets/workspace.js';
 import { ESTIMATOR_IDS, resolveParams } from '../src/ope/estimators/index.js';
 import { sortedQuantile } from '../src/ope/intervals/bootstrap.js';
 import { logSummaryFromGroups, logSummarySelect } from '../src/ope/log-summary.js';
-import { footerStats, pushdownCandidate, pushdownSql, WEIGHT_QUANTILES, type PushdownInput } from '../src/ope/pushdown.js';
+import { duckdbCandidateSums, footerStats, type DuckdbScanResult } from '../src/ope/bandit/backend-duckdb.js';
+import type { BanditPlan } from '../src/ope/bandit/plan.js';
+import { buildScan, type ScanInput } from '../src/ope/bandit/scan-sql.js';
+import { DUCKDB } from '../src/ope/bandit/sql-dialect.js';
+import { DEFAULT_WEIGHT_QUANTILES as WEIGHT_QUANTILES, weightHistogram } from '../src/ope/diagnostics.js';
 import { candidateLeafPaths, candidateRowChecks, type Candidate } from '../src/policies/candidates.js';
 import { storeFastLog } from './ope-fastpath-helpers.js';
 
@@ -41,10 +45,13 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function input(log: DatasetVersion, cand: string, extra: Partial<PushdownInput> = {}): PushdownInput {
+function input(log: DatasetVersion, cand: string, extra: Partial<ScanInput> = {}, plan: Partial<BanditPlan> = {}): ScanInput {
   const k = log.metadata.actionSpace!.type === 'discrete' ? (log.metadata.actionSpace as { n: number }).n : 0;
-  return { conn, log, candidate: listCand(cand), numActions: k, estimators: ['ips', 'snips'], params: resolveParams({ clip: 10 }, log.metadata.rowCount), ...extra };
+  const params = resolveParams({ clip: 10 }, log.metadata.rowCount);
+  return { log, candidate: listCand(cand), numActions: k, plan: { estimators: ['ips', 'snips'], params, tau: 0.1, quantiles: WEIGHT_QUANTILES, rewardsMayBeNull: false, rewardShift: 0, ...plan }, ...extra };
 }
+const scanSql = (x: ScanInput): string => buildScan(DUCKDB, x).sql;
+const histogram = (res: DuckdbScanResult): { start: number; end: number; count: number }[] => weightHistogram(res.record.weights.histogram, res.record.weights.maxWeight);
 
 /** The weights as DuckDB stores them, sorted, and their quantiles by sortedQuantile (the in-memory path's definition). */
 async function expectedQuantiles(log: DatasetVersion, cand: string): Promise<number[]> {
@@ -56,64 +63,65 @@ async function expectedQuantiles(log: DatasetVersion, cand: string): Promise<num
 describe('exact weight quantiles', () => {
   it('take a second, narrow query when order statistics fall inside a bin of distinct weights', async () => {
     // `near` puts every weight within 1e-4 of 1: two 0.27%-wide bins hold all 2,000 distinct values.
-    const res = await pushdownCandidate(input(cont, 'near'));
+    const res = await duckdbCandidateSums(conn, input(cont, 'near'));
     expect(res.quantileScan).toBe(true);
-    expect(res.weightQuantiles.map((q) => q.value)).toEqual(await expectedQuantiles(cont, 'near'));
-    expect(res.weightHistogram.reduce((s, b) => s + b.count, 0)).toBe(2000);
+    expect(res.record.weights.quantiles.map((q) => q.value)).toEqual(await expectedQuantiles(cont, 'near'));
+    expect(histogram(res).reduce((s, b) => s + b.count, 0)).toBe(2000);
   });
 
   it('come straight from the bins when each holds one distinct weight', async () => {
-    const res = await pushdownCandidate(input(atoms, 'cand'));
+    const res = await duckdbCandidateSums(conn, input(atoms, 'cand'));
     expect(res.quantileScan).toBe(false);
     const want = await expectedQuantiles(atoms, 'cand');
-    expect(res.weightQuantiles.map((q) => q.value)).toEqual(want);
+    expect(res.record.weights.quantiles.map((q) => q.value)).toEqual(want);
     // 1,000 rows each of 0.4, 1 and 1.6: q = 0.5 is the 1,500th smallest of 3,000, interpolated halfway between two 1s
-    expect(res.weightQuantiles.find((q) => q.q === 0.5)!.value).toBe(1);
-    expect(res.weightQuantiles.find((q) => q.q === 0.25)!.value).toBe(0.4);
+    expect(res.record.weights.quantiles.find((q) => q.q === 0.5)!.value).toBe(1);
+    expect(res.record.weights.quantiles.find((q) => q.q === 0.25)!.value).toBe(0.4);
     // octave bins [0.25, 0.5), [1, 2): 1,000 and 2,000 rows; the last bin ends at the largest weight
-    expect(res.weightHistogram).toEqual([
+    expect(histogram(res)).toEqual([
       { start: 0.25, end: 0.5, count: 1000 },
       { start: 1, end: 1.6, count: 2000 },
     ]);
-    expect(res.maxWeight).toBe(1.6);
+    expect(res.record.weights.maxWeight).toBe(1.6);
   });
 
   it('agree with the sorted weights on a spread-out candidate', async () => {
-    const res = await pushdownCandidate(input(cont, 'far'));
-    expect(res.weightQuantiles.map((q) => q.value)).toEqual(await expectedQuantiles(cont, 'far'));
+    const res = await duckdbCandidateSums(conn, input(cont, 'far'));
+    expect(res.record.weights.quantiles.map((q) => q.value)).toEqual(await expectedQuantiles(cont, 'far'));
   });
 });
 
 describe('the scan', () => {
-  const all = (log: DatasetVersion, extra: Partial<PushdownInput> = {}): PushdownInput =>
-    input(log, 'far', { estimators: ESTIMATOR_IDS, rewardHat: { kind: 'list', expr: 'l."q"' }, certificates: { tau: 0.1 }, ...extra });
+  const all = (log: DatasetVersion, extra: Partial<ScanInput> = {}): ScanInput => input(log, 'far', { rewardHat: { kind: 'list', expr: 'l."q"' }, ...extra }, { estimators: ESTIMATOR_IDS });
 
   it('lets clipped IPS and Switch-DR share IPS and DR sums when a proven weight bound is <= L', async () => {
-    const open = pushdownSql(all(cont));
+    const open = scanSql(all(cont));
     expect(open).toMatch(/least\(\(w\), \(10\)::DOUBLE\)/);
     expect(open).toMatch(/CASE WHEN \(w\) <= \(10\)::DOUBLE/);
     expect(open).toMatch(/greatest\(p, \(0\.1\)::DOUBLE\)/);
-    const proven = pushdownSql(all(cont, { bounds: { maxWeight: 10, minPropensity: 0.1 } }));
+    const proven = scanSql(all(cont, { bounds: { maxWeight: 10, minPropensity: 0.1 } }));
     expect(proven).not.toMatch(/least\(/);
     expect(proven).not.toMatch(/CASE WHEN \(w\) <=/);
     expect(proven).not.toMatch(/greatest\(p/);
     expect(proven.match(/sum\(/g)!.length).toBeLessThan(open.match(/sum\(/g)!.length - 5);
     // A bound above L changes nothing.
-    expect(pushdownSql(all(cont, { bounds: { maxWeight: 10.5, minPropensity: 0.05 } }))).toBe(open);
+    expect(scanSql(all(cont, { bounds: { maxWeight: 10.5, minPropensity: 0.05 } }))).toBe(open);
   });
 
   it('computes the same sums either way (the bound only removes duplicate work)', async () => {
     // atoms: every weight <= 1.6 and p = 0.5 >= tau, so the shortcut is exact there.
-    const base = { estimators: ['ips', 'clipped-ips', 'dr', 'switch-dr'] as const, rewardHat: { kind: 'list' as const, expr: 'l."cand"' }, certificates: { tau: 0.1 }, rewardShift: 0.25 };
-    const a = await pushdownCandidate(input(atoms, 'cand', { ...base, estimators: [...base.estimators] }));
-    const b = await pushdownCandidate(input(atoms, 'cand', { ...base, estimators: [...base.estimators], bounds: { maxWeight: 1.6, minPropensity: 0.5 } }));
-    for (const id of base.estimators) {
-      const x = a.sums.get(id)!, y = b.sums.get(id)!;
+    const ids = ['ips', 'clipped-ips', 'dr', 'switch-dr'] as const;
+    const plan = { estimators: [...ids], tau: 0.1, rewardShift: 0.25 };
+    const rewardHat = { kind: 'list' as const, expr: 'l."cand"' };
+    const a = (await duckdbCandidateSums(conn, input(atoms, 'cand', { rewardHat }, plan))).record;
+    const b = (await duckdbCandidateSums(conn, input(atoms, 'cand', { rewardHat, bounds: { maxWeight: 1.6, minPropensity: 0.5 } }, plan))).record;
+    for (const id of ids) {
+      const x = a.estimators.get(id)!, y = b.estimators.get(id)!;
       for (const key of Object.keys(x) as (keyof typeof x)[]) expect(Math.abs(x[key] - y[key]), `${id}.${key}`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(x[key])));
     }
     expect(b.clippedRisk!.sumV).toBeCloseTo(a.clippedRisk!.sumV, 9);
     expect(b.clippedRisk!.sumShiftedRewardV).toBeCloseTo(a.clippedRisk!.sumShiftedRewardV, 9);
-    expect(b.sums.get('clipped-ips')).toEqual(b.sums.get('ips'));
+    expect(b.estimators.get('clipped-ips')).toEqual(b.estimators.get('ips'));
   });
 
   it('reads free bounds from the Parquet footers', async () => {

@@ -22,7 +22,7 @@ import { trainDiscrete } from '../src/offline-rl/discrete/learners.js';
 import { loadDiscretePolicyDir, loadPolicyDir } from '../src/offline-rl/discrete/policy-dir.js';
 import { trajectoryDataToArrays } from '../src/offline-rl/from-generated.js';
 import { evaluate } from '../src/ope/evaluate.js';
-import { loadBandit } from '../src/ope/load-bandit.js';
+import { loadBanditArrays } from '../src/datasets/load-bandit.js';
 import { loadCandidate, type CandidateContext } from '../src/policies/candidates.js';
 import { ensureTfBackend } from '../src/util/tf-backend.js';
 
@@ -78,7 +78,7 @@ async function context(ref: string, loader?: CandidateContext['loadPolicyDir']):
 describe('a bandit log as training data', () => {
   it('every row is a terminated one-step episode: context -> observation, log propensity -> behavior_logprob', async () => {
     const data = await loadBanditTrainingArrays(conn, train);
-    const log = await loadBandit(ws, train.ref, { conn });
+    const log = await loadBanditArrays(conn, train);
     expect(data.n).toBe(train.metadata.rowCount);
     expect(data.n).toBe(log.n);
     expect(data).toMatchObject({ obsDim: D, actDim: 1, discreteActions: K });
@@ -98,13 +98,13 @@ describe('a bandit log as training data', () => {
   it('errors: a missing context column, a trajectory dataset', async () => {
     await expectRejects(loadBanditTrainingArrays(conn, train, { contextColumns: ['x0', 'context'] }), 'E_MISSING_COLUMN', /^Context column\(s\) x0 are not in clicks-train@1\. Columns found: row_id, context, action/);
     const traj = await writeTrajectoryDataset(ws, 'cart', generateTrajectories({ env: 'cartpole', policy: 'random', episodes: 2, seed: 1 }));
-    await expectRejects(loadBanditTrainingArrays(conn, traj), 'E_DATASET_KIND', 'Dataset cart@1 is a trajectory dataset, not a bandit log. Load trajectory data with loadTrajectoryArrays.');
+    await expectRejects(loadBanditTrainingArrays(conn, traj), 'E_DATASET_KIND', "Dataset cart@1 is a trajectory dataset, not a bandit log. Pick a bandit log (offpolicy datasets list shows each dataset's kind); trajectory data loads with loadTrajectoryArrays.");
   });
 });
 
 describe('learned policies as OPE candidates', () => {
   it('IQL trained on one part beats the logger on the others; BC matches the logger', async () => {
-    const e = await loadBandit(ws, EVAL_PARTS[0]!, { conn });
+    const e = await loadBanditArrays(conn, await ws.resolve(EVAL_PARTS[0]!));
     const logger = trueValue(e.expectedRewards!, e.actionProbs!, e.n, K);
     const iqlTrue = trueValue(e.expectedRewards!, iql.actionProbs(e.contexts, e.n), e.n, K);
     const bcTrue = trueValue(e.expectedRewards!, bc.actionProbs(e.contexts, e.n), e.n, K);
@@ -119,7 +119,7 @@ describe('learned policies as OPE candidates', () => {
     expect(cand).toMatchObject({ type: 'policy', name: 'iql-policy', source: `dir:${iqlDir}` });
     const named = await loadCandidate({ name: 'learned', spec: iqlDir }, ctx);
     expect(named.name).toBe('learned');
-    const e = await loadBandit(ws, EVAL_PARTS[0]!, { conn });
+    const e = await loadBanditArrays(conn, await ws.resolve(EVAL_PARTS[0]!));
     if (cand.type !== 'policy') throw new Error('expected a policy candidate');
     expect([...cand.policy.actionProbs(e.contexts, e.n)]).toEqual([...iql.actionProbs(e.contexts, e.n)]);
   });
@@ -132,7 +132,7 @@ describe('learned policies as OPE candidates', () => {
     for (const part of EVAL_PARTS) {
       const r = await evaluate(ws, { data: part, policies: [{ name: 'iql', spec: loaded }, { name: 'bc', spec: bc }], estimators: ['ips', 'snips', 'dr'], interval: 't', seed: 0 });
       const [c, b] = r.candidates;
-      const e = await loadBandit(ws, part, { conn });
+      const e = await loadBanditArrays(conn, await ws.resolve(part));
       // evaluate() scored the policy on this log's contexts: its true value is the one computed here
       expect(c!.trueValue).toBeCloseTo(trueValue(e.expectedRewards!, iql.actionProbs(e.contexts, e.n), e.n, K), 10);
       expect(b!.trueValue).toBeCloseTo(trueValue(e.expectedRewards!, bc.actionProbs(e.contexts, e.n), e.n, K), 10);

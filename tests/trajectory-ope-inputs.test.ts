@@ -269,6 +269,13 @@ describe('bad input', () => {
     const b = base();
     b.behaviorLogprob = null;
     expectError(() => trajectoryOpeData(b), 'E_NO_BEHAVIOR_LOGPROB', /no behavior_logprob column, and no behaviour model .* \(2 episodes affected/);
+    // DM alone needs no behaviour log-probabilities; an IS estimator on the same data is refused
+    const d = trajectoryOpeData(b, 0.9, { requireBehaviorLogprob: false });
+    const steps = { n: 5, obsDim: 1, actDim: 1, discreteActions: 2, observations: new Float32Array(5), actions: new Int32Array(5), episodeId: b.episodeId, step: b.step };
+    const unif = { numActions: 2, actionProbs: (_o: Float32Array, n: number) => new Float64Array(2 * n).fill(0.5) };
+    const q = { qLogged: new Float64Array(5).fill(1), vState: new Float64Array(5).fill(1.5), source: 't' };
+    expect(scoreCandidate(d, policyCandidate(unif, 'u', 't', { steps }), { estimators: ['dm'] }, q).estimates[0]!.value).toBe(1.5);
+    expectError(() => scoreCandidate(d, policyCandidate(unif, 'u', 't', { steps }), { estimators: ['pdis'] }), 'E_NO_BEHAVIOR_LOGPROB', /no behavior_logprob column/);
   });
   it('+inf, NaN and -inf behaviour log-probabilities: E_LOGPROB names episode and step', () => {
     for (const bad of [Infinity, NaN, -Infinity]) {

@@ -4,6 +4,7 @@ import { OffpolicyError } from '../core/errors.js';
 import type { EvaluateOptions } from '../ope/evaluate.js';
 import type { IntervalMethod } from '../core/evaluation-result.js';
 import { formatTable, type Cell } from '../util/text-table.js';
+import { evaluateTrajectories, writeTrajectoryEvaluation } from '../ope/trajectory/result.js';
 import { collect, openWorkspace, numberFlag } from './context.js';
 import { progressBar } from './progress.js';
 import { assertFiniteEstimates, checkResultsFile } from '../datasets/limits.js';
@@ -37,6 +38,11 @@ export function registerEvaluate(program: Command): void {
     .option('--allow-deficient', 'compute importance-weighted estimates even where the candidate leaves the logger\'s support')
     .option('--strict', 'compare against the upper end of the logging policy\'s interval')
     .option('--out <file>', 'write the JSON result here', 'results.json')
+    .option('--gamma <g>', 'trajectory data: discount in [0, 1]', '0.99')
+    .option('--fqe-steps <n>', 'trajectory data: fitted Q evaluation updates (DM / DR / SNDR)', '10000')
+    .option('--fqe-hidden <widths>', 'trajectory data: FQE hidden layer widths', '256,256')
+    .option('--bandwidth <h>', 'trajectory data: action-kernel bandwidth for deterministic continuous candidates (box-scaled; default Scott\'s rule)')
+    .option('--top-k <k>', 'trajectory data: k of regret@k and SharpeRatio@k in the selection table')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const [{ evaluate, writeEvaluation }, { parsePolicyArg }, { loadPolicyDir }] = await Promise.all([
         import('../ope/evaluate.js'),
@@ -45,6 +51,49 @@ export function registerEvaluate(program: Command): void {
       ]);
       const ws = await openWorkspace(cmd);
       await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
+      if ((await ws.resolve(String(o.data))).metadata.kind === 'trajectory') {
+        const bar = progressBar('evaluate');
+        let tr;
+        try {
+          tr = await evaluateTrajectories(ws, {
+            data: String(o.data),
+            candidates: (o.policy as string[]).map((p) => parsePolicyArg(p) as { name?: string; spec: string }),
+            loadPolicyDir,
+            ...(o.estimators !== undefined ? { estimators: list(String(o.estimators)) } : {}),
+            interval: String(o.interval) as IntervalMethod,
+            alpha: num('--alpha', String(o.alpha)),
+            resamples: num('--resamples', String(o.resamples)),
+            seed: num('--seed', String(o.seed)),
+            gamma: num('--gamma', String(o.gamma)),
+            ...(o.clip !== undefined ? { clip: num('--clip', String(o.clip)) } : {}),
+            ...(o.rewardModel !== undefined ? { rewardModel: String(o.rewardModel) } : {}),
+            ...(o.bandwidth !== undefined ? { bandwidth: num('--bandwidth', String(o.bandwidth)) } : {}),
+            ...(o.topK !== undefined ? { topK: num('--top-k', String(o.topK)) } : {}),
+            fqe: {
+              steps: num('--fqe-steps', String(o.fqeSteps)),
+              hidden: String(o.fqeHidden).split(',').map((h) => num('--fqe-hidden', h)),
+              folds: num('--folds', String(o.folds)),
+              onProgress: (_c, done, total) => bar.onProgress(done, total),
+            },
+            command: ['offpolicy', ...process.argv.slice(2)].join(' '),
+          });
+        } finally {
+          bar.stop();
+        }
+        const file = await writeTrajectoryEvaluation(tr, String(o.out));
+        const pct = Math.round(100 * (1 - tr.settings.alpha));
+        const rows: Record<string, Cell>[] = [{ candidate: '(behaviour)', estimator: 'discounted return', value: tr.behaviour.value, [`${pct}% interval`]: tr.behaviour.interval ? `[${tr.behaviour.interval.lower.toFixed(4)}, ${tr.behaviour.interval.upper.toFixed(4)}]` : '' }];
+        for (const c of tr.candidates) {
+          c.estimates.forEach((e, i) => rows.push({ candidate: i === 0 ? c.name : '', estimator: e.estimator, value: e.value, [`${pct}% interval`]: e.interval ? `[${e.interval.lower.toFixed(4)}, ${e.interval.upper.toFixed(4)}]` : '' }));
+        }
+        process.stdout.write(formatTable(rows) + '\n\n');
+        for (const c of tr.candidates) {
+          process.stdout.write(`${c.name}: ${c.verdict.sentence}\n`);
+          for (const w of c.warnings) process.stdout.write(`  warning [${w.code}] ${w.message}\n`);
+        }
+        process.stdout.write(`\nResults written to ${file}\n`);
+        return;
+      }
       const probColumns = list(o.probColumns as string | undefined);
       let range: [number, number] | undefined;
       if (o.rewardRange !== undefined) {

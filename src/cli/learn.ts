@@ -32,10 +32,10 @@ export function registerLearn(program: Command): void {
     .option('--force', 'replace a non-empty --out directory')
     .requiredOption('--out <dir>', 'policy directory to write (policy.json, certificate.json, metrics.jsonl)')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
-      const [{ learnPolicy, priorFromJsonPolicy, writeLearnedPolicy }, { loadBandit }] = await Promise.all([import('../learning/index.js'), import('../ope/load-bandit.js')]);
+      const [{ learnPolicy, priorFromJsonPolicy, writeLearnedPolicy }, { loadBanditRef }] = await Promise.all([import('../learning/index.js'), import('../datasets/load-bandit.js')]);
       const ws = await openWorkspace(cmd);
       const contextColumns = o.contextColumns === undefined ? undefined : String(o.contextColumns).split(',').map((c) => c.trim()).filter(Boolean);
-      const data = await loadBandit(ws, String(o.data), contextColumns ? { contextColumns } : {});
+      const data = await loadBanditRef(ws, String(o.data), contextColumns ? { contextColumns } : {});
       let range: [number, number] | undefined;
       if (o.rewardRange !== undefined) {
         const parts = String(o.rewardRange).split(',');

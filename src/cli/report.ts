@@ -17,7 +17,7 @@ export function registerReport(program: Command): void {
           hint: '--results takes the JSON of `offpolicy evaluate --out`, --robustness the JSON of `offpolicy robustness --out`.',
         });
       }
-      const [{ loadEvaluationResult, loadRobustnessStudy }, { parseReportFormats, renderReport }, { renderRobustnessReport }] = await Promise.all([
+      const [{ loadAnyEvaluationResult, loadRobustnessStudy }, { parseReportFormats, renderReport }, { renderRobustnessReport }] = await Promise.all([
         import('../reports/load-result.js'),
         import('../reports/render.js'),
         import('../reports/robustness.js'),
@@ -26,7 +26,7 @@ export function registerReport(program: Command): void {
       const command = shellCommand(process.argv.slice(2));
       const { files } =
         opts.results !== undefined
-          ? await renderReport(await loadEvaluationResult(opts.results), { formats, outDir: opts.out, command })
+          ? await renderReport(await loadAnyEvaluationResult(opts.results), { formats, outDir: opts.out, command })
           : await renderRobustnessReport(await loadRobustnessStudy(opts.robustness!), { formats, outDir: opts.out, command });
       for (const f of files) process.stdout.write(`${f}\n`);
     });

@@ -153,5 +153,9 @@ export interface BanditEvaluationResult {
   warnings: Warning[];
 }
 
-/** Every evaluation result, discriminated by `setting` (trajectory results join this union). */
+/**
+ * The bandit result under the name the bandit code and reports have always
+ * used; the union of every setting is AnyEvaluationResult
+ * (trajectory-evaluation-result.ts).
+ */
 export type EvaluationResult = BanditEvaluationResult;

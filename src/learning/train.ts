@@ -17,25 +17,15 @@
  * draws, the held-out split) comes from the seeded Rng.
  */
 import { dataError, OffpolicyError } from '../core/errors.js';
+import type { BanditArrays } from '../datasets/load-bandit.js';
 import { linearClassProbs, fixedMixedLogitNoise, LinearGibbsKernel, type LinearParams, type LinearPolicyClass, type MixedLogitNoise } from '../policies/linear-gibbs.js';
 import { Adam } from '../nn/adam.js';
 import { Rng } from '../util/rng.js';
 import { buildCertificate, CERTIFICATE_BOUNDS, type CertificateBound, type LearnedCertificate } from './certificate.js';
 import { BOUND_OBJECTIVES, evaluateObjective, NEEDS_LOGGING_PROBS, objectiveSettings, OBJECTIVES, type ObjectiveBatch, type ObjectiveName, type ObjectiveOutput, type ObjectiveSettings } from './objectives.js';
 
-/** The bandit log as arrays (the shape of the datasets' bandit loader and the synthetic generators). */
-export interface LearningLog {
-  n: number;
-  numActions: number;
-  contextDim: number;
-  /** n x d, row-major. */
-  contexts: Float32Array;
-  actions: Int32Array;
-  rewards: Float64Array;
-  propensities: Float64Array | null;
-  /** n x K logging distribution, when logged. */
-  actionProbs: Float64Array | null;
-}
+/** The columns of the bandit log (datasets' one array type) that learning reads. */
+export type LearningLog = Pick<BanditArrays, 'n' | 'numActions' | 'contextDim' | 'contexts' | 'actions' | 'rewards' | 'propensities' | 'actionProbs'>;
 
 export const POLICY_CLASSES = ['softmax', 'mixed-logit', 'gaussian'] as const;
 export type PolicyClassName = (typeof POLICY_CLASSES)[number];

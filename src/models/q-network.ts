@@ -42,7 +42,6 @@ export class MlpQFunction implements QFunction {
   readonly hidden: readonly number[];
   readonly spec: MlpSpec;
   private engine: WasmMlp | null = null;
-  private gradScratch: Float32Array | null = null;
 
   constructor(
     shape: QNetworkShape,
@@ -154,12 +153,11 @@ export class MlpQFunction implements QFunction {
     const m = this.actDim;
     const go = new Float32Array(n * d);
     const ga = new Float32Array(n * m);
-    this.gradScratch ??= new Float32Array(this.params.length);
     for (let i0 = 0; i0 < n; i0 += CHUNK) {
       const rows = Math.min(CHUNK, n - i0);
       const x = this.inputs(obs.subarray(i0 * d, (i0 + rows) * d), act.subarray(i0 * m, (i0 + rows) * m), rows);
       this.net.forward(this.params, x, rows);
-      const dx = this.net.backward(new Float32Array(rows).fill(1), this.gradScratch, true)!;
+      const dx = this.net.backward(new Float32Array(rows).fill(1), null, true)!;
       for (let i = 0; i < rows; i++) {
         for (let j = 0; j < d; j++) go[(i0 + i) * d + j] = dx[i * (d + m) + j]! / this.obsStd[j]!;
         for (let j = 0; j < m; j++) ga[(i0 + i) * m + j] = dx[i * (d + m) + d + j]!;

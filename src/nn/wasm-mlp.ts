@@ -181,10 +181,10 @@ export class WasmMlp {
   /**
    * Backward pass of the last forward(): given dLoss/dOut (n x out, of the
    * output after tanh when the output is tanh), writes dLoss/dParams into
-   * `grad` (mlp.ts layout, overwritten) and returns dLoss/dInput (n x in)
-   * when asked.
+   * `grad` (mlp.ts layout, overwritten; null skips the parameter gradients)
+   * and returns dLoss/dInput (n x in) when asked.
    */
-  backward(dOut: ArrayLike<number>, grad: Float32Array, wantInputGrad = false): Float32Array | null {
+  backward(dOut: ArrayLike<number>, grad: Float32Array | null, wantInputGrad = false): Float32Array | null {
     const n = this.trainRows;
     if (n === 0) {
       throw new OffpolicyError('E_MLP_STATE', 'WasmMlp.backward() was called before any forward(); there are no activations to differentiate.', {
@@ -213,8 +213,10 @@ export class WasmMlp {
     for (let li = L - 1; li >= 0; li--) {
       const l = this.layers[li]!;
       const x = this.actsTrain[li]!;
-      k.gemm(x, 4, 4 * l.inP, g, 4 * l.outP, l.dW, 4 * l.outP, l.inP, l.outP, n, 0, 0, 0, 0, this.panel);
-      k.colsum(g, l.db, n, l.outP);
+      if (grad) {
+        k.gemm(x, 4, 4 * l.inP, g, 4 * l.outP, l.dW, 4 * l.outP, l.inP, l.outP, n, 0, 0, 0, 0, this.panel);
+        k.colsum(g, l.db, n, l.outP);
+      }
       if (li > 0 || wantInputGrad) {
         k.transpose(l.wTrain, this.wT, l.inP, l.outP);
         k.gemm(g, 4 * l.outP, 4, this.wT, 4 * l.inP, other, 4 * l.inP, n, l.inP, l.outP, 0, li > 0 ? x : 0, 4 * l.inP, 0, this.panelK);
@@ -222,17 +224,19 @@ export class WasmMlp {
       }
     }
     f = this.arena.f32();
-    for (const l of this.layers) {
-      const dW = l.dW / 4;
-      if (l.outP === l.fanOut) grad.set(f.subarray(dW, dW + l.fanIn * l.fanOut), l.w);
-      else {
-        for (let i = 0; i < l.fanIn; i++) {
-          const src = dW + i * l.outP;
-          const dst = l.w + i * l.fanOut;
-          for (let j = 0; j < l.fanOut; j++) grad[dst + j] = f[src + j]!;
+    if (grad) {
+      for (const l of this.layers) {
+        const dW = l.dW / 4;
+        if (l.outP === l.fanOut) grad.set(f.subarray(dW, dW + l.fanIn * l.fanOut), l.w);
+        else {
+          for (let i = 0; i < l.fanIn; i++) {
+            const src = dW + i * l.outP;
+            const dst = l.w + i * l.fanOut;
+            for (let j = 0; j < l.fanOut; j++) grad[dst + j] = f[src + j]!;
+          }
         }
+        grad.set(f.subarray(l.db / 4, l.db / 4 + l.fanOut), l.b);
       }
-      grad.set(f.subarray(l.db / 4, l.db / 4 + l.fanOut), l.b);
     }
     if (!wantInputGrad) return null;
     const d = this.inputDim;

@@ -31,52 +31,100 @@ export const DEFAULT_WEIGHT_QUANTILES: readonly number[] = [0.01, 0.1, 0.25, 0.5
 
 export interface WeightDiagnosticsOptions {
   quantiles?: readonly number[];
-  /** Histogram bins over [0, max weight]; default 20. */
-  bins?: number;
 }
 
 /**
  * Mean over rows of the candidate's mass on actions the logger gives probability 0:
- * (1/n) sum_i sum_{a: pi0(a|x_i) = 0} pi(a|x_i). NaN when the logger's full
+ * (1/n) sum_i sum_{a: pi0(a|x_i) <= 0} pi(a|x_i). NaN when the logger's full
  * distribution (loggingProbs) is unknown.
  */
 export function supportDeficiency(b: BanditBatch): number {
-  const pi0 = b.loggingProbs;
-  if (!pi0) return NaN;
-  const { n, numActions: k, targetProbs } = b;
-  let s = 0;
-  for (let j = 0; j < n * k; j++) if (pi0[j]! === 0) s += targetProbs[j]!;
-  return n > 0 ? s / n : NaN;
+  const mass = deficientMass(b);
+  return mass === null || b.n === 0 ? NaN : mass / b.n;
 }
 
-/** Diagnostics of w_i = pi(a_i|x_i) / p_i. supportDeficiency is NaN without loggingProbs. */
-export function weightDiagnostics(b: BanditBatch, opts: WeightDiagnosticsOptions = {}): WeightDiagnostics {
+/** sum_i sum_{a: pi0(a|x_i) <= 0} pi(a|x_i) (the SQL scan sums the same predicate); null without loggingProbs. */
+export function deficientMass(b: BanditBatch): number | null {
+  const pi0 = b.loggingProbs;
+  if (!pi0) return null;
+  const { n, numActions: k, targetProbs } = b;
+  let s = 0;
+  for (let j = 0; j < n * k; j++) if (pi0[j]! <= 0) s += targetProbs[j]!;
+  return s;
+}
+
+/**
+ * The weight histogram: one bin per octave [2^o, 2^(o+1)) and a bin [0, 0] for
+ * zero weights. The edges are fixed powers of two, so a SQL engine counts the
+ * bins exactly (./backend-duckdb.ts) and the in-memory backend agrees row by row.
+ */
+export const ZERO_WEIGHT_BIN = Number.NEGATIVE_INFINITY;
+
+/** The histogram bin of weight w >= 0: floor(log2 w), exactly (Math.log2 corrected at the edges). */
+export function octaveOf(w: number): number {
+  if (!(w > 0)) return ZERO_WEIGHT_BIN;
+  let o = Math.floor(Math.log2(w));
+  if (2 ** o > w) o -= 1;
+  else if (2 ** (o + 1) <= w) o += 1;
+  return o;
+}
+
+/** The histogram's bins in order: [2^o, 2^(o+1)) with the last one ending at the largest weight; [0, 0] for zero weights. */
+export function weightHistogram(counts: ReadonlyMap<number, number>, maxWeight: number): { start: number; end: number; count: number }[] {
+  return [...counts.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([o, count]) => (o === ZERO_WEIGHT_BIN ? { start: 0, end: 0, count } : { start: 2 ** o, end: Math.min(2 ** (o + 1), Math.max(maxWeight, 2 ** o)), count }));
+}
+
+/** What the weight diagnostics are computed from: sums, order statistics and histogram counts, as any backend gives them. */
+export interface WeightStats {
+  n: number;
+  sumWeight: number;
+  sumWeight2: number;
+  maxWeight: number;
+  /** Exact quantiles (quantile_cont's definition). */
+  quantiles: { q: number; value: number }[];
+  /** Rows per histogram bin (octaveOf) */
+  histogram: Map<number, number>;
+}
+
+/** The weight statistics of a batch (in memory). */
+export function weightStats(b: BanditBatch, quantiles: readonly number[] = DEFAULT_WEIGHT_QUANTILES): WeightStats {
   const { weights } = loggedInputs(b);
   const n = b.n;
   let s = 0, s2 = 0, max = 0;
+  const histogram = new Map<number, number>();
   for (let i = 0; i < n; i++) {
     const w = weights[i]!;
     s += w;
     s2 += w * w;
     if (w > max) max = w;
+    const o = octaveOf(w);
+    histogram.set(o, (histogram.get(o) ?? 0) + 1);
   }
-  const ess = s2 > 0 ? (s * s) / s2 : 0;
   const sorted = Float64Array.from(weights).sort();
-  const quantiles = (opts.quantiles ?? DEFAULT_WEIGHT_QUANTILES).map((q) => ({ q, value: sortedQuantile(sorted, q) }));
-  const bins = opts.bins ?? 20;
-  const width = max > 0 ? max / bins : 1;
-  const counts = new Array<number>(bins).fill(0);
-  for (let i = 0; i < n; i++) counts[Math.min(bins - 1, Math.floor(weights[i]! / width))]! += 1;
+  return { n, sumWeight: s, sumWeight2: s2, maxWeight: max, quantiles: quantiles.map((q) => ({ q, value: sortedQuantile(sorted, q) })), histogram };
+}
+
+/** The diagnostics from weight statistics and the support deficiency (NaN, i.e. unknown, is reported as 0). */
+export function diagnosticsFromStats(w: WeightStats, deficiency: number): WeightDiagnostics {
+  const { n } = w;
+  const ess = w.sumWeight2 > 0 ? (w.sumWeight * w.sumWeight) / w.sumWeight2 : 0;
   return {
     n,
     ess,
     essRatio: n > 0 ? ess / n : 0,
-    maxWeight: max,
-    meanWeight: n > 0 ? s / n : NaN,
-    weightQuantiles: quantiles,
-    supportDeficiency: supportDeficiency(b),
-    weightHistogram: counts.map((count, j) => ({ start: j * width, end: (j + 1) * width, count })),
+    maxWeight: w.maxWeight,
+    meanWeight: n > 0 ? w.sumWeight / n : NaN,
+    weightQuantiles: w.quantiles,
+    supportDeficiency: Number.isNaN(deficiency) ? 0 : deficiency,
+    weightHistogram: weightHistogram(w.histogram, w.maxWeight),
   };
+}
+
+/** Diagnostics of w_i = pi(a_i|x_i) / p_i. supportDeficiency is NaN without loggingProbs. */
+export function weightDiagnostics(b: BanditBatch, opts: WeightDiagnosticsOptions = {}): WeightDiagnostics {
+  return { ...diagnosticsFromStats(weightStats(b, opts.quantiles), 0), supportDeficiency: supportDeficiency(b) };
 }
 
 /** Spread (max - min) of the point estimates, with the two extremes. */

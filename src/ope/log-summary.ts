@@ -2,7 +2,7 @@
  * The logging policy's value (the mean logged reward, as mergeable sums) and the
  * dataset summary of a bandit log, written as SQL aggregates that merge across
  * groups: the pushdown scan carries them while it groups rows by weight bin
- * (./pushdown.ts), and the in-memory path runs them as one ungrouped scan. Both
+ * (./bandit/scan-sql.ts), and the in-memory path runs them as one ungrouped scan. Both
  * paths read the summary through logSummaryFromGroups, so they report the same
  * numbers.
  *
@@ -28,6 +28,8 @@ export interface LogSummaryColumns {
   /** propensity as DOUBLE, when the log has it */
   propensity?: string;
   rowId: string;
+  /** sum_a pi0(a|x) q*(x, a) as DOUBLE, when the log carries the logger's distribution and the ground truth */
+  truth?: string;
 }
 
 export interface LogSummary {
@@ -36,6 +38,8 @@ export interface LogSummary {
   minReward: number;
   maxReward: number;
   summary: Record<string, number>;
+  /** sum_i sum_a pi0(a|x_i) q*(x_i, a) (the logging policy's true value times n), when the scan carried `truth`. */
+  truthSum?: number;
 }
 
 const PREFIX = 'ls_';
@@ -63,6 +67,7 @@ export function logSummarySelect(c: LogSummaryColumns, rowCount: number, k: numb
   for (let j = 0; j < words(k); j++) {
     out.push(`bit_or(CASE WHEN ${c.action} >= ${WORD * j} AND ${c.action} < ${Math.min(k, WORD * (j + 1))} THEN (1::BIGINT << (${c.action} - ${WORD * j})) END) AS ${PREFIX}aw${j}`);
   }
+  if (c.truth) out.push(`sum(${c.truth})::DOUBLE AS ${PREFIX}truth`);
   if (c.propensity) {
     const sample = rowCount > SUMMARY_SAMPLE_ABOVE ? ` AND ${c.rowId} % 64 = 0` : '';
     if (!given.minPropensity) out.push(`min(${c.propensity})::DOUBLE AS ${PREFIX}pmin`);
@@ -83,7 +88,8 @@ function popcount(x: bigint): number {
  */
 export function logSummaryFromGroups(rows: readonly Record<string, unknown>[], k: number, shift = 0, given: { count?: string; minPropensity?: string } = {}): LogSummary {
   const masks = Array.from({ length: words(k) }, () => 0n);
-  let n = 0, nr = 0, s1 = 0, s2 = 0;
+  let n = 0, nr = 0, s1 = 0, s2 = 0, truth = 0;
+  const hasTruth = rows.length > 0 && `${PREFIX}truth` in rows[0]!;
   let rmin = NaN, rmax = -Infinity;
   let pmin = Infinity;
   const hasPropensity = rows.length > 0 && `${PREFIX}psample` in rows[0]!;
@@ -94,6 +100,7 @@ export function logSummaryFromGroups(rows: readonly Record<string, unknown>[], k
     nr += num(row, `${PREFIX}nr`);
     s1 += num(row, `${PREFIX}s1`);
     s2 += num(row, `${PREFIX}s2`);
+    if (hasTruth) truth += num(row, `${PREFIX}truth`);
     // min / max order NaN above every number, as DuckDB does.
     const lo = row[`${PREFIX}rmin`], hi = row[`${PREFIX}rmax`];
     if (lo !== null && lo !== undefined) {
@@ -134,5 +141,5 @@ export function logSummaryFromGroups(rows: readonly Record<string, unknown>[], k
       put('propensityMedian', sortedQuantile(sorted, 0.5));
     }
   }
-  return { sums, minReward: nr > 0 ? rmin : NaN, maxReward: nr > 0 ? rmax : NaN, summary };
+  return { sums, minReward: nr > 0 ? rmin : NaN, maxReward: nr > 0 ? rmax : NaN, summary, ...(hasTruth ? { truthSum: truth } : {}) };
 }

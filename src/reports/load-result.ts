@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { OffpolicyError } from '../core/errors.js';
+import type { AnyEvaluationResult } from '../core/trajectory-evaluation-result.js';
 import type { EvaluationResult } from '../core/evaluation-result.js';
 import { ROBUSTNESS_SCHEMA, type RobustnessStudyResult } from '../core/robustness-result.js';
 
@@ -47,6 +48,19 @@ const isNum = (v: unknown): v is number => typeof v === 'number';
  * Checks an already-parsed value against the parts of EvaluationResult the report
  * reads. `source` names the input in messages.
  */
+/** Reads a bandit or trajectory evaluation result (trajectory results are told apart by setting). */
+export async function loadAnyEvaluationResult(file: string): Promise<AnyEvaluationResult> {
+  const hint = 'Pass the JSON written by `offpolicy evaluate --out results.json`.';
+  const value = await readJsonFile(file, 'Results file', hint);
+  if (isObj(value) && value.setting === 'trajectory') {
+    if (value.schema !== RESULT_SCHEMA || !Array.isArray(value.candidates) || !isObj(value.behaviour) || !isObj(value.settings)) {
+      throw new OffpolicyError('E_RESULTS_SCHEMA', `${file} is not an offpolicy trajectory evaluation result.`, { hint });
+    }
+    return value as unknown as AnyEvaluationResult;
+  }
+  return checkEvaluationResult(value, file);
+}
+
 export function checkEvaluationResult(value: unknown, source = 'the results'): EvaluationResult {
   const fail = (what: string): never => {
     throw new OffpolicyError('E_RESULTS_SCHEMA', `${source} is not an offpolicy evaluation result: ${what}.`, {

@@ -6,6 +6,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import type { EvaluationResult } from '../core/evaluation-result.js';
+import type { AnyEvaluationResult } from '../core/trajectory-evaluation-result.js';
+import { writeTrajectoryReport } from './trajectory.js';
 import { renderCharts, type RenderedChart } from './charts/index.js';
 import { renderHtml } from './html.js';
 import { checkEvaluationResult } from './load-result.js';
@@ -46,8 +48,9 @@ export function parseReportFormats(spec: string | readonly string[]): ReportForm
 const CHART_DIR = 'charts';
 
 /** Writes report.html / report.md (+ charts/*.svg) / report.json into outDir; returns the written paths. */
-export async function renderReport(result: EvaluationResult, opts: RenderReportOptions): Promise<{ files: string[] }> {
+export async function renderReport(result: AnyEvaluationResult, opts: RenderReportOptions): Promise<{ files: string[] }> {
   const formats = parseReportFormats(opts.formats);
+  if (result.setting === 'trajectory') return writeTrajectoryReport(result, formats, opts.outDir);
   checkEvaluationResult(result, 'The evaluation result');
   const outDir = path.resolve(opts.outDir);
   try {

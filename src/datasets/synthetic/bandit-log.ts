@@ -6,22 +6,17 @@
 import { OffpolicyError } from '../../core/errors.js';
 import { arraysToTable } from '../from-arrays.js';
 import { ident, openMemoryConnection, type DuckDBConnection } from '../duckdb.js';
+import type { BanditArrays } from '../load-bandit.js';
 import type { DatasetVersion, Workspace } from '../workspace.js';
 import type { Rng } from '../../util/rng.js';
 
-export interface BanditLog {
+/** A generated log: the bandit arrays (row ids 0..n-1) with every optional array present, and the generator's extras. */
+export interface BanditLog extends BanditArrays {
   /** "synthetic" or "multiclass:<dataset>". */
   generator: string;
   /** The generator's parameters, recorded in metadata.extra and the lineage. */
   params: Record<string, unknown>;
   seed: number;
-  n: number;
-  numActions: number;
-  contextDim: number;
-  /** n x contextDim, row-major. */
-  contexts: Float32Array;
-  actions: Int32Array;
-  rewards: Float64Array;
   /** pi_b(a_i | x_i) of the logged action. */
   propensities: Float64Array;
   /** n x K logging distribution pi_b(. | x_i). */

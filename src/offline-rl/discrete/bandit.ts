@@ -9,29 +9,14 @@
  *
  * behavior_logprob is log(propensity) when the log has propensities.
  */
-import { readColumns, type ColumnSpec } from '../../datasets/columns.js';
-import { ident, lit, queryOne, type DuckDBConnection } from '../../datasets/duckdb.js';
+import type { DuckDBConnection } from '../../datasets/duckdb.js';
+import { loadBanditArrays, type BanditArrays, type LoadBanditOptions } from '../../datasets/load-bandit.js';
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
-import { spaceWidth } from '../../datasets/metadata.js';
 import type { DatasetVersion } from '../../datasets/workspace.js';
 import { OffpolicyError } from '../../core/errors.js';
 
-/** What a bandit log needs to carry (BanditLog of the generators and BanditData of ope/load-bandit.ts both fit). */
-export interface BanditArrays {
-  n: number;
-  numActions: number;
-  contextDim: number;
-  /** n x contextDim, row-major. */
-  contexts: Float32Array;
-  actions: Int32Array;
-  rewards: Float64Array;
-  propensities?: Float64Array | null;
-  /** Optional stable row ids (episode ids of the one-step episodes); default 0..n-1. */
-  rowIds?: Float64Array;
-}
-
 /** The log as one-step terminated episodes (see the module comment). */
-export function banditLogToTrajectoryArrays(log: BanditArrays): TrajectoryArrays {
+export function banditLogToTrajectoryArrays(log: Pick<BanditArrays, 'n' | 'numActions' | 'contextDim' | 'contexts' | 'actions' | 'rewards' | 'rowIds'> & { propensities?: Float64Array | null }): TrajectoryArrays {
   const { n, contextDim: d, numActions: k } = log;
   if (d < 1) {
     throw new OffpolicyError('E_NO_CONTEXT', 'The bandit log has no context features, so a learned policy would have nothing to condition on.', {
@@ -73,80 +58,17 @@ export function banditLogToTrajectoryArrays(log: BanditArrays): TrajectoryArrays
   };
 }
 
-export interface LoadBanditTrainingOptions {
-  /** SQL condition over the stored columns (e.g. "row_id % 2 = 0"). */
-  where?: string;
-  /** Named scalar feature columns to use as the context instead of the `context` list column. */
-  contextColumns?: string[];
-}
 
 /**
- * Reads a stored bandit log (kind "bandit") into training arrays, ordered by
- * row_id: the `context` FLOAT[] column (or `contextColumns`), action, reward,
- * and propensity when present. K comes from the action-space metadata, else
- * max(action) + 1.
+ * Reads a stored bandit log into training arrays (loadBanditArrays, then one-step
+ * episodes): a learner needs a context to condition on.
  */
-export async function loadBanditTrainingArrays(conn: DuckDBConnection, version: DatasetVersion, opts: LoadBanditTrainingOptions = {}): Promise<TrajectoryArrays> {
-  const meta = version.metadata;
-  if (meta.kind !== 'bandit') {
-    throw new OffpolicyError('E_DATASET_KIND', `Dataset ${version.ref} is a ${meta.kind} dataset, not a bandit log.`, {
-      hint: 'Load trajectory data with loadTrajectoryArrays.',
+export async function loadBanditTrainingArrays(conn: DuckDBConnection, version: DatasetVersion, opts: LoadBanditOptions = {}): Promise<TrajectoryArrays> {
+  const names = version.metadata.columns.map((c) => c.name);
+  if (version.metadata.kind === 'bandit' && !(opts.contextColumns && opts.contextColumns.length > 0) && !names.includes('context')) {
+    throw new OffpolicyError('E_NO_CONTEXT', `Bandit log ${version.ref} has no context column, so a learned policy would have nothing to condition on.`, {
+      hint: `Name its feature columns with --context-columns (columns found: ${names.join(', ')}).`,
     });
   }
-  const names = new Set(meta.columns.map((c) => c.name));
-  const scan = `read_parquet(${lit(version.glob)})`;
-  const where = opts.where ? ` WHERE ${opts.where}` : '';
-  let contextExpr: string;
-  let d: number;
-  if (opts.contextColumns && opts.contextColumns.length > 0) {
-    const absent = opts.contextColumns.filter((c) => !names.has(c));
-    if (absent.length > 0) {
-      throw new OffpolicyError('E_MISSING_COLUMN', `Context column(s) ${absent.join(', ')} are not in ${version.ref}.`, {
-        hint: `Columns found: ${[...names].join(', ')}.`,
-      });
-    }
-    contextExpr = `[${opts.contextColumns.map((c) => `${ident(c)}::FLOAT`).join(', ')}]`;
-    d = opts.contextColumns.length;
-  } else {
-    if (!names.has('context')) {
-      throw new OffpolicyError('E_NO_CONTEXT', `Bandit log ${version.ref} has no context column, so a learned policy would have nothing to condition on.`, {
-        hint: `Name its feature columns with --context-columns (columns found: ${[...names].join(', ')}).`,
-      });
-    }
-    const w = await queryOne(conn, `SELECT min(len(context)) AS lo, max(len(context)) AS hi FROM ${scan}${where}`);
-    if (w.lo !== null && Number(w.lo) !== Number(w.hi)) {
-      throw new OffpolicyError('E_RAGGED_VECTOR', `Column "context" of ${version.ref} has between ${w.lo} and ${w.hi} values per row.`, {
-        hint: 'Every row of a vector column must have the same length.',
-      });
-    }
-    contextExpr = 'context';
-    d = meta.observationSpace?.type === 'box' ? spaceWidth(meta.observationSpace) : Number(w.lo ?? 0);
-  }
-  const hasP = names.has('propensity');
-  const spec: Record<string, ColumnSpec> = {
-    row_id: { type: 'i64' },
-    context: { type: 'f32', width: d },
-    action: { type: 'i32' },
-    reward: { type: 'f64' },
-    ...(hasP ? { propensity: { type: 'f64' } } : {}),
-  };
-  const sql = `SELECT row_id, ${contextExpr} AS context, action, reward${hasP ? ', propensity' : ''} FROM ${scan}${where} ORDER BY row_id`;
-  const { n, columns: c } = await readColumns(conn, sql, spec);
-  let k: number;
-  if (meta.actionSpace?.type === 'discrete') k = meta.actionSpace.n;
-  else {
-    let max = -1;
-    for (const a of c.action as Int32Array) max = Math.max(max, a);
-    k = max + 1;
-  }
-  return banditLogToTrajectoryArrays({
-    n,
-    numActions: k,
-    contextDim: d,
-    contexts: c.context as Float32Array,
-    actions: c.action as Int32Array,
-    rewards: c.reward as Float64Array,
-    propensities: hasP ? (c.propensity as Float64Array) : null,
-    rowIds: c.row_id as Float64Array,
-  });
+  return banditLogToTrajectoryArrays(await loadBanditArrays(conn, version, opts));
 }

@@ -18,24 +18,25 @@
  * the self-normalized estimators (SNIPS, SNDR).
  */
 
+import type { BanditArrays } from '../../datasets/load-bandit.js';
+
 export type EstimatorId = 'ips' | 'clipped-ips' | 'snips' | 'es-ips' | 'dm' | 'dr' | 'sndr' | 'switch-dr' | 'dr-os';
 
-/** The logged data and the candidate's probabilities, as typed arrays (all length n or n*K, row-major). */
-export interface BanditBatch {
-  n: number;
-  numActions: number;
-  /** a_i in 0..K-1 */
-  actions: Int32Array;
-  rewards: Float64Array;
+/**
+ * The logged data (fields of the one bandit array type, BanditArrays, with the
+ * propensities known or estimated) and the candidate's probabilities, as typed
+ * arrays (all length n or n*K, row-major).
+ */
+export type BanditBatch = Pick<BanditArrays, 'n' | 'numActions' | 'actions' | 'rewards'> & {
   /** p_i = pi0(a_i|x_i), in (0, 1] */
   propensities: Float64Array;
   /** n*K: the candidate's pi(a|x_i) */
   targetProbs: Float64Array;
   /** n*K: reward-model predictions q(x_i, a); needed by DM and the DR family */
   rewardHat?: Float64Array;
-  /** n*K: the logger's full distribution pi0(a|x_i), when known (support diagnostics, certificates) */
+  /** n*K: the logger's full distribution pi0(a|x_i) (BanditArrays.actionProbs, or estimated), when known (support diagnostics, certificates) */
   loggingProbs?: Float64Array;
-}
+};
 
 export interface EstimatorParams {
   /** L: the weight clip of clipped IPS, the switch threshold of Switch-DR, the shrinkage lambda of DR-OS. */

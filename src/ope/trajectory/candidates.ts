@@ -19,21 +19,13 @@ import { OffpolicyError } from '../../core/errors.js';
 import { readColumns } from '../../datasets/columns.js';
 import { lit, queryRows, type DuckDBConnection } from '../../datasets/duckdb.js';
 import type { Space } from '../../datasets/metadata.js';
+import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import { buildJsonPolicy } from '../../policies/json-policy.js';
 import type { ContinuousPolicy, Policy } from '../../core/contracts.js';
 import { actionBox, BANDWIDTH_RULE, checkBandwidth, defaultBandwidth, kernelLogDensity, type ActionBox } from './kernel.js';
 
-/** The logged steps a candidate is scored on (TrajectoryArrays of src/datasets/load-trajectories.ts fits). */
-export interface LoggedSteps {
-  n: number;
-  obsDim: number;
-  actDim: number;
-  discreteActions?: number;
-  observations: Float32Array;
-  actions: Float32Array | Int32Array;
-  episodeId: Float64Array;
-  step: Int32Array;
-}
+/** The logged steps a candidate is scored on (the loader's arrays, or any arrays of the same shape). */
+export type LoggedSteps = Pick<TrajectoryArrays, 'n' | 'obsDim' | 'actDim' | 'discreteActions' | 'observations' | 'actions' | 'episodeId' | 'step'>;
 
 export interface ResolvedCandidate {
   name: string;

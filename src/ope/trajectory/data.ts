@@ -29,8 +29,9 @@ export interface TrajectoryOpeData {
   n: number;
   episodes: EpisodeIndex;
   rewards: Float64Array;
-  /** log pi_b(a_t | s_t) per step. */
+  /** log pi_b(a_t | s_t) per step (NaN throughout when the data has none and only DM was asked for). */
   behaviorLogprob: Float64Array;
+  hasBehaviorLogprob: boolean;
   gamma: number;
 }
 
@@ -170,9 +171,12 @@ export interface TrajectoryDataInput {
  * Builds and checks the OPE view of trajectory rows (in (episode_id, step) order,
  * as loadTrajectoryArrays returns them).
  */
-export function trajectoryOpeData(a: TrajectoryDataInput, gamma: number = DEFAULT_GAMMA): TrajectoryOpeData {
+export function trajectoryOpeData(a: TrajectoryDataInput, gamma: number = DEFAULT_GAMMA, opts: { requireBehaviorLogprob?: boolean } = {}): TrajectoryOpeData {
   checkGamma(gamma);
   const episodes = indexEpisodes(a.episodeId, a.step, a.terminated, a.truncated);
+  if (!a.behaviorLogprob && opts.requireBehaviorLogprob === false) {
+    return { n: a.episodeId.length, episodes, rewards: a.rewards, behaviorLogprob: new Float64Array(a.episodeId.length).fill(NaN), hasBehaviorLogprob: false, gamma };
+  }
   if (!a.behaviorLogprob) {
     throw new OffpolicyError('E_NO_BEHAVIOR_LOGPROB', `The trajectory data has no behavior_logprob column, and no behaviour model is available to estimate it (${episodes.count} episodes affected, all of them).`, {
       hint: 'Importance-sampling estimators need log pi_b(a_t|s_t) of every logged action: store it as behavior_logprob (the generators do), or use only the direct method (--estimators dm).',
@@ -193,7 +197,7 @@ export function trajectoryOpeData(a: TrajectoryDataInput, gamma: number = DEFAUL
     });
   }
   checkLogprobs(a.behaviorLogprob, episodes, 'behavior_logprob', false);
-  return { n, episodes, rewards: a.rewards, behaviorLogprob: a.behaviorLogprob, gamma };
+  return { n, episodes, rewards: a.rewards, behaviorLogprob: a.behaviorLogprob, hasBehaviorLogprob: true, gamma };
 }
 
 /** Discounted return sum_t gamma^t r_t of each episode (the behaviour policy's on-policy value terms). */

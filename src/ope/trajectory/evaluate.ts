@@ -15,7 +15,8 @@ import { loadTrajectoryCandidate, type ResolvedCandidate, type TrajectoryCandida
 import { DEFAULT_GAMMA, discountedReturns, trajectoryOpeData, type TrajectoryOpeData } from './data.js';
 import type { ActionBox } from './kernel.js';
 import { qColumnsProvider } from './q-columns.js';
-import { scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
+import { getTrajectoryEstimator } from './estimators/index.js';
+import { DEFAULT_TRAJECTORY_ESTIMATORS, scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
 
 /** Supplies Q predictions for a candidate (fitted Q evaluation, or Q columns); null = none. */
@@ -72,7 +73,8 @@ export async function evaluateTrajectoryArrays(
   meta: { ref: string; actionSpace?: DatasetVersion['metadata']['actionSpace']; conn?: DuckDBConnection } = { ref: 'arrays' },
 ): Promise<TrajectoryEvaluation> {
   const gamma = opts.gamma ?? DEFAULT_GAMMA;
-  const d = trajectoryOpeData(a, gamma);
+  const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
+  const d = trajectoryOpeData(a, gamma, { requireBehaviorLogprob: ids.some((id) => getTrajectoryEstimator(id).needsWeights) });
   const behaviour = behaviourValue(d, opts.alpha ?? 0.05);
   const candidates: TrajectoryCandidateResult[] = [];
   const total = opts.candidates.length;

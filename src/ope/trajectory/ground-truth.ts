@@ -23,8 +23,13 @@ export interface SamplingPolicy {
   logProb(obs: Float64Array, action: ArrayLike<number>): number;
 }
 
-/** `env` with its time limit replaced by `horizon` steps (short-horizon settings for simulation). */
-export function withTimeLimit(env: Env, horizon: number): Env {
+/**
+ * `env` with its time limit replaced by `horizon` steps (short-horizon settings for
+ * simulation). With `terminal`, the last step is marked terminated instead of
+ * truncated: the horizon is part of the task, so fitted Q evaluation does not
+ * bootstrap past it.
+ */
+export function withTimeLimit(env: Env, horizon: number, terminal = false): Env {
   if (!Number.isInteger(horizon) || horizon < 1) {
     throw new OffpolicyError('E_GENERATOR_PARAM', `The horizon must be a positive integer, got ${horizon}.`, { hint: 'Pass e.g. 10.' });
   }
@@ -34,7 +39,8 @@ export function withTimeLimit(env: Env, horizon: number): Env {
     reset: (rng) => env.reset(rng),
     step(state, action) {
       const r = env.step(state, action);
-      return { ...r, truncated: !r.terminated && r.state.t >= horizon };
+      const atLimit = !r.terminated && r.state.t >= horizon;
+      return { ...r, terminated: r.terminated || (terminal && atLimit), truncated: !terminal && atLimit };
     },
   };
 }

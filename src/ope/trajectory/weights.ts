@@ -64,6 +64,11 @@ export function trajectoryWeights(d: TrajectoryOpeData, targetLogprob: Float64Ar
   if (targetLogprob.length !== d.n) {
     throw new OffpolicyError('E_SHAPE', `The candidate gives ${targetLogprob.length} log-probabilities for ${d.n} steps.`, { hint: 'Give one log-probability per logged step.' });
   }
+  if (!d.hasBehaviorLogprob) {
+    throw new OffpolicyError('E_NO_BEHAVIOR_LOGPROB', `The trajectory data has no behavior_logprob column, and no behaviour model is available to estimate it (${d.episodes.count} episodes affected, all of them).`, {
+      hint: 'Importance-sampling estimators need log pi_b(a_t|s_t) of every logged action: store it as behavior_logprob (the generators do), or use only the direct method (--estimators dm).',
+    });
+  }
   const L = checkClip(clip);
   const ep = d.episodes;
   const logW = new Float64Array(d.n);

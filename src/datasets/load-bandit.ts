@@ -1,36 +1,41 @@
 /**
- * Loads a stored bandit-log version into typed arrays (ordered by row_id), the
- * form the in-memory estimators, reward models and policies work on.
+ * The bandit-log kind in memory: ONE array type (BanditArrays) and ONE loader
+ * (loadBanditArrays) for everything that reads a log as typed arrays: the
+ * in-memory OPE backend, reward models and policies, the discrete learners (which
+ * turn it into one-step episodes) and the synthetic generators (whose BanditLog
+ * is a BanditArrays with the generator's extras).
  */
 import { OffpolicyError } from '../core/errors.js';
-import { readColumns } from '../datasets/columns.js';
-import { ident, lit, openMemoryConnection, queryOne, type DuckDBConnection } from '../datasets/duckdb.js';
-import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
+import { readColumns } from './columns.js';
+import { ident, lit, openMemoryConnection, queryOne, type DuckDBConnection } from './duckdb.js';
+import type { DatasetVersion, Workspace } from './workspace.js';
 
-export interface BanditData {
-  version: DatasetVersion;
+/** A bandit log as typed arrays, row i being the i-th row by row_id (all row-major). */
+export interface BanditArrays {
   n: number;
   numActions: number;
   /** Context width d (0 when the log has no context). */
   contextDim: number;
-  rowIds: Float64Array;
-  /** n x d, row-major. */
+  /** Stable row ids; absent means 0..n-1. */
+  rowIds?: Float64Array;
+  /** n x d. */
   contexts: Float32Array;
+  /** a_i in 0..K-1. */
   actions: Int32Array;
   rewards: Float64Array;
   /** pi0(a_i|x_i), or null when the log has no propensity column. */
   propensities: Float64Array | null;
-  /** n x K logging distribution, when the log carries action_probs. */
+  /** n x K logging distribution pi0(.|x_i), when the log carries action_probs. */
   actionProbs: Float64Array | null;
-  /** n x K expected rewards (synthetic data with ground truth). */
+  /** n x K expected rewards q*(x_i, a) (synthetic data with ground truth). */
   expectedRewards: Float64Array | null;
 }
 
 export interface LoadBanditOptions {
   /** Named scalar feature columns to use as the context instead of the `context` list column. */
   contextColumns?: string[];
-  /** A connection to reuse (one is opened otherwise). */
-  conn?: DuckDBConnection;
+  /** SQL condition over the stored columns (e.g. "row_id % 2 = 0"). */
+  where?: string;
 }
 
 /** The SQL relation over a version's Parquet files. */
@@ -38,7 +43,7 @@ export function versionScan(v: DatasetVersion): string {
   return `read_parquet(${lit(v.glob)})`;
 }
 
-/** Action-space size: metadata when declared, else max(action) + 1. */
+/** Action-space size: metadata when declared, else max(action) + 1 over the version. */
 export async function numActionsOf(conn: DuckDBConnection, v: DatasetVersion): Promise<number> {
   const space = v.metadata.actionSpace;
   if (space && space.type === 'discrete') return space.n;
@@ -48,16 +53,16 @@ export async function numActionsOf(conn: DuckDBConnection, v: DatasetVersion): P
 
 export function requireBandit(v: DatasetVersion): void {
   if (v.metadata.kind !== 'bandit') {
-    throw new OffpolicyError('E_DATASET_KIND', `Dataset ${v.ref} is a ${v.metadata.kind} dataset; off-policy evaluation here needs a bandit log.`, {
-      hint: 'Pick a bandit log (offpolicy datasets list shows each dataset\'s kind).',
+    throw new OffpolicyError('E_DATASET_KIND', `Dataset ${v.ref} is a ${v.metadata.kind} dataset, not a bandit log.`, {
+      hint: "Pick a bandit log (offpolicy datasets list shows each dataset's kind); trajectory data loads with loadTrajectoryArrays.",
     });
   }
 }
 
 /** Width of a list column (checked to be the same on every row), or 0 when absent. */
-async function listWidth(conn: DuckDBConnection, v: DatasetVersion, column: string): Promise<number> {
+async function listWidth(conn: DuckDBConnection, v: DatasetVersion, column: string, where: string): Promise<number> {
   if (!v.metadata.columns.some((c) => c.name === column)) return 0;
-  const row = await queryOne(conn, `SELECT min(len(${ident(column)})) AS lo, max(len(${ident(column)})) AS hi FROM ${versionScan(v)}`);
+  const row = await queryOne(conn, `SELECT min(len(${ident(column)})) AS lo, max(len(${ident(column)})) AS hi FROM ${versionScan(v)}${where}`);
   if (row.lo === null || row.lo === undefined) return 0;
   if (Number(row.lo) !== Number(row.hi)) {
     throw new OffpolicyError('E_RAGGED_VECTOR', `Column "${column}" of ${v.ref} has between ${row.lo} and ${row.hi} values per row.`, {
@@ -92,11 +97,16 @@ export async function readMatrix(
   return out;
 }
 
-export async function loadBandit(ws: Workspace, ref: string, opts: LoadBanditOptions = {}): Promise<BanditData> {
-  const version = await ws.resolve(ref);
+/**
+ * Loads a stored bandit log (kind "bandit") into typed arrays ordered by row_id:
+ * the `context` FLOAT[] column (or `contextColumns`), action, reward, and
+ * propensity, action_probs and expected_reward when present. K comes from the
+ * action-space metadata, else max(action) + 1 over the version.
+ */
+export async function loadBanditArrays(conn: DuckDBConnection, version: DatasetVersion, opts: LoadBanditOptions = {}): Promise<BanditArrays & { rowIds: Float64Array }> {
   requireBandit(version);
-  const conn = opts.conn ?? (await openMemoryConnection());
   const has = (c: string): boolean => version.metadata.columns.some((x) => x.name === c);
+  const where = opts.where ? ` WHERE ${opts.where}` : '';
   const numActions = await numActionsOf(conn, version);
   let contextDim = 0;
   let contextExpr = 'NULL';
@@ -110,16 +120,16 @@ export async function loadBandit(ws: Workspace, ref: string, opts: LoadBanditOpt
     contextDim = opts.contextColumns.length;
     contextExpr = `[${opts.contextColumns.map((c) => `${ident(c)}::FLOAT`).join(', ')}]`;
   } else if (has('context')) {
-    contextDim = await listWidth(conn, version, 'context');
+    contextDim = await listWidth(conn, version, 'context', where);
     contextExpr = 'context';
   }
-  const probsWidth = has('action_probs') ? await listWidth(conn, version, 'action_probs') : 0;
+  const probsWidth = has('action_probs') ? await listWidth(conn, version, 'action_probs', where) : 0;
   if (probsWidth !== 0 && probsWidth !== numActions) {
     throw new OffpolicyError('E_ACTION_SPACE', `action_probs of ${version.ref} has ${probsWidth} entries per row, but the action space has ${numActions} actions.`, {
       hint: 'The logging distribution needs one probability per action.',
     });
   }
-  const erWidth = has('expected_reward') ? await listWidth(conn, version, 'expected_reward') : 0;
+  const erWidth = has('expected_reward') ? await listWidth(conn, version, 'expected_reward', where) : 0;
   const select = [
     'row_id::DOUBLE AS row_id',
     'action',
@@ -129,7 +139,7 @@ export async function loadBandit(ws: Workspace, ref: string, opts: LoadBanditOpt
     probsWidth > 0 ? 'action_probs' : 'NULL AS action_probs',
     erWidth === numActions ? 'expected_reward' : 'NULL AS expected_reward',
   ];
-  const sql = `SELECT ${select.join(', ')} FROM ${versionScan(version)} ORDER BY row_id`;
+  const sql = `SELECT ${select.join(', ')} FROM ${versionScan(version)}${where} ORDER BY row_id`;
   const base = await readColumns(conn, sql, {
     row_id: { type: 'f64' },
     action: { type: 'i32' },
@@ -143,9 +153,7 @@ export async function loadBandit(ws: Workspace, ref: string, opts: LoadBanditOpt
   if (contextDim > 0) ex.context = await readMatrix(conn, from, entries('context', contextDim), 't.row_id', 'f32');
   if (probsWidth > 0) ex.action_probs = await readMatrix(conn, from, entries('action_probs', numActions), 't.row_id');
   if (erWidth === numActions) ex.expected_reward = await readMatrix(conn, from, entries('expected_reward', numActions), 't.row_id');
-  if (!opts.conn) conn.closeSync();
   return {
-    version,
     n,
     numActions,
     contextDim,
@@ -157,4 +165,15 @@ export async function loadBandit(ws: Workspace, ref: string, opts: LoadBanditOpt
     actionProbs: (ex.action_probs as Float64Array | undefined) ?? null,
     expectedRewards: (ex.expected_reward as Float64Array | undefined) ?? null,
   };
+}
+
+/** loadBanditArrays for a reference ("name" or "name@version") in a workspace, on a connection of its own; the version comes back too. */
+export async function loadBanditRef(ws: Workspace, ref: string, opts: LoadBanditOptions = {}): Promise<BanditArrays & { rowIds: Float64Array; version: DatasetVersion }> {
+  const version = await ws.resolve(ref);
+  const conn = await openMemoryConnection();
+  try {
+    return { ...(await loadBanditArrays(conn, version, opts)), version };
+  } finally {
+    conn.closeSync();
+  }
 }

@@ -1,0 +1,81 @@
+/**
+ * The result of evaluating candidates on trajectory data (setting 'trajectory'):
+ * the same document shape as a bandit evaluation (dataset, the behaviour
+ * policy's value, candidates with estimates, intervals, warnings and a verdict),
+ * plus what only trajectories have: the discount, per-step weight diagnostics,
+ * the fitted-Q learning curve and the off-policy selection table.
+ */
+import type { Estimate, IntervalMethod, Interval, Verdict, Warning } from './evaluation-result.js';
+
+export interface TrajectoryStepDiagnostics {
+  /** Per step t: episodes still running, ESS of w_{0:t}, largest weight share. */
+  episodes: number[];
+  ess: number[];
+  maxShare: number[];
+}
+
+export interface TrajectoryQFit {
+  /** "fqe", "fqe (k-fold cross-fitted)", "columns:q_0,...". */
+  source: string;
+  /** FQE learning curve: updates, mean V(s_0), held-out TD error. */
+  curve?: { step: number; initialValue?: number; heldOutTdError?: number; tdLoss: number }[];
+  heldOutTdError?: number | null;
+}
+
+export interface TrajectoryCandidateResult {
+  name: string;
+  source: string;
+  /** discrete | gaussian | deterministic | table */
+  kind: string;
+  estimates: Estimate[];
+  /** Null when no estimator used weights (DM only). */
+  weights: { ess: number; maxShare: number; maxWeight: number; perStep: TrajectoryStepDiagnostics } | null;
+  kernel?: { bandwidth: number; rule: string };
+  q?: TrajectoryQFit;
+  warnings: Warning[];
+  verdict: Verdict;
+  /** The value range intervals were clipped to. */
+  valueRange: [number, number];
+  /** On-policy value from rollouts, when known. */
+  trueValue?: number;
+}
+
+export interface TrajectorySelectionRow {
+  estimator: string;
+  by: 'estimate' | 'lower-bound';
+  ranking: string[];
+  scores: number[];
+  metrics?: { nmse: number; spearman: number; regretAtK: number; typeI: number; typeII: number; sharpeAtK: number; k: number };
+}
+
+export interface TrajectoryEvaluationResult {
+  setting: 'trajectory';
+  schema: 'offpolicy.evaluation/1';
+  toolkitVersion: string;
+  createdAt: string;
+  command?: string;
+  seed: number;
+  dataset: { ref: string; episodes: number; steps: number; horizon: number; obsDim: number; actDim: number; discreteActions?: number };
+  /** The behaviour policy's value: the mean discounted return of the logged episodes. */
+  behaviour: { value: number; interval?: Interval };
+  settings: {
+    estimators: string[];
+    interval: IntervalMethod;
+    alpha: number;
+    gamma: number;
+    bootstrapResamples?: number;
+    clip?: number;
+    rewardModel?: string;
+  };
+  candidates: TrajectoryCandidateResult[];
+  selection: { rows: TrajectorySelectionRow[]; threshold: number; k: number; trueRanking?: string[] } | null;
+  warnings: Warning[];
+}
+
+/**
+ * A bandit or a trajectory result, told apart by evaluationSetting(). The
+ * EvaluationResult union of evaluation-result.ts still names bandit results only:
+ * its consumers (CLI table, report tables, demo, tests) read bandit fields without
+ * narrowing; the report's render() narrows this one.
+ */
+export type AnyEvaluationResult = import('./evaluation-result.js').BanditEvaluationResult | TrajectoryEvaluationResult;

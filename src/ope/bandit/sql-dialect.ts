@@ -1,0 +1,53 @@
+/**
+ * The SQL constructs the bandit scan (./scan-sql.ts) needs that differ between
+ * engines. DuckDB is the one implementation; a ClickHouse dialect (one flat
+ * SELECT with `WITH expr AS alias`, toFloat64 instead of `::` casts, countIf
+ * instead of FILTER) plugs in here.
+ *
+ * Not yet behind the dialect: the estimators' sqlTerms, the candidate vectors'
+ * SQL (../../policies/sql-vector.ts: 1-based list indexing, list_dot_product,
+ * lambdas) and the log summary's aggregates (../log-summary.ts: bit_or, list()).
+ */
+
+/** One per-row expression and the name later levels and the aggregates read it by. */
+export interface RowExpr {
+  expr: string;
+  alias: string;
+}
+
+import { sqlNumber } from '../estimators/params.js';
+
+export interface SqlDialect {
+  readonly name: string;
+  /** expr as a 64-bit float. */
+  double(expr: string): string;
+  /** expr as a 32-bit integer. */
+  integer(expr: string): string;
+  /** The number of rows where cond holds. */
+  countIf(cond: string): string;
+  /** Order statistics of expr over the rows where cond holds, at fractions (quantile_disc's definition), as one list. */
+  quantilesDiscIf(expr: string, fractions: readonly number[], cond: string): string;
+  /**
+   * One aggregate query over `from`: per-row expressions computed in levels (an
+   * expression may read the aliases of earlier levels), then `aggregates` over the
+   * rows where `where` holds (over any alias), grouped by `groupBy`.
+   */
+  scan(levels: readonly (readonly RowExpr[])[], aggregates: readonly string[], from: string, opts?: { where?: string; groupBy?: string }): string;
+}
+
+export const DUCKDB: SqlDialect = {
+  name: 'duckdb',
+  double: (e) => `(${e})::DOUBLE`,
+  integer: (e) => `(${e})::INTEGER`,
+  countIf: (c) => `count(*) FILTER (WHERE ${c})`,
+  quantilesDiscIf: (e, fr, c) => `quantile_disc(${e}, [${fr.map(sqlNumber).join(', ')}]) FILTER (WHERE ${c})`,
+  scan(levels, aggregates, from, { where, groupBy } = {}) {
+    // Nested sub-selects: DuckDB computes each level once per row and projects away what the aggregates do not read.
+    let rel = from;
+    levels.forEach((level, i) => {
+      const cols = level.map((x) => `${x.expr} AS ${x.alias}`);
+      rel = `(SELECT ${i === 0 ? '' : '*, '}${cols.join(', ')} FROM ${rel})`;
+    });
+    return `SELECT\n  ${aggregates.join(',\n  ')}\nFROM ${rel}${where ? `\nWHERE ${where}` : ''}${groupBy ? `\nGROUP BY ${groupBy} ORDER BY ${groupBy}` : ''}`;
+  },
+};

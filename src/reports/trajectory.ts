@@ -1,0 +1,145 @@
+/**
+ * The report of a trajectory evaluation (setting 'trajectory'), in the same
+ * document style as the bandit report: verdicts first, then the estimates with
+ * their intervals, per-step effective sample sizes, the FQE learning curve and
+ * the off-policy selection table. HTML (self-contained), Markdown and JSON.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { TrajectoryEvaluationResult } from '../core/trajectory-evaluation-result.js';
+import { escapeHtml, escapeMarkdownCell } from './escape.js';
+import { formatInterval, formatLevel, formatNumber, formatPercent } from './format.js';
+import { REPORT_CSS } from './html-style.js';
+
+interface Section {
+  title: string;
+  /** Paragraphs of plain text. */
+  text?: string[];
+  table?: { headers: string[]; rows: string[][] };
+}
+
+/** At most `max` step indices: 0, evenly spaced ones, and the last. */
+export function sampledSteps(H: number, max = 12): number[] {
+  if (H <= max) return Array.from({ length: H }, (_, t) => t);
+  const out = new Set<number>();
+  for (let k = 0; k < max; k++) out.add(Math.round((k * (H - 1)) / (max - 1)));
+  return [...out];
+}
+
+export function trajectorySections(r: TrajectoryEvaluationResult): Section[] {
+  const level = formatLevel(r.settings.alpha);
+  const s: Section[] = [];
+  s.push({
+    title: 'Deploy verdicts',
+    text: [
+      `Behaviour policy: mean discounted return ${formatNumber(r.behaviour.value)} ${formatInterval(r.behaviour.interval)} over ${r.dataset.episodes} logged episodes (gamma ${r.settings.gamma}).`,
+      ...r.candidates.map((c) => `${c.verdict.recommended ? 'RECOMMENDED' : 'not recommended'}: ${c.verdict.sentence}`),
+    ],
+  });
+  s.push({
+    title: `Estimates (${r.settings.interval} intervals at ${level})`,
+    table: {
+      headers: ['candidate', 'kind', 'estimator', 'value', `${level} interval`, 'true value'],
+      rows: r.candidates.flatMap((c) =>
+        c.estimates.map((e, i) => [i === 0 ? c.name : '', i === 0 ? c.kind : '', e.estimator.toUpperCase(), formatNumber(e.value), formatInterval(e.interval), i === 0 && c.trueValue !== undefined ? formatNumber(c.trueValue) : '']),
+      ),
+    },
+  });
+  for (const c of r.candidates) {
+    if (!c.weights) continue;
+    const steps = sampledSteps(c.weights.perStep.ess.length);
+    s.push({
+      title: `Per-step effective sample size: ${c.name}`,
+      text: [`Trajectory-wise ESS ${formatNumber(c.weights.ess)} of ${r.dataset.episodes} episodes; largest weight ${formatNumber(c.weights.maxWeight)}.${c.kernel ? ` Kernel bandwidth ${formatNumber(c.kernel.bandwidth)} (${c.kernel.rule}).` : ''}`],
+      table: {
+        headers: ['step', 'running episodes', 'ESS of w_{0:t}', 'ESS share', 'largest weight share'],
+        rows: steps.map((t) => [String(t), String(c.weights!.perStep.episodes[t]), formatNumber(c.weights!.perStep.ess[t]!), formatPercent(c.weights!.perStep.ess[t]! / Math.max(1, c.weights!.perStep.episodes[t]!)), formatPercent(c.weights!.perStep.maxShare[t]!)]),
+      },
+    });
+  }
+  for (const c of r.candidates) {
+    if (!c.q?.curve || c.q.curve.length === 0) continue;
+    s.push({
+      title: `Fitted Q evaluation learning curve: ${c.name}`,
+      text: [`Q from ${c.q.source}; final held-out TD error ${formatNumber(c.q.heldOutTdError ?? NaN)}.`],
+      table: {
+        headers: ['updates', 'training loss', 'mean V(s_0)', 'held-out TD error'],
+        rows: c.q.curve.map((p) => [String(p.step), formatNumber(p.tdLoss), formatNumber(p.initialValue), formatNumber(p.heldOutTdError)]),
+      },
+    });
+  }
+  if (r.selection) {
+    const withMetrics = r.selection.rows.some((x) => x.metrics);
+    s.push({
+      title: 'Off-policy selection',
+      text: [
+        `Candidates ranked by each estimator's estimate and by its ${level} lower bound; safety threshold ${formatNumber(r.selection.threshold)}, k = ${r.selection.k}.` +
+          (r.selection.trueRanking ? ` True ranking (rollouts): ${r.selection.trueRanking.join(' > ')}.` : ''),
+      ],
+      table: {
+        headers: ['estimator', 'ranked by', 'ranking', ...(withMetrics ? ['nMSE', 'Spearman', `regret@${r.selection.k}`, 'Type I', 'Type II', `SharpeRatio@${r.selection.k}`] : [])],
+        rows: r.selection.rows.map((x) => [
+          x.estimator.toUpperCase(),
+          x.by,
+          x.ranking.join(' > '),
+          ...(withMetrics && x.metrics ? [x.metrics.nmse, x.metrics.spearman, x.metrics.regretAtK, x.metrics.typeI, x.metrics.typeII, x.metrics.sharpeAtK].map((v) => formatNumber(v)) : withMetrics ? ['', '', '', '', '', ''] : []),
+        ]),
+      },
+    });
+  }
+  const warnings = [...r.warnings.map((w) => `[${w.code}] ${w.message}`), ...r.candidates.flatMap((c) => c.warnings.map((w) => `${c.name}: [${w.code}] ${w.message}`))];
+  s.push({ title: 'Warnings', text: warnings.length > 0 ? warnings : ['No warnings.'] });
+  return s;
+}
+
+function header(r: TrajectoryEvaluationResult): string {
+  const d = r.dataset;
+  return `Dataset ${d.ref} · ${d.episodes} episodes · ${d.steps} steps · horizon ${d.horizon} · ${d.discreteActions !== undefined ? `K = ${d.discreteActions} actions` : `${d.actDim}-dimensional actions`} · gamma ${r.settings.gamma}`;
+}
+
+export function renderTrajectoryMarkdown(r: TrajectoryEvaluationResult): string {
+  const out = ['# Off-policy evaluation report (trajectories)', '', header(r), ''];
+  for (const s of trajectorySections(r)) {
+    out.push(`## ${s.title}`, '');
+    for (const p of s.text ?? []) out.push(escapeMarkdownCell(p), '');
+    if (s.table) {
+      out.push(`| ${s.table.headers.map(escapeMarkdownCell).join(' | ')} |`, `| ${s.table.headers.map(() => '---').join(' | ')} |`);
+      for (const row of s.table.rows) out.push(`| ${row.map(escapeMarkdownCell).join(' | ')} |`);
+      out.push('');
+    }
+  }
+  if (r.command) out.push('## Reproduce', '', '```sh', r.command, '```', '');
+  return out.join('\n');
+}
+
+export function renderTrajectoryHtml(r: TrajectoryEvaluationResult): string {
+  const e = escapeHtml;
+  const parts = [`<header><h1>Off-policy evaluation report (trajectories)</h1><p class="sub">${e(header(r))}</p></header>`];
+  for (const s of trajectorySections(r)) {
+    parts.push(`<h2>${e(s.title)}</h2>`);
+    for (const p of s.text ?? []) parts.push(`<p>${e(p)}</p>`);
+    if (s.table) {
+      const head = s.table.headers.map((h) => `<th scope="col">${e(h)}</th>`).join('');
+      const body = s.table.rows.map((row) => `<tr>${row.map((c) => `<td>${e(c)}</td>`).join('')}</tr>`).join('');
+      parts.push(`<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`);
+    }
+  }
+  if (r.command) parts.push(`<h2>Reproduce</h2><pre><code>${e(r.command)}</code></pre>`);
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Off-policy evaluation report (trajectories)</title><style>${REPORT_CSS}</style></head><body><main>${parts.join('\n')}</main></body></html>\n`;
+}
+
+/** Writes report.html / report.md / report.json for a trajectory result into outDir. */
+export async function writeTrajectoryReport(r: TrajectoryEvaluationResult, formats: readonly string[], outDir: string): Promise<{ files: string[] }> {
+  const dir = path.resolve(outDir);
+  await mkdir(dir, { recursive: true });
+  const files: string[] = [];
+  const write = async (name: string, text: string) => {
+    const f = path.join(dir, name);
+    await writeFile(f, text);
+    files.push(f);
+  };
+  if (formats.includes('html')) await write('report.html', renderTrajectoryHtml(r));
+  if (formats.includes('md')) await write('report.md', renderTrajectoryMarkdown(r));
+  if (formats.includes('json')) await write('report.json', JSON.stringify({ schema: 'offpolicy.report/1', result: r, report: { sections: trajectorySections(r) } }, null, 2) + '\n');
+  return { files };
+}
