@@ -57,6 +57,22 @@ describe('robustness report', () => {
     expect(json.study).toEqual(JSON.parse(await readFile(FIXTURE, 'utf8')));
   });
 
+  it('escapes labels, refs, messages and the reproduce block in Markdown', async () => {
+    const hostile: RobustnessStudyResult = structuredClone(study);
+    const failed = hostile.settings.find((s) => s.error)!;
+    failed.label = '<img src=x onerror=alert(1)> *bold* | pipe\nnext';
+    failed.ref = 'weird`ref@2';
+    failed.error!.message = '<script>alert(1)</script> | ```';
+    const out = path.join(tmp, 'hostile');
+    await renderRobustnessReport(hostile, { formats: ['md'], outDir: out, command: 'offpolicy report --robustness "a```b.json"' });
+    const md = await readFile(path.join(out, 'robustness.md'), 'utf8');
+    // outside the fenced reproduce block (where text is literal) no raw HTML survives
+    expect(md.slice(0, md.indexOf('## Reproduce'))).not.toMatch(/<img|<script/);
+    expect(md).toContain('- **&lt;img src=x onerror=alert(1)&gt; *bold* \\| pipe next** (``weird`ref@2``): [E_REWARD_MODEL_FIT] &lt;script&gt;alert(1)&lt;/script&gt; \\| ```');
+    // the reproduce block keeps the command whole inside a fence longer than its backtick run
+    expect(md).toContain('````\nreport command:  offpolicy report --robustness "a```b.json"\n');
+  });
+
   it('refuses files that are not robustness studies', async () => {
     const expectCode = async (p: Promise<unknown> | (() => unknown), code: string, message: RegExp) => {
       const e = typeof p === 'function' ? (() => { try { p(); return null; } catch (x) { return x; } })() : await p.then(() => null, (x: unknown) => x);

@@ -26,6 +26,13 @@ export function markdownCode(text: string): string {
   return `${fence}${pad}${text}${pad}${fence}`;
 }
 
+/** A fenced Markdown code block whose fence is longer than any backtick run in the text (at least three). */
+export function markdownCodeBlock(text: string, lang = ''): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((m) => m.length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return `${fence}${lang}\n${text}\n${fence}`;
+}
+
 /** A file-name-safe slug: lower-case letters, digits and "-", never empty; `taken` keeps slugs unique. */
 export function slugify(text: string, taken?: Set<string>): string {
   const base =

@@ -1,7 +1,7 @@
 /** The Markdown report: the same content as the HTML page, charts linked as SVG files beside it. */
 import type { EvaluationResult } from '../core/evaluation-result.js';
 import type { RenderedChart } from './charts/index.js';
-import { escapeMarkdownCell, markdownCode } from './escape.js';
+import { escapeMarkdownCell, markdownCode, markdownCodeBlock } from './escape.js';
 import { formatInterval, formatLevel, formatNumber, formatPercent } from './format.js';
 import type { KeyValueRow, ReportTables, WarningRow } from './tables.js';
 
@@ -106,10 +106,8 @@ export function renderMarkdown(result: EvaluationResult, tables: ReportTables, c
   }
 
   const r = tables.reproduction;
-  out.push('## Reproduce', '', '```sh');
-  out.push(`# evaluation command`, (r.command ?? '(not recorded)').replace(/```/g, '` ` `'));
-  if (r.reportCommand) out.push('# report command', r.reportCommand.replace(/```/g, '` ` `'));
-  out.push('```', '');
+  const commands = ['# evaluation command', r.command ?? '(not recorded)', ...(r.reportCommand ? ['# report command', r.reportCommand] : [])];
+  out.push('## Reproduce', '', markdownCodeBlock(commands.join('\n'), 'sh'), '');
   out.push(table(['', 'value'], [['toolkit version', `offpolicy ${r.toolkitVersion}`], ['dataset', r.datasetRef], ['content hash', r.contentHash], ['seed', r.seed], ...(r.createdAt ? [['evaluated at', r.createdAt] as Cell[]] : [])], [false, false]), '');
   return out.join('\n');
 }

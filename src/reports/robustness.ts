@@ -8,7 +8,7 @@ import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import type { RobustnessStudyResult } from '../core/robustness-result.js';
 import { robustnessChartSpec } from './charts/robustness.js';
-import { escapeHtml as e, escapeMarkdownCell } from './escape.js';
+import { escapeHtml as e, escapeMarkdownCell, markdownCode, markdownCodeBlock } from './escape.js';
 import { formatNumber, formatPercent } from './format.js';
 import { REPORT_CSS } from './html-style.js';
 import { checkRobustnessStudy } from './load-result.js';
@@ -93,7 +93,7 @@ function renderMarkdown(study: RobustnessStudyResult, table: RobustnessTable, ch
   const lines = [
     '# Robustness report',
     '',
-    `Clean dataset \`${study.dataset.ref}\`, ${study.settings.length} corruption setting${study.settings.length === 1 ? '' : 's'}, seed ${study.seed}.`,
+    `Clean dataset ${markdownCode(study.dataset.ref)}, ${study.settings.length} corruption setting${study.settings.length === 1 ? '' : 's'}, seed ${study.seed}.`,
     '',
     '## Clean vs corrupted',
     '',
@@ -105,9 +105,9 @@ function renderMarkdown(study: RobustnessStudyResult, table: RobustnessTable, ch
     '',
   ];
   if (table.notScored.length) {
-    lines.push('## Not scored', '', ...table.notScored.map((n) => `- **${n.label}**${n.ref ? ` (\`${n.ref}\`)` : ''}: ${n.reason}`), '');
+    lines.push('## Not scored', '', ...table.notScored.map((n) => `- **${escapeMarkdownCell(n.label)}**${n.ref ? ` (${markdownCode(n.ref)})` : ''}: ${escapeMarkdownCell(n.reason)}`), '');
   }
-  lines.push('## Reproduce', '', '```', reproduction(study, command), '```', '');
+  lines.push('## Reproduce', '', markdownCodeBlock(reproduction(study, command)), '');
   return lines.join('\n');
 }
 
