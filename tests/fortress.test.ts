@@ -498,6 +498,12 @@ describe('coded errors', () => {
     const arrow = path.join(base, 't.arrow');
     await writeFile(arrow, Buffer.concat([Buffer.from('ARROW1\0\0'), Buffer.alloc(200, 1)]));
     await expectRejects(ingest(ws, arrow, { name: 'a' }), 'E_TRUNCATED_FILE', /does not end like one: it is truncated/);
+    // An Arrow IPC stream (no trailing magic to check) cut inside its record batch.
+    const { tableFromArrays, tableToIPC } = await import('apache-arrow');
+    const stream = tableToIPC(tableFromArrays({ action: Int32Array.from({ length: 500 }, (_, i) => i % 2), reward: new Float64Array(500), propensity: new Float64Array(500).fill(0.5) }), 'stream');
+    const cut = path.join(base, 'cut.arrows');
+    await writeFile(cut, stream.subarray(0, stream.length - 100));
+    await expectRejects(ingest(ws, cut, { name: 'c', format: 'arrow' }), 'E_TRUNCATED_FILE', /is an Arrow IPC stream that ends inside a message: it is truncated/);
     // An HDF5 v0 superblock recording an end-of-file address beyond the file's size.
     const h = Buffer.alloc(96);
     Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]).copy(h);

@@ -8,6 +8,7 @@
  */
 import { open } from 'node:fs/promises';
 import { DataType, RecordBatchReader, type Data, type RecordBatch } from 'apache-arrow';
+import { OffpolicyError } from '../../core/errors.js';
 import { ident, type DuckDBConnection } from '../duckdb.js';
 import { arraysToTable, type ArrayColumn, type ScalarSqlType } from '../from-arrays.js';
 import { readError } from './read-tabular.js';
@@ -190,6 +191,12 @@ export async function stageArrow(conn: DuckDBConnection, file: string, table: st
     }
   } catch (e) {
     if ((e as { code?: string }).code?.startsWith('E_')) throw e;
+    // apache-arrow's reader says "Expected to read N bytes ... but only read M" when a stream ends inside a message.
+    if (/^Expected to read \d+ .*but only read \d+/.test(String((e as Error)?.message ?? e))) {
+      throw new OffpolicyError('E_TRUNCATED_FILE', `"${file}" is an Arrow IPC stream that ends inside a message: it is truncated.`, {
+        hint: 'Copy or export the file again in full.',
+      });
+    }
     throw readError('arrow', file, e);
   } finally {
     await fh.close().catch(() => {});
