@@ -371,6 +371,11 @@ describe('stored data is validated and checked on read', () => {
     await expectCli(['datasets', 'export', 'base', '--format', 'csv', '--out', path.join(base, 'b.csv')], 'E_DATASET_DAMAGED');
     await expectCli(['datasets', 'query', 'SELECT count(*) FROM base'], 'E_DATASET_DAMAGED', /base@1 is damaged/);
     expect((await queryDatasets(ws, 'SELECT count(*) AS n FROM other')).rows).toEqual([{ n: '9' }]);
+    // list shows the healthy datasets and names the damaged version on stderr, exit 0
+    const listed = await cli(['datasets', 'list', '--json']);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.out).map((d: { ref: string }) => d.ref)).toEqual(['other@1']);
+    expect(listed.err).toMatch(/^warning \[E_DATASET_DAMAGED\]: base@1 is left out: Stored version base@1 is damaged: part-0\.parquet has \d+ bytes.*Remove it with `offpolicy datasets rm base@1 --yes` or restore its files\.\n$/);
     // an appended byte (same row count) is caught by size and digest
     const o = await ws.resolve('other');
     await appendFile(path.join(o.dir, 'part-0.parquet'), 'x');

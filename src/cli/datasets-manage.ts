@@ -36,10 +36,11 @@ export function registerDatasetCommands(datasets: Command): void {
     .option('--all', 'show every version, not only the latest')
     .option('--json', 'print JSON')
     .action(async (opts: { all?: boolean; json?: boolean }, cmd: Command) => {
-      const { formatListing, listDatasets } = await import('../datasets/describe.js');
-      const rows = await listDatasets(await openWorkspace(cmd), { all: opts.all });
+      const { formatDamaged, formatListing, listDatasetsAndDamage } = await import('../datasets/describe.js');
+      const { datasets: rows, damaged } = await listDatasetsAndDamage(await openWorkspace(cmd), { all: opts.all });
       if (opts.json) printJson(rows);
       else process.stdout.write(formatListing(rows) + '\n');
+      if (damaged.length) process.stderr.write(formatDamaged(damaged) + '\n');
     });
 
   datasets

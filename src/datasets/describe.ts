@@ -21,7 +21,7 @@ import { ident, lit, openMemoryConnection, queryOne, queryRows, type DuckDBConne
 import { normalizedScore, type DatasetMetadata } from './metadata.js';
 import { BANDIT_COLUMNS, CORRUPTED_BITS } from './schema.js';
 import { quantileRanks, resolveFromBins } from '../util/binned-order-statistics.js';
-import type { DatasetVersion, Workspace } from './workspace.js';
+import type { DamagedVersion, DatasetVersion, Workspace } from './workspace.js';
 
 export interface SummaryStats {
   mean: number | null;
@@ -102,11 +102,20 @@ export interface DatasetListing {
 
 /** The latest version of every dataset, or every version with `all`. Sorted by name, then version. */
 export async function listDatasets(ws: Workspace, opts: { all?: boolean } = {}): Promise<DatasetListing[]> {
-  const all = await ws.versions();
+  return (await listDatasetsAndDamage(ws, opts)).datasets;
+}
+
+/** `listDatasets` and, from the same scan, the versions left out because their files are damaged. */
+export async function listDatasetsAndDamage(ws: Workspace, opts: { all?: boolean } = {}): Promise<{ datasets: DatasetListing[]; damaged: DamagedVersion[] }> {
+  const { versions: all, damaged } = await ws.scan();
   const counts = new Map<string, number>();
-  for (const v of all) counts.set(v.name, (counts.get(v.name) ?? 0) + 1);
-  const chosen = opts.all ? all : await ws.latest();
-  return chosen.map((v) => ({
+  const latest = new Map<string, DatasetVersion>();
+  for (const v of all) {
+    counts.set(v.name, (counts.get(v.name) ?? 0) + 1);
+    latest.set(v.name, v);
+  }
+  const chosen = opts.all ? all : [...latest.values()];
+  const datasets = chosen.map((v) => ({
     name: v.name,
     version: v.version,
     ref: v.ref,
@@ -117,6 +126,14 @@ export async function listDatasets(ws: Workspace, opts: { all?: boolean } = {}):
     contentHash: v.metadata.contentHash,
     versions: counts.get(v.name) ?? 1,
   }));
+  return { datasets, damaged };
+}
+
+/** The stderr lines `list` prints for damaged versions: which, and what to do. */
+export function formatDamaged(damaged: readonly DamagedVersion[]): string {
+  return damaged
+    .map((d) => `warning [E_DATASET_DAMAGED]: ${d.ref} is left out: ${d.problem} Remove it with \`offpolicy datasets rm ${d.ref} --yes\` or restore its files.`)
+    .join('\n');
 }
 
 /** The human table of `list`: content hashes shortened to 12 characters. */

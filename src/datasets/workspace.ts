@@ -126,6 +126,12 @@ function damaged(ref: string, what: string): OffpolicyError {
   });
 }
 
+/** A stored version whose files fail their recorded sizes or hashes, and what is wrong with it. */
+export interface DamagedVersion {
+  ref: string;
+  problem: string;
+}
+
 export class Workspace {
   readonly root: string;
   readonly datasetsDir: string;
@@ -159,33 +165,31 @@ export class Workspace {
     return ws;
   }
 
-  /** Every stored version, sorted by name then version. Damaged versions are left out (see `damagedVersions`). */
-  async versions(): Promise<DatasetVersion[]> {
-    const out: DatasetVersion[] = [];
+  /** Every stored version, sorted by name then version, and apart the versions whose files do not match their metadata. */
+  async scan(): Promise<{ versions: DatasetVersion[]; damaged: DamagedVersion[] }> {
+    const versions: DatasetVersion[] = [];
+    const damaged: DamagedVersion[] = [];
     for (const name of await this.names()) {
       for (const v of await this.versionNumbers(name)) {
         try {
-          out.push(await this.load(name, v, { verifyContent: false }));
+          versions.push(await this.load(name, v, { verifyContent: false }));
         } catch (e) {
           if (!(e instanceof OffpolicyError && e.code === 'E_DATASET_DAMAGED')) throw e;
+          damaged.push({ ref: `${name}@${v}`, problem: e.message });
         }
       }
     }
-    return out;
+    return { versions, damaged };
+  }
+
+  /** Every stored version, sorted by name then version. Damaged versions are left out (see `damagedVersions`). */
+  async versions(): Promise<DatasetVersion[]> {
+    return (await this.scan()).versions;
   }
 
   /** Refs of versions whose files do not match their metadata. */
-  async damagedVersions(): Promise<{ ref: string; problem: string }[]> {
-    const out: { ref: string; problem: string }[] = [];
-    for (const name of await this.names()) {
-      for (const v of await this.versionNumbers(name)) {
-        await this.load(name, v, { verifyContent: false }).catch((e: unknown) => {
-          if (e instanceof OffpolicyError && e.code === 'E_DATASET_DAMAGED') out.push({ ref: `${name}@${v}`, problem: e.message });
-          else throw e;
-        });
-      }
-    }
-    return out;
+  async damagedVersions(): Promise<DamagedVersion[]> {
+    return (await this.scan()).damaged;
   }
 
   /** The latest version of each dataset. */
