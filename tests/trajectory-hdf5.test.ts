@@ -204,6 +204,31 @@ describe('stageD4rlHdf5', () => {
     expect(err.message).toBe(`${cut} has the HDF5 signature but cannot be opened (truncated or damaged). Re-download or re-export the file.`);
   });
 
+  it('refuses a damaged HDF5 file with a coded error and no HDF5 diagnostics on stderr', async () => {
+    const file = path.join(dir, 'whole2.h5');
+    writeH5(file, tinySpec());
+    const bytes = await readFile(file);
+    // overwrite 64 bytes of the root group's structures (the superblock stays intact)
+    bytes.fill(0xab, 200, 264);
+    const bad = path.join(dir, 'damaged.h5');
+    await writeFile(bad, bytes);
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    const error = console.error;
+    process.stderr.write = ((chunk: string | Uint8Array) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
+    console.error = (...args: unknown[]) => void written.push(args.map(String).join(' '));
+    let err: OffpolicyError;
+    try {
+      err = (await stageD4rlHdf5(conn, bad, 'staged').catch((e: unknown) => e)) as OffpolicyError;
+    } finally {
+      process.stderr.write = write;
+      console.error = error;
+    }
+    expect(err.code).toBe('E_FILE_FORMAT');
+    expect(err.message).toMatch(new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has the HDF5 signature but its dataset "\\w+" cannot be read: the file is damaged \\(HDF5: .+\\)\\. Re-download or re-export the file\\.$`));
+    expect(written.join('')).not.toContain('HDF5-DIAG');
+  });
+
   it('finds NaN observations through the trajectory rules', async () => {
     const file = path.join(dir, 'nan.h5');
     writeH5(file, tinySpec({ observations: { data: new Float32Array([0, 0.5, 1, NaN, 2, 2.5, 3, 3.5, 4, 4.5]), shape: [5, 2], dtype: '<f' } }));

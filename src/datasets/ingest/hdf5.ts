@@ -77,13 +77,20 @@ export async function openHdf5(file: string): Promise<H5File> {
       hint: 'Pass a D4RL-style .hdf5/.h5 file, or choose the format that matches the file with --format.',
     });
   }
-  await h5wasm.ready;
-  const f = new h5wasm.File(file, 'r');
-  if ((f as unknown as { file_id: bigint }).file_id < 0n) {
-    throw new OffpolicyError('E_FILE_FORMAT', `${file} has the HDF5 signature but cannot be opened (truncated or damaged).`, {
+  // HDF5's own error stack becomes a thrown Error (caught below) instead of HDF5-DIAG lines on stderr.
+  (await h5wasm.ready).activate_throwing_error_handler();
+  const unopenable = (cause?: unknown) =>
+    new OffpolicyError('E_FILE_FORMAT', `${file} has the HDF5 signature but cannot be opened (truncated or damaged).`, {
       hint: 'Re-download or re-export the file.',
+      ...(cause ? { cause } : {}),
     });
+  let f: H5File;
+  try {
+    f = new h5wasm.File(file, 'r');
+  } catch (e) {
+    throw unopenable(e);
   }
+  if ((f as unknown as { file_id: bigint }).file_id < 0n) throw unopenable();
   return f;
 }
 
@@ -92,7 +99,8 @@ export function readD4rlArray(f: H5File, name: string, file: string): D4rlArray 
   let entity: unknown;
   try {
     entity = f.get(name);
-  } catch {
+  } catch (e) {
+    if (isHdf5Error(e)) throw damagedHdf5(file, e, name);
     return undefined;
   }
   if (!entity || !(entity instanceof h5wasm.Dataset)) return undefined;
@@ -106,8 +114,24 @@ export function readD4rlArray(f: H5File, name: string, file: string): D4rlArray 
   const shape = ds.shape;
   const rows = shape[0]!;
   const width = shape.slice(1).reduce((a, b) => a * b, 1);
-  const data = ds.value as NumArray;
+  let data: NumArray;
+  try {
+    data = ds.value as NumArray;
+  } catch (e) {
+    throw damagedHdf5(file, e, name);
+  }
   return { rows, width, data, isFloat: meta.type === 1 };
+}
+
+const isHdf5Error = (e: unknown): boolean => String((e as Error)?.message ?? e).startsWith('HDF5-DIAG');
+
+/** E_FILE_FORMAT for a file whose HDF5 structures cannot be read; the first line of HDF5's error stack says where. */
+function damagedHdf5(file: string, e: unknown, dataset: string): OffpolicyError {
+  const detail = String((e as Error)?.message ?? e).split('\n').find((l) => /#000:/.test(l))?.replace(/^.*\bin\s+/, '').trim();
+  return new OffpolicyError('E_FILE_FORMAT', `${file} has the HDF5 signature but its dataset "${dataset}" cannot be read: the file is damaged${detail ? ` (HDF5: ${detail})` : ''}.`, {
+    hint: 'Re-download or re-export the file.',
+    cause: e,
+  });
 }
 
 /** Copies an HDF5 array into the typed array `Ctor` (as is when it already has that type). */
