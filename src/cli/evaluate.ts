@@ -4,7 +4,6 @@ import { OffpolicyError } from '../core/errors.js';
 import type { EvaluateOptions } from '../ope/evaluate.js';
 import type { IntervalMethod } from '../core/evaluation-result.js';
 import { formatTable, type Cell } from '../util/text-table.js';
-import { evaluateTrajectories, writeTrajectoryEvaluation } from '../ope/trajectory/result.js';
 import { collect, openWorkspace, numberFlag } from './context.js';
 import { progressBar } from './progress.js';
 import { assertFiniteEstimates, checkResultsFile } from '../datasets/limits.js';
@@ -52,6 +51,7 @@ export function registerEvaluate(program: Command): void {
       const ws = await openWorkspace(cmd);
       await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
       if ((await ws.resolve(String(o.data))).metadata.kind === 'trajectory') {
+        const { evaluateTrajectories, writeTrajectoryEvaluation } = await import('../ope/trajectory/result.js');
         const bar = progressBar('evaluate');
         let tr;
         try {
