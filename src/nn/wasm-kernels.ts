@@ -744,6 +744,11 @@ export function wasmFmaEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return fmaChoice;
 }
 
+/** The engine that trains and runs the networks, as training records it: plain or fused multiply-add SIMD kernels. */
+export function engineName(): string {
+  return wasmFmaEnabled() ? 'wasm-simd-fma' : 'wasm-simd';
+}
+
 /**
  * A growable wasm memory with a bump allocator and the kernels bound to it.
  * Float32Array views are re-created after the memory grows (growing detaches

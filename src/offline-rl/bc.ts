@@ -7,7 +7,6 @@ import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
 import { Rng } from '../util/rng.js';
 import { Actor, actionScale } from './actor.js';
 import { checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
-import { ensureTfBackend } from '../util/tf-backend.js';
 import { computeNormStats, identityStats, type NormStats } from '../nn/normalization.js';
 import type { MlpPolicy } from './policy.js';
 import { buildTransitions, sampleBatch, type TransitionSet } from './transitions.js';
@@ -72,6 +71,5 @@ export class BcLearner {
 }
 
 export async function trainBc(data: TrajectoryArrays, opts: BcOptions): Promise<{ policy: MlpPolicy; losses: { actor: number }; learner: BcLearner }> {
-  await ensureTfBackend();
   return runUpdates(new BcLearner(data, opts), { actor: NaN }, opts);
 }

@@ -14,7 +14,6 @@ import { Rng } from '../util/rng.js';
 import { Actor, actionScale } from './actor.js';
 import { checkDiscount, checkFinite, checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
 import { Adam, cosineLr, polyakUpdate } from '../nn/adam.js';
-import { ensureTfBackend } from '../util/tf-backend.js';
 import { concatRows, initMlp, type MlpSpec } from '../nn/mlp.js';
 import { WasmMlp } from '../nn/wasm-mlp.js';
 import { computeNormStats, identityStats, type NormStats } from '../nn/normalization.js';
@@ -323,6 +322,5 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 }
 
 async function runIql(data: TrajectoryArrays, opts: IqlOptions & RobustIqlOptions, algo: string): Promise<{ policy: MlpPolicy; losses: IqlLosses; learner: IqlLearner }> {
-  await ensureTfBackend();
   return runUpdates(new IqlLearner(data, opts, algo), { v: NaN, q: NaN, actor: NaN } as IqlLosses, opts);
 }

@@ -11,7 +11,6 @@ import { OffpolicyError } from '../core/errors.js';
 import { Rng } from '../util/rng.js';
 import { Actor, actionScale } from './actor.js';
 import { checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
-import { ensureTfBackend } from '../util/tf-backend.js';
 import { computeNormStats, identityStats, type NormStats } from '../nn/normalization.js';
 import { MlpPolicy } from './policy.js';
 import { buildTransitions, sampleBatch, type Batch, type TransitionSet } from './transitions.js';
@@ -127,6 +126,5 @@ export class RcbcLearner {
 }
 
 export async function trainRcbc(data: TrajectoryArrays, opts: RcbcOptions): Promise<{ policy: MlpPolicy; losses: { actor: number }; learner: RcbcLearner }> {
-  await ensureTfBackend();
   return runUpdates(new RcbcLearner(data, opts), { actor: NaN }, opts);
 }

@@ -22,12 +22,12 @@
  * A non-empty <out> is refused unless `resume` (continue) or `force` (remove
  * the previous run's files, leaving anything else in the directory alone).
  */
+import { engineName } from '../nn/wasm-kernels.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Workspace } from '../datasets/workspace.js';
 import { OffpolicyError, isOffpolicyError } from '../core/errors.js';
-import { ensureTfBackend } from '../util/tf-backend.js';
 import { CHECKPOINT_DIR, listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { checkSteps } from './config.js';
 import { evaluateInEnv } from './evaluate-env.js';
@@ -203,7 +203,7 @@ export async function trainSession(ws: Workspace, algoName: string, opts: Traini
     where: opts.where ?? null,
     learner: configJson(td.opts),
   } satisfies Record<string, JsonValue>;
-  const backend = await ensureTfBackend();
+  const backend = { name: engineName() };
   const learner: Learner = createLearner(algo, td.data, td.opts);
 
   let log: MetricsLog;

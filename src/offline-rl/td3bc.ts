@@ -17,7 +17,6 @@ import { Rng } from '../util/rng.js';
 import { Actor, actionScale } from './actor.js';
 import { checkDiscount, checkFinite, checkFiniteLoss, checkPositive, checkSteps, type CommonTrainOptions } from './config.js';
 import { Adam, polyakUpdate } from '../nn/adam.js';
-import { ensureTfBackend } from '../util/tf-backend.js';
 import { concatRows, initMlp, type MlpSpec } from '../nn/mlp.js';
 import { WasmMlp } from '../nn/wasm-mlp.js';
 import { computeNormStats, identityStats, type NormStats } from '../nn/normalization.js';
@@ -290,6 +289,5 @@ export async function trainPrdc(data: TrajectoryArrays, opts: PrdcOptions): Prom
 }
 
 async function runTd3(data: TrajectoryArrays, opts: PrdcOptions, algo: 'td3bc' | 'prdc'): Promise<TrainOutput> {
-  await ensureTfBackend();
   return runUpdates(new Td3BcLearner(data, opts, algo), { q: NaN, actor: NaN }, opts);
 }

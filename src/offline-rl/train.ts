@@ -5,7 +5,6 @@
  */
 import { OffpolicyError } from '../core/errors.js';
 import type { TrajectoryArrays } from '../datasets/load-trajectories.js';
-import { ensureTfBackend } from '../util/tf-backend.js';
 import { BcLearner, type BcOptions } from './bc.js';
 import { createDiscreteLearner, hasDiscreteActions } from './discrete/learners.js';
 import { IqlLearner, RIQL_DEFAULTS, type IqlOptions, type RobustIqlOptions } from './iql.js';
@@ -82,9 +81,7 @@ export type ContinuousLearner = Learner & { policy(): MlpPolicy };
 /**
  * Builds the learner for `algo` (E_UNKNOWN_ALGO for other names): the
  * continuous learner, or its discrete variant when the data has discrete
- * actions (td3bc / prdc have none: E_ACTION_SHAPE). The tfjs
- * backend must be initialised first (`await ensureTfBackend()`), as
- * trainOffline and the training session do.
+ * actions (td3bc / prdc have none: E_ACTION_SHAPE).
  */
 export function createLearner(algo: string, data: TrajectoryArrays, opts: TrainOptions): Learner {
   // Discrete actions (CartPole, bandit logs read as one-step episodes): the discrete variants (discrete/learners.ts).
@@ -113,7 +110,6 @@ export function createContinuousLearner(algo: string, data: TrajectoryArrays, op
 /** Trains `algo` on trajectory arrays for `opts.steps` updates. */
 export async function trainOffline(algo: string, data: TrajectoryArrays, opts: TrainOptions): Promise<TrainResult> {
   const name = checkAlgorithm(algo);
-  await ensureTfBackend();
   const r = runUpdates(createContinuousLearner(name, data, opts), {} as Record<string, number>, opts);
   return { algo: name, policy: r.policy, losses: r.losses };
 }

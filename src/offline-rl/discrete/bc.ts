@@ -4,7 +4,6 @@
  * Adam 3e-4, batch 256, observation normalization).
  */
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
-import { ensureTfBackend } from '../../util/tf-backend.js';
 import { Rng } from '../../util/rng.js';
 import { checkFiniteLoss, checkPositive, checkSteps } from '../config.js';
 import { computeNormStats, identityStats, type NormStats } from '../../nn/normalization.js';
@@ -77,6 +76,5 @@ export class DiscreteBcLearner {
 }
 
 export async function trainDiscreteBc(data: TrajectoryArrays, opts: DiscreteBcOptions): Promise<{ policy: CategoricalMlpPolicy; losses: { actor: number }; learner: DiscreteBcLearner }> {
-  await ensureTfBackend();
   return runUpdates(new DiscreteBcLearner(data, opts), { actor: NaN }, opts);
 }

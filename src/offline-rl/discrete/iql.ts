@@ -13,7 +13,6 @@
  * Defaults are IQL_DEFAULTS / RIQL_DEFAULTS of ../iql.ts.
  */
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
-import { ensureTfBackend } from '../../util/tf-backend.js';
 import { Rng } from '../../util/rng.js';
 import { checkFiniteLoss, checkSteps } from '../config.js';
 import { Adam, cosineLr, polyakUpdate } from '../../nn/adam.js';
@@ -169,6 +168,5 @@ export async function trainDiscreteIql(
   opts: DiscreteIqlOptions,
   variant: 'iql' | 'riql' = 'iql',
 ): Promise<{ policy: CategoricalMlpPolicy; losses: IqlLosses; learner: DiscreteIqlLearner }> {
-  await ensureTfBackend();
   return runUpdates(new DiscreteIqlLearner(data, opts, variant), { v: NaN, q: NaN, actor: NaN } as IqlLosses, opts);
 }

@@ -7,7 +7,6 @@
  */
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import { OffpolicyError } from '../../core/errors.js';
-import { ensureTfBackend } from '../../util/tf-backend.js';
 import type { Learner } from '../learner.js';
 import { runUpdates } from '../train-loop.js';
 import { DiscreteBcLearner } from './bc.js';
@@ -55,9 +54,8 @@ export function checkDiscreteAlgorithm(name: string, numActions?: number): Discr
 
 /**
  * Builds the discrete learner for `algo` on `data` (which must have discrete
- * actions: E_ACTION_SHAPE otherwise). The learners train on the wasm kernels
- * (src/nn/wasm-mlp.ts); their policies predict large batches on tfjs, so
- * initialise the tfjs backend first (`await ensureTfBackend()`).
+ * actions: E_ACTION_SHAPE otherwise). The learners train and their policies
+ * predict on the wasm kernels (src/nn/wasm-mlp.ts).
  */
 export function createDiscreteLearner(algo: string, data: TrajectoryArrays, opts: DiscreteTrainOptions): DiscreteLearner {
   const name = checkDiscreteAlgorithm(algo, data.discreteActions);
@@ -79,7 +77,6 @@ export async function trainDiscrete(
   opts: DiscreteTrainOptions,
 ): Promise<{ algo: DiscreteAlgorithmName; policy: CategoricalMlpPolicy; losses: Record<string, number>; learner: DiscreteLearner }> {
   const name = checkDiscreteAlgorithm(algo, data.discreteActions);
-  await ensureTfBackend();
   const r = runUpdates(createDiscreteLearner(name, data, opts), {} as Record<string, number>, opts);
   return { algo: name, policy: r.policy, losses: r.losses, learner: r.learner };
 }

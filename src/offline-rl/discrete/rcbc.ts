@@ -7,7 +7,6 @@
  */
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import { OffpolicyError } from '../../core/errors.js';
-import { ensureTfBackend } from '../../util/tf-backend.js';
 import { Rng } from '../../util/rng.js';
 import { checkFiniteLoss, checkPositive, checkSteps } from '../config.js';
 import { computeNormStats, identityStats, type NormStats } from '../../nn/normalization.js';
@@ -101,6 +100,5 @@ export class DiscreteRcbcLearner {
 }
 
 export async function trainDiscreteRcbc(data: TrajectoryArrays, opts: DiscreteRcbcOptions): Promise<{ policy: CategoricalMlpPolicy; losses: { actor: number }; learner: DiscreteRcbcLearner }> {
-  await ensureTfBackend();
   return runUpdates(new DiscreteRcbcLearner(data, opts), { actor: NaN }, opts);
 }
