@@ -1,11 +1,11 @@
 /**
  * Issue 17, process tests: the CLI run as separate processes, in parallel and
- * killed with SIGKILL mid-write. Each spawns `node bin/offpolicy.js` (tsx, no
- * build step), so its wall time is dominated by process start-up.
+ * killed with SIGKILL mid-write. Each spawns `node bin/offpolicy.js` (the
+ * compiled CLI in dist/), so its wall time is dominated by process start-up.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -146,6 +146,48 @@ describe('parallel processes', () => {
     expect(await staleFiles(ws, wr.map((r) => r.pid))).toEqual([]);
     expect(await catalogRows(ws)).toEqual(await diskRows(ws));
   }, 900_000);
+});
+
+describe('the writer lock across processes', () => {
+  it('breaks a dead owner\'s lock (and a dead breaker\'s) once: six processes taking it five times each never overlap', async () => {
+    const ws = await mkdtemp(path.join(tmpdir(), 'offpolicy-lock-'));
+    try {
+      await writeFile(path.join(ws, '.lock'), '999999999\n'); // a dead owner (PID far above pid_max)
+      await writeFile(path.join(ws, '.lock.break'), '999999998\n'); // a breaker that died while breaking
+      const trace = path.join(ws, 'trace.txt');
+      const lockModule = path.join(path.dirname(BIN), '..', 'dist', 'datasets', 'fs-guard.js');
+      const script = `
+        import { appendFileSync } from 'node:fs';
+        const { WriteLock } = await import(${JSON.stringify(lockModule)});
+        for (let i = 0; i < 5; i++) {
+          const lock = await WriteLock.acquire(${JSON.stringify(ws)}, 60000);
+          appendFileSync(${JSON.stringify(trace)}, 'S ' + process.pid + '\\n');
+          await new Promise((r) => setTimeout(r, 5));
+          appendFileSync(${JSON.stringify(trace)}, 'E ' + process.pid + '\\n');
+          await lock.release();
+        }`;
+      const runs = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          new Promise<{ code: number | null; err: string }>((resolve) => {
+            const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+            let err = '';
+            child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+            child.on('close', (code) => resolve({ code, err }));
+          }),
+        ),
+      );
+      expect(runs.map((r) => [r.code, r.err])).toEqual(runs.map(() => [0, '']));
+      const lines = (await readFile(trace, 'utf8')).trim().split('\n');
+      expect(lines).toHaveLength(60);
+      for (let i = 0; i < lines.length; i += 2) {
+        const [start, end] = [lines[i]!.split(' '), lines[i + 1]!.split(' ')];
+        expect([start[0], end[0], end[1]]).toEqual(['S', 'E', start[1]]);
+      }
+      expect((await readdir(ws)).sort()).toEqual(['trace.txt']);
+    } finally {
+      await rm(ws, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
 
 describe('kill -9 mid-write', () => {

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
-import { lstat, open, readdir, readFile, realpath, rename, rm, unlink } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, realpath, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 
@@ -198,6 +198,39 @@ export async function cleanStaleFiles(dir: string, prefixes: string[]): Promise<
  * to LOCK_TIMEOUT_MS, then fails with E_WORKSPACE_BUSY. Within one process,
  * writers queue on a promise chain.
  */
+/** The PID a lock file names (0 when it names none) and whether an empty one is older than a second (its creator died before writing). */
+async function lockOwner(file: string): Promise<{ pid: number; orphan: boolean }> {
+  const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+  const orphan = !(pid > 0) && Date.now() - ((await lstatOrNull(file))?.mtimeMs ?? Date.now()) > 1000;
+  return { pid: pid > 0 ? pid : 0, orphan };
+}
+
+/**
+ * Removes a dead owner's lock. Breakers serialise on `<lock>.break`, and the holder removes the lock only
+ * if it still names the dead owner it saw: a live writer can create the lock only once the dead one is
+ * gone, so no live lock is ever removed. A breaker that died while breaking leaves `.break` behind; it is
+ * cleared the same way (its PID dead, or empty for over a second).
+ */
+async function breakDeadLock(file: string, deadOwner: number): Promise<void> {
+  const breaker = `${file}.break`;
+  try {
+    const h = await open(breaker, 'wx');
+    await h.writeFile(`${process.pid}\n`);
+    await h.close();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(e, `break a dead process's lock (${breaker})`);
+    const b = await lockOwner(breaker);
+    if ((b.pid > 0 && !isLive(b.pid)) || b.orphan) await rm(breaker, { force: true });
+    return;
+  }
+  try {
+    const now = await lockOwner(file);
+    if (now.pid === deadOwner && (now.pid > 0 ? !isLive(now.pid) : now.orphan)) await rm(file, { force: true });
+  } finally {
+    await rm(breaker, { force: true });
+  }
+}
+
 export class WriteLock {
   private static local = new Map<string, Promise<void>>();
 
@@ -242,17 +275,9 @@ export class WriteLock {
           throw fsError(e, `lock the workspace (${file})`);
         }
       }
-      const owner = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-      // An empty lock file older than a second: its creator died before writing its PID.
-      const orphan = !(owner > 0) && Date.now() - ((await lstatOrNull(file))?.mtimeMs ?? Date.now()) > 1000;
+      const { pid: owner, orphan } = await lockOwner(file);
       if ((owner > 0 && !isLive(owner)) || orphan) {
-        // Break a dead owner's lock: move it aside, then check we moved the dead one.
-        const aside = `${file}.stale-${process.pid}-${Date.now()}`;
-        if (await rename(file, aside).then(() => true, () => false)) {
-          const moved = Number((await readFile(aside, 'utf8').catch(() => '')).trim());
-          if (moved !== owner && !(orphan && !(moved > 0))) await rename(aside, file).catch(() => undefined);
-          else await rm(aside, { force: true });
-        }
+        await breakDeadLock(file, owner);
         continue;
       }
       if (Date.now() >= deadline) {
