@@ -18,18 +18,21 @@ export function escapeMarkdownCell(text: string): string {
   return escapeHtml(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
+/** The length of the longest run of backticks in text: a fence must be longer. */
+function longestBacktickRun(text: string): number {
+  return Math.max(0, ...(text.match(/`+/g) ?? []).map((m) => m.length));
+}
+
 /** Markdown inline code that survives backticks in the text. */
 export function markdownCode(text: string): string {
-  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((m) => m.length));
-  const fence = '`'.repeat(longest + 1);
+  const fence = '`'.repeat(longestBacktickRun(text) + 1);
   const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
   return `${fence}${pad}${text}${pad}${fence}`;
 }
 
 /** A fenced Markdown code block whose fence is longer than any backtick run in the text (at least three). */
 export function markdownCodeBlock(text: string, lang = ''): string {
-  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((m) => m.length));
-  const fence = '`'.repeat(Math.max(3, longest + 1));
+  const fence = '`'.repeat(Math.max(3, longestBacktickRun(text) + 1));
   return `${fence}${lang}\n${text}\n${fence}`;
 }
 
