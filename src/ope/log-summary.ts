@@ -62,6 +62,8 @@ export function logSummarySelect(
   shift = 0,
   given: { count?: string; minPropensity?: string } = {},
   q: SqlDialect = DUCKDB,
+  /** Collect the propensity sample for the quantiles (false where the rows must not travel, e.g. from ClickHouse shards). */
+  propensitySample = true,
 ): string[] {
   const d = `(${c.reward} - ${sqlNumber(shift)})`;
   const out = [
@@ -77,7 +79,7 @@ export function logSummarySelect(
   if (c.propensity) {
     const sample = rowCount > SUMMARY_SAMPLE_ABOVE ? ` AND ${c.rowId} % 64 = 0` : '';
     if (!given.minPropensity) out.push(`${q.double(`min(${c.propensity})`)} AS ${PREFIX}pmin`);
-    out.push(`${q.listAggIf(c.propensity, `${c.propensity} IS NOT NULL${sample}`)} AS ${PREFIX}psample`);
+    if (propensitySample) out.push(`${q.listAggIf(c.propensity, `${c.propensity} IS NOT NULL${sample}`)} AS ${PREFIX}psample`);
   }
   return out;
 }
@@ -98,7 +100,7 @@ export function logSummaryFromGroups(rows: readonly Record<string, unknown>[], k
   const hasTruth = rows.length > 0 && `${PREFIX}truth` in rows[0]!;
   let rmin = NaN, rmax = -Infinity;
   let pmin = Infinity;
-  const hasPropensity = rows.length > 0 && `${PREFIX}psample` in rows[0]!;
+  const hasPropensity = rows.length > 0 && (`${PREFIX}psample` in rows[0]! || `${given.minPropensity ?? `${PREFIX}pmin`}` in rows[0]!);
   const sample: number[] = [];
   const num = (row: Record<string, unknown>, key: string): number => Number(row[key] ?? 0);
   for (const row of rows) {

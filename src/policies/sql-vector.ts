@@ -34,6 +34,12 @@ export interface VectorSql {
   /** Number of non-NULL entries. */
   listCount(list: string): string;
   isFinite(expr: string): string;
+  /** The list of f(x) over the entries x (f an SQL expression over its argument). */
+  listMap(list: string, f: (x: string) => string): string;
+  /** Largest entry. */
+  listMax(list: string): string;
+  /** 1-based position of the first entry equal to `value`. */
+  listPosition(list: string, value: string): string;
 }
 
 /** DuckDB's list functions (1-based list indexing, list_dot_product, lambdas). */
@@ -49,6 +55,9 @@ export const DUCKDB_VECTORS: VectorSql = {
   listMin: (l) => `list_min(${l})`,
   listCount: (l) => `list_count(${l})`,
   isFinite: (e) => `isfinite(${e})`,
+  listMap: (l, f) => `list_transform(${l}, lambda x: ${f('x')})`,
+  listMax: (l) => `list_max(${l})`,
+  listPosition: (l, v) => `list_position(${l}, ${v})`,
 };
 
 const entry = (d: VectorSql, x: SqlVector, a: number): string => (x.kind === 'list' ? d.listAt(x.expr, String(a + 1)) : x.exprs[a]!);

@@ -127,7 +127,7 @@ async function octaveCounts(run: SqlRunner, d: SqlDialect, input: ScanInput, bin
 
 /** The 0-based positions (in row_id order) of the first few rewards outside the declared range, NULL or NaN. */
 async function rowsOutside(run: SqlRunner, d: SqlDialect, input: ScanInput): Promise<number[]> {
-  const ids = (await run(rowIdsOutsideSql(d, input, input.plan))).map((r) => Number(r.id));
+  const ids = (await run(rowIdsOutsideSql(d, input, input.plan))).map((r) => Number(r.outside_row_id));
   if (ids.length === 0) return [];
   const row = await one(run, positionsSql(d, input, ids));
   return ids.map((_, j) => Number(row[`c${j}`]));

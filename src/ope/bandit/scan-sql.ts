@@ -46,6 +46,12 @@ export interface ScanInput {
   log?: DatasetVersion;
   /** Rows that are not a stored version (e.g. a ClickHouse table): the FROM clause (log alias l, candidate columns in it) and the row count. */
   table?: ScanTable;
+  /**
+   * Per-row expressions the candidate's probabilities read (e.g. a JSON policy in
+   * SQL, ../../policies/json-policy-sql.ts), computed before everything else. Only
+   * in a dialect with one flat level of row expressions (ClickHouse).
+   */
+  prelude?: readonly RowExpr[];
   candidate: Candidate & { type: 'sql' };
   numActions: number;
   plan: BanditPlan;
@@ -122,6 +128,13 @@ function binExpr(d: SqlDialect): string {
 function outsideExpr(d: SqlDialect, plan: BanditPlan): string {
   const range = plan.declaredRewardRange;
   return range ? `coalesce(NOT (r >= ${sqlNumber(range[0])} AND r <= ${sqlNumber(range[1])}), ${d.true})` : `(r IS NULL OR ${d.isNaN('r')})`;
+}
+
+/** The prelude as the first level (see ScanInput.prelude). */
+function preludeLevels(d: SqlDialect, input: Pick<ScanInput, 'prelude'>): RowExpr[][] {
+  if (!input.prelude || input.prelude.length === 0) return [];
+  if (d.name === 'duckdb') throw new Error('scan: a prelude needs a dialect with flat row expressions');
+  return [[...input.prelude]];
 }
 
 export function buildScan(d: SqlDialect, input: ScanInput): Scan {
@@ -245,25 +258,26 @@ export function buildScan(d: SqlDialect, input: ScanInput): Scan {
   if (checkNames.length > 0) aggs.push(`${d.double(d.countIf(checkNames.join(' OR ')))} AS bad`);
   if (input.summary) {
     const rowCount = input.table?.rowCount ?? input.log!.metadata.rowCount;
-    aggs.push(...logSummarySelect({ ...SUMMARY_COLUMNS, ...(loggingTruth ? { truth: 'ltruth' } : {}) }, rowCount, k, shift, SUMMARY_GIVEN, d));
+    // From ClickHouse shards only sums travel: no propensity sample (the summary then has no propensity quantiles).
+    aggs.push(...logSummarySelect({ ...SUMMARY_COLUMNS, ...(loggingTruth ? { truth: 'ltruth' } : {}) }, rowCount, k, shift, SUMMARY_GIVEN, d, d.name !== 'clickhouse'));
   }
-  const sql = d.scan([inner, second, third, fourth], aggs, scanFrom(input), { groupBy: 'wbin' });
+  const sql = d.scan([...preludeLevels(d, input), inner, second, third, fourth], aggs, scanFrom(input), { groupBy: 'wbin' });
   return { sql, layout, totals, smoothing, unshiftedRewardV };
 }
 
 /** The k-th smallest weights (0-based, per bin) of the given fine bins, one list per bin (aliases q0, q1, ...). */
-export function binQuantilesSql(d: SqlDialect, input: Pick<ScanInput, 'log' | 'table' | 'candidate'>, need: readonly { bin: number; count: number; ks: readonly number[] }[]): string {
+export function binQuantilesSql(d: SqlDialect, input: Pick<ScanInput, 'log' | 'table' | 'candidate' | 'prelude'>, need: readonly { bin: number; count: number; ks: readonly number[] }[]): string {
   const selects = need.map(({ bin, count, ks }, j) => `${d.quantilesDiscIf('w', ks.map((k) => (k + 0.5) / count), `wbin = ${bin}`)} AS q${j}`);
   return d.scan(weightLevels(d, input), selects, scanFrom(input), { where: `wbin IN (${need.map((b) => b.bin).join(', ')})` });
 }
 
-/** The row_ids of the first few rewards outside the declared range, NULL or NaN (alias id, ascending). */
+/** The row_ids of the first few rewards outside the declared range, NULL or NaN (alias outside_row_id, ascending). */
 export function rowIdsOutsideSql(d: SqlDialect, input: Pick<ScanInput, 'log' | 'table'>, plan: BanditPlan, limit = 5): string {
   const level = [
     { expr: d.double('l.reward'), alias: 'r' },
-    { expr: 'l.row_id', alias: 'id' },
+    { expr: 'l.row_id', alias: 'outside_row_id' },
   ];
-  return `${d.scan([level], ['id'], logFrom(input), { where: outsideExpr(d, plan) })}\nORDER BY id LIMIT ${limit}`;
+  return `${d.scan([level], ['outside_row_id'], logFrom(input), { where: outsideExpr(d, plan) })}\nORDER BY outside_row_id LIMIT ${limit}`;
 }
 
 /** How many rows have a row_id below each given one (their 0-based positions in row_id order; aliases c0, c1, ...). */
@@ -272,14 +286,14 @@ export function positionsSql(d: SqlDialect, input: Pick<ScanInput, 'log' | 'tabl
 }
 
 /** How many weights of the given fine bins lie below 2^o (the histogram's edge; aliases e0, e1, ...). */
-export function binEdgeCountsSql(d: SqlDialect, input: Pick<ScanInput, 'log' | 'table' | 'candidate'>, edges: readonly { bin: number; edge: number }[]): string {
+export function binEdgeCountsSql(d: SqlDialect, input: Pick<ScanInput, 'log' | 'table' | 'candidate' | 'prelude'>, edges: readonly { bin: number; edge: number }[]): string {
   const selects = edges.map(({ bin, edge }, j) => `${d.double(d.countIf(`wbin = ${bin} AND w < ${sqlNumber(edge)}`))} AS e${j}`);
   return d.scan(weightLevels(d, input), selects, scanFrom(input), { where: `wbin IN (${edges.map((b) => b.bin).join(', ')})` });
 }
 
-function weightLevels(d: SqlDialect, input: Pick<ScanInput, 'candidate'>): RowExpr[][] {
+function weightLevels(d: SqlDialect, input: Pick<ScanInput, 'candidate' | 'prelude'>): RowExpr[][] {
   const basics = rowBasics(d, input);
   const pi = basics.find((x) => x.alias === 'pi')!.expr;
   const p = basics.find((x) => x.alias === 'p')!.expr;
-  return [[{ expr: `(${pi}) / (${p})`, alias: 'w' }], [{ expr: binExpr(d), alias: 'wbin' }]];
+  return [...preludeLevels(d, input), [{ expr: `(${pi}) / (${p})`, alias: 'w' }], [{ expr: binExpr(d), alias: 'wbin' }]];
 }

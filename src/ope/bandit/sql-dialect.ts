@@ -78,16 +78,21 @@ export const CLICKHOUSE: SqlDialect = {
   false: '0',
   double: (e) => `toFloat64(${e})`,
   doubleList: (l) => `arrayMap(x -> toFloat64(x), ${l})`,
-  listAt: (l, i) => `(${l})[greatest(toInt64(${i}), toInt64(1))]`,
+  // A constant index is written as a literal (18.16 answers 0 for a constant Int64 index); a computed one is clamped to >= 1.
+  listAt: (l, i) => (/^[1-9][0-9]*$/.test(i) ? `(${l})[${i}]` : `(${l})[greatest(toInt64(${i}), toInt64(1))]`),
   listOf: (es) => `[${es.join(', ')}]`,
   listLen: (l) => `length(${l})`,
-  listDot: (u, v) => `arraySum(arrayMap((x, y) -> toFloat64(x) * toFloat64(y), ${u}, ${v}))`,
-  listDotMapped: (u, v, f) => `arraySum(arrayMap((x, y) -> toFloat64(x) * (${f('toFloat64(y)')}), ${u}, ${v}))`,
+  // v is resized to u's length so a list of another width gives a number (counted by the width checks) instead of failing the whole scan.
+  listDot: (u, v) => `arraySum(arrayMap((x, y) -> toFloat64(x) * toFloat64(y), ${u}, arrayResize(${v}, length(${u}))))`,
+  listDotMapped: (u, v, f) => `arraySum(arrayMap((x, y) -> toFloat64(x) * (${f('toFloat64(y)')}), ${u}, arrayResize(${v}, length(${u}))))`,
   // arraySum skips nothing: NULL entries are checked by listCount.
   listSum: (l) => `arraySum(arrayMap(x -> toFloat64(coalesce(x, 0)), ${l}))`,
   listMin: (l) => `arrayReduce('min', ${l})`,
   listCount: (l) => `arrayCount(x -> x IS NOT NULL, ${l})`,
   isFinite: (e) => `isFinite(${e})`,
+  listMap: (l, f) => `arrayMap(x -> ${f('x')}, ${l})`,
+  listMax: (l) => `arrayReduce('max', ${l})`,
+  listPosition: (l, v) => `indexOf(${l}, ${v})`,
   integer: (e) => `toInt32(if(isFinite(${e}), ${e}, ${NON_FINITE_INT}))`,
   isNaN: (e) => `isNaN(${e})`,
   countIf: (c) => `countIf(${c})`,
@@ -96,7 +101,28 @@ export const CLICKHOUSE: SqlDialect = {
   quantilesDiscIf: (e, fr, c) => `quantilesExactIf(${fr.map((f) => String(f)).join(', ')})(${e}, ${c})`,
   scan(levels, aggregates, from, { where, groupBy } = {}) {
     // One flat SELECT: WITH aliases are per-row expressions each shard computes before it aggregates.
-    const withs = levels.flat().map((x) => `${x.expr} AS ${x.alias}`);
-    return `WITH\n  ${withs.join(',\n  ')}\nSELECT\n  ${aggregates.join(',\n  ')}\nFROM ${from}${where ? `\nWHERE ${where}` : ''}${groupBy ? `\nGROUP BY ${groupBy} ORDER BY ${groupBy}` : ''}`;
+    // ClickHouse resolves l.x as x, so an alias named like a column of the table would capture it:
+    // row aliases get a prefix no column is expected to have (output names stay as the caller wrote them).
+    // (A row alias the SELECT list names bare keeps its name: ClickHouse 18.16 does not see `x AS y` of a GROUP BY key x as that key.)
+    const bare = new Set(aggregates);
+    const rows = levels.flat();
+    const rename = aliasRenamer(rows.map((x) => x.alias).filter((a) => !bare.has(a)));
+    // A bare column under an alias trips 18.16's Distributed rewrite (the shards name the aggregate by the column): `+ 0` keeps it an expression.
+    const expr = (e: string): string => (/^l\.[A-Za-z_][A-Za-z0-9_]*$/.test(e) ? `(${e} + 0)` : e);
+    const withs = rows.map((x) => `${rename(expr(x.expr))} AS ${bare.has(x.alias) ? '' : ROW_ALIAS_PREFIX}${x.alias}`);
+    const aggs = aggregates.map(rename);
+    const g = groupBy ? rename(groupBy) : undefined;
+    return `WITH\n  ${withs.join(',\n  ')}\nSELECT\n  ${aggs.join(',\n  ')}\nFROM ${from}${where ? `\nWHERE ${rename(where)}` : ''}${g ? `\nGROUP BY ${g} ORDER BY ${g}` : ''}`;
   },
 };
+
+/** Prefix of the ClickHouse scan's row aliases. */
+export const ROW_ALIAS_PREFIX = '_op_';
+
+/** Renames bare references to the given aliases (not l.x, not inside quotes) to ROW_ALIAS_PREFIX + alias. */
+function aliasRenamer(aliases: readonly string[]): (sql: string) => string {
+  if (aliases.length === 0) return (sql) => sql;
+  const re = new RegExp(`(?<![\\w."$])(${aliases.map((a) => a.replace(/[^A-Za-z0-9_]/g, '')).join('|')})(?![\\w"(])`, 'g');
+  // Split off single-quoted literals and double-quoted identifiers; rename in the rest.
+  return (sql) => sql.split(/('(?:[^'\\]|\\.)*'|"(?:[^"]|"")*")/).map((part, i) => (i % 2 === 1 ? part : part.replace(re, `${ROW_ALIAS_PREFIX}$1`))).join('');
+}
