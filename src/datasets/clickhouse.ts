@@ -14,7 +14,7 @@
  * was aborted). Failures become OffpolicyErrors with E_CLICKHOUSE_* codes.
  */
 import { randomUUID } from 'node:crypto';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { OffpolicyError } from '../core/errors.js';
 
 export interface ClickhouseSource {
@@ -114,6 +114,8 @@ export class ClickhouseConnection {
       // Our own timer kills the query; the client's is a backstop.
       request_timeout: (opts.timeoutMs ?? 600_000) + 30_000,
       compression: { request: false, response: false },
+      // Failures reach the caller as OffpolicyErrors; the client's own log would only repeat them (or advise on load balancers).
+      log: { level: ClickHouseLogLevel.OFF },
     });
   }
 
