@@ -33,6 +33,21 @@ export interface SqlDialect {
    * rows where `where` holds (over any alias), grouped by `groupBy`.
    */
   scan(levels: readonly (readonly RowExpr[])[], aggregates: readonly string[], from: string, opts?: { where?: string; groupBy?: string }): string;
+  /**
+   * Exact integer primitives of the Poisson bootstrap's hash (./poisson-bootstrap-sql.ts).
+   * Operands are non-negative and below 2^63 (the hash keeps every product there),
+   * so signed 64-bit engines neither overflow nor differ on signs. Optional so a
+   * dialect without them still runs the point-estimate scan; the bootstrap refuses it.
+   */
+  int64?(expr: string): string;
+  xor?(a: string, b: string): string;
+  shiftRight?(a: string, bits: number): string;
+  /** a mod m for a >= 0, m > 0. */
+  mod?(a: string, m: string): string;
+  /** floor(a / m) for a >= 0, m > 0. */
+  intDiv?(a: string, m: string): string;
+  /** `rel` (a parenthesised query) as alias `as`, with each of its rows repeated for column = 0 .. count - 1 (a 64-bit integer). */
+  crossRange?(rel: string, as: string, column: string, count: number): string;
 }
 
 export const DUCKDB: SqlDialect = {
@@ -50,4 +65,10 @@ export const DUCKDB: SqlDialect = {
     });
     return `SELECT\n  ${aggregates.join(',\n  ')}\nFROM ${rel}${where ? `\nWHERE ${where}` : ''}${groupBy ? `\nGROUP BY ${groupBy} ORDER BY ${groupBy}` : ''}`;
   },
+  int64: (e) => `(${e})::BIGINT`,
+  xor: (a, b) => `xor(${a}, ${b})`,
+  shiftRight: (a, k) => `((${a}) >> ${k})`,
+  mod: (a, m) => `((${a}) % ${m})`,
+  intDiv: (a, m) => `((${a}) // ${m})`,
+  crossRange: (rel, as, column, count) => `${rel} AS ${as} CROSS JOIN range(${count}) AS ${as}_range(${column})`,
 };
