@@ -238,11 +238,13 @@ export function poissonBootstrapIntervals(terms: readonly RowTerms[], rowIds: Ar
   const totals: ResampleTotals = { rows: new Float64Array(B), fields: Array.from({ length: F }, () => new Float64Array(B)) };
   const acc = new Float64Array(F);
   const every = Math.max(1, Math.floor(B / 100));
+  // fmix32(kW ^ g), the part of a cell's hash that does not depend on b.
+  const inner = Uint32Array.from(ids, (g) => fmix32((keys.weight ^ g) >>> 0));
   for (let b = 0; b < B; b++) {
     let rows = 0;
     acc.fill(0);
     for (let u = 0; u < m; u++) {
-      const w = poissonWeight(keys, ids[u]!, b);
+      const w = poissonFromUint32(fmix32((inner[u]! ^ b) >>> 0));
       if (w === 0) continue;
       rows += w * count[u]!;
       for (let f = 0; f < F; f++) acc[f]! += w * sums[u * F + f]!;
