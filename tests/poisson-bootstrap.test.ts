@@ -4,7 +4,7 @@
  * the SQL path (DuckDB) against the in-memory counterpart to 1e-10 for every
  * estimator, reproducibility, and every bad input's error.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,7 @@ import { poissonBootstrapIntervals, poissonBucket, poissonKeys, poissonWeight, P
 import { trajectoryIntervals } from '../src/ope/trajectory/intervals.js';
 import { fmix32, Rng } from '../src/util/rng.js';
 import { expectNear, storeFastLog } from './ope-fastpath-helpers.js';
+import { runCli } from './support/run-cli.js';
 
 let dir: string;
 let ws: Workspace;
@@ -241,5 +242,19 @@ describe('SQL (DuckDB) equals the in-memory counterpart', () => {
     const opts: EvaluateOptions = { data: 'fast', policies: [{ name: 'far', spec: 'column:far' }], estimators: ['ips'], interval: 'poisson-bootstrap', seed: 0 };
     expect(await codeAsync(evaluate(ws, { ...opts, resamples: 0 }))).toBe('E_LIMIT_RESAMPLES');
     expect(await codeAsync(evaluate(ws, { ...opts, bootstrapBuckets: 1 }))).toBe('E_BOOTSTRAP_UNITS');
+  });
+
+  it('runs as `offpolicy evaluate --interval poisson-bootstrap --buckets G` and equals the library call', async () => {
+    const file = path.join(dir, 'cli.json');
+    const args = ['-w', path.join(dir, 'ws'), 'evaluate', '--data', 'fast', '--policy', 'far=column:far', '--estimators', 'ips,snips,dr', '--reward-model', 'columns:q'];
+    const { err, code: exit } = await runCli([...args, '--interval', 'poisson-bootstrap', '--resamples', '200', '--buckets', '500', '--seed', '3', '--out', file]);
+    expect(exit, err).toBe(0);
+    const cli = JSON.parse(await readFile(file, 'utf8')) as EvaluationResult;
+    expect(cli.settings).toMatchObject({ interval: 'poisson-bootstrap', bootstrapResamples: 200, bootstrapBuckets: 500 });
+    const lib = await evaluate(ws, { data: 'fast', policies: [{ name: 'far', spec: 'column:far' }], estimators: ['ips', 'snips', 'dr'], rewardModel: 'columns:q', interval: 'poisson-bootstrap', resamples: 200, bootstrapBuckets: 500, seed: 3 });
+    expect(cli.candidates[0]!.estimates).toEqual(lib.candidates[0]!.estimates);
+    const bad = await runCli([...args, '--interval', 'poisson-bootstrap', '--buckets', '1', '--out', path.join(dir, 'bad.json')]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toContain('E_BOOTSTRAP_UNITS');
   });
 });
