@@ -74,6 +74,8 @@ export interface PoissonScanInput extends Pick<ScanInput, 'log' | 'candidate' | 
 
 export interface PoissonScan {
   sql: string;
+  /** The inner aggregate alone: one row per non-empty bucket (g, n, s0, s1, ..., ridmin, ridmax); what a shard returns. */
+  units: string;
   /** Per estimator (then the logged reward), where its parts are in the fields. */
   layout: TermFields[];
   /** Number of summed fields (aliases s0, s1, ...). */
@@ -156,7 +158,7 @@ export function poissonBootstrapSql(dialect: SqlDialect, input: PoissonScanInput
   const cellLevels: RowExpr[][] = [carry, ...fmixLevels(d, 'wx', 'wa'), [{ expr: d.xor('wa5', 'rb'), alias: 'wy' }], ...fmixLevels(d, 'wy', 'wb'), [{ expr: d.double(inverse), alias: 'wt' }]];
   const cellAggs = ['rb', `sum(wt * un) AS n`, ...Array.from({ length: F }, (_, f) => `sum(wt * us${f}) AS s${f}`), 'min(umin) AS ridmin', 'max(umax) AS ridmax'];
   const sql = d.scan(cellLevels, cellAggs, d.crossRange(`(${units})`, 'u', 'b', B), { groupBy: 'rb' });
-  return { sql, layout, fields: F, resamples: B };
+  return { sql, units, layout, fields: F, resamples: B };
 }
 
 /** The query's B rows as totals; refuses row ids the hash does not define. */

@@ -16,7 +16,6 @@ import { tInterval } from './t.js';
 export { bernsteinHalfWidth, bernsteinInterval } from './bernstein.js';
 export { bootstrapIntervals, DEFAULT_MAX_UNITS, DEFAULT_RESAMPLES, sortedQuantile, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
 export { hoeffdingHalfWidth, hoeffdingInterval } from './hoeffding.js';
-export { DEFAULT_POISSON_BUCKETS, poissonBootstrapIntervals, type PoissonBootstrapOptions, type PoissonBootstrapResult } from './poisson-bootstrap.js';
 export { tInterval } from './t.js';
 
 export interface IntervalRequest {
