@@ -9,10 +9,11 @@
  * in-memory counterpart.
  *
  * The hash is fmix32 in exact integer arithmetic: operands are uint32 held in
- * 64-bit integers, a product h * C with C >= 2^31 is written
- * (h * (C - 2^31) + (h mod 2) * 2^31) mod 2^32, which stays below 2^63, and the
- * uniform is compared with integer thresholds, so every engine computes the same
- * buckets and weights.
+ * 64-bit integers, products mod 2^32 written so no engine overflows (the dialect's
+ * mulMod32: on DuckDB's signed BIGINT, h * C with C >= 2^31 as
+ * (h * (C - 2^31) + (h mod 2) * 2^31) mod 2^32, below 2^63), and the uniform is
+ * compared with integer thresholds, so every engine computes the same buckets and
+ * weights.
  */
 import { OffpolicyError } from '../../core/errors.js';
 import { candidateFrom } from '../../policies/candidates.js';
@@ -25,10 +26,10 @@ import { checkPoissonOptions, checkRowIdRange, intervalsFromTotals, POISSON_THRE
 import { rowBasics, type ScanInput } from './scan-sql.js';
 import type { RowExpr, SqlDialect } from './sql-dialect.js';
 
-type IntegerDialect = SqlDialect & Required<Pick<SqlDialect, 'int64' | 'xor' | 'shiftRight' | 'mod' | 'intDiv' | 'crossRange'>>;
+type IntegerDialect = SqlDialect & Required<Pick<SqlDialect, 'int64' | 'xor' | 'shiftRight' | 'mod' | 'intDiv' | 'mulMod32' | 'countAtMost' | 'crossRange'>>;
 
 function integerDialect(d: SqlDialect): IntegerDialect {
-  if (!d.int64 || !d.xor || !d.shiftRight || !d.mod || !d.intDiv || !d.crossRange) {
+  if (!d.int64 || !d.xor || !d.shiftRight || !d.mod || !d.intDiv || !d.mulMod32 || !d.countAtMost || !d.crossRange) {
     throw new OffpolicyError('E_DIALECT', `The ${d.name} SQL dialect lacks the integer primitives the Poisson bootstrap's hash needs.`, {
       hint: 'Use --interval t, or the DuckDB path.',
     });
@@ -36,23 +37,19 @@ function integerDialect(d: SqlDialect): IntegerDialect {
   return d as IntegerDialect;
 }
 
-const TWO31 = 2147483648;
 const TWO32 = '4294967296';
 
-/** (h * c) mod 2^32 for uint32 h and c, with every intermediate below 2^63. */
-function mulMod32(d: IntegerDialect, h: string, c: number): string {
-  const low = c >= TWO31 ? c - TWO31 : c;
-  const carry = c >= TWO31 ? ` + ${d.mod(h, '2')} * ${TWO31}` : '';
-  return d.mod(`${h} * ${low}${carry}`, TWO32);
-}
-
-/** fmix32 of alias `x` as five levels; the result is alias `${p}5`. */
+/**
+ * fmix32 of alias `x` as five levels; the result is alias `${p}5`. Each alias is
+ * read at most twice by the next one: ClickHouse expands WITH aliases in the AST,
+ * so the expression grows by 2^3 per fmix32, not 2^5.
+ */
 function fmixLevels(d: IntegerDialect, x: string, p: string): RowExpr[][] {
   return [
     [{ expr: d.xor(x, d.shiftRight(x, 16)), alias: `${p}1` }],
-    [{ expr: mulMod32(d, `${p}1`, 0x85ebca6b), alias: `${p}2` }],
+    [{ expr: d.mulMod32(`${p}1`, 0x85ebca6b), alias: `${p}2` }],
     [{ expr: d.xor(`${p}2`, d.shiftRight(`${p}2`, 13)), alias: `${p}3` }],
-    [{ expr: mulMod32(d, `${p}3`, 0xc2b2ae35), alias: `${p}4` }],
+    [{ expr: d.mulMod32(`${p}3`, 0xc2b2ae35), alias: `${p}4` }],
     [{ expr: d.xor(`${p}4`, d.shiftRight(`${p}4`, 16)), alias: `${p}5` }],
   ];
 }
@@ -74,7 +71,7 @@ export interface PoissonScanInput extends Pick<ScanInput, 'log' | 'candidate' | 
 
 export interface PoissonScan {
   sql: string;
-  /** The inner aggregate alone: one row per non-empty bucket (g, n, s0, s1, ..., ridmin, ridmax); what a shard returns. */
+  /** The inner aggregate alone: one row per non-empty bucket (g, n_g, s0_g, s1_g, ..., ridmin_g, ridmax_g); what a shard returns. */
   units: string;
   /** Per estimator (then the logged reward), where its parts are in the fields. */
   layout: TermFields[];
@@ -142,20 +139,20 @@ export function poissonBootstrapSql(dialect: SqlDialect, input: PoissonScanInput
     ...fmixLevels(d, 'hy', 'hb'),
     [{ expr: d.mod('hb5', String(G)), alias: 'g' }],
   ], 1);
-  const unitAggs = ['g', `${d.double('count(*)')} AS n`, ...Array.from({ length: F }, (_, f) => `sum(t${f}) AS s${f}`), 'min(rid) AS ridmin', 'max(rid) AS ridmax'];
+  // Names of the bucket sums differ from the resample sums': ClickHouse resolves u.n as any alias n of the query.
+  const unitAggs = ['g', `${d.double('count(*)')} AS n_g`, ...Array.from({ length: F }, (_, f) => `sum(t${f}) AS s${f}_g`), 'min(rid) AS ridmin_g', 'max(rid) AS ridmax_g'];
   const units = d.scan(levels, unitAggs, candidateFrom(input.log, input.candidate), { groupBy: 'g' });
 
   // Every (bucket, b) cell: u = fmix32(fmix32(kW ^ g) ^ b), W = Poisson(1) by inverse CDF on u.
   const carry: RowExpr[] = [
-    { expr: 'u.n', alias: 'un' },
-    ...Array.from({ length: F }, (_, f) => ({ expr: `u.s${f}`, alias: `us${f}` })),
-    { expr: 'u.ridmin', alias: 'umin' },
-    { expr: 'u.ridmax', alias: 'umax' },
+    { expr: 'u.n_g', alias: 'un' },
+    ...Array.from({ length: F }, (_, f) => ({ expr: `u.s${f}_g`, alias: `us${f}` })),
+    { expr: 'u.ridmin_g', alias: 'umin' },
+    { expr: 'u.ridmax_g', alias: 'umax' },
     { expr: d.int64('b'), alias: 'rb' },
     { expr: d.xor(String(keys.weight), d.int64('u.g')), alias: 'wx' },
   ];
-  const inverse = `CASE ${POISSON_THRESHOLDS.map((t, w) => `WHEN wb5 < ${t} THEN ${w}`).join(' ')} ELSE ${POISSON_THRESHOLDS.length} END`;
-  const cellLevels: RowExpr[][] = [carry, ...fmixLevels(d, 'wx', 'wa'), [{ expr: d.xor('wa5', 'rb'), alias: 'wy' }], ...fmixLevels(d, 'wy', 'wb'), [{ expr: d.double(inverse), alias: 'wt' }]];
+  const cellLevels: RowExpr[][] = [carry, ...fmixLevels(d, 'wx', 'wa'), [{ expr: d.xor('wa5', 'rb'), alias: 'wy' }], ...fmixLevels(d, 'wy', 'wb'), [{ expr: d.double(d.countAtMost('wb5', POISSON_THRESHOLDS)), alias: 'wt' }]];
   const cellAggs = ['rb', `sum(wt * un) AS n`, ...Array.from({ length: F }, (_, f) => `sum(wt * us${f}) AS s${f}`), 'min(umin) AS ridmin', 'max(umax) AS ridmax'];
   const sql = d.scan(cellLevels, cellAggs, d.crossRange(`(${units})`, 'u', 'b', B), { groupBy: 'rb' });
   return { sql, units, layout, fields: F, resamples: B };

@@ -46,6 +46,10 @@ export interface SqlDialect {
   mod?(a: string, m: string): string;
   /** floor(a / m) for a >= 0, m > 0. */
   intDiv?(a: string, m: string): string;
+  /** (h * c) mod 2^32 for uint32 h and c. */
+  mulMod32?(h: string, c: number): string;
+  /** How many of the ascending integer thresholds are <= u. */
+  countAtMost?(u: string, thresholds: readonly number[]): string;
   /** `rel` (a parenthesised query) as alias `as`, with each of its rows repeated for column = 0 .. count - 1 (a 64-bit integer). */
   crossRange?(rel: string, as: string, column: string, count: number): string;
 }
@@ -70,5 +74,8 @@ export const DUCKDB: SqlDialect = {
   shiftRight: (a, k) => `((${a}) >> ${k})`,
   mod: (a, m) => `((${a}) % ${m})`,
   intDiv: (a, m) => `((${a}) // ${m})`,
+  // BIGINT arithmetic raises on signed overflow: with c = 2^31 + c', h c = h c' + (h mod 2) 2^31 (mod 2^32), every term below 2^63.
+  mulMod32: (h, c) => (c >= 2 ** 31 ? `((${h} * ${c - 2 ** 31} + (${h} % 2) * ${2 ** 31}) % ${2 ** 32})` : `((${h} * ${c}) % ${2 ** 32})`),
+  countAtMost: (u, ts) => `CASE ${ts.map((t, i) => `WHEN ${u} < ${t} THEN ${i}`).join(' ')} ELSE ${ts.length} END`,
   crossRange: (rel, as, column, count) => `${rel} AS ${as} CROSS JOIN range(${count}) AS ${as}_range(${column})`,
 };
