@@ -68,6 +68,8 @@ export { sqlCandidateSums, type SqlRunner, type SqlScanResult } from './ope/band
 export { clickhouseCandidateSums } from './ope/bandit/backend-clickhouse.js';
 export { buildScan, WEIGHT_BINS_PER_OCTAVE, type ScanInput, type RowChecks } from './ope/bandit/scan-sql.js';
 export { DUCKDB, CLICKHOUSE, type SqlDialect, type RowExpr } from './ope/bandit/sql-dialect.js';
+export { poissonBootstrapSql, runPoissonBootstrap, type PoissonScan, type PoissonScanInput } from './ope/bandit/poisson-bootstrap-sql.js';
+export { poissonBootstrapIntervals, poissonBucket, poissonWeight, poissonKeys, DEFAULT_POISSON_BUCKETS, type PoissonBootstrapOptions, type PoissonBootstrapResult } from './ope/intervals/poisson-bootstrap.js';
 export { fitMultinomialLogistic, estimatePropensities, type PropensityModel, type EstimatedPropensities, ESTIMATED_PROPENSITIES_WARNING } from './ope/propensity.js';
 export { parseRewardModelSpec, fitRewardModel, estimateRewardHat, fitRidge, RidgeRewardModel, type RidgeOptions, fitLogistic, LogisticRewardModel, type LogisticOptions, fitMlp, MlpRewardModel, type MlpOptions, crossFitPredict, foldAssignment, REWARD_MODEL_KINDS, type RewardModelKind, type RewardModelSpec, type FitRewardModelOptions } from './ope/reward-models/index.js';
 export { parsePolicyArg, loadCandidate, type PolicyInput, type Candidate, type CandidateContext, type PolicyDirLoader } from './policies/candidates.js';

@@ -26,10 +26,11 @@ export function registerEvaluate(program: Command): void {
     .requiredOption('--policy <spec>', 'candidate: FILE.parquet|FILE.csv (probabilities by row_id), FILE.json, column:NAME, DIR (a policy trained by offpolicy train); NAME=SPEC names it (repeatable)', collect)
     .option('--prob-columns <cols>', 'per-action probability columns of table policies, comma-separated')
     .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all)')
-    .option('--interval <method>', 'bootstrap | t | hoeffding | bernstein', 'bootstrap')
+    .option('--interval <method>', 'bootstrap | t | hoeffding | bernstein | poisson-bootstrap (bandit: resamples as SQL sums, on the DuckDB path too)', 'bootstrap')
     .option('--alpha <alpha>', 'miscoverage of intervals and certificates', '0.05')
     .option('--resamples <n>', 'bootstrap resamples', '1000')
     .option('--seed <seed>', 'random seed (bootstrap, cross-fitting, MLP)', '0')
+    .option('--buckets <G>', 'poisson-bootstrap: hash buckets of row_id resampled as units (default 10000)')
     .option('--clip <L>', 'weight clip L of clipped IPS / Switch-DR / DR-OS (Infinity disables)')
     .option('--smoothing-alpha <a>', 'ES-IPS exponent in [0, 1] (default 1 - n^-1/4)')
     .option('--reward-model <model>', 'ridge | ridge-per-action | logistic | mlp | columns:q_0,...,q_{K-1}')
@@ -118,6 +119,7 @@ export function registerEvaluate(program: Command): void {
         alpha: num('--alpha', String(o.alpha)),
         resamples: num('--resamples', String(o.resamples)),
         seed: num('--seed', String(o.seed)),
+        ...(o.buckets !== undefined ? { bootstrapBuckets: num('--buckets', String(o.buckets)) } : {}),
         ...(o.clip !== undefined ? { clip: num('--clip', String(o.clip)) } : {}),
         ...(o.smoothingAlpha !== undefined ? { smoothingAlpha: num('--smoothing-alpha', String(o.smoothingAlpha)) } : {}),
         ...(o.rewardModel !== undefined ? { rewardModel: String(o.rewardModel) } : {}),

@@ -112,7 +112,7 @@ export const SUMMARY_COLUMNS = { reward: 'r', action: 'a', propensity: 'p', rowI
 export const SUMMARY_GIVEN = { count: 'n', minPropensity: 'pmin' };
 
 /** The SQL of r, p and pi(a_i|x_i), shared by the main scan and the follow-up queries so the weights (and bins) agree. */
-function rowBasics(d: SqlDialect, input: Pick<ScanInput, 'candidate'>): RowExpr[] {
+export function rowBasics(d: SqlDialect, input: Pick<ScanInput, 'candidate'>): RowExpr[] {
   return [
     { expr: d.double('l.reward'), alias: 'r' },
     { expr: d.double('l.propensity'), alias: 'p' },

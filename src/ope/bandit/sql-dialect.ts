@@ -44,6 +44,25 @@ export interface SqlDialect extends VectorSql {
    * rows where `where` holds (over any alias), grouped by `groupBy`.
    */
   scan(levels: readonly (readonly RowExpr[])[], aggregates: readonly string[], from: string, opts?: { where?: string; groupBy?: string }): string;
+  /**
+   * Exact integer primitives of the Poisson bootstrap's hash (./poisson-bootstrap-sql.ts).
+   * Operands are non-negative and below 2^63 (the hash keeps every product there),
+   * so signed 64-bit engines neither overflow nor differ on signs. Optional so a
+   * dialect without them still runs the point-estimate scan; the bootstrap refuses it.
+   */
+  int64?(expr: string): string;
+  xor?(a: string, b: string): string;
+  shiftRight?(a: string, bits: number): string;
+  /** a mod m for a >= 0, m > 0. */
+  mod?(a: string, m: string): string;
+  /** floor(a / m) for a >= 0, m > 0. */
+  intDiv?(a: string, m: string): string;
+  /** (h * c) mod 2^32 for uint32 h and c. */
+  mulMod32?(h: string, c: number): string;
+  /** How many of the ascending integer thresholds are <= u. */
+  countAtMost?(u: string, thresholds: readonly number[]): string;
+  /** `rel` (a parenthesised query) as alias `as`, with each of its rows repeated for column = 0 .. count - 1 (a 64-bit integer). */
+  crossRange?(rel: string, as: string, column: string, count: number): string;
 }
 
 /** What integer() gives for a non-finite input in ClickHouse (DuckDB raises instead). */
@@ -70,6 +89,15 @@ export const DUCKDB: SqlDialect = {
     });
     return `SELECT\n  ${aggregates.join(',\n  ')}\nFROM ${rel}${where ? `\nWHERE ${where}` : ''}${groupBy ? `\nGROUP BY ${groupBy} ORDER BY ${groupBy}` : ''}`;
   },
+  int64: (e) => `(${e})::BIGINT`,
+  xor: (a, b) => `xor(${a}, ${b})`,
+  shiftRight: (a, k) => `((${a}) >> ${k})`,
+  mod: (a, m) => `((${a}) % ${m})`,
+  intDiv: (a, m) => `((${a}) // ${m})`,
+  // BIGINT arithmetic raises on signed overflow: with c = 2^31 + c', h c = h c' + (h mod 2) 2^31 (mod 2^32), every term below 2^63.
+  mulMod32: (h, c) => (c >= 2 ** 31 ? `((${h} * ${c - 2 ** 31} + (${h} % 2) * ${2 ** 31}) % ${2 ** 32})` : `((${h} * ${c}) % ${2 ** 32})`),
+  countAtMost: (u, ts) => `CASE ${ts.map((t, i) => `WHEN ${u} < ${t} THEN ${i}`).join(' ')} ELSE ${ts.length} END`,
+  crossRange: (rel, as, column, count) => `${rel} AS ${as} CROSS JOIN range(${count}) AS ${as}_range(${column})`,
 };
 
 export const CLICKHOUSE: SqlDialect = {
