@@ -70,7 +70,7 @@ async function agree(opts: Omit<EvaluateOptions, 'data'> & { data: string }, tab
   const want = await evaluate(ws, opts);
   const out: EvaluationResult[] = [];
   for (const t of tables) {
-    const { data: _d, pushdown: _p, resamples: _r, seed: _s, folds: _f, loadPolicyDir: _l, ...rest } = opts;
+    const { data: _d, pushdown: _p, folds: _f, loadPolicyDir: _l, ...rest } = opts;
     const got = await evaluateClickhouse({ ...(rest as ClickhouseEvaluateOptions), interval: opts.interval as 't', source: url(t), ...extra });
     // Catoni's lambda is the argmin of a function flat at its minimum: a 1e-16 change in the risk moves it by ~1e-8 (the bound itself does not move).
     expect(differences(lambdas(got), lambdas(want), 1e-6)).toEqual([]);
@@ -149,6 +149,15 @@ describe.runIf(CLICKHOUSE_TESTS)('ClickHouse and DuckDB give the same evaluation
     expect(c.certificates.map((x) => x.kind)).toEqual(['catoni-clipped-ips', 'london-sandler', 'exponential-smoothing']);
     expect(c.diagnostics.supportDeficiency).toBeGreaterThan(0.01);
     expect(c.trueValue).toBeTypeOf('number');
+  });
+
+  it('the Poisson bootstrap as SQL sums: the same resamples on the shards as in DuckDB', async () => {
+    const [r] = await agree(
+      { data: 'deficient', policies: [{ spec: 'column:cand' }], interval: 'poisson-bootstrap', resamples: 200, bootstrapBuckets: 500, seed: 5, rewardModel: 'columns:q', estimators: ['ips', 'snips', 'dr'], allowDeficient: true },
+      ['deficient_dist'],
+    );
+    expect(r!.candidates[0]!.estimates.every((e) => e.interval !== undefined)).toBe(true);
+    expect(r!.logging.interval).toBeDefined();
   });
 
   it('per-action prediction columns, Hoeffding, refused estimators without allowDeficient', async () => {

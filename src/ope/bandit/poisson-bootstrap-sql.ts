@@ -61,7 +61,7 @@ function zipLevels(levels: RowExpr[][], extra: readonly (readonly RowExpr[])[], 
   });
 }
 
-export interface PoissonScanInput extends Pick<ScanInput, 'log' | 'candidate' | 'numActions' | 'plan' | 'rewardHat' | 'bounds'> {
+export interface PoissonScanInput extends Pick<ScanInput, 'log' | 'table' | 'prelude' | 'candidate' | 'numActions' | 'plan' | 'rewardHat' | 'bounds'> {
   /** The estimators to resample (the admitted ones), in output order. */
   estimators: readonly EstimatorId[];
   /** Also resample the mean logged reward (the logging policy's value), as the last entry. */
@@ -89,10 +89,11 @@ export function poissonBootstrapSql(dialect: SqlDialect, input: PoissonScanInput
   const alpha = params.smoothingAlpha;
 
   // Per-row inputs, the weight, and the estimators' terms (as the point scan computes them).
-  const levels: RowExpr[][] = [rowBasics(d, input), [{ expr: '(pi / p)', alias: 'w' }], []];
+  // (A prelude, the candidate's own row expressions, exists only in flat dialects, where levels are not nested.)
+  const levels: RowExpr[][] = [[...(input.prelude ?? []), ...rowBasics(d, input)], [{ expr: '(pi / p)', alias: 'w' }], []];
   if (input.rewardHat) {
-    levels[0]!.push({ expr: d.double(vecAt(input.rewardHat, 'l.action')), alias: 'q' });
-    levels[0]!.push({ expr: d.double(vecDot(input.candidate.probs, input.rewardHat, k)), alias: 'dmv' });
+    levels[0]!.push({ expr: d.double(vecAt(input.rewardHat, 'l.action', d)), alias: 'q' });
+    levels[0]!.push({ expr: d.double(vecDot(input.candidate.probs, input.rewardHat, k, d)), alias: 'dmv' });
   }
   const needsPow = input.estimators.includes('es-ips') && alpha !== 0 && alpha !== 1;
   if (needsPow) {

@@ -94,11 +94,19 @@ export const DUCKDB: SqlDialect = {
   shiftRight: (a, k) => `((${a}) >> ${k})`,
   mod: (a, m) => `((${a}) % ${m})`,
   intDiv: (a, m) => `((${a}) // ${m})`,
-  // BIGINT arithmetic raises on signed overflow: with c = 2^31 + c', h c = h c' + (h mod 2) 2^31 (mod 2^32), every term below 2^63.
-  mulMod32: (h, c) => (c >= 2 ** 31 ? `((${h} * ${c - 2 ** 31} + (${h} % 2) * ${2 ** 31}) % ${2 ** 32})` : `((${h} * ${c}) % ${2 ** 32})`),
-  countAtMost: (u, ts) => `CASE ${ts.map((t, i) => `WHEN ${u} < ${t} THEN ${i}`).join(' ')} ELSE ${ts.length} END`,
+  mulMod32,
+  countAtMost,
   crossRange: (rel, as, column, count) => `${rel} AS ${as} CROSS JOIN range(${count}) AS ${as}_range(${column})`,
 };
+
+// BIGINT arithmetic raises on signed overflow: with c = 2^31 + c', h c = h c' + (h mod 2) 2^31 (mod 2^32), every term below 2^63.
+function mulMod32(h: string, c: number): string {
+  return c >= 2 ** 31 ? `((${h} * ${c - 2 ** 31} + (${h} % 2) * ${2 ** 31}) % ${2 ** 32})` : `((${h} * ${c}) % ${2 ** 32})`;
+}
+
+function countAtMost(u: string, ts: readonly number[]): string {
+  return `CASE ${ts.map((t, i) => `WHEN ${u} < ${t} THEN ${i}`).join(' ')} ELSE ${ts.length} END`;
+}
 
 export const CLICKHOUSE: SqlDialect = {
   name: 'clickhouse',
@@ -127,6 +135,16 @@ export const CLICKHOUSE: SqlDialect = {
   listAggIf: (e, c) => `groupArrayIf(${e}, ${c})`,
   actionMaskAgg: (a, lo, hi) => `groupBitOr(CASE WHEN ${a} >= ${lo} AND ${a} < ${hi} THEN bitShiftLeft(toUInt64(1), toUInt64(${a} - ${lo})) ELSE toUInt64(0) END)`,
   quantilesDiscIf: (e, fr, c) => `quantilesExactIf(${fr.map((f) => String(f)).join(', ')})(${e}, ${c})`,
+  // The Poisson bootstrap's integer primitives (Int64; the same text as DuckDB's where both read it alike).
+  int64: (e) => `toInt64(${e})`,
+  xor: (a, b) => `bitXor(${a}, ${b})`,
+  shiftRight: (a, k) => `bitShiftRight(${a}, ${k})`,
+  mod: (a, m) => `((${a}) % ${m})`,
+  intDiv: (a, m) => `intDiv(${a}, ${m})`,
+  mulMod32,
+  countAtMost,
+  // ARRAY JOIN repeats each bucket row B times without a sub-select over the log.
+  crossRange: (rel, as, column, count) => `${rel} AS ${as} ARRAY JOIN range(${count}) AS ${column}`,
   scan(levels, aggregates, from, { where, groupBy } = {}) {
     // One flat SELECT: WITH aliases are per-row expressions each shard computes before it aggregates.
     // ClickHouse resolves l.x as x, so an alias named like a column of the table would capture it:
