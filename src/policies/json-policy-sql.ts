@@ -80,11 +80,12 @@ export async function jsonPolicySql(spec: unknown, source: string, k: number, co
    */
   const oneHot = (list: string, hi: number, lo: number, eps?: number): string => {
     const best = def(d.listPosition(list, d.listMax(list)));
-    const entry = (a: number): string =>
+    // Mapped over the positions 1..K so `best` is read once.
+    const entry = (i: string): string =>
       eps === undefined
-        ? `CASE WHEN ${best} = ${a + 1} THEN ${num(hi)} ELSE ${num(lo)} END`
-        : `(${num(1 - eps)} * CASE WHEN ${best} = ${a + 1} THEN ${num(1)} ELSE ${num(0)} END + ${num(eps / k)})`;
-    return def(d.listOf(Array.from({ length: k }, (_, a) => entry(a))));
+        ? `CASE WHEN ${i} = ${best} THEN ${num(hi)} ELSE ${num(lo)} END`
+        : `(${num(1 - eps)} * CASE WHEN ${i} = ${best} THEN ${num(1)} ELSE ${num(0)} END + ${num(eps / k)})`;
+    return def(d.listMap(d.listOf(Array.from({ length: k }, (_, a) => String(a + 1))), entry));
   };
   const probs = build(spec as Record<string, unknown>);
   return { probs: { kind: 'list', expr: probs }, prelude, usesContext };
