@@ -8,7 +8,7 @@
  * histogram, truth and accuracy. Shards must return partial sums, not rows
  * (system.query_log).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,7 @@ import { evaluate, type EvaluateOptions } from '../src/ope/evaluate.js';
 import { evaluateClickhouse, type ClickhouseEvaluateOptions } from '../src/ope/evaluate-clickhouse.js';
 import type { EvaluationResult } from '../src/core/evaluation-result.js';
 import { Rng } from '../src/util/rng.js';
+import { runCli } from './support/run-cli.js';
 import { chSql, CLICKHOUSE_TESTS, createDistributed, sharedCluster, type TestCluster } from './support/clickhouse-cluster.js';
 
 let dir: string;
@@ -238,6 +239,25 @@ describe.runIf(CLICKHOUSE_TESTS)('ClickHouse and DuckDB give the same evaluation
       delete process.env.OFFPOLICY_CLICKHOUSE_USER;
       delete process.env.OFFPOLICY_CLICKHOUSE_PASSWORD;
     }
+  });
+
+  it('runs as `offpolicy datasets export --to` and `offpolicy evaluate --source`, equal to the library call', async () => {
+    const wsDir = path.join(dir, 'ws');
+    const exp = await runCli(['-w', wsDir, 'datasets', 'export', 'deficient', '--to', url('cli_copy')]);
+    expect(exp.code, exp.err).toBe(0);
+    expect(exp.out).toContain(`to ${url('cli_copy')}`);
+    const file = path.join(dir, 'cli.json');
+    const args = ['evaluate', '--source', url('cli_copy'), '--policy', 'cand=column:cand', '--reward-model', 'columns:q', '--allow-deficient', '--out', file];
+    const { code, err, out } = await runCli(args);
+    expect(code, err).toBe(0);
+    expect(out).toContain('Results written to');
+    const cli = JSON.parse(await readFile(file, 'utf8')) as EvaluationResult;
+    expect(cli.settings.interval).toBe('t');
+    const lib = await evaluateClickhouse({ source: url('cli_copy'), policies: [{ name: 'cand', spec: 'column:cand' }], rewardModel: 'columns:q', allowDeficient: true });
+    expect(cli.candidates[0]!.estimates).toEqual(lib.candidates[0]!.estimates);
+    const both = await runCli(['evaluate', '--source', url('cli_copy'), '--data', 'deficient', '--policy', 'column:cand']);
+    expect(both.code).not.toBe(0);
+    expect(both.err).toContain('E_CLI_ARG');
   });
 
   it('export loads the stored types', async () => {
