@@ -15,7 +15,7 @@ export function evaluationSetting(result: { setting?: EvaluationSetting }): Eval
   return result.setting ?? 'bandit';
 }
 
-export type IntervalMethod = 'bootstrap' | 't' | 'hoeffding' | 'bernstein';
+export type IntervalMethod = 'bootstrap' | 't' | 'hoeffding' | 'bernstein' | 'betting' | 'empirical-likelihood';
 
 export interface Interval {
   lower: number;
