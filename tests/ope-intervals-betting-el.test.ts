@@ -16,6 +16,9 @@ import { evaluate } from '../src/ope/evaluate.js';
 import { bettingIpsInterval, bettingMeanInterval, maxLogCapital, plugInBets } from '../src/ope/intervals/betting.js';
 import { elCritical, elDual, empiricalLikelihoodInterval, empiricalLikelihoodMeanInterval } from '../src/ope/intervals/empirical-likelihood.js';
 import { intervalsForTerms } from '../src/ope/intervals/index.js';
+import { TRAJECTORY_ESTIMATORS, type TrajectoryTermsInput } from '../src/ope/trajectory/estimators/index.js';
+import { trajectoryIntervals } from '../src/ope/trajectory/intervals.js';
+import { Rng } from '../src/util/rng.js';
 import { runCli } from './support/run-cli.js';
 
 function codeOf(f: () => unknown): { code: string; message: string } {
@@ -266,6 +269,28 @@ describe('bad inputs', () => {
       '1: betting intervals bound a mean of row terms, and a self-normalized estimator is a ratio of sums (use t or bootstrap for it).',
       '2: betting intervals need a known range of the row terms, and none was given.',
     ]);
+  });
+});
+
+describe('trajectory intervals', () => {
+  it('betting on per-episode terms needs a range, skips SN estimators and is narrower than Hoeffding; EL is refused', () => {
+    const rng = new Rng(9);
+    const terms = Float64Array.from({ length: 2000 }, () => rng.range(0, 2) * rng.range(0, 2));
+    const input = {} as TrajectoryTermsInput; // betting reads only the terms
+    const items = (['pdis', 'snpdis'] as const).map((id) => ({ estimator: TRAJECTORY_ESTIMATORS[id], input, terms }));
+    expect(codeOf(() => trajectoryIntervals(items, { method: 'betting', alpha: 0.05 })).message).toMatch(/^Betting intervals need the range \[a, b\] of PDIS/);
+    const [bet, sn] = trajectoryIntervals(items, { method: 'betting', alpha: 0.05, termRange: [0, 4] });
+    const [hoef] = trajectoryIntervals(items, { method: 'hoeffding', alpha: 0.05, termRange: [0, 4] });
+    expect(sn).toBeNull();
+    expect(bet!.method).toBe('betting');
+    expect(bet!.lower).toBeGreaterThan(0.9);
+    expect(bet!.upper).toBeLessThan(1.1);
+    expect(bet!.lower).toBeLessThan(bet!.upper);
+    expect(bet!.upper - bet!.lower).toBeLessThan(hoef!.upper - hoef!.lower);
+    expect(codeOf(() => trajectoryIntervals(items, { method: 'empirical-likelihood', alpha: 0.05 }))).toEqual({
+      code: 'E_INTERVAL_UNSUPPORTED',
+      message: 'Empirical-likelihood intervals are for bandit IPS / SNIPS (they use the constraint E[w] = 1 on single-step weights), not for trajectory estimators. Use --interval t, bootstrap or betting (with a term range).',
+    });
   });
 });
 
