@@ -79,6 +79,9 @@ describe('betting intervals: values by hand', () => {
     expect(logOrder).not.toEqual(a);
     expect(a.lower).toBeLessThan(0.5);
     expect(a.upper).toBeGreaterThan(0.5);
+    // The anytime (confidence-sequence) bets pay for validity at every t with a wider interval at n.
+    const any = bettingMeanInterval(x, [0, 1], { alpha: 0.05, seed: 1, horizon: 'anytime' });
+    expect(any.upper - any.lower).toBeGreaterThan(a.upper - a.lower);
   });
 });
 
