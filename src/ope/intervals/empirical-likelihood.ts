@@ -19,8 +19,9 @@
  *
  * over lambda with 1 + lambda . g(w, r) >= 0 on the whole box, which (g being
  * linear in w for fixed r and in r for fixed w) is the four corners
- * (w, r) in {wmin, wmax} x {0, 1}: the same four (wfake, r) cases as vw-estimators'
- * cressieread interval. Without the E[w r'] constraint the maximum is
+ * (w, r) in {wmin, wmax} x {0, 1}: the points vw-estimators' cressieread interval
+ * tries as its extra sample (wfake in {wmin, wmax}, r = rmin for the lower end and rmax
+ * for the upper; here all four constrain both ends at once). Without the E[w r'] constraint the maximum is
  * L0 = max_beta sum_i log(1 + beta (w_i - 1)), beta in [-1 / (wmax - 1), 1 / (1 - wmin)]
  * (the EL estimate of KLM 2020). The interval is the profile set
  *
