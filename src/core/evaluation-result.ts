@@ -23,6 +23,16 @@ export interface Interval {
   method: IntervalMethod;
   /** Miscoverage: a 1 - alpha interval. */
   alpha: number;
+  /**
+   * What the interval is for. 'value' (or absent): meant to cover the policy's
+   * value. 'variance': the sampling spread of an estimator that is biased by
+   * design (clipped IPS, ES-IPS, Switch-DR, DR-OS, DM); it does not cover the value.
+   */
+  covers?: 'value' | 'variance';
+  /** Set when an end was moved into the feasible value range (the range is given). */
+  clippedTo?: [number, number];
+  /** DM only: whether the interval includes the reward model's estimation error. */
+  rewardModelUncertainty?: boolean;
 }
 
 export interface Estimate {
@@ -70,11 +80,35 @@ export interface WeightDiagnostics {
   weightHistogram: { start: number; end: number; count: number }[];
 }
 
+/**
+ * better: the deciding lower bound exceeds the baseline; worse: the deciding
+ * upper bound is below the logging value; inconclusive: neither, or caveats
+ * undermined a "better" (see src/ope/verdict.ts for the rule).
+ */
+export type VerdictOutcome = 'better' | 'better-with-caveats' | 'worse' | 'inconclusive';
+
+/** Evidence that weakens a verdict; stable codes, listed in README (Off-policy evaluation, Verdict). */
+export interface VerdictCaveat {
+  code: string;
+  message: string;
+}
+
 export interface Verdict {
+  /** Absent only in results written before the three-outcome verdict. */
+  outcome?: VerdictOutcome;
+  /** outcome is 'better' or 'better-with-caveats'. */
   recommended: boolean;
   /** The lower end compared against the baseline, and where it came from (estimator + interval, or a certificate). */
   lowerBound: number;
   lowerBoundSource: string;
+  /** The upper end of the same interval (certificates without one: Infinity), which decides "worse". */
+  upperBound?: number;
+  /** The estimator id or certificate kind that decided (its row carries the label). */
+  decidedBy?: { kind: 'estimator' | 'certificate'; id: string };
+  /** Set when the requested (or default) source could not be used, and why. */
+  sourceNote?: string;
+  /** Evidence that turned "better" into "better, with caveats" or "inconclusive", or that weakens any verdict. */
+  caveats?: VerdictCaveat[];
   /** The logging policy's value estimate (or its upper bound when strict). */
   baseline: number;
   strict: boolean;

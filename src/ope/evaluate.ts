@@ -349,6 +349,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         ...(opts.verdictSource ? { verdictSource: opts.verdictSource } : {}),
         ...(interval === 'bootstrap' ? { bootstrap: bootstrap[c]! } : {}),
         sharedWarnings,
+        propensitiesEstimated,
       }),
     );
     const accuracy = candidateResults.every((c) => c.trueValue !== undefined)

@@ -15,7 +15,7 @@ import { OffpolicyError } from '../../core/errors.js';
 import { Rng } from '../../util/rng.js';
 import { bernsteinInterval } from '../intervals/bernstein.js';
 import { DEFAULT_RESAMPLES, sortedQuantile } from '../intervals/bootstrap.js';
-import { checkAlpha, checkRange, checkRows } from '../intervals/common.js';
+import { checkAlpha, checkRange, checkRows, clipToRange } from '../intervals/common.js';
 import { hoeffdingInterval } from '../intervals/hoeffding.js';
 import { tInterval } from '../intervals/t.js';
 import { sumsFromTerms } from '../sums.js';
@@ -65,11 +65,6 @@ export function observedRewardRange(d: TrajectoryOpeData): [number, number] {
   return [lo, hi];
 }
 
-function clipTo(iv: Interval, range: readonly [number, number] | undefined): Interval {
-  if (!range) return iv;
-  return { ...iv, lower: Math.min(Math.max(iv.lower, range[0]), range[1]), upper: Math.max(Math.min(iv.upper, range[1]), range[0]) };
-}
-
 function rangeFor(opts: TrajectoryIntervalOptions, id: string): readonly [number, number] | undefined {
   const r = opts.termRange;
   if (!r) return undefined;
@@ -84,7 +79,7 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
   const n = items[0]!.terms.length;
   switch (opts.method) {
     case 't':
-      return items.map((it) => clipTo(tInterval(sumsFromTerms({ num: it.terms, den: null, base: null }), alpha), opts.valueRange));
+      return items.map((it) => clipToRange(tInterval(sumsFromTerms({ num: it.terms, den: null, base: null }), alpha), opts.valueRange));
     case 'hoeffding':
     case 'bernstein':
       return items.map((it) => {
@@ -97,7 +92,7 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
         }
         const s = sumsFromTerms({ num: it.terms, den: null, base: null });
         const iv = opts.method === 'hoeffding' ? hoeffdingInterval(s, range, alpha, it.estimator.label) : bernsteinInterval(s, range, alpha, it.estimator.label);
-        return clipTo(iv, opts.valueRange);
+        return clipToRange(iv, opts.valueRange);
       });
     case 'bootstrap': {
       if (opts.seed === undefined) {
@@ -111,7 +106,7 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
       const reps = bootstrapEpisodes(items, R, opts.seed, opts.onProgress);
       return reps.map((rep) => {
         const sorted = Float64Array.from(rep).sort();
-        return clipTo({ lower: sortedQuantile(sorted, alpha / 2), upper: sortedQuantile(sorted, 1 - alpha / 2), method: 'bootstrap', alpha }, opts.valueRange);
+        return clipToRange({ lower: sortedQuantile(sorted, alpha / 2), upper: sortedQuantile(sorted, 1 - alpha / 2), method: 'bootstrap', alpha }, opts.valueRange);
       });
     }
   }
