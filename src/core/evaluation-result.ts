@@ -142,6 +142,19 @@ export interface AccuracyMetrics {
   k: number;
 }
 
+/** The reward model's quality on rows it did not see (src/ope/reward-models/fit-quality.ts). */
+export interface RewardModelFit {
+  model: string;
+  /** How the rows were held out. */
+  heldOut: string;
+  rows: number;
+  /** 1 - SSE / SST at the logged actions. */
+  r2: number;
+  /** Rewards in [0, 1]: cross-entropy of the predictions, and of the constant training mean. */
+  logLoss?: number;
+  baselineLogLoss?: number;
+}
+
 /** The result of evaluating candidates on a bandit log. */
 export interface BanditEvaluationResult {
   /** Absent in written JSON (see EvaluationSetting). */
@@ -181,6 +194,8 @@ export interface BanditEvaluationResult {
     rewardRange: [number, number];
   };
   propensitiesEstimated: boolean;
+  /** Held-out quality of the fitted reward model (absent for supplied predictions). */
+  rewardModelFit?: RewardModelFit;
   candidates: CandidateResult[];
   accuracy?: AccuracyMetrics[];
   /** Warnings about the whole evaluation (each candidate also has its own). */
@@ -193,3 +208,23 @@ export interface BanditEvaluationResult {
  * (trajectory-evaluation-result.ts).
  */
 export type EvaluationResult = BanditEvaluationResult;
+
+/** A verdict's outcome; results written before outcomes existed read as better / inconclusive. */
+export function verdictOutcomeOf(v: Pick<Verdict, 'outcome' | 'recommended'>): VerdictOutcome {
+  return v.outcome ?? (v.recommended ? 'better' : 'inconclusive');
+}
+
+/** The label printed for each outcome (CLI table, reports). */
+export const VERDICT_LABELS: Readonly<Record<VerdictOutcome, string>> = {
+  better: 'BETTER',
+  'better-with-caveats': 'BETTER, WITH CAVEATS',
+  worse: 'WORSE',
+  inconclusive: 'INCONCLUSIVE',
+};
+
+/** The caption of an interval: "95% interval", or "95% variance interval" for a biased-by-design estimator. */
+export function intervalCaption(iv: Pick<Interval, 'alpha' | 'covers'>): string {
+  const p = (1 - iv.alpha) * 100;
+  const level = `${Number.isInteger(Math.round(p * 1e6) / 1e6) ? Math.round(p) : p.toFixed(1)}%`;
+  return `${level} ${iv.covers === 'variance' ? 'variance interval' : 'interval'}`;
+}

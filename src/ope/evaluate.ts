@@ -38,8 +38,10 @@ import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-s
 import { estimatePropensities } from './propensity.js';
 import { estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
 import type { RewardData } from '../core/contracts.js';
-import { sumsValue } from './sums.js';
-import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, Warning } from '../core/evaluation-result.js';
+import { sumsFromTerms, sumsValue } from './sums.js';
+import { rewardModelFit } from './reward-models/fit-quality.js';
+import { dmUncertainty, type DmUncertainty } from './reward-models/uncertainty.js';
+import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, RewardModelFit, Warning } from '../core/evaluation-result.js';
 
 export interface EvaluateOptions {
   /** Loads a trained-policy directory given as a candidate (the CLI passes the offline-RL loader; ope never imports a learner). */
@@ -206,6 +208,8 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     };
     const records: CandidateSums[] = [];
     let propensitiesEstimated = false;
+    let rewardModelFitResult: RewardModelFit | undefined;
+    let dmError: DmUncertainty | null = null;
     let loggingInterval: Interval | undefined;
     const bootstrap: Map<EstimatorId, Interval | undefined>[] = candidates.map(() => new Map());
 
@@ -270,9 +274,16 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
       let rewardHat: Float64Array | undefined;
       if (rewardSpec?.type === 'fit') {
         progress(0, 1, `fitting ${rewardSpec.kind} reward model`);
-        const fit = await estimateRewardHat(await rewardData(), { kind: rewardSpec.kind, seed, folds: opts.folds ?? 1 });
+        const rd = await rewardData();
+        const folds = opts.folds ?? 1;
+        const fit = await estimateRewardHat(rd, { kind: rewardSpec.kind, seed, folds });
         rewardHat = fit.rewardHat;
         globalWarnings.push(...fit.warnings);
+        const refit = (train: RewardData) => fitRewardModel(train, { kind: rewardSpec.kind, seed });
+        rewardModelFitResult = await rewardModelFit(rd, rewardSpec.kind, folds, rewardHat, refit, seed);
+        // DM's interval with the model's error (./reward-models/uncertainty.ts): from a model fitted on every row.
+        // Hoeffding and Bernstein need terms in the reward range, which the corrected terms leave.
+        if (estimators.includes('dm') && (interval === 't' || interval === 'bootstrap') && (rewardSpec.kind === 'ridge' || rewardSpec.kind === 'logistic')) dmError = dmUncertainty(await refit(rd), rd);
       } else if (rewardSpec?.type === 'columns') {
         const vec = logVector(version, rewardSpec.columns, k);
         await checkPredictionColumns(conn, version, vec, k);
@@ -303,6 +314,16 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
           ...(loggingProbs ? { loggingProbs } : {}),
         };
         const { record, terms } = memoryCandidateSums(batch, d.expectedRewards, memoryPlan);
+        const dmTerms = terms.get('dm');
+        if (dmError && dmTerms) {
+          const corr = dmError.correction(targetProbs);
+          const num = Float64Array.from(dmTerms.num, (v, i) => v + corr[i]!);
+          terms.set('dm', { ...dmTerms, num });
+          // The point estimate stays sum(dm_i) / n; the corrected terms carry the variance.
+          const sums = sumsFromTerms({ ...dmTerms, num });
+          const sumNum = record.estimators.get('dm')!.sumNum;
+          record.estimators.set('dm', { ...sums, sumNum, sumNumDen: sumNum });
+        }
         records.push(record);
         if (interval === 'bootstrap') {
           for (const id of admitted(estimators, deficiencyOf(record), allowDeficient, cand.name, [])) {
@@ -350,6 +371,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         ...(interval === 'bootstrap' ? { bootstrap: bootstrap[c]! } : {}),
         sharedWarnings,
         propensitiesEstimated,
+        dmModelUncertainty: dmError !== null,
       }),
     );
     const accuracy = candidateResults.every((c) => c.trueValue !== undefined)
@@ -383,6 +405,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         rewardRange,
       },
       propensitiesEstimated,
+      ...(rewardModelFitResult ? { rewardModelFit: rewardModelFitResult } : {}),
       candidates: candidateResults,
       ...(accuracy ? { accuracy } : {}),
       warnings: dedupe(globalWarnings),

@@ -18,7 +18,7 @@
  */
 import { OffpolicyError } from '../core/errors.js';
 import type { Certificate, CertificateKind, Estimate, Verdict, VerdictCaveat, VerdictOutcome, Warning, WeightDiagnostics } from '../core/evaluation-result.js';
-import { SUPPORT_TOLERANCE } from './diagnostics.js';
+import { estimatorDisagreement, SUPPORT_TOLERANCE } from './diagnostics.js';
 
 export interface VerdictInput {
   candidate: string;
@@ -195,10 +195,11 @@ export interface CaveatInput {
 /**
  * The evidence that weakens a verdict, each a caveat with a stable code:
  *   LOW_ESS                    the LOW_ESS warning fired (few effective rows);
- *   ESTIMATOR_DISAGREEMENT     the ESTIMATOR_DISAGREEMENT warning fired, or (better) an
- *                              unbiased estimator (ips, snips, dr, sndr) puts the value at
- *                              or below the logging value / (worse) at or above it;
- *   CERTIFICATE_BELOW_LOGGING  (better) a certificate's lower bound is at or below the logging value;
+ *   ESTIMATOR_DISAGREEMENT     among the unbiased estimators (ips, snips, dr, sndr): one puts
+ *                              the value at or below the logging value (better) / at or above
+ *                              it (worse), or two have intervals that do not overlap;
+ *   CERTIFICATE_BELOW_LOGGING  (better) no certificate confirms: every certificate's lower
+ *                              bound is at or below the logging value;
  *   CERTIFICATE_ABOVE_LOGGING  (worse) a certificate's lower bound is above the logging value;
  *   ESTIMATED_PROPENSITIES     the logger's propensities were estimated, not logged;
  *   SUPPORT_DEFICIENT          the candidate leaves the logger's support (DM decided);
@@ -219,18 +220,22 @@ export function verdictCaveats(x: CaveatInput): VerdictCaveat[] {
     const against = x.estimates.filter(
       (e) => VALUE_ESTIMATORS.has(e.estimator) && e.estimator !== deciding?.id && Number.isFinite(e.value) && (better ? e.value <= x.loggingValue : e.value >= x.loggingValue),
     );
-    if (codes.has('ESTIMATOR_DISAGREEMENT') || against.length > 0) {
-      const values = x.estimates.filter((e) => Number.isFinite(e.value)).map((e) => e.value);
-      const spread = values.length > 0 ? `estimates range from ${f3(Math.min(...values))} to ${f3(Math.max(...values))}` : '';
+    // Among the unbiased estimators only: DM and the clipped / smoothed ones differ from them by design.
+    const dis = estimatorDisagreement(x.estimates.filter((e) => VALUE_ESTIMATORS.has(e.estimator)));
+    const apart = dis.min?.interval && dis.max?.interval && dis.min.interval.upper < dis.max.interval.lower;
+    if (against.length > 0 || apart) {
+      const spread = dis.min && dis.max ? `unbiased estimates range from ${dis.min.estimator} ${f3(dis.min.value)} to ${dis.max.estimator} ${f3(dis.max.value)}` : '';
       out.push({
         code: 'ESTIMATOR_DISAGREEMENT',
         message:
           against.length > 0
             ? `${against.map((e) => `${e.estimator} gives ${f3(e.value)}`).join(', ')}, ${better ? 'at or below' : 'at or above'} the logging value ${f3(x.loggingValue)}${spread ? `; ${spread}` : ''}.`
-            : `The estimators disagree beyond their intervals; ${spread}.`,
+            : `The unbiased estimators' intervals do not overlap: ${spread}.`,
       });
     }
-    const certs = x.certificates.filter((c) => deciding?.id !== c.kind && (better ? c.lower <= x.loggingValue : c.lower > x.loggingValue));
+    // better: no certificate confirms it (every lower bound at or below the logging value); worse: one contradicts it.
+    const others = x.certificates.filter((c) => deciding?.id !== c.kind);
+    const certs = better ? (others.every((c) => c.lower <= x.loggingValue) ? others : []) : others.filter((c) => c.lower > x.loggingValue);
     if (certs.length > 0) {
       out.push({
         code: better ? 'CERTIFICATE_BELOW_LOGGING' : 'CERTIFICATE_ABOVE_LOGGING',
