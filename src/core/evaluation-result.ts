@@ -129,6 +129,8 @@ export interface CandidateResult {
   verdict: Verdict;
   /** Known only for synthetic data. */
   trueValue?: number;
+  /** sha256 of the candidate's file (a directory: of its files' paths and hashes), for reproduction. */
+  sha256?: string;
 }
 
 /** Estimator accuracy over many candidates, when true values are known. */
@@ -175,6 +177,8 @@ export interface BanditEvaluationResult {
     contextDim?: number;
     /** Summary numbers for the report (reward mean, propensity min, ...). */
     summary: Record<string, number>;
+    /** How the version was made (its metadata's lineage): the report rebuilds the ingest command from it. */
+    lineage?: { transform: string; parent?: string; source?: string; params?: Record<string, unknown>; seed?: number };
   };
   logging: {
     /** On-policy estimate of the logging policy's value: the mean logged reward. */

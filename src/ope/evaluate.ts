@@ -14,7 +14,9 @@
  *    (../datasets/load-bandit.ts); needed for JSON / learned policies, fitted
  *    reward models, estimated propensities and the bootstrap.
  */
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, stat, writeFile } from 'node:fs/promises';
+import { sha256File } from '../datasets/fs-guard.js';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection, queryOne, type DuckDBConnection } from '../datasets/duckdb.js';
@@ -354,8 +356,9 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     if (interval !== 'bootstrap') loggingInterval = sumsInterval('dm', logging.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
     const loggingTrue = logging.truthSum !== undefined && !propensitiesEstimated ? logging.truthSum / logging.sums.n : undefined;
     const sharedWarnings = globalWarnings.filter((w) => w.code === 'ESTIMATED_PROPENSITIES').slice(0, 1);
-    const candidateResults: CandidateResult[] = candidates.map((cand, c) =>
-      assembleCandidate(records[c]!, {
+    const hashes = await Promise.all(opts.policies.map((p) => (typeof p.spec === 'string' ? candidateHash(p.spec) : Promise.resolve(undefined))));
+    const candidateResults: CandidateResult[] = candidates.map((cand, c) => ({
+      ...assembleCandidate(records[c]!, {
         name: cand.name,
         source: cand.source,
         plan,
@@ -373,7 +376,8 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         propensitiesEstimated,
         dmModelUncertainty: dmError !== null,
       }),
-    );
+      ...(hashes[c] ? { sha256: hashes[c] } : {}),
+    }));
     const accuracy = candidateResults.every((c) => c.trueValue !== undefined)
       ? accuracyTable(candidateResults, estimators, loggingTrue ?? loggingValue, globalWarnings)
       : undefined;
@@ -392,6 +396,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         numActions: k,
         ...(contextDim > 0 ? { contextDim } : {}),
         summary: logging.summary,
+        ...(version.metadata.lineage ? { lineage: version.metadata.lineage } : {}),
       },
       logging: { value: loggingValue, ...(loggingInterval ? { interval: loggingInterval } : {}), ...(loggingTrue !== undefined ? { trueValue: loggingTrue } : {}) },
       settings: {
@@ -431,6 +436,29 @@ function accuracyTable(cands: CandidateResult[], estimators: readonly EstimatorI
     }
   }
   return out.length > 0 ? out : undefined;
+}
+
+/**
+ * sha256 of a candidate given as a file, or of a directory's files (sorted
+ * relative paths with their hashes); undefined for column: specs and paths
+ * that are not there.
+ */
+async function candidateHash(spec: string): Promise<string | undefined> {
+  let file = path.resolve(spec);
+  let st = await stat(file).catch(() => null);
+  // A training run directory: its policy/ (not the checkpoints) is the candidate.
+  const policyDir = st?.isDirectory() ? await stat(path.join(file, 'policy')).catch(() => null) : null;
+  if (policyDir?.isDirectory()) [file, st] = [path.join(file, 'policy'), policyDir];
+  if (!st) return undefined;
+  if (st.isFile()) return (await sha256File(file)).sha256;
+  if (!st.isDirectory()) return undefined;
+  const entries = (await readdir(file, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(file, path.join(e.parentPath, e.name)))
+    .sort();
+  const h = createHash('sha256');
+  for (const rel of entries) h.update(`${rel}\0${(await sha256File(path.join(file, rel))).sha256}\n`);
+  return h.digest('hex');
 }
 
 function dedupe(ws: Warning[]): Warning[] {
