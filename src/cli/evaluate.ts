@@ -187,12 +187,18 @@ function banditTable(result: EvaluationResult): string {
   if (rows.some((r) => String(r.covers).startsWith('variance'))) {
     out.push('"variance only": the interval of an estimator biased by design (clipped IPS, ES-IPS, Switch-DR, DR-OS, DM); it shows the estimate\'s spread and does not cover the policy value.', '');
   }
-  const global = new Set(result.warnings.map((w) => w.code + w.message));
+  // Each warning once: those of the evaluation and those every candidate carries at the end; a
+  // candidate's warning whose code is one of its verdict's caveats is said by the caveat.
+  const key = (w: { code: string; message: string }): string => `${w.code}\u0000${w.message}`;
+  const shared = result.candidates.length >= 2 ? result.candidates[0]!.warnings.filter((w) => result.candidates.every((c) => c.warnings.some((x) => key(x) === key(w)))) : [];
+  const global = [...result.warnings, ...shared.filter((w) => !result.warnings.some((x) => key(x) === key(w)))];
+  const globalKeys = new Set(global.map(key));
   for (const c of result.candidates) {
     out.push(`${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}`);
-    for (const k of c.verdict.caveats ?? []) out.push(`  caveat [${k.code}] ${k.message}`);
-    for (const w of c.warnings) if (!global.has(w.code + w.message)) out.push(`  warning [${w.code}] ${w.message}`);
+    const caveats = c.verdict.caveats ?? [];
+    for (const k of caveats) out.push(`  caveat [${k.code}] ${k.message}`);
+    for (const w of c.warnings) if (!globalKeys.has(key(w)) && !caveats.some((k) => k.code === w.code)) out.push(`  warning [${w.code}] ${w.message}`);
   }
-  for (const w of result.warnings) out.push(`warning [${w.code}] ${w.message}`);
+  for (const w of global) out.push(`warning [${w.code}] ${w.message}`);
   return out.join('\n');
 }

@@ -238,7 +238,8 @@ function candidateTables(c: CandidateResult, shown: Set<string>): CandidateTable
       { key: 'estimator disagreement (max - min)', value: c.disagreement },
     ],
     weightQuantiles: d.weightQuantiles ?? [],
-    warnings: c.warnings.filter((w) => !shown.has(warningKey(w))).map((w) => ({ scope: c.name, code: w.code, message: w.message })),
+    // Shown at the top, or said by a verdict caveat of the same code: not repeated here.
+    warnings: c.warnings.filter((w) => !shown.has(warningKey(w)) && !(c.verdict.caveats ?? []).some((k) => k.code === w.code)).map((w) => ({ scope: c.name, code: w.code, message: w.message })),
   };
 }
 
