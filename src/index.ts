@@ -55,7 +55,7 @@ export { intervalsForTerms, bernsteinHalfWidth, bernsteinInterval, bootstrapInte
 export { bettingIpsInterval, bettingMeanInterval, empiricalLikelihoodInterval, empiricalLikelihoodMeanInterval, elCritical, rowMethodIntervals, type BettingOptions, type BettingHorizon, type EmpiricalLikelihoodOptions, type EmpiricalLikelihoodResult, type ElCalibration, type RowMethodRequest, type RowOrder } from './ope/intervals/index.js';
 export { catoniClippedIpsBound, catoniFromSums, clippedRiskSums, type ClippedBoundOptions, type ClippedRiskSums, catoniValue, minimizeCatoni, type BoundOptions, exponentialSmoothingBound, exponentialSmoothingFromSums, smoothingSums, type ExponentialSmoothingOptions, type SmoothingSums, londonSandlerBound, londonSandlerFromSums } from './ope/bounds/index.js';
 export { supportDeficiency, deficientMass, octaveOf, weightHistogram, weightStats, diagnosticsFromStats, ZERO_WEIGHT_BIN, type WeightStats, weightDiagnostics, estimatorDisagreement, candidateWarnings, LOW_ESS_RATIO, MIN_ESS, HEAVY_WEIGHT_MAX, HEAVY_WEIGHT_SHARE, SUPPORT_TOLERANCE, DISAGREEMENT_RELATIVE, DISAGREEMENT_ESTIMATORS, DEFAULT_WEIGHT_QUANTILES, type WeightDiagnosticsOptions } from './ope/diagnostics.js';
-export { deployVerdict, pickLowerBound, type VerdictInput, type LowerBoundSource } from './ope/verdict.js';
+export { deployVerdict, pickLowerBound, verdictCaveats, type VerdictInput, type LowerBoundSource } from './ope/verdict.js';
 export { relativeError, squaredError, spearman, regretAtK, sharpeRatioAtK, accuracyMetrics } from './ope/accuracy.js';
 export { evaluate, writeEvaluation, type EvaluateOptions } from './ope/evaluate.js';
 export { evaluateClickhouse, type ClickhouseEvaluateOptions } from './ope/evaluate-clickhouse.js';

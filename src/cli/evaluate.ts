@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { OffpolicyError } from '../core/errors.js';
 import type { EvaluateOptions } from '../ope/evaluate.js';
-import type { IntervalMethod } from '../core/evaluation-result.js';
+import { VERDICT_LABELS, verdictOutcomeOf, type EvaluationResult, type Interval, type IntervalMethod } from '../core/evaluation-result.js';
 import { formatTable, type Cell } from '../util/text-table.js';
 import { collect, openWorkspace, numberFlag } from './context.js';
 import { progressBar } from './progress.js';
@@ -90,13 +90,23 @@ export function registerEvaluate(program: Command): void {
         }
         const file = await writeTrajectoryEvaluation(tr, String(o.out));
         const pct = Math.round(100 * (1 - tr.settings.alpha));
-        const rows: Record<string, Cell>[] = [{ candidate: '(behaviour)', estimator: 'discounted return', value: tr.behaviour.value, [`${pct}% interval`]: tr.behaviour.interval ? `[${tr.behaviour.interval.lower.toFixed(4)}, ${tr.behaviour.interval.upper.toFixed(4)}]` : '' }];
+        const rows: Record<string, Cell>[] = [{ candidate: '(behaviour)', estimator: 'discounted return', value: tr.behaviour.value, [`${pct}% interval`]: tr.behaviour.interval ? `[${tr.behaviour.interval.lower.toFixed(4)}, ${tr.behaviour.interval.upper.toFixed(4)}]` : '', verdict: '' }];
         for (const c of tr.candidates) {
-          c.estimates.forEach((e, i) => rows.push({ candidate: i === 0 ? c.name : '', estimator: e.estimator, value: e.value, [`${pct}% interval`]: e.interval ? `[${e.interval.lower.toFixed(4)}, ${e.interval.upper.toFixed(4)}]` : '' }));
+          const label = VERDICT_LABELS[verdictOutcomeOf(c.verdict)];
+          const by = c.verdict.decidedBy?.id;
+          c.estimates.forEach((e, i) =>
+            rows.push({
+              candidate: i === 0 ? c.name : '',
+              estimator: e.estimator,
+              value: e.value,
+              [`${pct}% interval`]: e.interval ? `[${e.interval.lower.toFixed(4)}, ${e.interval.upper.toFixed(4)}]` : '',
+              verdict: e.estimator === by || (by === undefined && i === 0) ? label : '',
+            }),
+          );
         }
         process.stdout.write(formatTable(rows) + '\n\n');
         for (const c of tr.candidates) {
-          process.stdout.write(`${c.name}: ${c.verdict.sentence}\n`);
+          process.stdout.write(`${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}\n`);
           for (const w of c.warnings) process.stdout.write(`  warning [${w.code}] ${w.message}\n`);
         }
         process.stdout.write(`\nResults written to ${file}\n`);
@@ -151,32 +161,64 @@ export function registerEvaluate(program: Command): void {
       }
       assertFiniteEstimates(result.candidates.flatMap((c) => c.estimates.map((e) => ({ label: `${c.name} ${e.estimator}`, value: e.value }))));
       const file = await writeEvaluation(result, String(o.out));
-      const rows: Record<string, Cell>[] = [];
-      const pct = Math.round(100 * (1 - result.settings.alpha));
-      rows.push({
-        candidate: '(logging)',
-        estimator: 'mean reward',
-        value: result.logging.value,
-        [`${pct}% interval`]: result.logging.interval ? `[${result.logging.interval.lower.toFixed(4)}, ${result.logging.interval.upper.toFixed(4)}]` : '',
-        verdict: '',
-      });
-      for (const c of result.candidates) {
-        c.estimates.forEach((e, i) =>
-          rows.push({
-            candidate: i === 0 ? c.name : '',
-            estimator: e.estimator,
-            value: e.value,
-            [`${pct}% interval`]: e.interval ? `[${e.interval.lower.toFixed(4)}, ${e.interval.upper.toFixed(4)}]` : '',
-            verdict: i === 0 ? (c.verdict.recommended ? 'RECOMMENDED' : 'not recommended') : '',
-          }),
-        );
-      }
-      process.stdout.write(formatTable(rows) + '\n\n');
-      for (const c of result.candidates) {
-        process.stdout.write(`${c.name}: ${c.verdict.sentence}\n`);
-        for (const w of c.warnings) process.stdout.write(`  warning [${w.code}] ${w.message}\n`);
-      }
-      for (const w of result.warnings) process.stdout.write(`warning [${w.code}] ${w.message}\n`);
+      process.stdout.write(banditTable(result) + '\n');
       process.stdout.write(`\nResults written to ${file}\n`);
     });
+}
+
+/** What an interval covers, for the table: the value, or (biased-by-design estimators) only the estimator's spread; and whether it was clipped. */
+function coversCell(iv: Interval | undefined): string {
+  if (!iv) return '';
+  const what = iv.covers === 'variance' ? 'variance only' : 'value';
+  return iv.clippedTo ? `${what}; clipped to [${iv.clippedTo[0]}, ${iv.clippedTo[1]}]` : what;
+}
+
+/**
+ * The printed result: one row per estimator and certificate, the verdict's label
+ * on the row of the estimator or certificate that decided it, then each
+ * candidate's verdict sentence, caveats and warnings (result-wide warnings once).
+ */
+function banditTable(result: EvaluationResult): string {
+  const pct = Math.round(100 * (1 - result.settings.alpha));
+  const ivCol = `${pct}% interval`;
+  const fmt = (iv: { lower: number; upper?: number } | undefined): string =>
+    iv ? (iv.upper === undefined || !Number.isFinite(iv.upper) ? `>= ${iv.lower.toFixed(4)}` : `[${iv.lower.toFixed(4)}, ${iv.upper.toFixed(4)}]`) : '';
+  const rows: Record<string, Cell>[] = [
+    { candidate: '(logging)', estimator: 'mean reward', value: result.logging.value, [ivCol]: fmt(result.logging.interval), covers: coversCell(result.logging.interval), verdict: '' },
+  ];
+  for (const c of result.candidates) {
+    const label = VERDICT_LABELS[verdictOutcomeOf(c.verdict)];
+    const by = c.verdict.decidedBy;
+    let placed = false;
+    const put = (kind: 'estimator' | 'certificate', id: string): string => (by && by.kind === kind && by.id === id ? ((placed = true), label) : '');
+    const first = rows.length;
+    for (const e of c.estimates) {
+      rows.push({ candidate: '', estimator: e.estimator, value: e.value, [ivCol]: fmt(e.interval), covers: coversCell(e.interval), verdict: put('estimator', e.estimator) });
+    }
+    for (const k of c.certificates) {
+      rows.push({ candidate: '', estimator: `certificate: ${k.kind}`, value: '', [ivCol]: fmt({ lower: k.lower, ...(k.upper !== undefined ? { upper: k.upper } : {}) }), covers: 'value (lower bound)', verdict: put('certificate', k.kind) });
+    }
+    if (rows.length === first) rows.push({ candidate: '', estimator: '', value: '', [ivCol]: '', covers: '', verdict: '' });
+    rows[first]!.candidate = c.name;
+    // No usable source: the label goes on the candidate's first row.
+    if (!placed) rows[first]!.verdict = label;
+  }
+  const out = [formatTable(rows), ''];
+  if (rows.some((r) => String(r.covers).startsWith('variance'))) {
+    out.push('"variance only": the interval of an estimator biased by design (clipped IPS, ES-IPS, Switch-DR, DR-OS, DM); it shows the estimate\'s spread and does not cover the policy value.', '');
+  }
+  // Each warning once: those of the evaluation and those every candidate carries at the end; a
+  // candidate's warning whose code is one of its verdict's caveats is said by the caveat.
+  const key = (w: { code: string; message: string }): string => `${w.code}\u0000${w.message}`;
+  const shared = result.candidates.length >= 2 ? result.candidates[0]!.warnings.filter((w) => result.candidates.every((c) => c.warnings.some((x) => key(x) === key(w)))) : [];
+  const global = [...result.warnings, ...shared.filter((w) => !result.warnings.some((x) => key(x) === key(w)))];
+  const globalKeys = new Set(global.map(key));
+  for (const c of result.candidates) {
+    out.push(`${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}`);
+    const caveats = c.verdict.caveats ?? [];
+    for (const k of caveats) out.push(`  caveat [${k.code}] ${k.message}`);
+    for (const w of c.warnings) if (!globalKeys.has(key(w)) && !caveats.some((k) => k.code === w.code)) out.push(`  warning [${w.code}] ${w.message}`);
+  }
+  for (const w of global) out.push(`warning [${w.code}] ${w.message}`);
+  return out.join('\n');
 }

@@ -14,7 +14,9 @@
  *    (../datasets/load-bandit.ts); needed for JSON / learned policies, fitted
  *    reward models, estimated propensities and the bootstrap.
  */
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, stat, writeFile } from 'node:fs/promises';
+import { sha256File } from '../datasets/fs-guard.js';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
@@ -46,8 +48,10 @@ import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-s
 import { estimatePropensities } from './propensity.js';
 import { estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
 import type { RewardData } from '../core/contracts.js';
-import { sumsValue } from './sums.js';
-import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, Warning } from '../core/evaluation-result.js';
+import { sumsFromTerms, sumsValue } from './sums.js';
+import { rewardModelFit } from './reward-models/fit-quality.js';
+import { dmUncertainty, type DmUncertainty } from './reward-models/uncertainty.js';
+import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, RewardModelFit, Warning } from '../core/evaluation-result.js';
 
 export interface EvaluateOptions {
   /** Loads a trained-policy directory given as a candidate (the CLI passes the offline-RL loader; ope never imports a learner). */
@@ -219,6 +223,8 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     };
     const records: CandidateSums[] = [];
     let propensitiesEstimated = false;
+    let rewardModelFitResult: RewardModelFit | undefined;
+    let dmError: DmUncertainty | null = null;
     let loggingInterval: Interval | undefined;
     const bootstrap: Map<EstimatorId, Interval | undefined>[] = candidates.map(() => new Map());
     const intervalWarnings: Warning[][] = candidates.map(() => []);
@@ -301,9 +307,16 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
       let rewardHat: Float64Array | undefined;
       if (rewardSpec?.type === 'fit') {
         progress(0, 1, `fitting ${rewardSpec.kind} reward model`);
-        const fit = await estimateRewardHat(await rewardData(), { kind: rewardSpec.kind, seed, folds: opts.folds ?? 1 });
+        const rd = await rewardData();
+        const folds = opts.folds ?? 1;
+        const fit = await estimateRewardHat(rd, { kind: rewardSpec.kind, seed, folds });
         rewardHat = fit.rewardHat;
         globalWarnings.push(...fit.warnings);
+        const refit = (train: RewardData) => fitRewardModel(train, { kind: rewardSpec.kind, seed });
+        rewardModelFitResult = await rewardModelFit(rd, rewardSpec.kind, folds, rewardHat, refit, seed);
+        // DM's interval with the model's error (./reward-models/uncertainty.ts): from a model fitted on every row.
+        // Hoeffding and Bernstein need terms in the reward range, which the corrected terms leave.
+        if (estimators.includes('dm') && (interval === 't' || interval === 'bootstrap') && (rewardSpec.kind === 'ridge' || rewardSpec.kind === 'logistic')) dmError = dmUncertainty(await refit(rd), rd);
       } else if (rewardSpec?.type === 'columns') {
         const vec = logVector(version, rewardSpec.columns, k);
         await checkPredictionColumns(conn, version, vec, k);
@@ -334,6 +347,16 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
           ...(loggingProbs ? { loggingProbs } : {}),
         };
         const { record, terms } = memoryCandidateSums(batch, d.expectedRewards, memoryPlan);
+        const dmTerms = terms.get('dm');
+        if (dmError && dmTerms) {
+          const corr = dmError.correction(targetProbs);
+          const num = Float64Array.from(dmTerms.num, (v, i) => v + corr[i]!);
+          terms.set('dm', { ...dmTerms, num });
+          // The point estimate stays sum(dm_i) / n; the corrected terms carry the variance.
+          const sums = sumsFromTerms({ ...dmTerms, num });
+          const sumNum = record.estimators.get('dm')!.sumNum;
+          record.estimators.set('dm', { ...sums, sumNum, sumNumDen: sumNum });
+        }
         records.push(record);
         if (interval === 'betting' || interval === 'empirical-likelihood') {
           const ids = admitted(estimators, deficiencyOf(record), allowDeficient, cand.name, []);
@@ -387,8 +410,9 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     else if (!resampled) loggingInterval = sumsInterval('dm', logging.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
     const loggingTrue = logging.truthSum !== undefined && !propensitiesEstimated ? logging.truthSum / logging.sums.n : undefined;
     const sharedWarnings = globalWarnings.filter((w) => w.code === 'ESTIMATED_PROPENSITIES').slice(0, 1);
-    const candidateResults: CandidateResult[] = candidates.map((cand, c) =>
-      assembleCandidate(records[c]!, {
+    const hashes = await Promise.all(opts.policies.map((p) => (typeof p.spec === 'string' ? candidateHash(p.spec) : Promise.resolve(undefined))));
+    const candidateResults: CandidateResult[] = candidates.map((cand, c) => ({
+      ...assembleCandidate(records[c]!, {
         name: cand.name,
         source: cand.source,
         plan,
@@ -403,8 +427,11 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         ...(opts.verdictSource ? { verdictSource: opts.verdictSource } : {}),
         ...(resampled || needsRows(interval) ? { bootstrap: bootstrap[c]!, intervalWarnings: intervalWarnings[c]! } : {}),
         sharedWarnings,
+        propensitiesEstimated,
+        dmModelUncertainty: dmError !== null,
       }),
-    );
+      ...(hashes[c] ? { sha256: hashes[c] } : {}),
+    }));
     const accuracy = candidateResults.every((c) => c.trueValue !== undefined)
       ? accuracyTable(candidateResults, estimators, loggingTrue ?? loggingValue, globalWarnings)
       : undefined;
@@ -423,6 +450,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         numActions: k,
         ...(contextDim > 0 ? { contextDim } : {}),
         summary: logging.summary,
+        ...(version.metadata.lineage ? { lineage: version.metadata.lineage } : {}),
       },
       logging: { value: loggingValue, ...(loggingInterval ? { interval: loggingInterval } : {}), ...(loggingTrue !== undefined ? { trueValue: loggingTrue } : {}) },
       settings: {
@@ -437,6 +465,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         rewardRange,
       },
       propensitiesEstimated,
+      ...(rewardModelFitResult ? { rewardModelFit: rewardModelFitResult } : {}),
       candidates: candidateResults,
       ...(accuracy ? { accuracy } : {}),
       warnings: dedupe(globalWarnings),
@@ -473,6 +502,29 @@ export function accuracyTable(cands: CandidateResult[], estimators: readonly Est
     }
   }
   return out.length > 0 ? out : undefined;
+}
+
+/**
+ * sha256 of a candidate given as a file, or of a directory's files (sorted
+ * relative paths with their hashes); undefined for column: specs and paths
+ * that are not there.
+ */
+async function candidateHash(spec: string): Promise<string | undefined> {
+  let file = path.resolve(spec);
+  let st = await stat(file).catch(() => null);
+  // A training run directory: its policy/ (not the checkpoints) is the candidate.
+  const policyDir = st?.isDirectory() ? await stat(path.join(file, 'policy')).catch(() => null) : null;
+  if (policyDir?.isDirectory()) [file, st] = [path.join(file, 'policy'), policyDir];
+  if (!st) return undefined;
+  if (st.isFile()) return (await sha256File(file)).sha256;
+  if (!st.isDirectory()) return undefined;
+  const entries = (await readdir(file, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(file, path.join(e.parentPath, e.name)))
+    .sort();
+  const h = createHash('sha256');
+  for (const rel of entries) h.update(`${rel}\0${(await sha256File(path.join(file, rel))).sha256}\n`);
+  return h.digest('hex');
 }
 
 export function dedupe(ws: Warning[]): Warning[] {

@@ -16,7 +16,7 @@ import { Rng } from '../../util/rng.js';
 import { bernsteinInterval } from '../intervals/bernstein.js';
 import { bettingMeanInterval } from '../intervals/betting.js';
 import { DEFAULT_RESAMPLES, sortedQuantile } from '../intervals/bootstrap.js';
-import { checkAlpha, checkRange, checkRows } from '../intervals/common.js';
+import { checkAlpha, checkRange, checkRows, clipToRange } from '../intervals/common.js';
 import { hoeffdingInterval } from '../intervals/hoeffding.js';
 import { tInterval } from '../intervals/t.js';
 import { sumsFromTerms } from '../sums.js';
@@ -66,11 +66,6 @@ export function observedRewardRange(d: TrajectoryOpeData): [number, number] {
   return [lo, hi];
 }
 
-function clipTo(iv: Interval, range: readonly [number, number] | undefined): Interval {
-  if (!range) return iv;
-  return { ...iv, lower: Math.min(Math.max(iv.lower, range[0]), range[1]), upper: Math.max(Math.min(iv.upper, range[1]), range[0]) };
-}
-
 function rangeFor(opts: TrajectoryIntervalOptions, id: string): readonly [number, number] | undefined {
   const r = opts.termRange;
   if (!r) return undefined;
@@ -85,7 +80,7 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
   const n = items[0]!.terms.length;
   switch (opts.method) {
     case 't':
-      return items.map((it) => clipTo(tInterval(sumsFromTerms({ num: it.terms, den: null, base: null }), alpha), opts.valueRange));
+      return items.map((it) => clipToRange(tInterval(sumsFromTerms({ num: it.terms, den: null, base: null }), alpha), opts.valueRange));
     case 'hoeffding':
     case 'bernstein':
     case 'betting':
@@ -97,10 +92,10 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
             hint: 'Importance-weighted terms have no range without a bound on the weights: pass termRange (e.g. from a weight clip and the reward range), or use --interval t or bootstrap.',
           });
         }
-        if (opts.method === 'betting') return clipTo(bettingMeanInterval(it.terms, range, { alpha, seed: opts.seed ?? 0 }), opts.valueRange);
+        if (opts.method === 'betting') return clipToRange(bettingMeanInterval(it.terms, range, { alpha, seed: opts.seed ?? 0 }), opts.valueRange);
         const s = sumsFromTerms({ num: it.terms, den: null, base: null });
         const iv = opts.method === 'hoeffding' ? hoeffdingInterval(s, range, alpha, it.estimator.label) : bernsteinInterval(s, range, alpha, it.estimator.label);
-        return clipTo(iv, opts.valueRange);
+        return clipToRange(iv, opts.valueRange);
       });
     case 'empirical-likelihood':
       throw new OffpolicyError('E_INTERVAL_UNSUPPORTED', 'Empirical-likelihood intervals are for bandit IPS / SNIPS (they use the constraint E[w] = 1 on single-step weights), not for trajectory estimators.', {
@@ -118,7 +113,7 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
       const reps = bootstrapEpisodes(items, R, opts.seed, opts.onProgress);
       return reps.map((rep) => {
         const sorted = Float64Array.from(rep).sort();
-        return clipTo({ lower: sortedQuantile(sorted, alpha / 2), upper: sortedQuantile(sorted, 1 - alpha / 2), method: 'bootstrap', alpha }, opts.valueRange);
+        return clipToRange({ lower: sortedQuantile(sorted, alpha / 2), upper: sortedQuantile(sorted, 1 - alpha / 2), method: 'bootstrap', alpha }, opts.valueRange);
       });
     }
     case 'poisson-bootstrap':
