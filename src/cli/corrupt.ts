@@ -105,6 +105,7 @@ export function registerCorrupt(program: Command): void {
     .option('--estimators <list>', 'comma list of estimators (default: all)')
     .option('--seed <seed>', 'random seed of the corruptions and the evaluation', '0')
     .option('--name <out>', 'name of the corrupted versions (default: NAME-robustness)')
+    .option('--observed-rewards-only', 'score only the rows with a reward (e.g. after kind=drop-rewards); assumes rewards are missing at random')
     .option('--out <file>', 'write the study as JSON')
     .option('--json', 'print the study as JSON')
     .action(async (o: Record<string, string | boolean | string[]>, cmd: Command) => {
@@ -122,7 +123,7 @@ export function registerCorrupt(program: Command): void {
         settings: (o.setting as string[]).map(parseSetting),
         seed,
         ...(o.name ? { name: String(o.name) } : {}),
-        score: estimateScorer(ws, { policies, seed, ...(estimators ? { estimators } : {}) }),
+        score: estimateScorer(ws, { policies, seed, ...(estimators ? { estimators } : {}), observedRewardsOnly: Boolean(o.observedRewardsOnly) }),
       });
       if (o.out) await writeFile(String(o.out), JSON.stringify(study, null, 2) + '\n');
       if (o.json) return printJson(study);

@@ -36,6 +36,7 @@ export function registerEvaluate(program: Command): void {
     .option('--verdict-source <id>', 'estimator or certificate whose lower bound decides the verdict')
     .option('--allow-deficient', 'compute importance-weighted estimates even where the candidate leaves the logger\'s support')
     .option('--strict', 'compare against the upper end of the logging policy\'s interval')
+    .option('--observed-rewards-only', 'score only the rows with a reward (a log with NULL rewards is refused otherwise); assumes rewards are missing at random')
     .option('--out <file>', 'write the JSON result here', 'results.json')
     .option('--gamma <g>', 'trajectory data: discount in [0, 1]', '0.99')
     .option('--fqe-steps <n>', 'trajectory data: fitted Q evaluation updates (DM / DR / SNDR)', '10000')
@@ -120,6 +121,7 @@ export function registerEvaluate(program: Command): void {
         ...(o.verdictSource !== undefined ? { verdictSource: String(o.verdictSource) } : {}),
         allowDeficient: Boolean(o.allowDeficient),
         strict: Boolean(o.strict),
+        observedRewardsOnly: Boolean(o.observedRewardsOnly),
         command: ['offpolicy', ...process.argv.slice(2)].join(' '),
         onProgress: bar.onProgress,
       };

@@ -29,13 +29,14 @@ export function registerLearn(program: Command): void {
     .option('--certificate <bound>', 'es | catoni | bernstein | bernstein-cv | london (default: the objective\'s bound, catoni for baselines)')
     .option('--holdout <share>', 'rows held out to certify a softmax policy', '0.25')
     .option('--context-columns <cols>', 'named feature columns to use as the context')
+    .option('--observed-rewards-only', 'learn from the rows with a reward only (a log with NULL rewards is refused otherwise); assumes rewards are missing at random')
     .option('--force', 'replace a non-empty --out directory')
     .requiredOption('--out <dir>', 'policy directory to write (policy.json, certificate.json, metrics.jsonl)')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
-      const [{ learnPolicy, priorFromJsonPolicy, writeLearnedPolicy }, { loadBanditRef }] = await Promise.all([import('../learning/index.js'), import('../datasets/load-bandit.js')]);
+      const [{ learnPolicy, priorFromJsonPolicy, writeLearnedPolicy }, { loadBanditRef, MISSING_AT_RANDOM }] = await Promise.all([import('../learning/index.js'), import('../datasets/load-bandit.js')]);
       const ws = await openWorkspace(cmd);
       const contextColumns = o.contextColumns === undefined ? undefined : String(o.contextColumns).split(',').map((c) => c.trim()).filter(Boolean);
-      const data = await loadBanditRef(ws, String(o.data), contextColumns ? { contextColumns } : {});
+      const data = await loadBanditRef(ws, String(o.data), { ...(contextColumns ? { contextColumns } : {}), observedRewardsOnly: Boolean(o.observedRewardsOnly) });
       let range: [number, number] | undefined;
       if (o.rewardRange !== undefined) {
         const parts = String(o.rewardRange).split(',');
@@ -75,6 +76,7 @@ export function registerLearn(program: Command): void {
         bar.stop();
       }
       const dir = await writeLearnedPolicy(String(o.out), result, { data: data.version.ref, command: ['offpolicy', ...process.argv.slice(2)].join(' '), force: Boolean(o.force) });
+      if (data.rowsWithoutReward > 0) process.stdout.write(`Learned on the ${data.n} rows with a reward (${data.rowsWithoutReward} without one were left out): the certificate assumes ${MISSING_AT_RANDOM}.\n`);
       process.stdout.write(`${result.certificate.statement}\nPolicy directory: ${dir} (offpolicy evaluate --policy ${dir})\n`);
     });
 }

@@ -22,6 +22,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dataError, OffpolicyError } from '../core/errors.js';
 import { ident, lit, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
+import { rowIdsLeftOut, versionScan } from '../datasets/load-bandit.js';
 import type { DatasetVersion } from '../datasets/workspace.js';
 import type { ContinuousPolicy, Policy, RewardModel } from '../core/contracts.js';
 import { buildJsonPolicy } from './json-policy.js';
@@ -247,8 +248,12 @@ async function loadPolicyDirCandidate(dir: string, spec: string, name: string, c
 
 /** FROM clause joining the log (alias l) and, for table candidates, the table (alias c). */
 export function candidateFrom(log: DatasetVersion, cand: Candidate & { type: 'sql' }, join: 'INNER' | 'FULL OUTER' = 'INNER'): string {
-  const l = `read_parquet(${lit(log.glob)}) AS l`;
-  return cand.relation ? `${l} ${join} JOIN ${cand.relation} AS c ON l.row_id = c.row_id` : l;
+  const l = `${versionScan(log)} AS l`;
+  if (!cand.relation) return l;
+  // A view of the log (e.g. its rows with rewards) leaves rows out: the table's rows for them are not extra rows.
+  const leftOut = rowIdsLeftOut(log);
+  const rel = leftOut ? `(SELECT * FROM ${cand.relation} WHERE row_id NOT IN (${leftOut}))` : cand.relation;
+  return `${l} ${join} JOIN ${rel} AS c ON l.row_id = c.row_id`;
 }
 
 /**
