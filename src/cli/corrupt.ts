@@ -43,7 +43,7 @@ export function registerCorrupt(program: Command): void {
     .option('--critic-steps <n>', 'gradient steps of --train-critic', '3000')
     .option('--save-critic <file>', 'write the critic trained by --train-critic to this JSON file')
     .option('--attack-steps <n>', 'Adam steps of the adversarial attack', '100')
-    .option('--name <out>', 'output dataset name (default: a new version of the input)')
+    .option('--name <out>', 'output dataset name (default: NAME-corrupted, a new dataset or a new version of it; never a new version of the input)')
     .option('--json', 'print the summary as JSON')
     .action(async (o: Record<string, string | boolean | string[]>, cmd: Command) => {
       const [{ loadCritic, saveCritic }, { corruptTrajectories }] = await Promise.all([import('../corruption/critic.js'), import('../corruption/trajectories.js')]);
@@ -79,7 +79,7 @@ export function registerCorrupt(program: Command): void {
     .option('--scale <eps>', 'noise size eps > 0 (log-normal sd, reward noise sd, logger tempering)', '1.0')
     .option('--decimals <k>', 'propensity-round: decimals kept', '2')
     .option('--seed <seed>', 'random seed', '0')
-    .option('--name <out>', 'output dataset name (default: a new version of the input)')
+    .option('--name <out>', 'output dataset name (default: NAME-corrupted, a new dataset or a new version of it; never a new version of the input)')
     .option('--json', 'print the summary as JSON')
     .action(async (o: Record<string, string | boolean>, cmd: Command) => {
       const { corruptBanditLog } = await import('../corruption/bandit.js');

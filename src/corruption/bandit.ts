@@ -28,7 +28,7 @@ import { ident, lit, openMemoryConnection, queryOne } from '../datasets/duckdb.j
 import { arraysToTable, type ArrayColumn } from '../datasets/from-arrays.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { Rng } from '../util/rng.js';
-import { allRows, checkKind, checkRate, checkScale, checkSeed, chooseRows } from './params.js';
+import { allRows, checkKind, corruptedName, checkRate, checkScale, checkSeed, chooseRows } from './params.js';
 import { inheritMetadata, writePatched, type PatchedColumn } from './write.js';
 
 /** Bits of the bandit-log `corrupted` column. */
@@ -55,6 +55,7 @@ export interface CorruptBanditOptions {
   seed: number;
   /** propensity-round: decimals kept (integer 1..15, default 2). */
   decimals?: number;
+  /** Output dataset name; default NAME-corrupted (corruptedName), never a new version of the parent's dataset. */
   name?: string;
 }
 
@@ -138,7 +139,7 @@ export async function corruptBanditLog(ws: Workspace, opts: CorruptBanditOptions
       extra,
       ...(kind === 'drop-rewards' ? { rewardNullable: true } : {}),
     });
-    const name = opts.name ?? parent.name;
+    const name = corruptedName(parent, opts.name);
 
     if (kind === 'duplicate-rows') {
       await arraysToTable(conn, 'dup', rows.length, [{ name: 'row_id', type: 'BIGINT', data: Float64Array.from(rows, (i) => rowId[i]!) }], { temp: true });

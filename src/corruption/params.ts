@@ -36,6 +36,15 @@ export function checkSeed(seed: number): void {
   }
 }
 
+/**
+ * The dataset a corruption writes to when no name is given: NAME-corrupted (a new
+ * dataset, or a new version of it), never a new latest version of the clean
+ * dataset, which the next command reading NAME would silently pick up.
+ */
+export function corruptedName(parent: DatasetVersion, name?: string): string {
+  return name ?? `${parent.name}-corrupted`;
+}
+
 /** Refuses a dataset of the wrong kind with a sentence naming the command that fits it. */
 export function checkKind(version: DatasetVersion, want: DatasetKind): void {
   const kind = version.metadata.kind;

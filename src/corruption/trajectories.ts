@@ -34,7 +34,7 @@ import { Rng } from '../util/rng.js';
 import { adamAttack } from './adversarial.js';
 import { actionInput } from '../models/q-network.js';
 import { columnStats, trainFqeCritic, type Critic, type MlpCritic, type TrainCriticOptions } from './critic.js';
-import { allRows, checkKind, checkRate, checkScale, checkSeed, chooseRows } from './params.js';
+import { allRows, checkKind, corruptedName, checkRate, checkScale, checkSeed, chooseRows } from './params.js';
 import { inheritMetadata, writePatched } from './write.js';
 
 export const TRAJECTORY_FIELDS = ['obs', 'action', 'reward', 'next_obs'] as const;
@@ -82,7 +82,7 @@ export interface CorruptTrajectoriesOptions {
   trainCritic?: boolean | Omit<TrainCriticOptions, 'seed' | 'onProgress'>;
   /** Adam steps of the attack (default 100). */
   attackSteps?: number;
-  /** Output dataset name; default the parent's name (a new version of it). */
+  /** Output dataset name; default NAME-corrupted (corruptedName), never a new version of the parent's dataset. */
   name?: string;
   onProgress?: (done: number, total: number) => void;
 }
@@ -218,7 +218,7 @@ export async function corruptTrajectories(ws: Workspace, opts: CorruptTrajectori
         reward: { bit: BIT.reward, patchColumn: 'reward' },
         ...(hasNext ? { next_observation: { bit: BIT.next_obs, patchColumn: 'next_observation', wrapScalar: data.obsDim === 1 } } : {}),
       },
-      name: opts.name ?? parent.name,
+      name: corruptedName(parent, opts.name),
       metadata: inheritMetadata(
         parent.metadata,
         {
