@@ -60,7 +60,8 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
-      process.exitCode = e.exitCode;
+      // Usage errors (unknown option or command, missing argument or value) exit 2 like every coded error; --help and --version exit 0.
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
     const verbose = argv.includes('--verbose');

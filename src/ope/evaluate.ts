@@ -20,7 +20,7 @@ import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection, queryOne, type DuckDBConnection } from '../datasets/duckdb.js';
 import { loadBanditArrays, MISSING_AT_RANDOM, numActionsOf, observedRewardsView, readMatrix, requireBandit, versionScan, type BanditArrays } from '../datasets/load-bandit.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
-import { candidateFrom, candidateLeafPaths, candidateRowChecks, checkSqlCandidate, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
+import { candidateFrom, candidateLeafPaths, candidateName, checkCandidateNames, candidateRowChecks, checkSqlCandidate, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
 import { checkProbabilityMatrix } from '../policies/probabilities.js';
 import { vecAsList, vecDot, type SqlVector } from '../policies/sql-vector.js';
 import { VERSION } from '../version.js';
@@ -93,9 +93,7 @@ function checkOptions(opts: EvaluateOptions): void {
   if (!opts.policies || opts.policies.length === 0) {
     throw new OffpolicyError('E_NO_POLICY', 'No candidate policy to evaluate.', { hint: 'Pass at least one --policy FILE (or column:NAME).' });
   }
-  const names = opts.policies.map((p, i) => p.name ?? (typeof p.spec === 'string' ? p.spec : `policy${i}`));
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new OffpolicyError('E_POLICY_NAME', `Two candidates are named "${dup}".`, { hint: 'Name them apart with --policy NAME=FILE.' });
+  checkCandidateNames(opts.policies.map(candidateName));
   const interval = opts.interval ?? 'bootstrap';
   if (!['bootstrap', 't', 'hoeffding', 'bernstein'].includes(interval)) {
     throw new OffpolicyError('E_INTERVAL_METHOD', `Unknown interval method "${interval}".`, { hint: 'Use bootstrap, t, hoeffding or bernstein.' });

@@ -79,6 +79,34 @@ function isJsonPolicyDir(dir: string): boolean {
   }
 }
 
+/**
+ * The name a candidate goes by: its NAME= part, else its columns (column:a,b ->
+ * a+b), else the file's name without its extension, or the directory's name; a
+ * trained policy's `policy/` folder goes by its run directory
+ * (runs/robot-iql/policy and runs/robot-iql are both robot-iql).
+ */
+export function candidateName(input: { name?: string; spec: unknown }): string {
+  if (input.name !== undefined) return input.name;
+  if (typeof input.spec !== 'string') return 'policy';
+  const spec = input.spec.trim();
+  if (spec.startsWith('column:')) return spec.slice('column:'.length).split(',').map((c) => c.trim()).filter(Boolean).join('+');
+  const file = path.resolve(spec);
+  const isDir = existsSync(file) && statSync(file).isDirectory();
+  if (!isDir) return path.basename(file).replace(/\.[^.]+$/, '');
+  return path.basename(file) === 'policy' ? path.basename(path.dirname(file)) : path.basename(file);
+}
+
+/** Refuses candidates that share a name (every kind: tables, columns, JSON, policy directories, trajectory candidates), naming each shared name. */
+export function checkCandidateNames(names: readonly string[]): void {
+  const counts = new Map<string, number>();
+  for (const n of names) counts.set(n, (counts.get(n) ?? 0) + 1);
+  const dups = [...counts].filter(([, c]) => c > 1);
+  if (dups.length === 0) return;
+  throw new OffpolicyError('E_POLICY_NAME', `Candidate names must differ, but ${dups.map(([n, c]) => `"${n}" names ${c} candidates`).join(', ')}.`, {
+    hint: 'Name them apart with --policy NAME=SPEC (library: the name of each policy); a trained policy is named after its run directory by default.',
+  });
+}
+
 /** Splits "name=SPEC" into its parts (a bare SPEC has no name). */
 export function parsePolicyArg(arg: string): PolicyInput {
   const m = /^([A-Za-z][A-Za-z0-9_.-]*)=(.+)$/.exec(arg);
@@ -153,8 +181,8 @@ export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): 
   const k = ctx.numActions;
   if (typeof input.spec !== 'string') {
     const policy = input.spec;
-    checkPolicyFitsLog(policy, `Policy "${input.name ?? 'policy'}"`, ctx);
-    return { type: 'policy', name: input.name ?? 'policy', source: 'api:Policy', policy };
+    checkPolicyFitsLog(policy, `Policy "${candidateName(input)}"`, ctx);
+    return { type: 'policy', name: candidateName(input), source: 'api:Policy', policy };
   }
   const spec = input.spec.trim();
   if (spec.startsWith('column:')) {
@@ -165,7 +193,7 @@ export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): 
       .filter(Boolean);
     const where = `Dataset ${ctx.log.ref}`;
     const probs = pickProbColumns(ctx.log.metadata.columns, 'l', k, where, cols, new Set());
-    const cand: Candidate = { type: 'sql', name: input.name ?? cols.join('+'), source: spec, probs };
+    const cand: Candidate = { type: 'sql', name: candidateName(input), source: spec, probs };
     if (!ctx.deferColumnChecks) await checkSqlCandidate(ctx.conn, ctx.log, cand, k);
     return cand;
   }
@@ -175,9 +203,9 @@ export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): 
       hint: 'Give a .parquet/.csv probability table, a .json policy file, or column:NAME for a column of the log.',
     });
   }
-  const name = input.name ?? path.basename(file).replace(/\.[^.]+$/, '');
+  const name = candidateName(input);
   const learnedDir = statSync(file).isDirectory() && isJsonPolicyDir(file);
-  if (statSync(file).isDirectory() && !learnedDir) return loadPolicyDirCandidate(file, spec, input.name ?? path.basename(file), ctx);
+  if (statSync(file).isDirectory() && !learnedDir) return loadPolicyDirCandidate(file, spec, name, ctx);
   if (learnedDir || path.extname(file).toLowerCase() === '.json') {
     let parsed: unknown;
     try {
