@@ -55,7 +55,12 @@ export async function main(argv: string[]): Promise<void> {
     });
   }
   const program = buildProgram();
-  program.exitOverride();
+  // Every command throws its usage errors here (subcommands do not inherit exitOverride once created).
+  const override = (c: Command): void => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  override(program);
   try {
     await program.parseAsync(argv);
   } catch (e) {
