@@ -1,10 +1,9 @@
 /** `offpolicy evaluate`: flags in, evaluate() from the library, a table and the JSON path out. */
 import type { Command } from 'commander';
-import { OffpolicyError } from '../core/errors.js';
 import type { EvaluateOptions } from '../ope/evaluate.js';
 import type { IntervalMethod } from '../core/evaluation-result.js';
 import { formatTable, type Cell } from '../util/text-table.js';
-import { collect, openWorkspace, numberFlag } from './context.js';
+import { collect, openWorkspace, numberFlag, rewardRangeFlag } from './context.js';
 import { progressBar } from './progress.js';
 import { assertFiniteEstimates, checkResultsFile } from '../datasets/limits.js';
 
@@ -96,12 +95,7 @@ export function registerEvaluate(program: Command): void {
         return;
       }
       const probColumns = list(o.probColumns as string | undefined);
-      let range: [number, number] | undefined;
-      if (o.rewardRange !== undefined) {
-        const parts = String(o.rewardRange).split(',');
-        if (parts.length !== 2) throw new OffpolicyError('E_CLI_ARG', `--reward-range takes MIN,MAX, got "${o.rewardRange}".`, { hint: 'For example --reward-range 0,1.' });
-        range = [num('--reward-range', parts[0]!), num('--reward-range', parts[1]!)];
-      }
+      const range = o.rewardRange !== undefined ? rewardRangeFlag(String(o.rewardRange)) : undefined;
       const bar = progressBar('evaluate');
       const opts: EvaluateOptions = {
         data: String(o.data),

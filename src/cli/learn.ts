@@ -5,7 +5,7 @@ import { OffpolicyError } from '../core/errors.js';
 import type { CertificateBound, LearnOptions, ObjectiveName, PolicyClassName } from '../learning/index.js';
 import { OBJECTIVES } from '../learning/objectives.js';
 import { POLICY_CLASSES } from '../learning/train.js';
-import { numberFlag, openWorkspace } from './context.js';
+import { numberFlag, openWorkspace, rewardRangeFlag } from './context.js';
 import { progressBar } from './progress.js';
 
 const num = (flag: string, value: string): number => numberFlag(flag, value, { code: 'E_CLI_ARG', example: '0.05' });
@@ -37,12 +37,7 @@ export function registerLearn(program: Command): void {
       const ws = await openWorkspace(cmd);
       const contextColumns = o.contextColumns === undefined ? undefined : String(o.contextColumns).split(',').map((c) => c.trim()).filter(Boolean);
       const data = await loadBanditRef(ws, String(o.data), { ...(contextColumns ? { contextColumns } : {}), observedRewardsOnly: Boolean(o.observedRewardsOnly) });
-      let range: [number, number] | undefined;
-      if (o.rewardRange !== undefined) {
-        const parts = String(o.rewardRange).split(',');
-        if (parts.length !== 2) throw new OffpolicyError('E_CLI_ARG', `--reward-range takes MIN,MAX, got "${o.rewardRange}".`, { hint: 'For example --reward-range 0,1.' });
-        range = [num('--reward-range', parts[0]!), num('--reward-range', parts[1]!)];
-      }
+      const range = o.rewardRange !== undefined ? rewardRangeFlag(String(o.rewardRange)) : undefined;
       let prior: LearnOptions['prior'];
       if (o.prior !== undefined) {
         let spec: unknown;
