@@ -17,7 +17,7 @@ import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { checkBanditKind, corruptBanditLog, type BanditCorruptionKind } from './bandit.js';
 import { checkKind, checkRate, checkScale, checkSeed } from './params.js';
 import type { Critic, TrainCriticOptions } from './critic.js';
-import { corruptTrajectories, parseFields, type CorruptionMode } from './trajectories.js';
+import { checkMode, corruptTrajectories, parseFields, type CorruptionMode } from './trajectories.js';
 import { VERSION } from '../version.js';
 import { ROBUSTNESS_SCHEMA, type RobustnessStudyResult } from '../core/robustness-result.js';
 
@@ -98,7 +98,10 @@ export async function robustnessStudy(ws: Workspace, opts: RobustnessStudyOption
     checkRate(s.rate ?? 0.3, 'setting');
     checkScale(s.scale ?? 1, 'setting');
     if ('kind' in s) checkBanditKind(s.kind);
-    else parseFields(s.fields, 'setting');
+    else {
+      parseFields(s.fields, 'setting');
+      checkMode(s.mode ?? 'random', 'setting');
+    }
   }
   checkSeed(opts.seed);
   const parent = await ws.resolve(opts.data);

@@ -122,7 +122,7 @@ export function parseFields(fields: readonly string[] | 'all', style: ParamStyle
   return TRAJECTORY_FIELDS.filter((f) => out.has(f));
 }
 
-function checkMode(mode: string, style: ParamStyle): asserts mode is CorruptionMode {
+export function checkMode(mode: string, style: ParamStyle = 'flag'): asserts mode is CorruptionMode {
   if (mode !== 'random' && mode !== 'adversarial') {
     throw new OffpolicyError('E_CORRUPTION_MODE', `Unknown corruption mode "${mode}".`, { hint: `Use ${spell('mode', 'random', style)} or ${spell('mode', 'adversarial', style)}.` });
   }
