@@ -117,10 +117,11 @@ export function registerCorrupt(program: Command): void {
     .option('--out <file>', 'write the study as JSON')
     .option('--json', 'print the study as JSON')
     .action(async (o: Record<string, string | boolean | string[]>, cmd: Command) => {
-      const [{ robustnessStudy, parseSetting }, { estimateScorer }, { parsePolicyArg }] = await Promise.all([
+      const [{ robustnessStudy, parseSetting }, { estimateScorer, ROWS_SCORED }, { parsePolicyArg }, { MISSING_AT_RANDOM }] = await Promise.all([
         import('../corruption/robustness.js'),
         import('../ope/scorer.js'),
         import('../policies/candidates.js'),
+        import('../datasets/load-bandit.js'),
       ]);
       const ws = await openWorkspace(cmd);
       const seed = num('--seed', String(o.seed));
@@ -151,6 +152,7 @@ export function registerCorrupt(program: Command): void {
       if (o.out) await writeFile(String(o.out), JSON.stringify(study, null, 2) + '\n');
       if (o.json) return printJson(study);
       process.stdout.write(robustnessTable(study) + '\n');
+      if (o.observedRewardsOnly) process.stdout.write(`\nVersions with rows without a reward were scored on the rows with one (metric ${ROWS_SCORED}): their estimates assume ${MISSING_AT_RANDOM}.\n`);
     });
 }
 
