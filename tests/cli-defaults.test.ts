@@ -43,7 +43,7 @@ afterAll(async () => {
 describe('usage errors exit 2, as coded errors do (separate processes)', () => {
   it.each([
     [['evaluate', '--data', 'logs', '--policy', 'column:action_probs', '--bogus'], 2, "error: unknown option '--bogus'"],
-    [['evaluate', '--policy', 'column:action_probs'], 2, "error: required option '--data <ref>' not specified"],
+    [['corrupt-log', '--kind', 'drop-rewards'], 2, "error: required option '--data <ref>' not specified"],
     [['datasets', 'ingest', '--name', 'x'], 2, "error: missing required argument 'source'"],
     [['frobnicate'], 2, "error: unknown command 'frobnicate'"],
     [['evaluate', '--data', 'logs', '--policy'], 2, "error: option '--policy <spec>' argument missing"],
