@@ -4,7 +4,7 @@ import { OffpolicyError } from '../core/errors.js';
 import type { EvaluateOptions } from '../ope/evaluate.js';
 import { VERDICT_LABELS, verdictOutcomeOf, type EvaluationResult, type Interval, type IntervalMethod } from '../core/evaluation-result.js';
 import { formatTable, type Cell } from '../util/text-table.js';
-import { collect, openWorkspace, numberFlag } from './context.js';
+import { collect, openWorkspace, numberFlag, rewardRangeFlag } from './context.js';
 import { progressBar } from './progress.js';
 import { assertFiniteEstimates, checkResultsFile } from '../datasets/limits.js';
 
@@ -40,6 +40,7 @@ export function registerEvaluate(program: Command): void {
     .option('--verdict-source <id>', 'estimator or certificate whose lower bound decides the verdict')
     .option('--allow-deficient', 'compute importance-weighted estimates even where the candidate leaves the logger\'s support')
     .option('--strict', 'compare against the upper end of the logging policy\'s interval')
+    .option('--observed-rewards-only', 'score only the rows with a reward (a log with NULL rewards is refused otherwise); assumes rewards are missing at random')
     .option('--out <file>', 'write the JSON result here', 'results.json')
     .option('--gamma <g>', 'trajectory data: discount in [0, 1]', '0.99')
     .option('--fqe-steps <n>', 'trajectory data: fitted Q evaluation updates (DM / DR / SNDR)', '10000')
@@ -113,12 +114,7 @@ export function registerEvaluate(program: Command): void {
         return;
       }
       const probColumns = list(o.probColumns as string | undefined);
-      let range: [number, number] | undefined;
-      if (o.rewardRange !== undefined) {
-        const parts = String(o.rewardRange).split(',');
-        if (parts.length !== 2) throw new OffpolicyError('E_CLI_ARG', `--reward-range takes MIN,MAX, got "${o.rewardRange}".`, { hint: 'For example --reward-range 0,1.' });
-        range = [num('--reward-range', parts[0]!), num('--reward-range', parts[1]!)];
-      }
+      const range = o.rewardRange !== undefined ? rewardRangeFlag(String(o.rewardRange)) : undefined;
       const bar = progressBar('evaluate');
       const opts: EvaluateOptions = {
         data: String(o.data),
@@ -139,6 +135,7 @@ export function registerEvaluate(program: Command): void {
         ...(o.verdictSource !== undefined ? { verdictSource: String(o.verdictSource) } : {}),
         allowDeficient: Boolean(o.allowDeficient),
         strict: Boolean(o.strict),
+        observedRewardsOnly: Boolean(o.observedRewardsOnly),
         command: ['offpolicy', ...process.argv.slice(2)].join(' '),
         onProgress: bar.onProgress,
       };

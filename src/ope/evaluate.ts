@@ -20,9 +20,9 @@ import { sha256File } from '../datasets/fs-guard.js';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
-import { loadBanditArrays, numActionsOf, readMatrix, requireBandit, type BanditArrays } from '../datasets/load-bandit.js';
+import { loadBanditArrays, MISSING_AT_RANDOM, numActionsOf, observedRewardsView, readMatrix, requireBandit, versionScan, type BanditArrays } from '../datasets/load-bandit.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
-import { candidateFrom, candidateLeafPaths, candidateRowChecks, checkSqlCandidate, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
+import { candidateFrom, candidateLeafPaths, candidateName, checkCandidateNames, candidateRowChecks, checkSqlCandidate, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
 import { checkProbabilityMatrix } from '../policies/probabilities.js';
 import { vecAsList, vecDot, type SqlVector } from '../policies/sql-vector.js';
 import { VERSION } from '../version.js';
@@ -83,6 +83,11 @@ export interface EvaluateOptions {
   pushdown?: 'auto' | 'never';
   /** Estimator id or certificate kind whose lower bound decides the verdict (default: see VERDICT_PREFERENCE). */
   verdictSource?: string;
+  /**
+   * Score only the rows whose reward is observed, assuming rewards are missing at
+   * random (the result says so). Without it a log with NULL rewards is refused (E_NULL_REWARDS).
+   */
+  observedRewardsOnly?: boolean;
   /** The command line, recorded for reproduction. */
   command?: string;
   onProgress?: (done: number, total: number, stage: string) => void;
@@ -102,9 +107,7 @@ export function checkOptions(opts: Pick<EvaluateOptions, 'policies' | 'interval'
   if (!opts.policies || opts.policies.length === 0) {
     throw new OffpolicyError('E_NO_POLICY', 'No candidate policy to evaluate.', { hint: 'Pass at least one --policy FILE (or column:NAME).' });
   }
-  const names = opts.policies.map((p, i) => p.name ?? (typeof p.spec === 'string' ? p.spec : `policy${i}`));
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new OffpolicyError('E_POLICY_NAME', `Two candidates are named "${dup}".`, { hint: 'Name them apart with --policy NAME=FILE.' });
+  checkCandidateNames(opts.policies.map(candidateName));
   const interval = opts.interval ?? 'bootstrap';
   if (!['bootstrap', 't', 'hoeffding', 'bernstein', 'poisson-bootstrap', 'betting', 'empirical-likelihood'].includes(interval)) {
     throw new OffpolicyError('E_INTERVAL_METHOD', `Unknown interval method "${interval}".`, { hint: 'Use bootstrap, t, hoeffding, bernstein, poisson-bootstrap, betting or empirical-likelihood.' });
@@ -141,9 +144,9 @@ function logVector(v: DatasetVersion, columns: string[], k: number): SqlVector {
 
 export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<EvaluationResult> {
   checkOptions(opts);
-  const version = await ws.resolve(opts.data);
-  requireBandit(version);
-  checkEvaluationLimits(version.metadata.rowCount, version.metadata.actionSpace?.type === 'discrete' ? version.metadata.actionSpace.n : undefined, opts.resamples);
+  const stored = await ws.resolve(opts.data);
+  requireBandit(stored);
+  checkEvaluationLimits(stored.metadata.rowCount, stored.metadata.actionSpace?.type === 'discrete' ? stored.metadata.actionSpace.n : undefined, opts.resamples);
   const estimators = checkEstimators(opts.estimators);
   const interval = opts.interval ?? 'bootstrap';
   const seed = opts.seed ?? 0;
@@ -156,6 +159,8 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
   const progress = opts.onProgress ?? (() => {});
   const conn = await openMemoryConnection();
   try {
+    // Missing rewards are never scored as 0: refused, or (observedRewardsOnly) left out by a view every backend reads.
+    const { version, rowsWithoutReward } = await observedRewardsView(conn, stored, { observedRewardsOnly: opts.observedRewardsOnly ?? false });
     const k = await numActionsOf(conn, version);
     const n = version.metadata.rowCount;
     const params = resolveParams({ clip: opts.clip, smoothingAlpha: opts.smoothingAlpha }, n);
@@ -173,6 +178,12 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     }
     const rewardSpec: RewardModelSpec | null = needsModel ? parseRewardModelSpec(opts.rewardModel ?? defaultModel) : null;
     const globalWarnings: Warning[] = [];
+    if (rowsWithoutReward > 0) {
+      globalWarnings.push({
+        code: 'MISSING_AT_RANDOM',
+        message: `Scored on the ${n} rows with a reward; ${rowsWithoutReward} of ${stored.metadata.rowCount} rows have none and were left out. Every estimate assumes ${MISSING_AT_RANDOM}.`,
+      });
+    }
     const contextDim = await contextDimOf(conn, version, opts.contextColumns);
 
     // Lazily loaded arrays (needed by JSON policies, fitted models, the bootstrap...).
@@ -446,7 +457,8 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         name: version.name,
         version: version.version,
         contentHash: version.metadata.contentHash,
-        rowCount: n,
+        rowCount: stored.metadata.rowCount,
+        ...(rowsWithoutReward > 0 ? { observedRewardsOnly: { rowsUsed: n, rowsWithoutReward, assumption: MISSING_AT_RANDOM } } : {}),
         numActions: k,
         ...(contextDim > 0 ? { contextDim } : {}),
         summary: logging.summary,
@@ -535,7 +547,7 @@ export function dedupe(ws: Warning[]): Warning[] {
 async function contextDimOf(conn: DuckDBConnection, v: DatasetVersion, contextColumns?: string[]): Promise<number> {
   if (contextColumns && contextColumns.length > 0) return contextColumns.length;
   if (!has(v, 'context')) return 0;
-  const row = await queryOne(conn, `SELECT max(len(context)) AS d FROM read_parquet('${v.glob.replaceAll("'", "''")}')`);
+  const row = await queryOne(conn, `SELECT max(len(context)) AS d FROM ${versionScan(v)}`);
   return Number(row.d ?? 0);
 }
 
@@ -551,7 +563,7 @@ async function checkPredictionColumns(conn: DuckDBConnection, v: DatasetVersion,
   const list = vecAsList(vec);
   const row = await queryOne(
     conn,
-    `SELECT count(*) FILTER (WHERE len(${list}) <> ${k}) AS width, count(*) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS bad, min(row_id) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS first FROM read_parquet('${v.glob.replaceAll("'", "''")}') AS l`,
+    `SELECT count(*) FILTER (WHERE len(${list}) <> ${k}) AS width, count(*) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS bad, min(row_id) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS first FROM ${versionScan(v)} AS l`,
   );
   if (Number(row.width) > 0) {
     throw new OffpolicyError('E_ACTION_SPACE', `The reward-prediction column(s) give a number of values other than K = ${k} on ${row.width} rows.`, {
@@ -573,7 +585,7 @@ async function loggingAndSummary(conn: DuckDBConnection, v: DatasetVersion, k: n
   // The logging policy's true value needs its full distribution and the ground truth (and is not reported when propensities are estimated).
   const truth = p && has(v, 'action_probs') && has(v, 'expected_reward') ? vecDot({ kind: 'list', expr: 'action_probs' }, { kind: 'list', expr: 'expected_reward' }, k) : undefined;
   const select = logSummarySelect({ reward: 'reward::DOUBLE', action: 'action', ...(p ? { propensity: 'propensity::DOUBLE' } : {}), rowId: 'row_id', ...(truth ? { truth } : {}) }, v.metadata.rowCount, k, shift);
-  const row = await queryOne(conn, `SELECT ${select.join(', ')} FROM read_parquet('${v.glob.replaceAll("'", "''")}')`);
+  const row = await queryOne(conn, `SELECT ${select.join(', ')} FROM ${versionScan(v)}`);
   return logSummaryFromGroups([row], k, shift);
 }
 
