@@ -22,7 +22,7 @@ export function registerEvaluate(program: Command): void {
     .requiredOption('--data <ref>', 'dataset NAME or NAME@VERSION')
     .requiredOption('--policy <spec>', 'candidate: FILE.parquet|FILE.csv (probabilities by row_id), FILE.json, column:NAME, DIR (a policy trained by offpolicy train); NAME=SPEC names it (repeatable)', collect)
     .option('--prob-columns <cols>', 'per-action probability columns of table policies, comma-separated')
-    .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all)')
+    .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all); slate logs (a slate_id column): sips,iips,rips,cascade-dr')
     .option('--interval <method>', 'bootstrap | t | hoeffding | bernstein', 'bootstrap')
     .option('--alpha <alpha>', 'miscoverage of intervals and certificates', '0.05')
     .option('--resamples <n>', 'bootstrap resamples', '1000')
@@ -50,7 +50,12 @@ export function registerEvaluate(program: Command): void {
       ]);
       const ws = await openWorkspace(cmd);
       await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
-      if ((await ws.resolve(String(o.data))).metadata.kind === 'trajectory') {
+      const target = await ws.resolve(String(o.data));
+      if (target.metadata.kind === 'bandit' && target.metadata.columns.some((c) => c.name === 'slate_id')) {
+        const { runSlateEvaluate } = await import('./evaluate-slate.js');
+        return runSlateEvaluate(ws, o, list);
+      }
+      if (target.metadata.kind === 'trajectory') {
         const { evaluateTrajectories, writeTrajectoryEvaluation } = await import('../ope/trajectory/result.js');
         const bar = progressBar('evaluate');
         let tr;
