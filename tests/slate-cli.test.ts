@@ -80,6 +80,9 @@ describe('offpolicy evaluate on a slate log', () => {
     const cand = await writeCsv('cand-ips.csv', ['slate_id', 'position', 'pscore_cascade'], (r) => [g.slateId[r]!, g.position[r]!, g.evaluationPscoreCascade[r]!]);
     const ok = await runCli([...ws, 'evaluate', '--data', 'slates', '--policy', cand, '--estimators', 'rips', '--out', path.join(dir, 'r2.json')]);
     expect(ok.code).toBe(0);
+    const boot = await runCli([...ws, 'evaluate', '--data', 'slates', '--policy', cand, '--interval', 'bootstrap', '--out', path.join(dir, 'r3.json')]);
+    expect(boot.err).toContain('E_INTERVAL_METHOD');
+    expect(boot.err).toContain('Slate estimators give Student-t intervals over slates; --interval bootstrap is not available for slate logs.');
     const bad = await runCli([...ws, 'evaluate', '--data', 'slates', '--policy', cand, '--estimators', 'iips', '--out', path.join(dir, 'r3.json')]);
     expect(bad.code).not.toBe(0);
     expect(bad.err).toContain('E_MISSING_COLUMN');

@@ -3,13 +3,14 @@ import type { Workspace } from '../datasets/workspace.js';
 import { formatTable, type Cell } from '../util/text-table.js';
 import { numberFlag } from './context.js';
 
-export async function runSlateEvaluate(ws: Workspace, o: Record<string, unknown>, list: (v: string | undefined) => string[] | undefined): Promise<void> {
+export async function runSlateEvaluate(ws: Workspace, o: Record<string, unknown>, list: (v: string | undefined) => string[] | undefined, intervalGiven: boolean): Promise<void> {
   const { evaluateSlates, writeSlateEvaluation } = await import('../ope/slate/evaluate.js');
   const { parsePolicyArg } = await import('../policies/candidates.js');
   const result = await evaluateSlates(ws, {
     data: String(o.data),
     policies: (o.policy as string[]).map((p) => parsePolicyArg(p) as { name?: string; spec: string }),
     ...(o.estimators !== undefined ? { estimators: list(String(o.estimators)) } : {}),
+    ...(intervalGiven ? { interval: String(o.interval) } : {}),
     alpha: numberFlag('--alpha', String(o.alpha), { code: 'E_CLI_ARG', example: '0.05' }),
     command: ['offpolicy', ...process.argv.slice(2)].join(' '),
   });

@@ -53,7 +53,7 @@ export function registerEvaluate(program: Command): void {
       const target = await ws.resolve(String(o.data));
       if (target.metadata.kind === 'bandit' && target.metadata.columns.some((c) => c.name === 'slate_id')) {
         const { runSlateEvaluate } = await import('./evaluate-slate.js');
-        return runSlateEvaluate(ws, o, list);
+        return runSlateEvaluate(ws, o, list, cmd.getOptionValueSource('interval') !== 'default');
       }
       if (target.metadata.kind === 'trajectory') {
         const { evaluateTrajectories, writeTrajectoryEvaluation } = await import('../ope/trajectory/result.js');

@@ -34,6 +34,8 @@ export interface SlateEvaluateOptions {
   /** sips, iips, rips, cascade-dr (default: every one whose inputs the log and candidate hold). */
   estimators?: string[];
   alpha?: number;
+  /** Slate estimators give Student-t intervals over slates; another method is refused. */
+  interval?: string;
   command?: string;
 }
 
@@ -88,6 +90,11 @@ async function readFloat(conn: DuckDBConnection, from: string, exprs: string[]):
 export async function evaluateSlates(ws: Workspace, opts: SlateEvaluateOptions): Promise<SlateEvaluationResult> {
   if (!opts.policies || opts.policies.length === 0) throw new OffpolicyError('E_NO_POLICY', 'No candidate policy to evaluate.', { hint: 'Pass at least one --policy TABLE.' });
   const alpha = opts.alpha ?? 0.05;
+  if (opts.interval !== undefined && opts.interval !== 't') {
+    throw new OffpolicyError('E_INTERVAL_METHOD', `Slate estimators give Student-t intervals over slates; --interval ${opts.interval} is not available for slate logs.`, {
+      hint: 'Drop --interval or pass --interval t.',
+    });
+  }
   const version = await ws.resolve(opts.data);
   requireBandit(version);
   const logCols = version.metadata.columns.map((c) => c.name);
