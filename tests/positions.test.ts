@@ -108,6 +108,31 @@ describe('fixed-distribution candidates', () => {
   });
 });
 
+describe('fixed candidates in the DuckDB scan', () => {
+  it('fixed and byPosition run as SQL constants: the same estimates with and without pushdown, the same warning', async () => {
+    for (const [data, spec] of [
+      ['nopos', { type: 'fixed', probs: [0.2, 0.3, 0.5] }],
+      ['pos', { type: 'fixed', byPosition: BY_POSITION }],
+      ['pos', { type: 'fixed', probs: [0.2, 0.3, 0.5] }],
+    ] as const) {
+      const f = await json(`push-${data}-${'probs' in spec ? 'p' : 'b'}`, spec);
+      const run = (pushdown: 'auto' | 'never') => evaluate(ws, { data, policies: [{ name: 'c', spec: f }], estimators: ['ips', 'snips'], interval: 't', pushdown });
+      const [a, b] = [await run('auto'), await run('never')];
+      const ca = a.candidates[0]!;
+      const cb = b.candidates[0]!;
+      ca.estimates.forEach((e, i) => {
+        expect(Math.abs(e.value - cb.estimates[i]!.value)).toBeLessThan(1e-12);
+        expect(Math.abs(e.interval!.lower - cb.estimates[i]!.interval!.lower)).toBeLessThan(1e-12);
+      });
+      expect(ca.warnings.map((w) => w.code)).toEqual(cb.warnings.map((w) => w.code));
+      expect(ca.source).toBe(`json:fixed:${f}`);
+    }
+    // The byPosition value through the scan is the hand-computed 3.7 / 6.
+    const r = await ips('pos', await json('push-check', { type: 'fixed', byPosition: BY_POSITION }));
+    expect(Math.abs(r.value - 3.7 / 6)).toBeLessThan(1e-12);
+  });
+});
+
 describe('bad fixed and position-aware candidates', () => {
   const fails = async (data: string, spec: unknown, code: string, text: string): Promise<void> => {
     const f = typeof spec === 'string' ? spec : await json(`bad-${Math.random().toString(36).slice(2)}`, spec);

@@ -14,6 +14,7 @@
  *    (../datasets/load-bandit.ts); needed for JSON / learned policies, fitted
  *    reward models, estimated propensities and the bootstrap.
  */
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
@@ -174,7 +175,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
       (opts.pushdown ?? 'auto') === 'auto' &&
       interval !== 'bootstrap' &&
       hasPropensity &&
-      opts.policies.every((p) => typeof p.spec === 'string' && !p.spec.trim().toLowerCase().endsWith('.json')) &&
+      opts.policies.every((p) => typeof p.spec === 'string' && (!p.spec.trim().toLowerCase().endsWith('.json') || isFixedJson(p.spec))) &&
       (rewardSpec === null || rewardSpec.type === 'columns');
     progress(0, opts.policies.length, 'loading candidates');
     const candidates: Candidate[] = [];
@@ -438,6 +439,15 @@ function positionIgnoredWarning(name: string, positions: number): Warning {
       'so it is scored as a policy that ranks the same way at every slot (on the Open Bandit Dataset ignoring position moved IPS from 0.0045 to 0.0049). ' +
       'To score it per position, give a probability table with a position column whose rows carry the distribution at the row\'s position, or {"type":"fixed","byPosition":[...]}.',
   };
+}
+
+/** A JSON policy file of type "fixed" (a constant SQL candidate that the DuckDB scan can read); false when unreadable. */
+function isFixedJson(spec: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path.resolve(spec.trim()), 'utf8')) as { type?: unknown })?.type === 'fixed';
+  } catch {
+    return false;
+  }
 }
 
 /** max(position) + 1 of a log with a position column (positions are 0-based). */

@@ -27,9 +27,9 @@ import { dataError, OffpolicyError } from '../core/errors.js';
 import { ident, lit, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
 import type { DatasetVersion } from '../datasets/workspace.js';
 import type { ContinuousPolicy, Policy, RewardModel } from '../core/contracts.js';
-import { buildJsonPolicy } from './json-policy.js';
+import { buildJsonPolicy, FixedByPositionPolicy, FixedPolicy } from './json-policy.js';
 import { PROB_SUM_TOLERANCE, RULE_RANGE, RULE_SUM, sqlSumBad } from './probabilities.js';
-import { vecMin, vecRangeBad, vecSum, vecSumFast, vecWidthBad, type SqlVector } from './sql-vector.js';
+import { byPositionVector, constantVector, vecMin, vecRangeBad, vecSum, vecSumFast, vecWidthBad, type SqlVector } from './sql-vector.js';
 
 export interface PolicyInput {
   /** Display name; defaults to the file or column name. */
@@ -193,6 +193,13 @@ export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): 
     }
     const policy = await buildJsonPolicy(parsed, spec, ctx);
     const type = (parsed as { type?: string }).type ?? 'policy';
+    // Fixed distributions are SQL constants, so they run in the DuckDB scan like column candidates.
+    if (policy instanceof FixedPolicy) return { type: 'sql', name, source: `json:${type}:${spec}`, probs: constantVector(policy.probs) };
+    if (policy instanceof FixedByPositionPolicy) {
+      const k = policy.numActions;
+      const rows = Array.from({ length: policy.numPositions }, (_, pos) => policy.probs.subarray(pos * k, pos * k + k));
+      return { type: 'sql', name, source: `json:${type}:${spec}`, probs: byPositionVector(rows, 'l.position'), positionAware: true };
+    }
     return { type: 'policy', name, source: `json:${type}:${spec}`, policy };
   }
   const relation = tableRelation(file);

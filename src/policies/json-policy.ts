@@ -48,7 +48,7 @@ export class UniformPolicy implements Policy {
 export class FixedPolicy implements Policy {
   readonly usesContext = false;
   readonly numActions: number;
-  constructor(private readonly probs: Float64Array) {
+  constructor(readonly probs: Float64Array) {
     this.numActions = probs.length;
   }
   actionProbs(_contexts: Float32Array, n: number): Float64Array {
@@ -64,7 +64,7 @@ export class FixedByPositionPolicy implements Policy {
   readonly numActions: number;
   constructor(
     /** P x K, row-major. */
-    private readonly probs: Float64Array,
+    readonly probs: Float64Array,
     readonly numPositions: number,
   ) {
     this.numActions = probs.length / numPositions;
