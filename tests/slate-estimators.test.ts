@@ -203,6 +203,9 @@ describe('bad slate inputs', () => {
     const e = code(() => estimateSlates(slateDataFromRows({ ...r, evaluationActionDist: dist }), { estimators: ['cascade-dr'] }));
     expect(e.code).toBe('E_SLATE_ACTION_DIST');
     expect(code(() => slateDataFromRows({ ...r, qHat: [1, 2, 3] })).code).toBe('E_SLATE_SHAPE');
+    // Without numActions, K comes from the actions or the width of qHat, which must be whole rows.
+    const { numActions: _k, action: _a, ...noK } = r;
+    expect(code(() => slateDataFromRows({ ...noK, qHat: [1, 2, 3, 4, 5, 6], evaluationActionDist: undefined })).message).toContain('Slate input qHat has 6 entries, expected 8');
     expect(code(() => estimateSlates(slateDataFromRows(r), { estimators: ['nope'] })).code).toBe('E_UNKNOWN_ESTIMATOR');
   });
 });

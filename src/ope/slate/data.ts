@@ -56,6 +56,7 @@ export function slateDataFromRows(rows: SlateRows): SlateData {
   if (!rows.numActions) {
     if (rows.action) for (let i = 0; i < m; i++) k = Math.max(k, rows.action[i]! + 1);
     if (rows.qHat) k = Math.max(k, rows.qHat.length / m);
+    if (!Number.isInteger(k)) throw shapeError('qHat', rows.qHat!.length, m * Math.ceil(k));
   }
   for (const [name, arr] of [['qHat', rows.qHat], ['evaluationActionDist', rows.evaluationActionDist]] as const) {
     if (arr !== undefined && arr.length !== m * k) throw shapeError(name, arr.length, m * k);
