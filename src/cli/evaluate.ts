@@ -25,7 +25,7 @@ export function registerEvaluate(program: Command): void {
     .option('--timeout <seconds>', 'with --source: per-query time limit (the query is killed on the server)')
     .requiredOption('--policy <spec>', 'candidate: FILE.parquet|FILE.csv (probabilities by row_id), FILE.json, column:NAME, DIR (a policy trained by offpolicy train); NAME=SPEC names it (repeatable)', collect)
     .option('--prob-columns <cols>', 'per-action probability columns of table policies, comma-separated')
-    .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all)')
+    .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all); slate logs (a slate_id column): sips,iips,rips,cascade-dr')
     .option('--interval <method>', 'bootstrap | t | hoeffding | bernstein | poisson-bootstrap (bandit: resamples as SQL sums, on the DuckDB path too) | betting | empirical-likelihood', 'bootstrap')
     .option('--alpha <alpha>', 'miscoverage of intervals and certificates', '0.05')
     .option('--resamples <n>', 'bootstrap resamples', '1000')
@@ -59,7 +59,12 @@ export function registerEvaluate(program: Command): void {
       }
       const ws = source === undefined ? await openWorkspace(cmd) : null;
       if (ws) await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
-      if (ws && (await ws.resolve(String(o.data))).metadata.kind === 'trajectory') {
+      const target = ws ? await ws.resolve(String(o.data)) : null;
+      if (ws && target && target.metadata.kind === 'bandit' && target.metadata.columns.some((c) => c.name === 'slate_id')) {
+        const { runSlateEvaluate } = await import('./evaluate-slate.js');
+        return runSlateEvaluate(ws, o, list, cmd.getOptionValueSource('interval') !== 'default');
+      }
+      if (ws && target && target.metadata.kind === 'trajectory') {
         const { evaluateTrajectories, writeTrajectoryEvaluation } = await import('../ope/trajectory/result.js');
         const bar = progressBar('evaluate');
         let tr;

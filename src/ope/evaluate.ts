@@ -15,6 +15,7 @@
  *    reward models, estimated propensities and the bootstrap.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { sha256File } from '../datasets/fs-guard.js';
 import path from 'node:path';
@@ -22,7 +23,7 @@ import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
 import { loadBanditArrays, MISSING_AT_RANDOM, numActionsOf, observedRewardsView, readMatrix, requireBandit, versionScan, type BanditArrays } from '../datasets/load-bandit.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
-import { candidateFrom, candidateLeafPaths, candidateName, checkCandidateNames, candidateRowChecks, checkSqlCandidate, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
+import { candidateFrom, candidateLeafPaths, candidateName, checkCandidateNames, candidateRowChecks, checkSqlCandidate, isPositionAware, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
 import { checkProbabilityMatrix } from '../policies/probabilities.js';
 import { vecAsList, vecDot, type SqlVector } from '../policies/sql-vector.js';
 import { VERSION } from '../version.js';
@@ -185,6 +186,9 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
       });
     }
     const contextDim = await contextDimOf(conn, version, opts.contextColumns);
+    const numPositions = has(version, 'position') ? await numPositionsOf(conn, version) : undefined;
+    let positionsP: Promise<Int32Array> | null = null;
+    const positions = (): Promise<Int32Array> => (positionsP ??= readPositions(conn, version));
 
     // Lazily loaded arrays (needed by JSON policies, fitted models, the bootstrap...).
     let dataP: Promise<BanditArrays> | null = null;
@@ -199,7 +203,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
       (opts.pushdown ?? 'auto') === 'auto' &&
       !needsRows(interval) &&
       hasPropensity &&
-      opts.policies.every((p) => typeof p.spec === 'string' && !p.spec.trim().toLowerCase().endsWith('.json')) &&
+      opts.policies.every((p) => typeof p.spec === 'string' && (!p.spec.trim().toLowerCase().endsWith('.json') || isFixedJson(p.spec))) &&
       (rewardSpec === null || rewardSpec.type === 'columns');
     progress(0, opts.policies.length, 'loading candidates');
     const candidates: Candidate[] = [];
@@ -210,6 +214,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
           log: version,
           numActions: k,
           contextDim,
+          ...(numPositions !== undefined ? { numPositions } : {}),
           fitRewardModel: async (kind) => fitRewardModel(await rewardData(), { kind, seed }),
           deferColumnChecks: maybePushdown,
           ...(opts.loadPolicyDir ? { loadPolicyDir: opts.loadPolicyDir } : {}),
@@ -344,7 +349,8 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
           if (d.contextDim === 0 && cand.policy.usesContext !== false) {
             globalWarnings.push({ code: 'NO_CONTEXT', message: `Candidate "${cand.name}" was scored without contexts (the log has none).` });
           }
-          targetProbs = cand.policy.actionProbs(d.contexts, d.n);
+          const atPositions = cand.policy.actionProbsAtPositions?.bind(cand.policy);
+          targetProbs = atPositions && numPositions !== undefined ? atPositions(d.contexts, await positions(), d.n) : cand.policy.actionProbs(d.contexts, d.n);
           checkProbabilityMatrix(targetProbs, d.n, k, `"${cand.name}"`);
         }
         const batch: BanditBatch = {
@@ -443,6 +449,11 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
       }),
       ...(hashes[c] ? { sha256: hashes[c] } : {}),
     }));
+    if (numPositions !== undefined) {
+      candidates.forEach((cand, c) => {
+        if (!isPositionAware(cand)) candidateResults[c]!.warnings.push(positionIgnoredWarning(cand.name, numPositions));
+      });
+    }
     const accuracy = candidateResults.every((c) => c.trueValue !== undefined)
       ? accuracyTable(candidateResults, estimators, loggingTrue ?? loggingValue, globalWarnings)
       : undefined;
@@ -542,6 +553,47 @@ async function candidateHash(spec: string): Promise<string | undefined> {
 export function dedupe(ws: Warning[]): Warning[] {
   const seen = new Set<string>();
   return ws.filter((w) => (seen.has(w.code + w.message) ? false : (seen.add(w.code + w.message), true)));
+}
+
+/**
+ * A log with positions and a candidate with one distribution per row and no
+ * position: the estimators read that distribution at whatever position each row
+ * was logged at (Open Bandit Pipeline's position-based evaluation reads the
+ * candidate's distribution at the logged position).
+ */
+function positionIgnoredWarning(name: string, positions: number): Warning {
+  return {
+    code: 'POSITION_IGNORED',
+    message:
+      `The log records ${positions} positions, but candidate "${name}" gives no position: its one distribution per row is used for every position, ` +
+      'so it is scored as a policy that ranks the same way at every slot (on the Open Bandit Dataset ignoring position moved IPS from 0.0045 to 0.0049). ' +
+      'To score it per position, give a probability table with a position column whose rows carry the distribution at the row\'s position, or {"type":"fixed","byPosition":[...]}.',
+  };
+}
+
+/** A JSON policy file of type "fixed" (a constant SQL candidate that the DuckDB scan can read); false when unreadable. */
+function isFixedJson(spec: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path.resolve(spec.trim()), 'utf8')) as { type?: unknown })?.type === 'fixed';
+  } catch {
+    return false;
+  }
+}
+
+/** max(position) + 1 of a log with a position column (positions are 0-based). */
+async function numPositionsOf(conn: DuckDBConnection, v: DatasetVersion): Promise<number> {
+  const row = await queryOne(conn, `SELECT max(position) AS m, min(position) AS lo, count(*) FILTER (WHERE position IS NULL) AS nulls FROM read_parquet('${v.glob.replaceAll("'", "''")}')`);
+  if (Number(row.nulls) > 0 || Number(row.lo) < 0) {
+    throw new OffpolicyError('E_POSITION', `The position column of ${v.ref} holds ${Number(row.nulls) > 0 ? `${row.nulls} NULL values` : `negative positions (smallest ${row.lo})`}; positions are 0-based slot numbers.`, {
+      hint: 'Re-ingest the log with every row\'s 0-based position (or without the position column).',
+    });
+  }
+  return Number(row.m) + 1;
+}
+
+/** The log's positions, ordered by row_id. */
+async function readPositions(conn: DuckDBConnection, v: DatasetVersion): Promise<Int32Array> {
+  return Int32Array.from(await readMatrix(conn, `read_parquet('${v.glob.replaceAll("'", "''")}') AS l`, ['l.position'], 'l.row_id'));
 }
 
 async function contextDimOf(conn: DuckDBConnection, v: DatasetVersion, contextColumns?: string[]): Promise<number> {
