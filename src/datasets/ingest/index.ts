@@ -21,7 +21,7 @@ import { checkDatasetName, type Workspace } from '../workspace.js';
 import { castRules, createStagedView, planCanonical, type PlanOptions } from './canonical.js';
 import { detectFormat } from './detect.js';
 import { finishIngest } from './finish.js';
-import { looksLikeObd, obdLayout } from './obd.js';
+import { isIndexColumn, looksLikeObd, obdLayout } from './obd.js';
 import { scanSql, stageTabular } from './read-tabular.js';
 import type { IngestFormat, IngestOptions, IngestResult } from './types.js';
 
@@ -157,15 +157,22 @@ export async function ingest(ws: Workspace, source: string, opts: IngestOptions)
 
     let planOpts: PlanOptions = { ...(opts.kind ? { kind: opts.kind } : {}), ...(opts.map ? { map: opts.map } : {}) };
     const extra: Record<string, unknown> = {};
+    const indexWarnings: string[] = [];
     let numActions = opts.numActions;
-    if (format === 'csv' && opts.format === undefined) {
+    if (format === 'csv' || format === 'obd') {
       const cols = (await queryRows(conn, `DESCRIBE SELECT * FROM ${ident(raw)}`)).map((r) => String(r.column_name));
-      if (looksLikeObd(cols) && opts.kind !== 'trajectory') format = 'obd';
+      if (format === 'csv' && opts.format === undefined && looksLikeObd(cols) && opts.kind !== 'trajectory') format = 'obd';
+      // The pandas index (an unnamed first column) is not data: row_id is the input order, which is what it holds.
+      const index = cols.filter(isIndexColumn);
+      if (index.length && !Object.values(opts.map ?? {}).some((v) => v.split(',').map((x) => x.trim()).includes(index[0]!))) {
+        planOpts.drop = index;
+        indexWarnings.push(`Column "${index[0]}" (an unnamed first column: the pandas index) was dropped; row_id is the input order.`);
+      }
     }
     if (format === 'obd') {
       lineage.transform = 'ingest:obd';
       const layout = await obdLayout(conn, source, raw, opts.map ?? {});
-      planOpts = layout.plan;
+      planOpts = { ...layout.plan, drop: [...(layout.plan.drop ?? []), ...(planOpts.drop ?? [])] };
       if (layout.itemContext) extra.itemContext = layout.itemContext;
       numActions ??= layout.numActions;
     }
@@ -175,7 +182,7 @@ export async function ingest(ws: Workspace, source: string, opts: IngestOptions)
     await conn.run(`CREATE OR REPLACE VIEW _ingest_source AS SELECT rowid AS _row, * FROM ${ident(raw)}`);
     progress(2, TOTAL);
 
-    const warnings = [...plan.warnings];
+    const warnings = [...indexWarnings, ...plan.warnings];
     const metadata: MetadataInput = { kind: plan.kind, lineage };
     if (Object.keys(plan.resolved).length) lineage.params.columns = plan.resolved;
     if (plan.kind === 'bandit') {
