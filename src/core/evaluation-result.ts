@@ -126,6 +126,8 @@ export interface BanditEvaluationResult {
     rowCount: number;
     numActions: number;
     contextDim?: number;
+    /** What the context is, in words ("none", "the context vector (5): 5 features", "one-hot city (3 levels + other): 4 features"). */
+    context?: string;
     /** Summary numbers for the report (reward mean, propensity min, ...). */
     summary: Record<string, number>;
   };
@@ -141,6 +143,8 @@ export interface BanditEvaluationResult {
     alpha: number;
     bootstrapResamples?: number;
     rewardModel?: string;
+    /** What the fitted reward model reads, in words (e.g. "logistic on [action one-hot]; the log gives it no context, ..."). */
+    rewardModelInputs?: string;
     clip?: number;
     strict: boolean;
     /** Bounds of the reward used by Hoeffding, Bernstein and the certificates. */

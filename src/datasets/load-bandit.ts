@@ -156,6 +156,13 @@ export async function loadBanditArrays(conn: DuckDBConnection, version: DatasetV
   };
 }
 
+/** The contexts of every row (ordered by row_id) built with a given feature spec (e.g. a learned policy's), checked against the log. */
+export async function readContexts(conn: DuckDBConnection, version: DatasetVersion, spec: FeatureSpec): Promise<Float32Array> {
+  await resolveFeatures(conn, version, { features: spec });
+  if (spec.width === 0) return new Float32Array(0);
+  return (await readMatrix(conn, versionScan(version), featureSql(spec), 'row_id', 'f32')) as Float32Array;
+}
+
 /** loadBanditArrays for a reference ("name" or "name@version") in a workspace, on a connection of its own; the version comes back too. */
 export async function loadBanditRef(ws: Workspace, ref: string, opts: LoadBanditOptions = {}): Promise<BanditArrays & { rowIds: Float64Array; version: DatasetVersion }> {
   const version = await ws.resolve(ref);

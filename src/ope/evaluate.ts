@@ -18,7 +18,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection, queryOne, type DuckDBConnection } from '../datasets/duckdb.js';
-import { loadBanditArrays, numActionsOf, readMatrix, requireBandit, type BanditArrays } from '../datasets/load-bandit.js';
+import { loadBanditArrays, numActionsOf, readContexts, readMatrix, requireBandit, type BanditArrays } from '../datasets/load-bandit.js';
+import { actionFeaturesOf, describeFeatures, resolveFeatures } from '../datasets/features.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { candidateFrom, candidateLeafPaths, candidateRowChecks, checkSqlCandidate, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
 import { checkProbabilityMatrix } from '../policies/probabilities.js';
@@ -36,7 +37,7 @@ import { bootstrapIntervals } from './intervals/bootstrap.js';
 import { checkEvaluationLimits } from '../datasets/limits.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
 import { estimatePropensities } from './propensity.js';
-import { estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
+import { describeRewardModelInputs, estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
 import type { RewardData } from '../core/contracts.js';
 import { sumsValue } from './sums.js';
 import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, Warning } from '../core/evaluation-result.js';
@@ -65,6 +66,12 @@ export interface EvaluateOptions {
   rewardRange?: [number, number];
   /** Named scalar feature columns to use as the context (default: the `context` column). */
   contextColumns?: string[];
+  /** Columns to one-hot encode (added to the context when not in contextColumns; see datasets/features.ts). */
+  categorical?: string[];
+  /** Levels kept per categorical column before "other" (default 32). */
+  maxLevels?: number;
+  /** Join the log's item table (metadata.extra.itemContext) by action into fitted reward models (default true). */
+  itemFeatures?: boolean;
   /** 'auto' (default) uses the DuckDB fast path when it can; 'never' forces the in-memory path. */
   pushdown?: 'auto' | 'never';
   /** Estimator id or certificate kind whose lower bound decides the verdict (default: see VERDICT_PREFERENCE). */
@@ -156,14 +163,27 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     }
     const rewardSpec: RewardModelSpec | null = needsModel ? parseRewardModelSpec(opts.rewardModel ?? defaultModel) : null;
     const globalWarnings: Warning[] = [];
-    const contextDim = await contextDimOf(conn, version, opts.contextColumns);
+    // What the context is (the same answer describe gives; datasets/features.ts).
+    const features = await resolveFeatures(conn, version, {
+      ...(opts.contextColumns ? { contextColumns: opts.contextColumns } : {}),
+      ...(opts.categorical ? { categorical: opts.categorical } : {}),
+      ...(opts.maxLevels !== undefined ? { maxLevels: opts.maxLevels } : {}),
+    });
+    const contextDim = features.width;
+    const items = opts.itemFeatures === false ? undefined : actionFeaturesOf(version, k, features.maxLevels);
+    if (items && items.missingActions.length > 0 && rewardSpec?.type === 'fit') {
+      globalWarnings.push({
+        code: 'ITEM_FEATURES_MISSING',
+        message: `${items.source} has no row for ${items.missingActions.length} action(s) (first: ${items.missingActions.slice(0, 5).join(', ')}); their item features are 0.`,
+      });
+    }
 
     // Lazily loaded arrays (needed by JSON policies, fitted models, the bootstrap...).
     let dataP: Promise<BanditArrays> | null = null;
-    const data = (): Promise<BanditArrays> => (dataP ??= loadBanditArrays(conn, version, opts.contextColumns ? { contextColumns: opts.contextColumns } : {}));
+    const data = (): Promise<BanditArrays> => (dataP ??= loadBanditArrays(conn, version, { features }));
     const rewardData = async (): Promise<RewardData> => {
       const d = await data();
-      return { n: d.n, d: d.contextDim, numActions: k, contexts: d.contexts, actions: d.actions, rewards: d.rewards };
+      return { n: d.n, d: d.contextDim, numActions: k, contexts: d.contexts, actions: d.actions, rewards: d.rewards, ...(items ? { actionFeatures: { width: items.width, values: items.values } } : {}) };
     };
 
     const hasPropensity = has(version, 'propensity');
@@ -289,7 +309,9 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
           if (d.contextDim === 0 && cand.policy.usesContext !== false) {
             globalWarnings.push({ code: 'NO_CONTEXT', message: `Candidate "${cand.name}" was scored without contexts (the log has none).` });
           }
-          targetProbs = cand.policy.actionProbs(d.contexts, d.n);
+          // A policy that carries its own feature spec (a learned policy) reads the log through it.
+          const contexts = cand.policy.features ? await readContexts(conn, version, cand.policy.features) : d.contexts;
+          targetProbs = cand.policy.actionProbs(contexts, d.n);
           checkProbabilityMatrix(targetProbs, d.n, k, `"${cand.name}"`);
         }
         const batch: BanditBatch = {
@@ -368,6 +390,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         rowCount: n,
         numActions: k,
         ...(contextDim > 0 ? { contextDim } : {}),
+        context: describeFeatures(features),
         summary: logging.summary,
       },
       logging: { value: loggingValue, ...(loggingInterval ? { interval: loggingInterval } : {}), ...(loggingTrue !== undefined ? { trueValue: loggingTrue } : {}) },
@@ -377,6 +400,9 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         alpha,
         ...(interval === 'bootstrap' ? { bootstrapResamples: opts.resamples ?? 1000 } : {}),
         ...(rewardSpec ? { rewardModel: rewardSpec.type === 'fit' ? rewardSpec.kind : `columns:${rewardSpec.columns.join(',')}` } : {}),
+        ...(rewardSpec?.type === 'fit'
+          ? { rewardModelInputs: `${describeRewardModelInputs(rewardSpec.kind, describeFeatures(features), items)}${opts.rewardModel === undefined ? ` (the default: rewards ${rewardSpec.kind === 'logistic' ? 'lie' : 'do not all lie'} in [0, 1]; choose with --reward-model)` : ''}` }
+          : {}),
         ...(Number.isFinite(params.clip) ? { clip: params.clip } : {}),
         strict,
         rewardRange,
@@ -412,13 +438,6 @@ function accuracyTable(cands: CandidateResult[], estimators: readonly EstimatorI
 function dedupe(ws: Warning[]): Warning[] {
   const seen = new Set<string>();
   return ws.filter((w) => (seen.has(w.code + w.message) ? false : (seen.add(w.code + w.message), true)));
-}
-
-async function contextDimOf(conn: DuckDBConnection, v: DatasetVersion, contextColumns?: string[]): Promise<number> {
-  if (contextColumns && contextColumns.length > 0) return contextColumns.length;
-  if (!has(v, 'context')) return 0;
-  const row = await queryOne(conn, `SELECT max(len(context)) AS d FROM read_parquet('${v.glob.replaceAll("'", "''")}')`);
-  return Number(row.d ?? 0);
 }
 
 /** Reads an SqlVector (over the log, optionally joined with a table) as n x K, ordered by row_id. */

@@ -237,7 +237,8 @@ function jsonVector(src: JsonSource, elem: 'FLOAT' | 'DOUBLE'): { sql: string; c
   const keysBad = `(${j} IS NULL OR json_type(${j}) <> 'OBJECT' OR ${src.explicit ? `NOT list_has_all(${jsonKeysSql(j)}, ${wanted})` : `${jsonKeysSql(j)} <> ${wanted}`})`;
   const keyList = src.keys.join(', ');
   return {
-    sql: `CASE WHEN ${c} IS NULL THEN NULL ELSE ${sql} END`,
+    // A row breaking either rule gets zeros (it is rejected anyway), so only these two rules report it.
+    sql: `CASE WHEN ${c} IS NULL THEN NULL WHEN ${keysBad} OR len(list_filter(${sql}, x -> x IS NULL)) > 0 THEN [${src.keys.map(() => '0').join(', ')}]::${elem}[] ELSE ${sql} END`,
     checks: [
       {
         name: 'keys',

@@ -16,6 +16,7 @@ import { OffpolicyError } from '../../core/errors.js';
 import { ident, lit, openMemoryConnection, queryRows, type DuckDBConnection } from '../duckdb.js';
 import type { MetadataInput, Space } from '../metadata.js';
 import { banditShape } from '../validate-bandit.js';
+import { CATEGORICAL_MAX_DISTINCT } from '../features.js';
 import { checkColumnNames } from './input-guard.js';
 import { checkDatasetName, type Workspace } from '../workspace.js';
 import { castRules, createStagedView, planCanonical, type PlanOptions } from './canonical.js';
@@ -197,6 +198,8 @@ export async function ingest(ws: Workspace, source: string, opts: IngestOptions)
         .filter((r) => plan.kept.includes(String(r.column_name)) && /^(FLOAT|DOUBLE|REAL|DECIMAL|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)/.test(String(r.column_type)) && !String(r.column_type).endsWith(']'))
         .map((r) => String(r.column_name));
       if (numeric.length) extra.featureColumns = numeric;
+      const categorical = await categoricalColumns(conn, staged, featureTypes.filter((r) => plan.kept.includes(String(r.column_name))).map((r) => ({ name: String(r.column_name), type: String(r.column_type) })));
+      if (categorical.length) extra.categoricalColumns = categorical;
     } else {
       const spaces = await trajectorySpaces(conn, staged);
       Object.assign(metadata, spaces);
@@ -220,6 +223,18 @@ export async function ingest(ws: Workspace, source: string, opts: IngestOptions)
     await closeIngestConnection(conn);
     await rm(spillDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Kept text and boolean columns with at most CATEGORICAL_MAX_DISTINCT distinct
+ * values: recorded in metadata so evaluation one-hot encodes them when they are
+ * named as context (higher-cardinality text, e.g. ids, must be declared).
+ */
+async function categoricalColumns(conn: DuckDBConnection, table: string, cols: { name: string; type: string }[]): Promise<string[]> {
+  const text = cols.filter((c) => c.type === 'VARCHAR' || c.type === 'BOOLEAN');
+  if (text.length === 0) return [];
+  const row = (await queryRows(conn, `SELECT ${text.map((c, i) => `count(DISTINCT ${ident(c.name)})::DOUBLE AS d${i}`).join(', ')} FROM ${ident(table)}`))[0]!;
+  return text.filter((_, i) => Number(row[`d${i}`]) <= CATEGORICAL_MAX_DISTINCT).map((c) => c.name);
 }
 
 /** Observation and action spaces of a staged trajectory table (most common vector lengths; K = max + 1 for discrete actions). */
