@@ -306,7 +306,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         if (cand.type === 'sql') {
           targetProbs = await readVector(conn, version, cand.relation, cand.probs, k, 'pi');
         } else {
-          if (d.contextDim === 0 && cand.policy.usesContext !== false) {
+          if (d.contextDim === 0 && cand.policy.usesContext !== false && !cand.policy.features) {
             globalWarnings.push({ code: 'NO_CONTEXT', message: `Candidate "${cand.name}" was scored without contexts (the log has none).` });
           }
           // A policy that carries its own feature spec (a learned policy) reads the log through it.

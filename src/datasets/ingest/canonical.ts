@@ -89,7 +89,9 @@ function numberedColumns(columns: SourceColumn[], prefixes: string[]): SourceCol
   return undefined;
 }
 
-function mapFlagHint(canonical: string, columns: SourceColumn[]): string {
+function mapFlagHint(canonical: string, all: SourceColumn[]): string {
+  // A struct is not a value: its fields are mapped by dotted path.
+  const columns = all.filter((c) => !isStructType(c.type));
   const names = new Set(columns.map((c) => c.name));
   const lower = new Map(columns.map((c) => [c.name.toLowerCase(), c.name]));
   const guess = (SYNONYMS[canonical] ?? []).map((s) => lower.get(s) ?? (names.has(s) ? s : undefined)).find((s) => s !== undefined);
