@@ -11,7 +11,7 @@ import { openMemoryConnection } from '../src/datasets/duckdb.js';
 import { ingest, type IngestOptions } from '../src/datasets/ingest/index.js';
 import { loadBanditArrays } from '../src/datasets/load-bandit.js';
 import { Workspace } from '../src/datasets/workspace.js';
-import { byteSnapshot, removeDir, storedRows, tempDir } from './ingest-helpers.js';
+import { byteSnapshot, obdLikeCsv, removeDir, storedRows, tempDir } from './ingest-helpers.js';
 
 let dir: string;
 let wsDir: string;
@@ -43,13 +43,6 @@ async function expectFailure(source: string, opts: Partial<IngestOptions>, code:
   if (typeof message === 'string') expect((err as OffpolicyError).message).toBe(message);
   else expect((err as OffpolicyError).message).toMatch(message);
   expect(await byteSnapshot(wsDir)).toEqual(before);
-}
-
-/** An OBD-like CSV: pandas index first (empty header), then 10 more columns, so DuckDB names the index column00. */
-export function obdLikeCsv(rows: { item: number; pos: number; click: number; p: number; u: string; aff: number[] }[]): string {
-  const header = ',timestamp,item_id,position,click,propensity_score,user_feature_0,user-item_affinity_0,user-item_affinity_1,user-item_affinity_2,user-item_affinity_3';
-  const lines = rows.map((r, i) => `${i},2019-11-24 00:00:${String(10 + i).padStart(2, '0')}.000000+00:00,${r.item},${r.pos},${r.click},${r.p},${r.u},${r.aff.join(',')}`);
-  return [header, ...lines].join('\n') + '\n';
 }
 
 describe('the pandas index column', () => {
