@@ -86,7 +86,7 @@ describe('one-hot encoding with a cap and an "other" bucket', () => {
       code: 'E_MAX_LEVELS',
       message: 'The cap on one-hot levels must be an integer between 1 and 10000, got 0. Pass e.g. --max-levels 32.',
     });
-    await expect(resolveFeatures(conn, v, { categorical: ['nope', 'city'] })).rejects.toMatchObject({ code: 'E_MISSING_COLUMN', message: expect.stringMatching(/^Context column "nope" is not in tiny@1\./) });
+    await expect(resolveFeatures(conn, v, { categorical: ['nope', 'city'] })).rejects.toMatchObject({ code: 'E_MISSING_COLUMN', message: expect.stringMatching(/^Context column\(s\) nope are not in tiny@1\./) });
   });
 });
 

@@ -143,7 +143,7 @@ export async function resolveFeatures(conn: DuckDBConnection, version: DatasetVe
   const wanted = [...named, ...categorical.filter((c) => !named.includes(c))];
   const missing = wanted.filter((c) => !has(version, c));
   if (missing.length > 0) {
-    throw new OffpolicyError('E_MISSING_COLUMN', `Context column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `"${c}"`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} not in ${version.ref}.`, {
+    throw new OffpolicyError('E_MISSING_COLUMN', `Context column(s) ${missing.join(', ')} are not in ${version.ref}.`, {
       hint: `Columns found: ${version.metadata.columns.map((c) => c.name).join(', ')}.`,
     });
   }
