@@ -56,7 +56,8 @@ export { deployVerdict, pickLowerBound, type VerdictInput, type LowerBoundSource
 export { relativeError, squaredError, spearman, regretAtK, sharpeRatioAtK, accuracyMetrics } from './ope/accuracy.js';
 export { evaluate, writeEvaluation, type EvaluateOptions } from './ope/evaluate.js';
 export { estimateScorer, type EstimateScorer } from './ope/scorer.js';
-export { loadBanditArrays, loadBanditRef, type BanditArrays, type LoadBanditOptions } from './datasets/load-bandit.js';
+export { loadBanditArrays, loadBanditRef, readContexts, type BanditArrays, type LoadBanditOptions } from './datasets/load-bandit.js';
+export { resolveFeatures, actionFeaturesOf, describeFeatures, featureNames, fitLevels, DEFAULT_MAX_LEVELS, type ContextOptions, type ActionFeatures } from './datasets/features.js';
 export { type BanditPlan, type CandidateSums, countsRewardsOutside } from './ope/bandit/plan.js';
 export { assembleCandidate, admitted, sumsInterval, certificateTau, deficiencyOf, IPS_FAMILY, VERDICT_PREFERENCE, type AssembleContext } from './ope/bandit/assemble.js';
 export { memoryCandidateSums } from './ope/bandit/backend-memory.js';
