@@ -196,3 +196,23 @@ describe('non-numeric context columns', () => {
     }
   });
 });
+
+describe('the CLI', () => {
+  it('datasets ingest --map context=json:ctx and --map reward=outcome.click; missing columns print one coded error', async () => {
+    const { runCli } = await import('./support/run-cli.js');
+    const w = ['--workspace', wsDir];
+    const csv = await file('c.csv', 'action,reward,propensity,ctx\n0,1,0.5,"{""b"": 1, ""a"": 2}"\n');
+    const ok = await runCli([...w, 'datasets', 'ingest', csv, '--name', 'c', '--map', 'context=json:ctx:b,a', '--no-progress']);
+    expect(ok.code).toBe(0);
+    expect(await storedRows(ws, 'SELECT context FROM c')).toEqual([{ context: [1, 2] }]);
+    const jl = await file('n.jsonl', '{"outcome": {"click": 1}, "item": 2, "pscore": 0.25}\n');
+    const bad = await runCli([...w, 'datasets', 'ingest', jl, '--name', 'n', '--no-progress']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain(
+      'error [E_MISSING_COLUMN]: 2 required columns of a bandit dataset are missing: "action" (pass --map action=item), "reward" (pass --map reward=COLUMN naming the column that holds it); found: outcome, item, pscore.',
+    );
+    const fixed = await runCli([...w, 'datasets', 'ingest', jl, '--name', 'n', '--map', 'action=item', '--map', 'reward=outcome.click', '--map', 'propensity=pscore', '--num-actions', '3', '--no-progress']);
+    expect(fixed.code).toBe(0);
+    expect(await storedRows(ws, 'SELECT action, reward, propensity FROM n')).toEqual([{ action: 2, reward: 1, propensity: 0.25 }]);
+  });
+});
