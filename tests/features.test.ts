@@ -4,7 +4,7 @@
  * policies that carry their encoding, and describe / evaluate agreeing on what
  * the context is.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMemoryConnection, type DuckDBConnection } from '../src/datasets/duckdb.js';
@@ -14,6 +14,7 @@ import { ingest } from '../src/datasets/ingest/index.js';
 import { loadBanditArrays, loadBanditRef, versionScan } from '../src/datasets/load-bandit.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { learnPolicy, writeLearnedPolicy } from '../src/learning/index.js';
+import { loadPolicyDir } from '../src/offline-rl/discrete/policy-dir.js';
 import { evaluate } from '../src/ope/evaluate.js';
 import { fitLogistic } from '../src/ope/reward-models/index.js';
 import { Rng } from '../src/util/rng.js';
@@ -203,6 +204,19 @@ describe('learned policies carry their encoding', () => {
     expect(res.policy.features).toEqual(data.features);
     const out = await writeLearnedPolicy(path.join(dir, 'learned'), res, { data: 'tiny@1' });
     const scored = await evaluate(ws, { data: 'tiny', policies: [{ name: 'learned', spec: out }], estimators: ['ips'], interval: 't' });
+    expect(Number.isFinite(scored.candidates[0]!.estimates[0]!.value)).toBe(true);
+  });
+
+  it('train bc on a bandit log with --categorical stores the encoding in policy/policy.json, and evaluate applies it', async () => {
+    const w = ['--workspace', path.join(dir, 'ws')];
+    const out = path.join(dir, 'bc');
+    const r = await runCli([...w, 'train', 'bc', '--data', 'tiny', '--context-columns', 'x', '--categorical', 'city', '--max-levels', '2', '--steps', '5', '--hidden', '8', '--eval-episodes', '0', '--checkpoint-every', '0', '--out', out]);
+    expect(r.code).toBe(0);
+    const policy = JSON.parse(await readFile(path.join(out, 'policy', 'policy.json'), 'utf8')) as Record<string, unknown>;
+    expect(policy.features).toEqual({ vectorWidth: 0, columns: [{ name: 'x', kind: 'numeric' }, { name: 'city', kind: 'categorical', levels: ['b', 'a'] }], maxLevels: 2, width: 4 });
+    expect(policy.obsDim).toBe(4);
+    // The log has no context of its own: the policy reads x and city through its spec.
+    const scored = await evaluate(ws, { data: 'tiny', policies: [{ name: 'bc', spec: path.join(out, 'policy') }], estimators: ['ips'], interval: 't', loadPolicyDir });
     expect(Number.isFinite(scored.candidates[0]!.estimates[0]!.value)).toBe(true);
   });
 });
