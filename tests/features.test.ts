@@ -172,6 +172,28 @@ describe('reward models with categorical and item features', () => {
   });
 });
 
+describe('propensity models read the one-hot context', () => {
+  it('a log without propensities whose logger depends on a text column: the estimate recovers P(a | city)', async () => {
+    // city a: action 0 on 3 of 4 rows; city b: action 1 on 3 of 4 rows (400 rows).
+    await ws.createVersion({
+      name: 'nolog',
+      conn,
+      select: `SELECT i::BIGINT AS row_id, CASE WHEN i % 2 = 0 THEN (CASE WHEN i % 8 = 6 THEN 1 ELSE 0 END) ELSE (CASE WHEN i % 8 = 7 THEN 0 ELSE 1 END) END::INTEGER AS action,
+                      (i % 3 = 0)::INTEGER::DOUBLE AS reward, CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END AS city FROM range(400) t(i)`,
+      metadata: { kind: 'bandit', actionSpace: { type: 'discrete', n: 2 }, lineage: { transform: 'test', params: {} }, extra: { categoricalColumns: ['city'] } },
+    });
+    const d = await loadBanditArrays(conn, await ws.resolve('nolog'), { contextColumns: ['city'] });
+    const { estimatePropensities } = await import('../src/ope/propensity.js');
+    const est = estimatePropensities(d.contexts, d.actions, d.n, d.contextDim, 2);
+    // Row 0 is city a, row 1 city b: P(0 | a) and P(1 | b) near 0.75 (the L2 penalty pulls them slightly in).
+    expect(est.actionProbs[0]!).toBeGreaterThan(0.72);
+    expect(est.actionProbs[0]!).toBeLessThan(0.76);
+    expect(est.actionProbs[3]!).toBeGreaterThan(0.72);
+    const flat = estimatePropensities(new Float32Array(0), d.actions, d.n, 0, 2);
+    expect(flat.actionProbs[0]!).toBeCloseTo(0.5, 2);
+  });
+});
+
 async function uniformFile(): Promise<string> {
   const f = path.join(dir, 'uniform.json');
   await writeFile(f, JSON.stringify({ type: 'uniform' }));

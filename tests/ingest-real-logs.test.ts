@@ -12,6 +12,7 @@ import { ingest, type IngestOptions } from '../src/datasets/ingest/index.js';
 import { loadBanditArrays } from '../src/datasets/load-bandit.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { byteSnapshot, obdLikeCsv, removeDir, storedRows, tempDir } from './ingest-helpers.js';
+import { expectRejects } from './support/expect-error.js';
 
 let dir: string;
 let wsDir: string;
@@ -34,14 +35,7 @@ async function file(name: string, text: string): Promise<string> {
 /** An ingest that must fail with this code and message, leaving the workspace byte-identical. */
 async function expectFailure(source: string, opts: Partial<IngestOptions>, code: string, message: string | RegExp): Promise<void> {
   const before = await byteSnapshot(wsDir);
-  const err = await ingest(ws, source, { name: 'new', ...opts }).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OffpolicyError);
-  expect((err as OffpolicyError).code).toBe(code);
-  if (typeof message === 'string') expect((err as OffpolicyError).message).toBe(message);
-  else expect((err as OffpolicyError).message).toMatch(message);
+  await expectRejects(ingest(ws, source, { name: 'new', ...opts }), code, message);
   expect(await byteSnapshot(wsDir)).toEqual(before);
 }
 
