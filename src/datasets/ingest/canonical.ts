@@ -138,7 +138,7 @@ function scalarCast(src: SourceColumn, target: string): { sql: string; check: bo
 function vectorCast(sources: SourceColumn[], target: 'FLOAT[]' | 'DOUBLE[]'): { sql: string; check: boolean } {
   const elem = target.slice(0, -2);
   if (sources.length > 1) {
-    const parts = sources.map((s) => `${sourceSql(s, ident)}::${elem}`);
+    const parts = sources.map((s) => (isNumericType(s.type) || s.type === 'BOOLEAN' ? `${sourceSql(s, ident)}::${elem}` : `try_cast(${sourceSql(s, ident)} AS ${elem})`));
     return { sql: `[${parts.join(', ')}]::${target}`, check: false };
   }
   const s = sources[0]!;
@@ -429,8 +429,11 @@ export async function planCanonical(conn: DuckDBConnection, rawTable: string, op
       continue;
     }
     if (r.sources.length > 1 || (r.how === 'numbered' && col.type.endsWith('[]'))) {
-      const bad = r.sources.find((s) => !isNumericType(s.type) && s.type !== 'BOOLEAN');
-      if (bad) throw nonNumericVectorError(col.name, bad, r.sources);
+      // Text that holds numbers (with a stray "NA") is cast and its bad rows reported; text that holds no number is a category, not a feature.
+      for (const src of r.sources.filter((x) => !isNumericType(x.type) && x.type !== 'BOOLEAN')) {
+        const parses = isTextType(src.type) && Number((await queryOne(conn, `SELECT count(try_cast(${sourceSql(src, ident)} AS DOUBLE)) AS n FROM ${ident(rawTable)}`)).n) > 0;
+        if (!parses) throw nonNumericVectorError(col.name, src, r.sources);
+      }
     }
     if (kind === 'trajectory' && col.name === 'action') {
       const s = r.sources[0]!;
