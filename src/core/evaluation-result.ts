@@ -15,7 +15,8 @@ export function evaluationSetting(result: { setting?: EvaluationSetting }): Eval
   return result.setting ?? 'bandit';
 }
 
-export type IntervalMethod = 'bootstrap' | 't' | 'hoeffding' | 'bernstein';
+/** 'poisson-bootstrap': percentile intervals of the hashed-bucket Poisson bootstrap (src/ope/intervals/poisson-bootstrap.ts; bandit logs only). */
+export type IntervalMethod = 'bootstrap' | 't' | 'hoeffding' | 'bernstein' | 'poisson-bootstrap';
 
 export interface Interval {
   lower: number;
@@ -142,6 +143,8 @@ export interface BanditEvaluationResult {
     interval: IntervalMethod;
     alpha: number;
     bootstrapResamples?: number;
+    /** Hash buckets of the Poisson bootstrap (interval 'poisson-bootstrap'). */
+    bootstrapBuckets?: number;
     rewardModel?: string;
     /** What the fitted reward model reads, in words (e.g. "logistic on [action one-hot]; the log gives it no context, ..."). */
     rewardModelInputs?: string;
