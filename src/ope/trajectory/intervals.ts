@@ -18,7 +18,7 @@ import { DEFAULT_RESAMPLES, sortedQuantile } from '../intervals/bootstrap.js';
 import { checkAlpha, checkRange, checkRows } from '../intervals/common.js';
 import { hoeffdingInterval } from '../intervals/hoeffding.js';
 import { tInterval } from '../intervals/t.js';
-import { sumsFromTerms } from '../sums.js';
+import { sumsFromTerms, type MergeableSums } from '../sums.js';
 import type { Interval, IntervalMethod } from '../../core/evaluation-result.js';
 import { resampledValue, type TrajectoryEstimator, type TrajectoryTermsInput } from './estimators/index.js';
 import type { TrajectoryOpeData } from './data.js';
@@ -84,21 +84,9 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
   const n = items[0]!.terms.length;
   switch (opts.method) {
     case 't':
-      return items.map((it) => clipTo(tInterval(sumsFromTerms({ num: it.terms, den: null, base: null }), alpha), opts.valueRange));
     case 'hoeffding':
     case 'bernstein':
-      return items.map((it) => {
-        if (it.estimator.selfNormalized) return null;
-        const range = rangeFor(opts, it.estimator.id);
-        if (!range) {
-          throw new OffpolicyError('E_RANGE_REQUIRED', `${opts.method === 'hoeffding' ? 'Hoeffding' : 'Empirical Bernstein'} intervals need the range [a, b] of ${it.estimator.label}'s per-episode terms, and none was given.`, {
-            hint: 'Importance-weighted terms have no range without a bound on the weights: pass termRange (e.g. from a weight clip and the reward range), or use --interval t or bootstrap.',
-          });
-        }
-        const s = sumsFromTerms({ num: it.terms, den: null, base: null });
-        const iv = opts.method === 'hoeffding' ? hoeffdingInterval(s, range, alpha, it.estimator.label) : bernsteinInterval(s, range, alpha, it.estimator.label);
-        return clipTo(iv, opts.valueRange);
-      });
+      return items.map((it) => intervalFromSums(it.estimator, sumsFromTerms({ num: it.terms, den: null, base: null }), opts));
     case 'bootstrap': {
       if (opts.seed === undefined) {
         throw new OffpolicyError('E_SEED_REQUIRED', 'Bootstrap intervals are random and need a seed, but none was given.', { hint: 'Pass --seed N (any integer).' });
@@ -115,6 +103,28 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
       });
     }
   }
+}
+
+/**
+ * A t, Hoeffding or Bernstein interval from the sums of an estimator's
+ * per-episode terms (n, sum g, sum g^2): what the DuckDB pushdown computes.
+ * Null for Hoeffding / Bernstein on self-normalised estimators.
+ */
+export function intervalFromSums(estimator: TrajectoryEstimator, s: MergeableSums, opts: TrajectoryIntervalOptions): Interval | null {
+  const alpha = checkAlpha(opts.alpha);
+  if (opts.method === 't') return clipTo(tInterval(s, alpha), opts.valueRange);
+  if (opts.method !== 'hoeffding' && opts.method !== 'bernstein') {
+    throw new OffpolicyError('E_INTERVAL_METHOD', `The ${opts.method} interval needs the per-episode terms, not their sums.`, { hint: 'Use t, hoeffding or bernstein here.' });
+  }
+  if (estimator.selfNormalized) return null;
+  const range = rangeFor(opts, estimator.id);
+  if (!range) {
+    throw new OffpolicyError('E_RANGE_REQUIRED', `${opts.method === 'hoeffding' ? 'Hoeffding' : 'Empirical Bernstein'} intervals need the range [a, b] of ${estimator.label}'s per-episode terms, and none was given.`, {
+      hint: 'Importance-weighted terms have no range without a bound on the weights: pass termRange (e.g. from a weight clip and the reward range), or use --interval t or bootstrap.',
+    });
+  }
+  const iv = opts.method === 'hoeffding' ? hoeffdingInterval(s, range, alpha, estimator.label) : bernsteinInterval(s, range, alpha, estimator.label);
+  return clipTo(iv, opts.valueRange);
 }
 
 /** R resampled estimates per estimator; every resample draws n episodes with replacement (one draw shared by all estimators). */
