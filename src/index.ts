@@ -54,7 +54,7 @@ export { catoniClippedIpsBound, catoniFromSums, clippedRiskSums, type ClippedBou
 export { supportDeficiency, deficientMass, octaveOf, weightHistogram, weightStats, diagnosticsFromStats, ZERO_WEIGHT_BIN, type WeightStats, weightDiagnostics, estimatorDisagreement, candidateWarnings, LOW_ESS_RATIO, MIN_ESS, HEAVY_WEIGHT_MAX, HEAVY_WEIGHT_SHARE, SUPPORT_TOLERANCE, DISAGREEMENT_RELATIVE, DISAGREEMENT_ESTIMATORS, DEFAULT_WEIGHT_QUANTILES, type WeightDiagnosticsOptions } from './ope/diagnostics.js';
 export { deployVerdict, pickLowerBound, type VerdictInput, type LowerBoundSource } from './ope/verdict.js';
 export { relativeError, squaredError, spearman, regretAtK, sharpeRatioAtK, accuracyMetrics } from './ope/accuracy.js';
-export { evaluate, writeEvaluation, type EvaluateOptions } from './ope/evaluate.js';
+export { evaluate, writeEvaluation, type EvaluateOptions, type DispatchEvaluateOptions, type TrajectoryEvaluateSettings } from './ope/evaluate.js';
 export { estimateScorer, type EstimateScorer } from './ope/scorer.js';
 export { loadBanditArrays, loadBanditRef, type BanditArrays, type LoadBanditOptions } from './datasets/load-bandit.js';
 export { type BanditPlan, type CandidateSums, countsRewardsOutside } from './ope/bandit/plan.js';
@@ -96,7 +96,7 @@ export { runDemo, type DemoOptions, type DemoCandidateSummary, type DemoSummary 
 
 
 // off-policy evaluation on trajectory data and off-policy selection
-export { evaluateTrajectories, writeTrajectoryEvaluation, DEFAULT_TRAJECTORY_SUITE, type EvaluateTrajectoriesOptions } from './ope/trajectory/result.js';
+export { evaluateTrajectories, DEFAULT_TRAJECTORY_SUITE, type EvaluateTrajectoriesOptions } from './ope/trajectory/result.js';
 export { evaluateTrajectoryArrays, evaluateTrajectoryDataset, behaviourValue, type TrajectoryEvaluation, type TrajectoryEvaluateOptions, type QProvider } from './ope/trajectory/evaluate.js';
 export { trajectoryOpeData, checkGamma, indexEpisodes, discountedReturns, DEFAULT_GAMMA, type TrajectoryOpeData, type EpisodeIndex } from './ope/trajectory/data.js';
 export { trajectoryWeights, weightSummary, weightWarnings, type TrajectoryWeights, type WeightSummary } from './ope/trajectory/weights.js';

@@ -14,6 +14,10 @@ import { Workspace } from '../src/datasets/workspace.js';
 import { generateTrajectories, writeTrajectoryDataset } from '../src/envs/trajectories.js';
 import { evaluateTrajectoryDataset, type TrajectoryEvaluateOptions, type TrajectoryEvaluation } from '../src/ope/trajectory/evaluate.js';
 import { expectRejects } from './support/expect-error.js';
+import { evaluate } from '../src/ope/evaluate.js';
+import { evaluateTrajectories } from '../src/ope/trajectory/result.js';
+import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
+import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
 
 let dir: string;
 let ws: Workspace;
@@ -40,6 +44,7 @@ beforeAll(async () => {
   // a stochastic candidate, and one that gives the logged action probability 0 on some steps
   await sql(`COPY (SELECT episode_id, step, 0.25 + 0.5 * (observation[3] > 0)::DOUBLE AS p_0, 0.75 - 0.5 * (observation[3] > 0)::DOUBLE AS p_1 FROM read_parquet('${v.glob}')) TO '${path.join(dir, 'soft.parquet')}' (FORMAT parquet)`);
   await sql(`COPY (SELECT episode_id, step, CASE WHEN observation[4] > 0.4 THEN 1 - action ELSE 0.4 END AS p_0, CASE WHEN observation[4] > 0.4 THEN action ELSE 0.6 END AS p_1 FROM read_parquet('${v.glob}')) TO '${path.join(dir, 'zeros.csv')}' (HEADER)`);
+  await writeBanditDataset(ws, 'logs', generateBanditLog({ n: 200, numActions: 3, contextDim: 2, reward: 'logistic', beta: 1, seed: 1 }));
   await writeTrajectoryDataset(ws, 'pend', generateTrajectories({ env: 'pendulum', policy: 'medium', episodes: 8, seed: 5 }));
   const vp = await ws.resolve('pend');
   // a continuous candidate's log-density: the behaviour's shifted by a bounded function of the state
@@ -131,5 +136,30 @@ describe('what falls back to the in-memory path', () => {
     await sql(`COPY (SELECT episode_id, step, CASE WHEN episode_id = 2 AND step = 5 THEN 'nan'::DOUBLE ELSE behavior_logprob END AS logprob FROM read_parquet('${vp.glob}')) TO '${nan}' (FORMAT parquet)`);
     await expectRejects(evaluateTrajectoryDataset(ws, 'pend', { candidates: [{ spec: nan }] }), 'E_LOGPROB', /1 step\(s\) have a NaN or \+inf logprob \(first: episode 2 step 5/);
     expect(v.metadata.kind).toBe('trajectory');
+  });
+});
+
+describe('library evaluate() dispatches on the dataset kind', () => {
+  it("setting 'auto': trajectory data gives the trajectory result (pushed down), a bandit log the bandit result", async () => {
+    const soft = path.join(dir, 'soft.parquet');
+    const r = await evaluate(ws, { setting: 'auto', data: 'cart', policies: [{ name: 'soft', spec: soft }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], interval: 't', rewardModel: 'columns:q_0,q_1', trajectory: { gamma: 0.95 } });
+    expect(r.setting).toBe('trajectory');
+    if (r.setting !== 'trajectory') return;
+    expect(r.settings.backend).toBe('duckdb');
+    expect(r.settings.gamma).toBe(0.95);
+    const direct = await evaluateTrajectories(ws, { data: 'cart', candidates: [{ name: 'soft', spec: soft }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], interval: 't', rewardModel: 'columns:q_0,q_1', gamma: 0.95, pushdown: 'never' });
+    expect(direct.settings.backend).toBe('memory');
+    r.candidates[0]!.estimates.forEach((e, k) => close(e.value, direct.candidates[0]!.estimates[k]!.value));
+    expect(r.selection!.rows.length).toBeGreaterThan(0);
+    const b = await evaluate(ws, { setting: 'auto', data: 'logs', policies: [{ spec: 'column:action_probs' }], estimators: ['ips'], interval: 't' });
+    expect(b.setting).toBeUndefined();
+    if (b.setting !== 'trajectory') expect(b.logging.value).toBeGreaterThan(-Infinity);
+  });
+  it('refuses what does not fit: trajectory data under the default bandit setting, options of the other setting', async () => {
+    const soft = path.join(dir, 'soft.parquet');
+    await expectRejects(evaluate(ws, { data: 'cart', policies: [{ spec: soft }] }), 'E_DATASET_KIND', /holds trajectories, and evaluate\(\) was asked for a bandit result/);
+    await expectRejects(evaluate(ws, { setting: 'trajectory', data: 'logs', policies: [{ spec: soft }] }), 'E_DATASET_KIND', /is a bandit log, not trajectory data/);
+    await expectRejects(evaluate(ws, { setting: 'auto', data: 'logs', policies: [{ spec: 'column:action_probs' }], trajectory: { gamma: 0.9 } }), 'E_OPTION_SETTING', /trajectory options \(gamma\) do not apply/);
+    await expectRejects(evaluate(ws, { setting: 'auto', data: 'cart', policies: [{ spec: soft }], strict: true, smoothingAlpha: 0.5 }), 'E_OPTION_SETTING', /bandit option\(s\) smoothingAlpha, strict do not apply/);
   });
 });

@@ -1,8 +1,8 @@
 /** `offpolicy evaluate`: flags in, evaluate() from the library, a table and the JSON path out. */
 import type { Command } from 'commander';
 import { OffpolicyError } from '../core/errors.js';
-import type { EvaluateOptions } from '../ope/evaluate.js';
-import type { IntervalMethod } from '../core/evaluation-result.js';
+import type { DispatchEvaluateOptions, TrajectoryEvaluateSettings } from '../ope/evaluate.js';
+import type { Interval, IntervalMethod } from '../core/evaluation-result.js';
 import { formatTable, type Cell } from '../util/text-table.js';
 import { collect, openWorkspace, numberFlag } from './context.js';
 import { progressBar } from './progress.js';
@@ -18,7 +18,7 @@ function list(value: string | undefined): string[] | undefined {
 export function registerEvaluate(program: Command): void {
   program
     .command('evaluate')
-    .description('estimate the value of candidate policies from a logged bandit dataset')
+    .description('estimate the value of candidate policies from a logged bandit dataset or trajectory data')
     .requiredOption('--data <ref>', 'dataset NAME or NAME@VERSION')
     .requiredOption('--policy <spec>', 'candidate: FILE.parquet|FILE.csv (probabilities by row_id), FILE.json, column:NAME, DIR (a policy trained by offpolicy train); NAME=SPEC names it (repeatable)', collect)
     .option('--prob-columns <cols>', 'per-action probability columns of table policies, comma-separated')
@@ -37,9 +37,9 @@ export function registerEvaluate(program: Command): void {
     .option('--allow-deficient', 'compute importance-weighted estimates even where the candidate leaves the logger\'s support')
     .option('--strict', 'compare against the upper end of the logging policy\'s interval')
     .option('--out <file>', 'write the JSON result here', 'results.json')
-    .option('--gamma <g>', 'trajectory data: discount in [0, 1]', '0.99')
-    .option('--fqe-steps <n>', 'trajectory data: fitted Q evaluation updates (DM / DR / SNDR)', '10000')
-    .option('--fqe-hidden <widths>', 'trajectory data: FQE hidden layer widths', '256,256')
+    .option('--gamma <g>', 'trajectory data: discount in [0, 1] (default 0.99)')
+    .option('--fqe-steps <n>', 'trajectory data: fitted Q evaluation updates for DM / DR / SNDR (default 10000)')
+    .option('--fqe-hidden <widths>', 'trajectory data: FQE hidden layer widths (default 256,256)')
     .option('--bandwidth <h>', 'trajectory data: action-kernel bandwidth for deterministic continuous candidates (box-scaled; default Scott\'s rule)')
     .option('--top-k <k>', 'trajectory data: k of regret@k and SharpeRatio@k in the selection table')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
@@ -50,50 +50,6 @@ export function registerEvaluate(program: Command): void {
       ]);
       const ws = await openWorkspace(cmd);
       await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
-      if ((await ws.resolve(String(o.data))).metadata.kind === 'trajectory') {
-        const { evaluateTrajectories, writeTrajectoryEvaluation } = await import('../ope/trajectory/result.js');
-        const bar = progressBar('evaluate');
-        let tr;
-        try {
-          tr = await evaluateTrajectories(ws, {
-            data: String(o.data),
-            candidates: (o.policy as string[]).map((p) => parsePolicyArg(p) as { name?: string; spec: string }),
-            loadPolicyDir,
-            ...(o.estimators !== undefined ? { estimators: list(String(o.estimators)) } : {}),
-            interval: String(o.interval) as IntervalMethod,
-            alpha: num('--alpha', String(o.alpha)),
-            resamples: num('--resamples', String(o.resamples)),
-            seed: num('--seed', String(o.seed)),
-            gamma: num('--gamma', String(o.gamma)),
-            ...(o.clip !== undefined ? { clip: num('--clip', String(o.clip)) } : {}),
-            ...(o.rewardModel !== undefined ? { rewardModel: String(o.rewardModel) } : {}),
-            ...(o.bandwidth !== undefined ? { bandwidth: num('--bandwidth', String(o.bandwidth)) } : {}),
-            ...(o.topK !== undefined ? { topK: num('--top-k', String(o.topK)) } : {}),
-            fqe: {
-              steps: num('--fqe-steps', String(o.fqeSteps)),
-              hidden: String(o.fqeHidden).split(',').map((h) => num('--fqe-hidden', h)),
-              folds: num('--folds', String(o.folds)),
-              onProgress: (_c, done, total) => bar.onProgress(done, total),
-            },
-            command: ['offpolicy', ...process.argv.slice(2)].join(' '),
-          });
-        } finally {
-          bar.stop();
-        }
-        const file = await writeTrajectoryEvaluation(tr, String(o.out));
-        const pct = Math.round(100 * (1 - tr.settings.alpha));
-        const rows: Record<string, Cell>[] = [{ candidate: '(behaviour)', estimator: 'discounted return', value: tr.behaviour.value, [`${pct}% interval`]: tr.behaviour.interval ? `[${tr.behaviour.interval.lower.toFixed(4)}, ${tr.behaviour.interval.upper.toFixed(4)}]` : '' }];
-        for (const c of tr.candidates) {
-          c.estimates.forEach((e, i) => rows.push({ candidate: i === 0 ? c.name : '', estimator: e.estimator, value: e.value, [`${pct}% interval`]: e.interval ? `[${e.interval.lower.toFixed(4)}, ${e.interval.upper.toFixed(4)}]` : '' }));
-        }
-        process.stdout.write(formatTable(rows) + '\n\n');
-        for (const c of tr.candidates) {
-          process.stdout.write(`${c.name}: ${c.verdict.sentence}\n`);
-          for (const w of c.warnings) process.stdout.write(`  warning [${w.code}] ${w.message}\n`);
-        }
-        process.stdout.write(`\nResults written to ${file}\n`);
-        return;
-      }
       const probColumns = list(o.probColumns as string | undefined);
       let range: [number, number] | undefined;
       if (o.rewardRange !== undefined) {
@@ -101,8 +57,23 @@ export function registerEvaluate(program: Command): void {
         if (parts.length !== 2) throw new OffpolicyError('E_CLI_ARG', `--reward-range takes MIN,MAX, got "${o.rewardRange}".`, { hint: 'For example --reward-range 0,1.' });
         range = [num('--reward-range', parts[0]!), num('--reward-range', parts[1]!)];
       }
+      // the flags only trajectory data reads, when given
+      const trajectory: TrajectoryEvaluateSettings = {
+        ...(o.gamma !== undefined ? { gamma: num('--gamma', String(o.gamma)) } : {}),
+        ...(o.fqeSteps !== undefined || o.fqeHidden !== undefined
+          ? {
+              fqe: {
+                ...(o.fqeSteps !== undefined ? { steps: num('--fqe-steps', String(o.fqeSteps)) } : {}),
+                ...(o.fqeHidden !== undefined ? { hidden: String(o.fqeHidden).split(',').map((h) => num('--fqe-hidden', h)) } : {}),
+              },
+            }
+          : {}),
+        ...(o.bandwidth !== undefined ? { bandwidth: num('--bandwidth', String(o.bandwidth)) } : {}),
+        ...(o.topK !== undefined ? { topK: num('--top-k', String(o.topK)) } : {}),
+      };
       const bar = progressBar('evaluate');
-      const opts: EvaluateOptions = {
+      const opts: DispatchEvaluateOptions = {
+        setting: 'auto',
         data: String(o.data),
         loadPolicyDir,
         policies: (o.policy as string[]).map((p) => ({ ...parsePolicyArg(p), ...(probColumns ? { probColumns } : {}) })),
@@ -120,6 +91,7 @@ export function registerEvaluate(program: Command): void {
         ...(o.verdictSource !== undefined ? { verdictSource: String(o.verdictSource) } : {}),
         allowDeficient: Boolean(o.allowDeficient),
         strict: Boolean(o.strict),
+        ...(Object.keys(trajectory).length > 0 ? { trajectory } : {}),
         command: ['offpolicy', ...process.argv.slice(2)].join(' '),
         onProgress: bar.onProgress,
       };
@@ -131,23 +103,22 @@ export function registerEvaluate(program: Command): void {
       }
       assertFiniteEstimates(result.candidates.flatMap((c) => c.estimates.map((e) => ({ label: `${c.name} ${e.estimator}`, value: e.value }))));
       const file = await writeEvaluation(result, String(o.out));
-      const rows: Record<string, Cell>[] = [];
       const pct = Math.round(100 * (1 - result.settings.alpha));
-      rows.push({
-        candidate: '(logging)',
-        estimator: 'mean reward',
-        value: result.logging.value,
-        [`${pct}% interval`]: result.logging.interval ? `[${result.logging.interval.lower.toFixed(4)}, ${result.logging.interval.upper.toFixed(4)}]` : '',
-        verdict: '',
-      });
+      const iv = (i: Interval | undefined): string => (i ? `[${i.lower.toFixed(4)}, ${i.upper.toFixed(4)}]` : '');
+      const rows: Record<string, Cell>[] = [];
+      if (result.setting === 'trajectory') {
+        rows.push({ candidate: '(behaviour)', estimator: 'discounted return', value: result.behaviour.value, [`${pct}% interval`]: iv(result.behaviour.interval) });
+      } else {
+        rows.push({ candidate: '(logging)', estimator: 'mean reward', value: result.logging.value, [`${pct}% interval`]: iv(result.logging.interval), verdict: '' });
+      }
       for (const c of result.candidates) {
         c.estimates.forEach((e, i) =>
           rows.push({
             candidate: i === 0 ? c.name : '',
             estimator: e.estimator,
             value: e.value,
-            [`${pct}% interval`]: e.interval ? `[${e.interval.lower.toFixed(4)}, ${e.interval.upper.toFixed(4)}]` : '',
-            verdict: i === 0 ? (c.verdict.recommended ? 'RECOMMENDED' : 'not recommended') : '',
+            [`${pct}% interval`]: iv(e.interval),
+            ...(result.setting === 'trajectory' ? {} : { verdict: i === 0 ? (c.verdict.recommended ? 'RECOMMENDED' : 'not recommended') : '' }),
           }),
         );
       }
