@@ -48,13 +48,22 @@ function duckNumber(x: number): string {
   return `(${x.toExponential(16)})::DOUBLE`;
 }
 
+/** A finite float64 in exponent notation (round-trips), or an infinity. */
+function listNumber(x: number): string {
+  if (x === Infinity) return `'inf'`;
+  if (x === -Infinity) return `'-inf'`;
+  if (!Number.isFinite(x)) throw new Error(`not a number: ${x}`);
+  return x.toExponential(16);
+}
+
 export const TRAJECTORY_DUCKDB: TrajectorySqlDialect = {
   ...DUCKDB,
   runningSum: (e, p, o) => `sum(${e}) ${over(p, o, ' ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW')}`,
   rowNumber: (p, o) => `row_number() ${over(p, o)}`,
   lead: (e, p, o) => `lead(${e}) ${over(p, o)}`,
   number: duckNumber,
-  values: (cols, rows) => `(SELECT * FROM (VALUES ${rows.map((r) => `(${r.map(duckNumber).join(', ')})`).join(', ')}) AS v(${cols.join(', ')}))`,
+  // one list per column, unnested side by side: a few list constants bind far faster than thousands of VALUES cells
+  values: (cols, rows) => `(SELECT ${cols.map((c, j) => `unnest([${rows.map((r) => listNumber(r[j]!)).join(',')}]::DOUBLE[]) AS ${c}`).join(', ')})`,
   createTemp: (name, select) => `CREATE OR REPLACE TEMP TABLE ${name} AS ${select}`,
   dropTemp: (name) => `DROP TABLE IF EXISTS ${name}`,
 };
