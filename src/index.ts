@@ -109,3 +109,7 @@ export { fqeProvider, fqeModelProvider, fitCandidateFqe, type FqeSettings, type 
 export { offPolicySelection, type SelectionResult } from './ope/trajectory/selection.js';
 export { onPolicyValue, simulateTrajectories, withTimeLimit, asContinuousPolicy, asDiscretePolicy, type SamplingPolicy } from './ope/trajectory/ground-truth.js';
 export type { TrajectoryEvaluationResult, AnyEvaluationResult } from './core/trajectory-evaluation-result.js';
+export { trajectoryPushdown } from './ope/trajectory/pushdown.js';
+export { TRAJECTORY_DUCKDB, type TrajectorySqlDialect } from './ope/trajectory/scan-sql.js';
+export { fqeCheckpointScorer, CHECKPOINT_FQE_DEFAULTS, type CheckpointScorerOptions } from './ope/trajectory/checkpoint-scorer.js';
+export type { OfflinePolicyScorer, OfflineScore } from './core/offline-scorer.js';
