@@ -15,7 +15,8 @@ export function evaluationSetting(result: { setting?: EvaluationSetting }): Eval
   return result.setting ?? 'bandit';
 }
 
-export type IntervalMethod = 'bootstrap' | 't' | 'hoeffding' | 'bernstein';
+/** 'poisson-bootstrap': percentile intervals of the hashed-bucket Poisson bootstrap (src/ope/intervals/poisson-bootstrap.ts; bandit logs only). */
+export type IntervalMethod = 'bootstrap' | 't' | 'hoeffding' | 'bernstein' | 'poisson-bootstrap';
 
 export interface Interval {
   lower: number;
@@ -140,6 +141,8 @@ export interface BanditEvaluationResult {
     interval: IntervalMethod;
     alpha: number;
     bootstrapResamples?: number;
+    /** Hash buckets of the Poisson bootstrap (interval 'poisson-bootstrap'). */
+    bootstrapBuckets?: number;
     rewardModel?: string;
     clip?: number;
     strict: boolean;

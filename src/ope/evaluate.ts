@@ -17,7 +17,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
-import { openMemoryConnection, queryOne, type DuckDBConnection } from '../datasets/duckdb.js';
+import { openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
 import { loadBanditArrays, numActionsOf, readMatrix, requireBandit, type BanditArrays } from '../datasets/load-bandit.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { candidateFrom, candidateLeafPaths, candidateRowChecks, checkSqlCandidate, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
@@ -33,6 +33,9 @@ import { DEFAULT_WEIGHT_QUANTILES } from './diagnostics.js';
 import { ESTIMATOR_IDS, getEstimator, resolveParams } from './estimators/index.js';
 import type { BanditBatch, EstimatorId, RowTerms } from './estimators/types.js';
 import { bootstrapIntervals } from './intervals/bootstrap.js';
+import { DEFAULT_POISSON_BUCKETS, poissonBootstrapIntervals } from './intervals/poisson-bootstrap.js';
+import { runPoissonBootstrap } from './bandit/poisson-bootstrap-sql.js';
+import { DUCKDB } from './bandit/sql-dialect.js';
 import { checkEvaluationLimits } from '../datasets/limits.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
 import { estimatePropensities } from './propensity.js';
@@ -55,6 +58,8 @@ export interface EvaluateOptions {
   alpha?: number;
   resamples?: number;
   seed?: number;
+  /** Hash buckets of the Poisson bootstrap (interval 'poisson-bootstrap'; default 10,000). */
+  bootstrapBuckets?: number;
   /** L for clipped IPS, Switch-DR, DR-OS (and tau = 1 / L for the clipped certificates). */
   clip?: number;
   smoothingAlpha?: number;
@@ -92,7 +97,7 @@ export interface DispatchEvaluateOptions extends Omit<EvaluateOptions, 'setting'
 /** The options of a trajectory evaluation that a bandit one does not have (see evaluateTrajectories). */
 export type TrajectoryEvaluateSettings = Pick<EvaluateTrajectoriesOptions, 'gamma' | 'fqe' | 'bandwidth' | 'actionBox' | 'topK' | 'threshold' | 'trueValues' | 'where' | 'termRange'>;
 
-function checkEstimators(ids: string[] | undefined): EstimatorId[] {
+export function checkEstimators(ids: string[] | undefined): EstimatorId[] {
   const list = ids && ids.length > 0 ? ids : [...ESTIMATOR_IDS];
   const out: EstimatorId[] = [];
   for (const id of list) {
@@ -102,7 +107,7 @@ function checkEstimators(ids: string[] | undefined): EstimatorId[] {
   return out;
 }
 
-function checkOptions(opts: Omit<EvaluateOptions, 'setting'>): void {
+export function checkOptions(opts: Pick<EvaluateOptions, 'policies' | 'interval' | 'alpha' | 'rewardRange'>): void {
   if (!opts.policies || opts.policies.length === 0) {
     throw new OffpolicyError('E_NO_POLICY', 'No candidate policy to evaluate.', { hint: 'Pass at least one --policy FILE (or column:NAME).' });
   }
@@ -110,8 +115,8 @@ function checkOptions(opts: Omit<EvaluateOptions, 'setting'>): void {
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new OffpolicyError('E_POLICY_NAME', `Two candidates are named "${dup}".`, { hint: 'Name them apart with --policy NAME=FILE.' });
   const interval = opts.interval ?? 'bootstrap';
-  if (!['bootstrap', 't', 'hoeffding', 'bernstein'].includes(interval)) {
-    throw new OffpolicyError('E_INTERVAL_METHOD', `Unknown interval method "${interval}".`, { hint: 'Use bootstrap, t, hoeffding or bernstein.' });
+  if (!['bootstrap', 't', 'hoeffding', 'bernstein', 'poisson-bootstrap'].includes(interval)) {
+    throw new OffpolicyError('E_INTERVAL_METHOD', `Unknown interval method "${interval}".`, { hint: 'Use bootstrap, t, hoeffding, bernstein or poisson-bootstrap.' });
   }
   if (opts.alpha !== undefined && !(opts.alpha > 0 && opts.alpha < 1)) {
     throw new OffpolicyError('E_ALPHA', `The miscoverage level alpha must lie strictly between 0 and 1, got ${opts.alpha}.`, { hint: 'Use e.g. --alpha 0.05 for a 95% interval.' });
@@ -228,8 +233,11 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
   checkEvaluationLimits(version.metadata.rowCount, version.metadata.actionSpace?.type === 'discrete' ? version.metadata.actionSpace.n : undefined, opts.resamples);
   const estimators = checkEstimators(opts.estimators);
   const interval = opts.interval ?? 'bootstrap';
-  const alpha = opts.alpha ?? 0.05;
   const seed = opts.seed ?? 0;
+  // Intervals from resamples come in per estimator (bootstrap[c]); the others from each estimator's sums.
+  const resampled = interval === 'bootstrap' || interval === 'poisson-bootstrap';
+  const poisson = { seed, ...(opts.resamples !== undefined ? { resamples: opts.resamples } : {}), ...(opts.bootstrapBuckets !== undefined ? { buckets: opts.bootstrapBuckets } : {}) };
+  const alpha = opts.alpha ?? 0.05;
   const strict = opts.strict ?? false;
   const allowDeficient = opts.allowDeficient ?? false;
   const progress = opts.onProgress ?? (() => {});
@@ -347,6 +355,23 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
         if (res.badRows > 0) await explain();
         if (res.logging) loggingP = Promise.resolve(res.logging);
         records.push(res.record);
+        if (interval === 'poisson-bootstrap') {
+          // The resamples as SQL sums too (one more scan: buckets of row_id, then resample cells); the first candidate's also carries the logged reward.
+          progress(ci, candidates.length, `poisson bootstrap: ${cand.name}`);
+          const ids = admitted(estimators, deficiencyOf(res.record), allowDeficient, cand.name, []);
+          const boot = await runPoissonBootstrap(DUCKDB, (sql) => queryRows(conn, sql), {
+            log: version,
+            candidate: sqlCand,
+            numActions: k,
+            plan: { ...plan, rewardShift: shift },
+            rewardHat,
+            bounds: { maxWeight, minPropensity: minP },
+            estimators: ids,
+            loggedReward: ci === 0,
+          }, { ...poisson, alpha });
+          ids.forEach((id, j) => bootstrap[ci]!.set(id, boot.intervals[j]));
+          if (ci === 0) loggingInterval = boot.intervals[ids.length];
+        }
       }
     } else {
       const d = await data();
@@ -400,23 +425,22 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
         };
         const { record, terms } = memoryCandidateSums(batch, d.expectedRewards, memoryPlan);
         records.push(record);
-        if (interval === 'bootstrap') {
+        if (resampled) {
           for (const id of admitted(estimators, deficiencyOf(record), allowDeficient, cand.name, [])) {
             bootTerms.push(terms.get(id)!);
             bootIndex.push({ c: ci, id });
           }
         }
       }
-      if (interval === 'bootstrap') {
+      if (resampled) {
         // One bootstrap over every candidate's estimators and the logged rewards: each resample's counts are drawn once.
-        progress(0, 1, 'bootstrap');
+        progress(0, 1, interval);
         bootTerms.push({ num: d.rewards, den: null, base: null });
-        const boot = bootstrapIntervals(bootTerms, {
-          alpha,
-          seed,
-          resamples: opts.resamples,
-          onProgress: (done, total) => progress(done, total, 'bootstrap'),
-        });
+        const onProgress = (done: number, total: number): void => progress(done, total, interval);
+        const boot =
+          interval === 'poisson-bootstrap'
+            ? poissonBootstrapIntervals(bootTerms, d.rowIds ?? null, { ...poisson, alpha, onProgress })
+            : bootstrapIntervals(bootTerms, { alpha, seed, resamples: opts.resamples, onProgress });
         bootIndex.forEach(({ c, id }, j) => bootstrap[c]!.set(id, boot.intervals[j]));
         loggingInterval = boot.intervals[boot.intervals.length - 1];
       }
@@ -426,7 +450,7 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
     const logging = await loggingSummary();
     const loggingValue = sumsValue(logging.sums);
     const rewardRange = rangeOf(logging);
-    if (interval !== 'bootstrap') loggingInterval = sumsInterval('dm', logging.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
+    if (!resampled) loggingInterval = sumsInterval('dm', logging.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
     const loggingTrue = logging.truthSum !== undefined && !propensitiesEstimated ? logging.truthSum / logging.sums.n : undefined;
     const sharedWarnings = globalWarnings.filter((w) => w.code === 'ESTIMATED_PROPENSITIES').slice(0, 1);
     const candidateResults: CandidateResult[] = candidates.map((cand, c) =>
@@ -443,7 +467,7 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
         ...(loggingInterval ? { loggingInterval } : {}),
         strict,
         ...(opts.verdictSource ? { verdictSource: opts.verdictSource } : {}),
-        ...(interval === 'bootstrap' ? { bootstrap: bootstrap[c]! } : {}),
+        ...(resampled ? { bootstrap: bootstrap[c]! } : {}),
         sharedWarnings,
       }),
     );
@@ -471,7 +495,8 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
         estimators,
         interval,
         alpha,
-        ...(interval === 'bootstrap' ? { bootstrapResamples: opts.resamples ?? 1000 } : {}),
+        ...(resampled ? { bootstrapResamples: opts.resamples ?? 1000 } : {}),
+        ...(interval === 'poisson-bootstrap' ? { bootstrapBuckets: opts.bootstrapBuckets ?? DEFAULT_POISSON_BUCKETS } : {}),
         ...(rewardSpec ? { rewardModel: rewardSpec.type === 'fit' ? rewardSpec.kind : `columns:${rewardSpec.columns.join(',')}` } : {}),
         ...(Number.isFinite(params.clip) ? { clip: params.clip } : {}),
         strict,
@@ -489,7 +514,7 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
 }
 
 /** Accuracy of each estimator across the candidates (synthetic data); k = min(3, candidates). */
-function accuracyTable(cands: CandidateResult[], estimators: readonly EstimatorId[], behaviourValue: number, warnings: Warning[]): AccuracyMetrics[] | undefined {
+export function accuracyTable(cands: CandidateResult[], estimators: readonly EstimatorId[], behaviourValue: number, warnings: Warning[]): AccuracyMetrics[] | undefined {
   const out: AccuracyMetrics[] = [];
   const truth = cands.map((c) => c.trueValue!);
   for (const id of estimators) {
@@ -505,7 +530,7 @@ function accuracyTable(cands: CandidateResult[], estimators: readonly EstimatorI
   return out.length > 0 ? out : undefined;
 }
 
-function dedupe(ws: Warning[]): Warning[] {
+export function dedupe(ws: Warning[]): Warning[] {
   const seen = new Set<string>();
   return ws.filter((w) => (seen.has(w.code + w.message) ? false : (seen.add(w.code + w.message), true)));
 }

@@ -62,7 +62,7 @@ export function admitted(estimators: readonly EstimatorId[], deficiency: number,
 export function sumsInterval(
   id: EstimatorId,
   s: MergeableSums,
-  method: Exclude<IntervalMethod, 'bootstrap'>,
+  method: Exclude<IntervalMethod, 'bootstrap' | 'poisson-bootstrap'>,
   alpha: number,
   rewardRange: [number, number],
   maxWeightBound: number,
@@ -168,7 +168,7 @@ export interface AssembleContext {
   loggingInterval?: Interval;
   strict: boolean;
   verdictSource?: string;
-  /** Bootstrap intervals of this candidate's admitted estimators (interval = 'bootstrap'). */
+  /** Bootstrap intervals of this candidate's admitted estimators (interval = 'bootstrap' or 'poisson-bootstrap'). */
   bootstrap?: ReadonlyMap<EstimatorId, Interval | undefined>;
   /** Warnings every candidate carries (e.g. ESTIMATED_PROPENSITIES), appended last. */
   sharedWarnings?: readonly Warning[];
@@ -182,7 +182,7 @@ export function assembleCandidate(r: CandidateSums, ctx: AssembleContext): Candi
   const estimates = ids.map((id) => {
     const s = r.estimators.get(id)!;
     const interval =
-      ctx.interval === 'bootstrap' ? ctx.bootstrap?.get(id) : sumsInterval(id, s, ctx.interval, ctx.alpha, ctx.rewardRange, 1 / r.minPropensity, plan.params, warnings);
+      ctx.interval === 'bootstrap' || ctx.interval === 'poisson-bootstrap' ? ctx.bootstrap?.get(id) : sumsInterval(id, s, ctx.interval, ctx.alpha, ctx.rewardRange, 1 / r.minPropensity, plan.params, warnings);
     return estimateFromSums(id, s, plan.params, interval);
   });
   const certificates = certify(r, plan, ctx.alpha, ctx.rewardRange, ctx.ref, ctx.allowDeficient, warnings);

@@ -10,6 +10,7 @@ import { bernsteinInterval } from './bernstein.js';
 import { bootstrapIntervals } from './bootstrap.js';
 import { checkAlpha } from './common.js';
 import { hoeffdingInterval } from './hoeffding.js';
+import { poissonBootstrapIntervals } from './poisson-bootstrap.js';
 import { tInterval } from './t.js';
 
 export { bernsteinHalfWidth, bernsteinInterval } from './bernstein.js';
@@ -24,6 +25,9 @@ export interface IntervalRequest {
   seed?: number;
   resamples?: number;
   maxUnits?: number;
+  /** Poisson bootstrap: hash buckets (default 10,000) and the rows' ids (default 0 .. n-1). */
+  buckets?: number;
+  rowIds?: ArrayLike<number>;
   onProgress?: (done: number, total: number) => void;
   /**
    * Hoeffding / Bernstein: the range of each estimator's row terms (termRange in
@@ -55,6 +59,17 @@ export function intervalsForTerms(terms: readonly RowTerms[], req: IntervalReque
         maxUnits: req.maxUnits,
         onProgress: req.onProgress,
       }).intervals;
+    case 'poisson-bootstrap':
+      if (req.seed === undefined) {
+        throw new OffpolicyError('E_SEED_REQUIRED', 'Bootstrap intervals are random and need a seed, but none was given.', { hint: 'Pass --seed N (any integer).' });
+      }
+      return poissonBootstrapIntervals(terms, req.rowIds ?? null, {
+        alpha: req.alpha,
+        seed: req.seed,
+        ...(req.resamples !== undefined ? { resamples: req.resamples } : {}),
+        ...(req.buckets !== undefined ? { buckets: req.buckets } : {}),
+        ...(req.onProgress ? { onProgress: req.onProgress } : {}),
+      }).intervals.map((iv) => iv ?? null);
     case 'hoeffding':
     case 'bernstein':
       return terms.map((t, j) => {

@@ -102,6 +102,10 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
         return clipTo({ lower: sortedQuantile(sorted, alpha / 2), upper: sortedQuantile(sorted, 1 - alpha / 2), method: 'bootstrap', alpha }, opts.valueRange);
       });
     }
+    case 'poisson-bootstrap':
+      throw new OffpolicyError('E_INTERVAL_METHOD', 'The Poisson bootstrap resamples bandit rows by row id; trajectory intervals use t, hoeffding, bernstein or bootstrap.', {
+        hint: 'Use --interval bootstrap (episodes resampled).',
+      });
   }
 }
 
