@@ -109,7 +109,8 @@ describe.runIf(CLICKHOUSE_TESTS)('ClickHouse source: bad input', () => {
     await table('ok1', COLS, rows(10));
     await expectRejects(ev('ok1', { policies: [{ spec: 'column:other' }] }), 'E_MISSING_COLUMN', /has no column other/);
     await expectRejects(ev('ok1', { estimators: ['dr'] }), 'E_REWARD_MODEL_REQUIRED', /dr need reward predictions/);
-    await expectRejects(ev('ok1', { interval: 'bootstrap' }), 'E_INTERVAL_METHOD', /bootstrap needs the rows in memory/);
+    await expectRejects(ev('ok1', { interval: 'bootstrap' }), 'E_INTERVAL_METHOD', /The bootstrap interval needs the rows in memory/);
+    await expectRejects(ev('ok1', { interval: 'nonsense' }), 'E_INTERVAL_METHOD', /Unknown interval method "nonsense"/);
   });
 
   it('bad rows: the rule, the count and the first row_ids', async () => {

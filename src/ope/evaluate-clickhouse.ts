@@ -72,8 +72,11 @@ function typeError(ref: string, column: string, type: string, want: string): Off
 
 export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promise<EvaluationResult> {
   const interval = opts.interval ?? 't';
-  if ((interval as string) === 'bootstrap') {
-    throw new OffpolicyError('E_INTERVAL_METHOD', 'The bootstrap needs the rows in memory; a ClickHouse source gives sum-based intervals.', { hint: 'Use --interval t, hoeffding, bernstein or poisson-bootstrap.' });
+  if (!['t', 'hoeffding', 'bernstein', 'poisson-bootstrap'].includes(interval)) {
+    checkOptions({ ...opts, interval });
+    throw new OffpolicyError('E_INTERVAL_METHOD', `The ${interval} interval needs the rows in memory; a ClickHouse source gives sum-based intervals.`, {
+      hint: 'Use --interval t, hoeffding, bernstein or poisson-bootstrap.',
+    });
   }
   const poisson = { seed: opts.seed ?? 0, ...(opts.resamples !== undefined ? { resamples: opts.resamples } : {}), ...(opts.bootstrapBuckets !== undefined ? { buckets: opts.bootstrapBuckets } : {}) };
   checkOptions({ ...opts, interval });
