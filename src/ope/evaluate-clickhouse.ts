@@ -18,6 +18,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import { ClickhouseConnection, parseClickhouseUrl, type ClickhouseOptions, type ClickhouseSource } from '../datasets/clickhouse.js';
+import { describeFeatures } from '../datasets/features.js';
 import { checkNumActions } from '../datasets/limits.js';
 import type { Candidate, PolicyInput } from '../policies/candidates.js';
 import { candidateRowChecks } from '../policies/candidates.js';
@@ -34,7 +35,7 @@ import type { RowExpr } from './bandit/sql-dialect.js';
 import { CLICKHOUSE } from './bandit/sql-dialect.js';
 import { DEFAULT_WEIGHT_QUANTILES } from './diagnostics.js';
 import { getEstimator, resolveParams } from './estimators/index.js';
-import { accuracyTable, checkEstimators, checkOptions, dedupe, type EvaluateOptions } from './evaluate.js';
+import { accuracyTable, candidateHash, checkEstimators, checkOptions, dedupe, type EvaluateOptions } from './evaluate.js';
 import type { LogSummary } from './log-summary.js';
 import { parseRewardModelSpec } from './reward-models/index.js';
 import { sumsValue } from './sums.js';
@@ -260,8 +261,10 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
     const rewardRange: [number, number] = opts.rewardRange ?? (log.minReward < log.maxReward ? [log.minReward, log.maxReward] : [log.minReward - 0.5, log.maxReward + 0.5]);
     if (interval !== 'poisson-bootstrap') loggingInterval = sumsInterval('dm', log.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
     const loggingTrue = log.truthSum !== undefined ? log.truthSum / log.sums.n : undefined;
-    const candidateResults: CandidateResult[] = candidates.map(({ cand }, c) =>
-      assembleCandidate(records[c]!, {
+    // sha256 of candidates given as files (JSON policies), for reproduction, as the other paths record it.
+    const hashes = await Promise.all(opts.policies.map((p) => (typeof p.spec === 'string' && !p.spec.trim().startsWith('column:') ? candidateHash(p.spec) : Promise.resolve(undefined))));
+    const candidateResults: CandidateResult[] = candidates.map(({ cand }, c) => ({
+      ...assembleCandidate(records[c]!, {
         name: cand.name,
         source: cand.source,
         plan,
@@ -276,7 +279,8 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
         ...(opts.verdictSource ? { verdictSource: opts.verdictSource } : {}),
         ...(interval === 'poisson-bootstrap' ? { bootstrap: bootstrap[c]! } : {}),
       }),
-    );
+      ...(hashes[c] ? { sha256: hashes[c] } : {}),
+    }));
     const accuracy = candidateResults.every((c) => c.trueValue !== undefined) ? accuracyTable(candidateResults, estimators, loggingTrue ?? loggingValue, globalWarnings) : undefined;
     return {
       schema: 'offpolicy.evaluation/1',
@@ -293,6 +297,12 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
         rowCount: n,
         numActions: k,
         ...(contextDim > 0 ? { contextDim } : {}),
+        context: describeFeatures({
+          vectorWidth: contextColumns.length > 0 ? 0 : contextDim,
+          columns: contextColumns.map((name) => ({ name, kind: 'numeric' as const })),
+          maxLevels: 0,
+          width: contextDim,
+        }),
         summary: log.summary,
       },
       logging: { value: loggingValue, ...(loggingInterval ? { interval: loggingInterval } : {}), ...(loggingTrue !== undefined ? { trueValue: loggingTrue } : {}) },
