@@ -26,6 +26,8 @@ export { listDatasets, formatListing, showDataset, formatShow, describeDataset, 
 export { queryDatasets, queryToFile, queryToText, type QueryFormat, QUERY_FORMATS, type QueryResult } from './datasets/query.js';
 export { splitDataset, type SplitBy, type SplitOptions, type SplitPart } from './datasets/split.js';
 export { exportDataset, type ExportFormat, EXPORT_FORMATS, type ExportOptions, type ExportResult } from './datasets/export.js';
+export { ClickhouseConnection, parseClickhouseUrl, clickhouseRef, CLICKHOUSE_USER_ENV, CLICKHOUSE_PASSWORD_ENV, type ClickhouseSource, type ClickhouseOptions } from './datasets/clickhouse.js';
+export { exportToClickhouse, type ClickhouseExportResult, type ClickhouseExportOptions } from './datasets/clickhouse-export.js';
 export { exportD4rlHdf5 } from './datasets/export-hdf5.js';
 export { loadTrajectoryArrays, type TrajectoryArrays, type LoadTrajectoryOptions } from './datasets/load-trajectories.js';
 export { trueValue, sliceBanditLog, loadBanditTable, writeBanditDataset, type BanditLog } from './datasets/synthetic/bandit-log.js';
@@ -55,14 +57,17 @@ export { supportDeficiency, deficientMass, octaveOf, weightHistogram, weightStat
 export { deployVerdict, pickLowerBound, type VerdictInput, type LowerBoundSource } from './ope/verdict.js';
 export { relativeError, squaredError, spearman, regretAtK, sharpeRatioAtK, accuracyMetrics } from './ope/accuracy.js';
 export { evaluate, writeEvaluation, type EvaluateOptions } from './ope/evaluate.js';
+export { evaluateClickhouse, type ClickhouseEvaluateOptions } from './ope/evaluate-clickhouse.js';
 export { estimateScorer, type EstimateScorer } from './ope/scorer.js';
 export { loadBanditArrays, loadBanditRef, type BanditArrays, type LoadBanditOptions } from './datasets/load-bandit.js';
 export { type BanditPlan, type CandidateSums, countsRewardsOutside } from './ope/bandit/plan.js';
 export { assembleCandidate, admitted, sumsInterval, certificateTau, deficiencyOf, IPS_FAMILY, VERDICT_PREFERENCE, type AssembleContext } from './ope/bandit/assemble.js';
 export { memoryCandidateSums } from './ope/bandit/backend-memory.js';
 export { duckdbCandidateSums, footerStats, type DuckdbScanResult } from './ope/bandit/backend-duckdb.js';
+export { sqlCandidateSums, type SqlRunner, type SqlScanResult } from './ope/bandit/backend-sql.js';
+export { clickhouseCandidateSums } from './ope/bandit/backend-clickhouse.js';
 export { buildScan, WEIGHT_BINS_PER_OCTAVE, type ScanInput, type RowChecks } from './ope/bandit/scan-sql.js';
-export { DUCKDB, type SqlDialect, type RowExpr } from './ope/bandit/sql-dialect.js';
+export { DUCKDB, CLICKHOUSE, type SqlDialect, type RowExpr } from './ope/bandit/sql-dialect.js';
 export { poissonBootstrapSql, runPoissonBootstrap, type PoissonScan, type PoissonScanInput } from './ope/bandit/poisson-bootstrap-sql.js';
 export { poissonBootstrapIntervals, poissonBucket, poissonWeight, poissonKeys, DEFAULT_POISSON_BUCKETS, type PoissonBootstrapOptions, type PoissonBootstrapResult } from './ope/intervals/poisson-bootstrap.js';
 export { fitMultinomialLogistic, estimatePropensities, type PropensityModel, type EstimatedPropensities, ESTIMATED_PROPENSITIES_WARNING } from './ope/propensity.js';

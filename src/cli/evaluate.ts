@@ -19,7 +19,10 @@ export function registerEvaluate(program: Command): void {
   program
     .command('evaluate')
     .description('estimate the value of candidate policies from a logged bandit dataset')
-    .requiredOption('--data <ref>', 'dataset NAME or NAME@VERSION')
+    .option('--data <ref>', 'dataset NAME or NAME@VERSION')
+    .option('--source <url>', 'a bandit table in ClickHouse instead of --data: clickhouse://HOST:PORT/DB.TABLE (HTTP port; credentials from OFFPOLICY_CLICKHOUSE_USER / _PASSWORD)')
+    .option('--num-actions <k>', 'with --source: K (default: length of action_probs, else max(action) + 1)')
+    .option('--timeout <seconds>', 'with --source: per-query time limit (the query is killed on the server)')
     .requiredOption('--policy <spec>', 'candidate: FILE.parquet|FILE.csv (probabilities by row_id), FILE.json, column:NAME, DIR (a policy trained by offpolicy train); NAME=SPEC names it (repeatable)', collect)
     .option('--prob-columns <cols>', 'per-action probability columns of table policies, comma-separated')
     .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all)')
@@ -49,9 +52,13 @@ export function registerEvaluate(program: Command): void {
         import('../policies/candidates.js'),
         import('../offline-rl/discrete/policy-dir.js'),
       ]);
-      const ws = await openWorkspace(cmd);
-      await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
-      if ((await ws.resolve(String(o.data))).metadata.kind === 'trajectory') {
+      const source = o.source !== undefined ? String(o.source) : undefined;
+      if ((source === undefined) === (o.data === undefined)) {
+        throw new OffpolicyError('E_CLI_ARG', 'Give exactly one of --data NAME (a stored dataset) and --source clickhouse://HOST:PORT/DB.TABLE.', { hint: 'For example --data mylog or --source clickhouse://127.0.0.1:8123/logs.bandit.' });
+      }
+      const ws = source === undefined ? await openWorkspace(cmd) : null;
+      if (ws) await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
+      if (ws && (await ws.resolve(String(o.data))).metadata.kind === 'trajectory') {
         const { evaluateTrajectories, writeTrajectoryEvaluation } = await import('../ope/trajectory/result.js');
         const bar = progressBar('evaluate');
         let tr;
@@ -127,7 +134,18 @@ export function registerEvaluate(program: Command): void {
       };
       let result;
       try {
-        result = await evaluate(ws, opts);
+        if (source !== undefined) {
+          const { evaluateClickhouse } = await import('../ope/evaluate-clickhouse.js');
+          const { data: _d, loadPolicyDir: _l, resamples: _r, seed: _s, folds: _f, pushdown: _p, interval, ...rest } = opts;
+          result = await evaluateClickhouse({
+            ...rest,
+            source,
+            // The bootstrap needs the rows in memory: t unless asked otherwise.
+            interval: (cmd.getOptionValueSource('interval') === 'default' ? 't' : interval) as 't',
+            ...(o.numActions !== undefined ? { numActions: num('--num-actions', String(o.numActions)) } : {}),
+            ...(o.timeout !== undefined ? { timeoutMs: 1000 * num('--timeout', String(o.timeout)) } : {}),
+          });
+        } else result = await evaluate(ws!, opts);
       } finally {
         bar.stop();
       }

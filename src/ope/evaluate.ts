@@ -79,7 +79,7 @@ export interface EvaluateOptions {
   onProgress?: (done: number, total: number, stage: string) => void;
 }
 
-function checkEstimators(ids: string[] | undefined): EstimatorId[] {
+export function checkEstimators(ids: string[] | undefined): EstimatorId[] {
   const list = ids && ids.length > 0 ? ids : [...ESTIMATOR_IDS];
   const out: EstimatorId[] = [];
   for (const id of list) {
@@ -89,7 +89,7 @@ function checkEstimators(ids: string[] | undefined): EstimatorId[] {
   return out;
 }
 
-function checkOptions(opts: EvaluateOptions): void {
+export function checkOptions(opts: Pick<EvaluateOptions, 'policies' | 'interval' | 'alpha' | 'rewardRange'>): void {
   if (!opts.policies || opts.policies.length === 0) {
     throw new OffpolicyError('E_NO_POLICY', 'No candidate policy to evaluate.', { hint: 'Pass at least one --policy FILE (or column:NAME).' });
   }
@@ -427,7 +427,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
 }
 
 /** Accuracy of each estimator across the candidates (synthetic data); k = min(3, candidates). */
-function accuracyTable(cands: CandidateResult[], estimators: readonly EstimatorId[], behaviourValue: number, warnings: Warning[]): AccuracyMetrics[] | undefined {
+export function accuracyTable(cands: CandidateResult[], estimators: readonly EstimatorId[], behaviourValue: number, warnings: Warning[]): AccuracyMetrics[] | undefined {
   const out: AccuracyMetrics[] = [];
   const truth = cands.map((c) => c.trueValue!);
   for (const id of estimators) {
@@ -443,7 +443,7 @@ function accuracyTable(cands: CandidateResult[], estimators: readonly EstimatorI
   return out.length > 0 ? out : undefined;
 }
 
-function dedupe(ws: Warning[]): Warning[] {
+export function dedupe(ws: Warning[]): Warning[] {
   const seen = new Set<string>();
   return ws.filter((w) => (seen.has(w.code + w.message) ? false : (seen.add(w.code + w.message), true)));
 }

@@ -26,7 +26,7 @@ import type { DatasetVersion } from '../datasets/workspace.js';
 import type { ContinuousPolicy, Policy, RewardModel } from '../core/contracts.js';
 import { buildJsonPolicy } from './json-policy.js';
 import { PROB_SUM_TOLERANCE, RULE_RANGE, RULE_SUM, sqlSumBad } from './probabilities.js';
-import { vecMin, vecRangeBad, vecSum, vecSumFast, vecWidthBad, type SqlVector } from './sql-vector.js';
+import { DUCKDB_VECTORS, vecMin, vecRangeBad, vecSum, vecSumFast, vecWidthBad, type SqlVector, type VectorSql } from './sql-vector.js';
 
 export interface PolicyInput {
   /** Display name; defaults to the file or column name. */
@@ -265,10 +265,10 @@ export function candidateFrom(log: DatasetVersion, cand: Candidate & { type: 'sq
  *   chk_negative  a negative entry: omitted when `nonNegative` says the Parquet
  *                 footer statistics already prove every entry >= 0 (candidateLeafPaths).
  */
-export function candidateRowChecks(cand: Candidate & { type: 'sql' }, k: number, opts: { nonNegative?: boolean } = {}): Record<string, string> {
+export function candidateRowChecks(cand: Candidate & { type: 'sql' }, k: number, opts: { nonNegative?: boolean } = {}, d: VectorSql = DUCKDB_VECTORS): Record<string, string> {
   return {
-    chk_sum: `NOT (abs(${vecSumFast(cand.probs, k)} - 1.0) <= ${PROB_SUM_TOLERANCE})`,
-    ...(opts.nonNegative ? {} : { chk_negative: `${vecMin(cand.probs)} < 0` }),
+    chk_sum: `NOT (abs(${vecSumFast(cand.probs, k, d)} - 1.0) <= ${PROB_SUM_TOLERANCE})`,
+    ...(opts.nonNegative ? {} : { chk_negative: `${vecMin(cand.probs, d)} < 0` }),
   };
 }
 

@@ -16,14 +16,13 @@
  * weights.
  */
 import { OffpolicyError } from '../../core/errors.js';
-import { candidateFrom } from '../../policies/candidates.js';
 import { vecAt, vecDot } from '../../policies/sql-vector.js';
 import { getEstimator } from '../estimators/index.js';
 import { CLIP_BINDS_ABOVE_L, sqlNumber } from '../estimators/params.js';
 import type { EstimatorId, SqlColumns } from '../estimators/types.js';
 import type { Interval } from '../../core/evaluation-result.js';
 import { checkPoissonOptions, checkRowIdRange, intervalsFromTotals, POISSON_THRESHOLDS, type PoissonBootstrapOptions, type ResampleTotals, type TermFields } from '../intervals/poisson-bootstrap.js';
-import { rowBasics, type ScanInput } from './scan-sql.js';
+import { rowBasics, scanFrom, type ScanInput } from './scan-sql.js';
 import type { RowExpr, SqlDialect } from './sql-dialect.js';
 
 type IntegerDialect = SqlDialect & Required<Pick<SqlDialect, 'int64' | 'xor' | 'shiftRight' | 'mod' | 'intDiv' | 'mulMod32' | 'countAtMost' | 'crossRange'>>;
@@ -62,7 +61,7 @@ function zipLevels(levels: RowExpr[][], extra: readonly (readonly RowExpr[])[], 
   });
 }
 
-export interface PoissonScanInput extends Pick<ScanInput, 'log' | 'candidate' | 'numActions' | 'plan' | 'rewardHat' | 'bounds'> {
+export interface PoissonScanInput extends Pick<ScanInput, 'log' | 'table' | 'candidate' | 'numActions' | 'plan' | 'rewardHat' | 'bounds'> {
   /** The estimators to resample (the admitted ones), in output order. */
   estimators: readonly EstimatorId[];
   /** Also resample the mean logged reward (the logging policy's value), as the last entry. */
@@ -143,7 +142,7 @@ export function poissonBootstrapSql(dialect: SqlDialect, input: PoissonScanInput
   ], 1);
   // Names of the bucket sums differ from the resample sums': ClickHouse resolves u.n as any alias n of the query.
   const unitAggs = ['g', `${d.double('count(*)')} AS n_g`, ...Array.from({ length: F }, (_, f) => `sum(t${f}) AS s${f}_g`), 'min(rid) AS ridmin_g', 'max(rid) AS ridmax_g'];
-  const units = d.scan(levels, unitAggs, candidateFrom(input.log, input.candidate), { groupBy: 'g' });
+  const units = d.scan(levels, unitAggs, scanFrom(input), { groupBy: 'g' });
 
   // Every (bucket, b) cell: u = fmix32(fmix32(kW ^ g) ^ b), W = Poisson(1) by inverse CDF on u.
   const cells = (rel: string, first: number, count: number): string => {
