@@ -136,7 +136,7 @@ export function registerEvaluate(program: Command): void {
       try {
         if (source !== undefined) {
           const { evaluateClickhouse } = await import('../ope/evaluate-clickhouse.js');
-          const { data: _d, loadPolicyDir: _l, resamples: _r, seed: _s, folds: _f, pushdown: _p, interval, ...rest } = opts;
+          const { data: _d, loadPolicyDir: _l, folds: _f, pushdown: _p, interval, ...rest } = opts;
           result = await evaluateClickhouse({
             ...rest,
             source,

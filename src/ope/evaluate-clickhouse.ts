@@ -10,7 +10,9 @@
  * columns of the table (column:NAME for an Array column of K, column:p_0,...,p_{K-1})
  * or JSON policy files translated to SQL (uniform, epsilon-greedy, softmax,
  * argmax). Reward predictions are columns (rewardModel "columns:q_0,...").
- * Intervals are sum-based (t, hoeffding, bernstein).
+ * Intervals are sum-based (t, hoeffding, bernstein) or the Poisson bootstrap,
+ * whose per-bucket sums are computed on the shards too
+ * (./bandit/poisson-bootstrap-sql.ts).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -22,7 +24,10 @@ import { candidateRowChecks } from '../policies/candidates.js';
 import { jsonPolicySql } from '../policies/json-policy-sql.js';
 import { vecWidthBad, type SqlVector } from '../policies/sql-vector.js';
 import { VERSION } from '../version.js';
-import { assembleCandidate, certificateTau, sumsInterval } from './bandit/assemble.js';
+import { admitted, assembleCandidate, certificateTau, deficiencyOf, sumsInterval } from './bandit/assemble.js';
+import { runPoissonBootstrap } from './bandit/poisson-bootstrap-sql.js';
+import type { EstimatorId } from './estimators/types.js';
+import { DEFAULT_POISSON_BUCKETS } from './intervals/poisson-bootstrap.js';
 import { clickhouseCandidateSums, clickhouseExplain, clickhouseLogRules } from './bandit/backend-clickhouse.js';
 import type { BanditPlan, CandidateSums } from './bandit/plan.js';
 import type { RowExpr } from './bandit/sql-dialect.js';
@@ -37,12 +42,12 @@ import type { CandidateResult, EvaluationResult, Interval, Warning } from '../co
 import type { RowRule } from '../datasets/validation.js';
 
 export interface ClickhouseEvaluateOptions
-  extends Pick<EvaluateOptions, 'policies' | 'estimators' | 'alpha' | 'clip' | 'smoothingAlpha' | 'rewardModel' | 'allowDeficient' | 'strict' | 'rewardRange' | 'contextColumns' | 'verdictSource' | 'command' | 'onProgress'>,
+  extends Pick<EvaluateOptions, 'policies' | 'estimators' | 'alpha' | 'resamples' | 'seed' | 'bootstrapBuckets' | 'clip' | 'smoothingAlpha' | 'rewardModel' | 'allowDeficient' | 'strict' | 'rewardRange' | 'contextColumns' | 'verdictSource' | 'command' | 'onProgress'>,
     ClickhouseOptions {
   /** clickhouse://HOST:PORT/DB.TABLE (the HTTP interface), or the parsed source. */
   source: string | ClickhouseSource;
-  /** t (default), hoeffding or bernstein (the bootstrap needs the rows in memory). */
-  interval?: 't' | 'hoeffding' | 'bernstein';
+  /** t (default), hoeffding, bernstein or poisson-bootstrap (the multinomial bootstrap needs the rows in memory). */
+  interval?: 't' | 'hoeffding' | 'bernstein' | 'poisson-bootstrap';
   /** K; default: the length of action_probs, else max(action) + 1. */
   numActions?: number;
   /** Extra settings for every query (e.g. prefer_localhost_replica: 0). */
@@ -65,7 +70,7 @@ function typeError(ref: string, column: string, type: string, want: string): Off
 export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promise<EvaluationResult> {
   const interval = opts.interval ?? 't';
   if ((interval as string) === 'bootstrap') {
-    throw new OffpolicyError('E_INTERVAL_METHOD', 'The bootstrap needs the rows in memory; a ClickHouse source gives sum-based intervals.', { hint: 'Use --interval t, hoeffding or bernstein.' });
+    throw new OffpolicyError('E_INTERVAL_METHOD', 'The bootstrap needs the rows in memory; a ClickHouse source gives sum-based intervals or the Poisson bootstrap.', { hint: 'Use --interval t, hoeffding, bernstein or poisson-bootstrap.' });
   }
   checkOptions({ ...opts, interval });
   const alpha = opts.alpha ?? 0.05;
@@ -182,6 +187,8 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
     }
     const ruleChecks = Object.fromEntries(rules.map((r, i) => [`chk_log${i}`, r.bad]));
     const records: CandidateSums[] = [];
+    const bootstrap: Map<EstimatorId, Interval | undefined>[] = candidates.map(() => new Map());
+    let poissonLogging: Interval | undefined;
     let logging: LogSummary | undefined;
     for (const [ci, { cand, prelude }] of candidates.entries()) {
       progress(ci, candidates.length, `evaluating ${cand.name}`);
@@ -223,6 +230,19 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
       }
       if (res.logging) logging = res.logging;
       records.push(res.record);
+      if (interval === 'poisson-bootstrap') {
+        // One more query: bucket sums of row_id on every shard, resample cells on the initiator (the first candidate's also resamples the logged reward).
+        progress(ci, candidates.length, `poisson bootstrap: ${cand.name}`);
+        const ids = admitted(estimators, deficiencyOf(res.record), allowDeficient, cand.name, []);
+        const boot = await runPoissonBootstrap(
+          CLICKHOUSE,
+          (sql) => conn.query(sql, qo),
+          { table: { from, rowCount: n }, candidate: cand, numActions: k, plan, ...(rewardHat ? { rewardHat } : {}), prelude, estimators: ids, loggedReward: ci === 0 },
+          { alpha, seed: opts.seed ?? 0, ...(opts.resamples !== undefined ? { resamples: opts.resamples } : {}), ...(opts.bootstrapBuckets !== undefined ? { buckets: opts.bootstrapBuckets } : {}) },
+        );
+        ids.forEach((id, j) => bootstrap[ci]!.set(id, boot.intervals[j]));
+        if (ci === 0) poissonLogging = boot.intervals[ids.length];
+      }
     }
     progress(candidates.length, candidates.length, 'summarizing');
 
@@ -231,7 +251,7 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
     const log = logging!;
     const loggingValue = sumsValue(log.sums);
     const rewardRange: [number, number] = opts.rewardRange ?? (log.minReward < log.maxReward ? [log.minReward, log.maxReward] : [log.minReward - 0.5, log.maxReward + 0.5]);
-    const loggingInterval: Interval | undefined = sumsInterval('dm', log.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
+    const loggingInterval: Interval | undefined = interval === 'poisson-bootstrap' ? poissonLogging : sumsInterval('dm', log.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
     const loggingTrue = log.truthSum !== undefined ? log.truthSum / log.sums.n : undefined;
     const candidateResults: CandidateResult[] = candidates.map(({ cand }, c) =>
       assembleCandidate(records[c]!, {
@@ -247,6 +267,7 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
         ...(loggingInterval ? { loggingInterval } : {}),
         strict,
         ...(opts.verdictSource ? { verdictSource: opts.verdictSource } : {}),
+        ...(interval === 'poisson-bootstrap' ? { bootstrap: bootstrap[c]! } : {}),
       }),
     );
     const accuracy = candidateResults.every((c) => c.trueValue !== undefined) ? accuracyTable(candidateResults, estimators, loggingTrue ?? loggingValue, globalWarnings) : undefined;
@@ -255,7 +276,7 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
       toolkitVersion: VERSION,
       createdAt: new Date().toISOString(),
       ...(opts.command ? { command: opts.command } : {}),
-      seed: 0,
+      seed: opts.seed ?? 0,
       dataset: {
         ref,
         name: `${source.database}.${source.table}`,
@@ -272,6 +293,7 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
         estimators,
         interval,
         alpha,
+        ...(interval === 'poisson-bootstrap' ? { bootstrapResamples: opts.resamples ?? 1000, bootstrapBuckets: opts.bootstrapBuckets ?? DEFAULT_POISSON_BUCKETS } : {}),
         ...(rewardSpec && rewardSpec.type === 'columns' ? { rewardModel: `columns:${rewardSpec.columns.join(',')}` } : {}),
         ...(Number.isFinite(params.clip) ? { clip: params.clip } : {}),
         strict,

@@ -22,7 +22,7 @@ import { CLIP_BINDS_ABOVE_L, sqlNumber } from '../estimators/params.js';
 import type { EstimatorId, SqlColumns } from '../estimators/types.js';
 import type { Interval } from '../../core/evaluation-result.js';
 import { checkPoissonOptions, checkRowIdRange, intervalsFromTotals, POISSON_THRESHOLDS, type PoissonBootstrapOptions, type ResampleTotals, type TermFields } from '../intervals/poisson-bootstrap.js';
-import { rowBasics, scanFrom, type ScanInput } from './scan-sql.js';
+import { preludeLevels, rowBasics, scanFrom, type ScanInput } from './scan-sql.js';
 import type { RowExpr, SqlDialect } from './sql-dialect.js';
 
 type IntegerDialect = SqlDialect & Required<Pick<SqlDialect, 'int64' | 'xor' | 'shiftRight' | 'mod' | 'intDiv' | 'mulMod32' | 'countAtMost' | 'crossRange'>>;
@@ -61,7 +61,7 @@ function zipLevels(levels: RowExpr[][], extra: readonly (readonly RowExpr[])[], 
   });
 }
 
-export interface PoissonScanInput extends Pick<ScanInput, 'log' | 'table' | 'candidate' | 'numActions' | 'plan' | 'rewardHat' | 'bounds'> {
+export interface PoissonScanInput extends Pick<ScanInput, 'log' | 'table' | 'prelude' | 'candidate' | 'numActions' | 'plan' | 'rewardHat' | 'bounds'> {
   /** The estimators to resample (the admitted ones), in output order. */
   estimators: readonly EstimatorId[];
   /** Also resample the mean logged reward (the logging policy's value), as the last entry. */
@@ -78,6 +78,8 @@ export interface PoissonScan {
   layout: TermFields[];
   /** Number of summed fields (aliases s0, s1, ...). */
   fields: number;
+  /** The rows the log holds: every resample must have seen them all (sum of n_g). */
+  rows: number;
   resamples: number;
 }
 
@@ -93,8 +95,8 @@ export function poissonBootstrapSql(dialect: SqlDialect, input: PoissonScanInput
   // Per-row inputs, the weight, and the estimators' terms (as the point scan computes them).
   const levels: RowExpr[][] = [rowBasics(d, input), [{ expr: '(pi / p)', alias: 'w' }], []];
   if (input.rewardHat) {
-    levels[0]!.push({ expr: d.double(vecAt(input.rewardHat, 'l.action')), alias: 'q' });
-    levels[0]!.push({ expr: d.double(vecDot(input.candidate.probs, input.rewardHat, k)), alias: 'dmv' });
+    levels[0]!.push({ expr: d.double(vecAt(input.rewardHat, 'l.action', d)), alias: 'q' });
+    levels[0]!.push({ expr: d.double(vecDot(input.candidate.probs, input.rewardHat, k, d)), alias: 'dmv' });
   }
   const needsPow = input.estimators.includes('es-ips') && alpha !== 0 && alpha !== 1;
   if (needsPow) {
@@ -142,7 +144,7 @@ export function poissonBootstrapSql(dialect: SqlDialect, input: PoissonScanInput
   ], 1);
   // Names of the bucket sums differ from the resample sums': ClickHouse resolves u.n as any alias n of the query.
   const unitAggs = ['g', `${d.double('count(*)')} AS n_g`, ...Array.from({ length: F }, (_, f) => `sum(t${f}) AS s${f}_g`), 'min(rid) AS ridmin_g', 'max(rid) AS ridmax_g'];
-  const units = d.scan(levels, unitAggs, scanFrom(input), { groupBy: 'g' });
+  const units = d.scan([...preludeLevels(d, input), ...levels], unitAggs, scanFrom(input), { groupBy: 'g' });
 
   // Every (bucket, b) cell: u = fmix32(fmix32(kW ^ g) ^ b), W = Poisson(1) by inverse CDF on u.
   const cells = (rel: string, first: number, count: number): string => {
@@ -155,16 +157,17 @@ export function poissonBootstrapSql(dialect: SqlDialect, input: PoissonScanInput
       { expr: d.xor(String(keys.weight), d.int64('u.g')), alias: 'wx' },
     ];
     const cellLevels: RowExpr[][] = [carry, ...fmixLevels(d, 'wx', 'wa'), [{ expr: d.xor('wa5', 'rb'), alias: 'wy' }], ...fmixLevels(d, 'wy', 'wb'), [{ expr: d.double(d.countAtMost('wb5', POISSON_THRESHOLDS)), alias: 'wt' }]];
-    const cellAggs = ['rb', `sum(wt * un) AS n`, ...Array.from({ length: F }, (_, f) => `sum(wt * us${f}) AS s${f}`), 'min(umin) AS ridmin', 'max(umax) AS ridmax'];
+    const cellAggs = ['rb', 'sum(un) AS n0', `sum(wt * un) AS n`, ...Array.from({ length: F }, (_, f) => `sum(wt * us${f}) AS s${f}`), 'min(umin) AS ridmin', 'max(umax) AS ridmax'];
     return d.scan(cellLevels, cellAggs, d.crossRange(rel, 'u', 'b', count), { groupBy: 'rb' });
   };
-  return { sql: cells(`(${units})`, 0, B), units, cells, layout, fields: F, resamples: B };
+  const rows = input.table?.rowCount ?? input.log!.metadata.rowCount;
+  return { sql: cells(`(${units})`, 0, B), units, cells, layout, fields: F, resamples: B, rows };
 }
 
 /** The query's B rows as totals; refuses row ids the hash does not define. */
 export function poissonTotalsFromRows(rows: readonly Record<string, unknown>[], scan: PoissonScan): ResampleTotals {
   const totals = emptyTotals(scan);
-  checkRowIdRange(...fillTotals(totals, rows, scan.fields, 0, scan.resamples));
+  checkRowIdRange(...fillTotals(totals, rows, scan, 0, scan.resamples));
   return totals;
 }
 
@@ -173,12 +176,18 @@ function emptyTotals(scan: PoissonScan): ResampleTotals {
 }
 
 /** Copies the rows of resamples first .. first + count - 1 into totals; returns the row ids' [min, max]. */
-function fillTotals(totals: ResampleTotals, rows: readonly Record<string, unknown>[], fields: number, first: number, count: number): [number, number] {
+function fillTotals(totals: ResampleTotals, rows: readonly Record<string, unknown>[], scan: PoissonScan, first: number, count: number): [number, number] {
+  const fields = scan.fields;
   if (rows.length !== count) throw new OffpolicyError('E_BOOTSTRAP_SHAPE', `The Poisson bootstrap query returned ${rows.length} resamples, expected ${count}.`);
   let lo = Infinity, hi = -Infinity;
   for (const row of rows) {
     const b = Number(row.rb);
     if (!(b >= first && b < first + count)) throw new OffpolicyError('E_BOOTSTRAP_SHAPE', `The Poisson bootstrap query returned resample ${b} outside ${first} .. ${first + count - 1}.`);
+    if (Number(row.n0) !== scan.rows) {
+      throw new OffpolicyError('E_BOOTSTRAP_PARTIAL', `The Poisson bootstrap's bucket sums cover ${Number(row.n0)} rows, but the log holds ${scan.rows}; no partial result is reported.`, {
+        hint: 'The table changed during the evaluation or a shard answered for part of its rows; evaluate again once it is stable.',
+      });
+    }
     totals.rows[b] = Number(row.n);
     for (let f = 0; f < fields; f++) totals.fields[f]![b] = Number(row[`s${f}`] ?? 0);
     lo = Math.min(lo, Number(row.ridmin));
@@ -221,7 +230,7 @@ export async function runPoissonBootstrap(
   let lo = Infinity, hi = -Infinity;
   for (let first = 0; first < B; first += chunk) {
     const count = Math.min(chunk, B - first);
-    const [a, b] = fillTotals(totals, await query(scan.cells(rel, first, count)), scan.fields, first, count);
+    const [a, b] = fillTotals(totals, await query(scan.cells(rel, first, count)), scan, first, count);
     lo = Math.min(lo, a);
     hi = Math.max(hi, b);
     opts.onProgress?.(first + count, B);
