@@ -214,7 +214,10 @@ describe('SQL (DuckDB) equals the in-memory counterpart', () => {
   it('the same seed gives the same bytes; another seed other intervals', async () => {
     const opts: EvaluateOptions = { data: 'fast', policies: [{ name: 'far', spec: 'column:far' }], rewardModel: 'columns:q', interval: 'poisson-bootstrap', seed: 21, resamples: 200 };
     const strip = (r: EvaluationResult): string => JSON.stringify({ ...r, createdAt: '' });
-    const one = await evaluate(ws, opts);
+    const seen: [number, number, string][] = [];
+    const one = await evaluate(ws, { ...opts, onProgress: (done, total, stage) => seen.push([done, total, stage]) });
+    // The resamples run in chunks of 100 after the bucket sums are staged: progress after each.
+    expect(seen.filter((x) => x[2] === 'poisson bootstrap: far').map((x) => x[0])).toEqual([0, 100, 200]);
     expect(strip(await evaluate(ws, opts))).toBe(strip(one));
     const other = await evaluate(ws, { ...opts, seed: 22 });
     expect(byEstimator(other).get('ips')).not.toEqual(byEstimator(one).get('ips'));

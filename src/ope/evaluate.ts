@@ -416,7 +416,16 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, stored: Data
             bounds: { maxWeight, minPropensity: minP },
             estimators: ids,
             loggedReward: ci === 0,
-          }, { ...poisson, alpha });
+          }, {
+            ...poisson,
+            alpha,
+            // The bucket sums once into a temporary table, then the resamples in chunks with progress.
+            stage: async (units) => {
+              await queryRows(conn, `CREATE OR REPLACE TEMPORARY TABLE poisson_units AS ${units}`);
+              return 'poisson_units';
+            },
+            onProgress: (done, total) => progress(done, total, `poisson bootstrap: ${cand.name}`),
+          });
           ids.forEach((id, j) => bootstrap[ci]!.set(id, boot.intervals[j]));
           if (ci === 0) loggingInterval = boot.intervals[ids.length];
         }

@@ -22,7 +22,7 @@ import { CLIP_BINDS_ABOVE_L, sqlNumber } from '../estimators/params.js';
 import type { EstimatorId, SqlColumns } from '../estimators/types.js';
 import type { Interval } from '../../core/evaluation-result.js';
 import { checkPoissonOptions, checkRowIdRange, intervalsFromTotals, POISSON_THRESHOLDS, type PoissonBootstrapOptions, type ResampleTotals, type TermFields } from '../intervals/poisson-bootstrap.js';
-import { rowBasics, scanFrom, type ScanInput } from './scan-sql.js';
+import { preludeLevels, rowBasics, scanFrom, type ScanInput } from './scan-sql.js';
 import type { RowExpr, SqlDialect } from './sql-dialect.js';
 
 type IntegerDialect = SqlDialect & Required<Pick<SqlDialect, 'int64' | 'xor' | 'shiftRight' | 'mod' | 'intDiv' | 'mulMod32' | 'countAtMost' | 'crossRange'>>;
@@ -72,10 +72,14 @@ export interface PoissonScan {
   sql: string;
   /** The inner aggregate alone: one row per non-empty bucket (g, n_g, s0_g, s1_g, ..., ridmin_g, ridmax_g); what a shard returns. */
   units: string;
+  /** The outer aggregate over `rel` (the units as a parenthesised query or a table) for resamples first .. first + count - 1. */
+  cells(rel: string, first: number, count: number): string;
   /** Per estimator (then the logged reward), where its parts are in the fields. */
   layout: TermFields[];
   /** Number of summed fields (aliases s0, s1, ...). */
   fields: number;
+  /** The rows the log holds: every resample must have seen them all (sum of n_g). */
+  rows: number;
   resamples: number;
 }
 
@@ -141,51 +145,97 @@ export function poissonBootstrapSql(dialect: SqlDialect, input: PoissonScanInput
   ], 1);
   // Names of the bucket sums differ from the resample sums': ClickHouse resolves u.n as any alias n of the query.
   const unitAggs = ['g', `${d.double('count(*)')} AS n_g`, ...Array.from({ length: F }, (_, f) => `sum(t${f}) AS s${f}_g`), 'min(rid) AS ridmin_g', 'max(rid) AS ridmax_g'];
-  const units = d.scan(levels, unitAggs, scanFrom(input), { groupBy: 'g' });
+  const units = d.scan([...preludeLevels(d, input), ...levels], unitAggs, scanFrom(input), { groupBy: 'g' });
 
   // Every (bucket, b) cell: u = fmix32(fmix32(kW ^ g) ^ b), W = Poisson(1) by inverse CDF on u.
-  const carry: RowExpr[] = [
-    { expr: 'u.n_g', alias: 'un' },
-    ...Array.from({ length: F }, (_, f) => ({ expr: `u.s${f}_g`, alias: `us${f}` })),
-    { expr: 'u.ridmin_g', alias: 'umin' },
-    { expr: 'u.ridmax_g', alias: 'umax' },
-    { expr: d.int64('b'), alias: 'rb' },
-    { expr: d.xor(String(keys.weight), d.int64('u.g')), alias: 'wx' },
-  ];
-  const cellLevels: RowExpr[][] = [carry, ...fmixLevels(d, 'wx', 'wa'), [{ expr: d.xor('wa5', 'rb'), alias: 'wy' }], ...fmixLevels(d, 'wy', 'wb'), [{ expr: d.double(d.countAtMost('wb5', POISSON_THRESHOLDS)), alias: 'wt' }]];
-  const cellAggs = ['rb', `sum(wt * un) AS n`, ...Array.from({ length: F }, (_, f) => `sum(wt * us${f}) AS s${f}`), 'min(umin) AS ridmin', 'max(umax) AS ridmax'];
-  const sql = d.scan(cellLevels, cellAggs, d.crossRange(`(${units})`, 'u', 'b', B), { groupBy: 'rb' });
-  return { sql, units, layout, fields: F, resamples: B };
+  const cells = (rel: string, first: number, count: number): string => {
+    const carry: RowExpr[] = [
+      { expr: 'u.n_g', alias: 'un' },
+      ...Array.from({ length: F }, (_, f) => ({ expr: `u.s${f}_g`, alias: `us${f}` })),
+      { expr: 'u.ridmin_g', alias: 'umin' },
+      { expr: 'u.ridmax_g', alias: 'umax' },
+      { expr: first > 0 ? `${d.int64('b')} + ${first}` : d.int64('b'), alias: 'rb' },
+      { expr: d.xor(String(keys.weight), d.int64('u.g')), alias: 'wx' },
+    ];
+    const cellLevels: RowExpr[][] = [carry, ...fmixLevels(d, 'wx', 'wa'), [{ expr: d.xor('wa5', 'rb'), alias: 'wy' }], ...fmixLevels(d, 'wy', 'wb'), [{ expr: d.double(d.countAtMost('wb5', POISSON_THRESHOLDS)), alias: 'wt' }]];
+    const cellAggs = ['rb', 'sum(un) AS n0', `sum(wt * un) AS n`, ...Array.from({ length: F }, (_, f) => `sum(wt * us${f}) AS s${f}`), 'min(umin) AS ridmin', 'max(umax) AS ridmax'];
+    return d.scan(cellLevels, cellAggs, d.crossRange(rel, 'u', 'b', count), { groupBy: 'rb' });
+  };
+  const rows = input.table?.rowCount ?? input.log!.metadata.rowCount;
+  return { sql: cells(`(${units})`, 0, B), units, cells, layout, fields: F, resamples: B, rows };
 }
 
 /** The query's B rows as totals; refuses row ids the hash does not define. */
 export function poissonTotalsFromRows(rows: readonly Record<string, unknown>[], scan: PoissonScan): ResampleTotals {
-  const B = scan.resamples;
-  const totals: ResampleTotals = { rows: new Float64Array(B), fields: Array.from({ length: scan.fields }, () => new Float64Array(B)) };
-  let lo = Infinity, hi = -Infinity;
-  for (const row of rows) {
-    const b = Number(row.rb);
-    totals.rows[b] = Number(row.n);
-    for (let f = 0; f < scan.fields; f++) totals.fields[f]![b] = Number(row[`s${f}`] ?? 0);
-    lo = Math.min(lo, Number(row.ridmin));
-    hi = Math.max(hi, Number(row.ridmax));
-  }
-  if (rows.length !== B) throw new OffpolicyError('E_BOOTSTRAP_SHAPE', `The Poisson bootstrap query returned ${rows.length} resamples, expected ${B}.`);
-  checkRowIdRange(lo, hi);
+  const totals = emptyTotals(scan);
+  checkRowIdRange(...fillTotals(totals, rows, scan, 0, scan.resamples));
   return totals;
 }
 
+function emptyTotals(scan: PoissonScan): ResampleTotals {
+  return { rows: new Float64Array(scan.resamples), fields: Array.from({ length: scan.fields }, () => new Float64Array(scan.resamples)) };
+}
+
+/** Copies the rows of resamples first .. first + count - 1 into totals; returns the row ids' [min, max]. */
+function fillTotals(totals: ResampleTotals, rows: readonly Record<string, unknown>[], scan: PoissonScan, first: number, count: number): [number, number] {
+  const fields = scan.fields;
+  if (rows.length !== count) throw new OffpolicyError('E_BOOTSTRAP_SHAPE', `The Poisson bootstrap query returned ${rows.length} resamples, expected ${count}.`);
+  let lo = Infinity, hi = -Infinity;
+  for (const row of rows) {
+    const b = Number(row.rb);
+    if (!(b >= first && b < first + count)) throw new OffpolicyError('E_BOOTSTRAP_SHAPE', `The Poisson bootstrap query returned resample ${b} outside ${first} .. ${first + count - 1}.`);
+    if (Number(row.n0) !== scan.rows) {
+      throw new OffpolicyError('E_BOOTSTRAP_PARTIAL', `The Poisson bootstrap's bucket sums cover ${Number(row.n0)} rows, but the log holds ${scan.rows}; no partial result is reported.`, {
+        hint: 'The table changed during the evaluation or a shard answered for part of its rows; evaluate again once it is stable.',
+      });
+    }
+    totals.rows[b] = Number(row.n);
+    for (let f = 0; f < fields; f++) totals.fields[f]![b] = Number(row[`s${f}`] ?? 0);
+    lo = Math.min(lo, Number(row.ridmin));
+    hi = Math.max(hi, Number(row.ridmax));
+  }
+  return [lo, hi];
+}
+
+export interface RunPoissonOptions extends PoissonBootstrapOptions {
+  /**
+   * Keeps the bucket sums where the engine can read them again (e.g. a DuckDB
+   * temporary table) and returns that relation: the resamples then run in chunks,
+   * with progress after each. Without it: one query.
+   */
+  stage?: (unitsSql: string) => Promise<string>;
+  /** Resamples per chunk when staged; default 100. */
+  chunk?: number;
+}
+
 /**
- * Runs the bootstrap query through `query` (any engine the dialect speaks) and
- * returns the intervals of input.estimators (then the logged reward's, when asked).
+ * Runs the bootstrap through `query` (any engine the dialect speaks) and returns
+ * the intervals of input.estimators (then the logged reward's, when asked).
  */
 export async function runPoissonBootstrap(
   d: SqlDialect,
   query: (sql: string) => Promise<readonly Record<string, unknown>[]>,
   input: PoissonScanInput,
-  opts: Omit<PoissonBootstrapOptions, 'onProgress'>,
+  opts: RunPoissonOptions,
 ): Promise<{ intervals: (Interval | undefined)[]; replicates: Float64Array[]; sql: string }> {
   const scan = poissonBootstrapSql(d, input, opts);
-  const totals = poissonTotalsFromRows(await query(scan.sql), scan);
+  const B = scan.resamples;
+  if (!opts.stage) {
+    const totals = poissonTotalsFromRows(await query(scan.sql), scan);
+    opts.onProgress?.(B, B);
+    return { ...intervalsFromTotals(totals, scan.layout, opts.alpha), sql: scan.sql };
+  }
+  const rel = await opts.stage(scan.units);
+  const totals = emptyTotals(scan);
+  const chunk = Math.max(1, opts.chunk ?? 100);
+  let lo = Infinity, hi = -Infinity;
+  for (let first = 0; first < B; first += chunk) {
+    const count = Math.min(chunk, B - first);
+    const [a, b] = fillTotals(totals, await query(scan.cells(rel, first, count)), scan, first, count);
+    lo = Math.min(lo, a);
+    hi = Math.max(hi, b);
+    opts.onProgress?.(first + count, B);
+  }
+  checkRowIdRange(lo, hi);
   return { ...intervalsFromTotals(totals, scan.layout, opts.alpha), sql: scan.sql };
 }

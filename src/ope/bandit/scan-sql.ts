@@ -131,7 +131,7 @@ function outsideExpr(d: SqlDialect, plan: BanditPlan): string {
 }
 
 /** The prelude as the first level (see ScanInput.prelude). */
-function preludeLevels(d: SqlDialect, input: Pick<ScanInput, 'prelude'>): RowExpr[][] {
+export function preludeLevels(d: SqlDialect, input: Pick<ScanInput, 'prelude'>): RowExpr[][] {
   if (!input.prelude || input.prelude.length === 0) return [];
   if (d.name === 'duckdb') throw new Error('scan: a prelude needs a dialect with flat row expressions');
   return [[...input.prelude]];

@@ -45,10 +45,11 @@ export interface SqlDialect extends VectorSql {
    */
   scan(levels: readonly (readonly RowExpr[])[], aggregates: readonly string[], from: string, opts?: { where?: string; groupBy?: string }): string;
   /**
-   * Exact integer primitives of the Poisson bootstrap's hash (./poisson-bootstrap-sql.ts).
-   * Operands are non-negative and below 2^63 (the hash keeps every product there),
-   * so signed 64-bit engines neither overflow nor differ on signs. Optional so a
-   * dialect without them still runs the point-estimate scan; the bootstrap refuses it.
+   * Exact integer primitives of the Poisson bootstrap's hash (./poisson-bootstrap-sql.ts):
+   * values are uint32 (row ids below 2^53) held in 64-bit integers, and mulMod32
+   * keeps its product exact in the engine's integer type. Optional so a dialect
+   * without them still runs the point-estimate scan; the bootstrap refuses it.
+   * int64: expr as a 64-bit integer, signed or unsigned.
    */
   int64?(expr: string): string;
   xor?(a: string, b: string): string;
@@ -160,6 +161,16 @@ export const CLICKHOUSE: SqlDialect = {
     const g = groupBy ? rename(groupBy) : undefined;
     return `WITH\n  ${withs.join(',\n  ')}\nSELECT\n  ${aggs.join(',\n  ')}\nFROM ${from}${where ? `\nWHERE ${rename(where)}` : ''}${g ? `\nGROUP BY ${g} ORDER BY ${g}` : ''}`;
   },
+  // The Poisson bootstrap's hash in UInt64: a product of two uint32 is below 2^64, so it is exact, and each operand is read once.
+  int64: (e) => `toUInt64(${e})`,
+  xor: (a, b) => `bitXor(${a}, ${b})`,
+  shiftRight: (a, k) => `bitShiftRight(${a}, ${k})`,
+  mod: (a, m) => `modulo(${a}, toUInt64(${m}))`,
+  intDiv: (a, m) => `intDiv(${a}, toUInt64(${m}))`,
+  mulMod32: (h, c) => `modulo(${h} * toUInt64(${c}), toUInt64(4294967296))`,
+  // One reference to u: ClickHouse expands WITH aliases into the expression tree.
+  countAtMost: (u, ts) => `arrayCount(t -> t <= ${u}, [${ts.map((t) => `toUInt64(${t})`).join(', ')}])`,
+  crossRange: (rel, as, column, count) => `${rel} AS ${as} ARRAY JOIN range(${count}) AS ${column}`,
 };
 
 /** Prefix of the ClickHouse scan's row aliases. */
