@@ -11,10 +11,12 @@ import type { DatasetVersion, Workspace } from '../../datasets/workspace.js';
 import type { Interval, Warning } from '../../core/evaluation-result.js';
 import { tInterval } from '../intervals/t.js';
 import { sumsFromTerms } from '../sums.js';
+import { candidateName, checkCandidateNames } from '../../policies/candidates.js';
 import { loadTrajectoryCandidate, type ResolvedCandidate, type TrajectoryCandidateInput, type TrajectoryPolicyDirLoader } from './candidates.js';
 import { DEFAULT_GAMMA, discountedReturns, trajectoryOpeData, type TrajectoryOpeData } from './data.js';
 import type { ActionBox } from './kernel.js';
 import { qColumnsProvider } from './q-columns.js';
+import { trajectoryPushdown } from './pushdown.js';
 import { getTrajectoryEstimator } from './estimators/index.js';
 import { DEFAULT_TRAJECTORY_ESTIMATORS, scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
@@ -34,6 +36,8 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
   rewardModel?: string;
   /** Optional SQL condition over the stored columns. */
   where?: string;
+  /** 'auto' (default) computes the sums in DuckDB when every candidate is a table and Q (if needed) is columns (pushdown.ts); 'never' loads the steps. */
+  pushdown?: 'auto' | 'never';
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -41,8 +45,8 @@ export interface BehaviourValue {
   /** Mean discounted return of the logged episodes (on-policy). */
   value: number;
   interval?: Interval;
-  /** Per-episode discounted returns. */
-  returns: Float64Array;
+  /** Per-episode discounted returns (absent when DuckDB computed only their sums). */
+  returns?: Float64Array;
 }
 
 export interface TrajectoryCandidateResult extends CandidateScore {
@@ -57,6 +61,8 @@ export interface TrajectoryEvaluation {
   behaviour: BehaviourValue;
   candidates: TrajectoryCandidateResult[];
   warnings: Warning[];
+  /** Where the sums were computed: 'duckdb' (pushdown.ts) or 'memory'. */
+  backend: 'duckdb' | 'memory';
 }
 
 /** The behaviour policy's value on the same episodes: mean discounted return, t interval. */
@@ -76,6 +82,7 @@ export async function evaluateTrajectoryArrays(
   const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
   const d = trajectoryOpeData(a, gamma, { requireBehaviorLogprob: ids.some((id) => getTrajectoryEstimator(id).needsWeights) });
   const behaviour = behaviourValue(d, opts.alpha ?? 0.05);
+  checkCandidateNames(opts.candidates.map(candidateName));
   const candidates: TrajectoryCandidateResult[] = [];
   const total = opts.candidates.length;
   for (let j = 0; j < total; j++) {
@@ -100,6 +107,7 @@ export async function evaluateTrajectoryArrays(
     behaviour,
     candidates,
     warnings: [],
+    backend: 'memory',
   };
 }
 
@@ -108,6 +116,10 @@ export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opt
   const version = await ws.resolve(data);
   const conn = await openMemoryConnection();
   try {
+    if (opts.pushdown !== 'never') {
+      const pushed = await trajectoryPushdown(conn, version, opts);
+      if (pushed) return pushed;
+    }
     const a = await loadTrajectoryArrays(conn, version, { where: opts.where });
     let qProvider = opts.qProvider;
     if (!qProvider && opts.rewardModel?.startsWith('columns:')) {
