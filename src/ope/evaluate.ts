@@ -14,13 +14,17 @@
  *    (../datasets/load-bandit.ts); needed for JSON / learned policies, fitted
  *    reward models, estimated propensities and the bootstrap.
  */
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { sha256File } from '../datasets/fs-guard.js';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
-import { loadBanditArrays, MISSING_AT_RANDOM, numActionsOf, observedRewardsView, readMatrix, requireBandit, versionScan, type BanditArrays } from '../datasets/load-bandit.js';
+import { loadBanditArrays, MISSING_AT_RANDOM, numActionsOf, observedRewardsView, readContexts, readMatrix, requireBandit, versionScan, type BanditArrays } from '../datasets/load-bandit.js';
+import { actionFeaturesOf, describeFeatures, resolveFeatures } from '../datasets/features.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
-import { candidateFrom, candidateLeafPaths, candidateName, checkCandidateNames, candidateRowChecks, checkSqlCandidate, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
+import { candidateFrom, candidateLeafPaths, candidateName, checkCandidateNames, candidateRowChecks, checkSqlCandidate, isPositionAware, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
 import { checkProbabilityMatrix } from '../policies/probabilities.js';
 import { vecAsList, vecDot, type SqlVector } from '../policies/sql-vector.js';
 import { VERSION } from '../version.js';
@@ -30,19 +34,28 @@ import { duckdbCandidateSums, footerStats, type DuckdbScanResult } from './bandi
 import { memoryCandidateSums } from './bandit/backend-memory.js';
 import type { BanditPlan, CandidateSums } from './bandit/plan.js';
 import { DEFAULT_WEIGHT_QUANTILES } from './diagnostics.js';
-import { ESTIMATOR_IDS, getEstimator, resolveParams } from './estimators/index.js';
+import { ESTIMATOR_IDS, getEstimator, resolveParams, termRange } from './estimators/index.js';
 import type { BanditBatch, EstimatorId, RowTerms } from './estimators/types.js';
 import { bootstrapIntervals } from './intervals/bootstrap.js';
 import { DEFAULT_POISSON_BUCKETS, poissonBootstrapIntervals } from './intervals/poisson-bootstrap.js';
 import { runPoissonBootstrap } from './bandit/poisson-bootstrap-sql.js';
 import { DUCKDB } from './bandit/sql-dialect.js';
+import { bettingMeanInterval } from './intervals/betting.js';
+import { empiricalLikelihoodMeanInterval } from './intervals/empirical-likelihood.js';
+import { intervalsForTerms } from './intervals/index.js';
+import { needsRows } from './intervals/row-methods.js';
+import { loggedInputs } from './estimators/inputs.js';
 import { checkEvaluationLimits } from '../datasets/limits.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
 import { estimatePropensities } from './propensity.js';
-import { estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
+import { describeRewardModelInputs, estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
 import type { RewardData } from '../core/contracts.js';
-import { sumsValue } from './sums.js';
-import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, Warning } from '../core/evaluation-result.js';
+import { sumsFromTerms, sumsValue } from './sums.js';
+import { rewardModelFit } from './reward-models/fit-quality.js';
+import { dmUncertainty, type DmUncertainty } from './reward-models/uncertainty.js';
+import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, RewardModelFit, Warning } from '../core/evaluation-result.js';
+import type { AnyEvaluationResult, TrajectoryEvaluationResult } from '../core/trajectory-evaluation-result.js';
+import { evaluateTrajectories, type EvaluateTrajectoriesOptions } from './trajectory/result.js';
 
 export interface EvaluateOptions {
   /** Loads a trained-policy directory given as a candidate (the CLI passes the offline-RL loader; ope never imports a learner). */
@@ -70,6 +83,12 @@ export interface EvaluateOptions {
   rewardRange?: [number, number];
   /** Named scalar feature columns to use as the context (default: the `context` column). */
   contextColumns?: string[];
+  /** Columns to one-hot encode (added to the context when not in contextColumns; see datasets/features.ts). */
+  categorical?: string[];
+  /** Levels kept per categorical column before "other" (default 32). */
+  maxLevels?: number;
+  /** Join the log's item table (metadata.extra.itemContext) by action into fitted reward models (default true). */
+  itemFeatures?: boolean;
   /** 'auto' (default) uses the DuckDB fast path when it can; 'never' forces the in-memory path. */
   pushdown?: 'auto' | 'never';
   /** Estimator id or certificate kind whose lower bound decides the verdict (default: see VERDICT_PREFERENCE). */
@@ -82,7 +101,23 @@ export interface EvaluateOptions {
   /** The command line, recorded for reproduction. */
   command?: string;
   onProgress?: (done: number, total: number, stage: string) => void;
+  /** A bandit result (the default): trajectory data is refused with E_DATASET_KIND. See DispatchEvaluateOptions. */
+  setting?: 'bandit';
 }
+
+/**
+ * evaluate() options that dispatch on the dataset's kind: `setting: 'auto'`
+ * returns AnyEvaluationResult (told apart by its `setting`), 'trajectory' a
+ * trajectory result (other data is refused), 'bandit' a bandit one.
+ */
+export interface DispatchEvaluateOptions extends Omit<EvaluateOptions, 'setting'> {
+  setting: 'bandit' | 'trajectory' | 'auto';
+  /** Trajectory data only: discount, fitted Q evaluation, kernel bandwidth, selection. */
+  trajectory?: TrajectoryEvaluateSettings;
+}
+
+/** The options of a trajectory evaluation that a bandit one does not have (see evaluateTrajectories). */
+export type TrajectoryEvaluateSettings = Pick<EvaluateTrajectoriesOptions, 'gamma' | 'fqe' | 'bandwidth' | 'actionBox' | 'topK' | 'threshold' | 'trueValues' | 'where' | 'termRange'>;
 
 export function checkEstimators(ids: string[] | undefined): EstimatorId[] {
   const list = ids && ids.length > 0 ? ids : [...ESTIMATOR_IDS];
@@ -100,8 +135,8 @@ export function checkOptions(opts: Pick<EvaluateOptions, 'policies' | 'interval'
   }
   checkCandidateNames(opts.policies.map(candidateName));
   const interval = opts.interval ?? 'bootstrap';
-  if (!['bootstrap', 't', 'hoeffding', 'bernstein', 'poisson-bootstrap'].includes(interval)) {
-    throw new OffpolicyError('E_INTERVAL_METHOD', `Unknown interval method "${interval}".`, { hint: 'Use bootstrap, t, hoeffding, bernstein or poisson-bootstrap.' });
+  if (!['bootstrap', 't', 'hoeffding', 'bernstein', 'poisson-bootstrap', 'betting', 'empirical-likelihood'].includes(interval)) {
+    throw new OffpolicyError('E_INTERVAL_METHOD', `Unknown interval method "${interval}".`, { hint: 'Use bootstrap, t, hoeffding, bernstein, poisson-bootstrap, betting or empirical-likelihood.' });
   }
   if (opts.alpha !== undefined && !(opts.alpha > 0 && opts.alpha < 1)) {
     throw new OffpolicyError('E_ALPHA', `The miscoverage level alpha must lie strictly between 0 and 1, got ${opts.alpha}.`, { hint: 'Use e.g. --alpha 0.05 for a 95% interval.' });
@@ -133,9 +168,87 @@ function logVector(v: DatasetVersion, columns: string[], k: number): SqlVector {
   return { kind: 'scalars', exprs: columns.map(q) };
 }
 
-export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<EvaluationResult> {
+/**
+ * Evaluates candidate policies on a stored dataset. With `setting: 'auto'` it
+ * dispatches on the dataset's kind: a bandit log goes through the bandit
+ * pipeline (below), trajectory data through evaluateTrajectories (DuckDB
+ * pushdown when the candidates are tables and Q is columns, else in memory).
+ */
+export function evaluate(ws: Workspace, opts: EvaluateOptions | (DispatchEvaluateOptions & { setting: 'bandit' })): Promise<EvaluationResult>;
+export function evaluate(ws: Workspace, opts: DispatchEvaluateOptions & { setting: 'trajectory' }): Promise<TrajectoryEvaluationResult>;
+export function evaluate(ws: Workspace, opts: DispatchEvaluateOptions): Promise<AnyEvaluationResult>;
+export async function evaluate(ws: Workspace, opts: EvaluateOptions | DispatchEvaluateOptions): Promise<AnyEvaluationResult> {
   checkOptions(opts);
-  const stored = await ws.resolve(opts.data);
+  const version = await ws.resolve(opts.data);
+  const setting = opts.setting ?? 'bandit';
+  if (!['bandit', 'trajectory', 'auto'].includes(setting)) {
+    throw new OffpolicyError('E_SETTING', `Unknown evaluation setting "${setting}".`, { hint: "Use 'bandit', 'trajectory' or 'auto' (dispatch on the dataset kind)." });
+  }
+  if (version.metadata.kind === 'trajectory') {
+    if (setting === 'bandit') {
+      throw new OffpolicyError('E_DATASET_KIND', `Dataset ${version.ref} holds trajectories, and evaluate() was asked for a bandit result.`, {
+        hint: "Pass setting: 'auto' (dispatch on the dataset kind; the result is AnyEvaluationResult) or 'trajectory'.",
+      });
+    }
+    return evaluateTrajectoryData(ws, opts as DispatchEvaluateOptions);
+  }
+  if (setting === 'trajectory') {
+    throw new OffpolicyError('E_DATASET_KIND', `Dataset ${version.ref} is a ${version.metadata.kind} log, not trajectory data.`, { hint: "Pass setting: 'auto' or 'bandit'." });
+  }
+  const t = 'trajectory' in opts ? opts.trajectory : undefined;
+  if (t && Object.keys(t).length > 0) {
+    throw new OffpolicyError('E_OPTION_SETTING', `Dataset ${version.ref} is a bandit log; the trajectory options (${Object.keys(t).join(', ')}) do not apply.`, { hint: 'Drop them, or evaluate trajectory data.' });
+  }
+  const { setting: _s, ...bandit } = opts as DispatchEvaluateOptions;
+  return evaluateBandit(ws, bandit, version);
+}
+
+/** The bandit options that have no meaning on trajectory data, when set. */
+function banditOnly(opts: DispatchEvaluateOptions): string[] {
+  const out: string[] = [];
+  if (opts.policies.some((p) => p.probColumns)) out.push('probColumns');
+  if (opts.smoothingAlpha !== undefined) out.push('smoothingAlpha');
+  if (opts.contextColumns) out.push('contextColumns');
+  if (opts.verdictSource !== undefined) out.push('verdictSource');
+  if (opts.allowDeficient) out.push('allowDeficient');
+  if (opts.strict) out.push('strict');
+  return out;
+}
+
+async function evaluateTrajectoryData(ws: Workspace, opts: DispatchEvaluateOptions): Promise<TrajectoryEvaluationResult> {
+  const bad = banditOnly(opts);
+  if (bad.length > 0) {
+    throw new OffpolicyError('E_OPTION_SETTING', `Dataset ${opts.data} holds trajectories; the bandit option(s) ${bad.join(', ')} do not apply.`, {
+      hint: 'Drop them (trajectory candidates are policies or tables keyed by (episode_id, step) with p_0..p_{K-1} or logprob).',
+    });
+  }
+  const t = opts.trajectory ?? {};
+  const progress = opts.onProgress;
+  return evaluateTrajectories(ws, {
+    ...t,
+    data: opts.data,
+    candidates: opts.policies.map((p) => ({ ...(p.name !== undefined ? { name: p.name } : {}), spec: p.spec })),
+    ...(opts.loadPolicyDir ? { loadPolicyDir: opts.loadPolicyDir } : {}),
+    ...(opts.estimators ? { estimators: opts.estimators } : {}),
+    interval: opts.interval ?? 'bootstrap',
+    ...(opts.alpha !== undefined ? { alpha: opts.alpha } : {}),
+    ...(opts.resamples !== undefined ? { resamples: opts.resamples } : {}),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    ...(opts.clip !== undefined ? { clip: opts.clip } : {}),
+    ...(opts.rewardModel !== undefined ? { rewardModel: opts.rewardModel } : {}),
+    ...(opts.rewardRange ? { rewardRange: opts.rewardRange } : {}),
+    ...(opts.pushdown ? { pushdown: opts.pushdown } : {}),
+    ...(opts.command ? { command: opts.command } : {}),
+    fqe: {
+      ...(opts.folds !== undefined ? { folds: opts.folds } : {}),
+      ...t.fqe,
+      ...(progress && !t.fqe?.onProgress ? { onProgress: (c: string, done: number, total: number) => progress(done, total, `fitting Q for ${c}`) } : {}),
+    },
+    ...(progress ? { onProgress: (stage: string, done: number, total: number) => progress(done, total, stage) } : {}),
+  });
+}
+
+async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, stored: DatasetVersion): Promise<EvaluationResult> {
   requireBandit(stored);
   checkEvaluationLimits(stored.metadata.rowCount, stored.metadata.actionSpace?.type === 'discrete' ? stored.metadata.actionSpace.n : undefined, opts.resamples);
   const estimators = checkEstimators(opts.estimators);
@@ -175,22 +288,38 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         message: `Scored on the ${n} rows with a reward; ${rowsWithoutReward} of ${stored.metadata.rowCount} rows have none and were left out. Every estimate assumes ${MISSING_AT_RANDOM}.`,
       });
     }
-    const contextDim = await contextDimOf(conn, version, opts.contextColumns);
+    // What the context is (the same answer describe gives; datasets/features.ts).
+    const features = await resolveFeatures(conn, version, {
+      ...(opts.contextColumns ? { contextColumns: opts.contextColumns } : {}),
+      ...(opts.categorical ? { categorical: opts.categorical } : {}),
+      ...(opts.maxLevels !== undefined ? { maxLevels: opts.maxLevels } : {}),
+    });
+    const contextDim = features.width;
+    const items = opts.itemFeatures === false ? undefined : actionFeaturesOf(version, k, features.maxLevels);
+    if (items && items.missingActions.length > 0 && rewardSpec?.type === 'fit') {
+      globalWarnings.push({
+        code: 'ITEM_FEATURES_MISSING',
+        message: `${items.source} has no row for ${items.missingActions.length} action(s) (first: ${items.missingActions.slice(0, 5).join(', ')}); their item features are 0.`,
+      });
+    }
+    const numPositions = has(version, 'position') ? await numPositionsOf(conn, version) : undefined;
+    let positionsP: Promise<Int32Array> | null = null;
+    const positions = (): Promise<Int32Array> => (positionsP ??= readPositions(conn, version));
 
     // Lazily loaded arrays (needed by JSON policies, fitted models, the bootstrap...).
     let dataP: Promise<BanditArrays> | null = null;
-    const data = (): Promise<BanditArrays> => (dataP ??= loadBanditArrays(conn, version, opts.contextColumns ? { contextColumns: opts.contextColumns } : {}));
+    const data = (): Promise<BanditArrays> => (dataP ??= loadBanditArrays(conn, version, { features }));
     const rewardData = async (): Promise<RewardData> => {
       const d = await data();
-      return { n: d.n, d: d.contextDim, numActions: k, contexts: d.contexts, actions: d.actions, rewards: d.rewards };
+      return { n: d.n, d: d.contextDim, numActions: k, contexts: d.contexts, actions: d.actions, rewards: d.rewards, ...(items ? { actionFeatures: { width: items.width, values: items.values } } : {}) };
     };
 
     const hasPropensity = has(version, 'propensity');
     const maybePushdown =
       (opts.pushdown ?? 'auto') === 'auto' &&
-      interval !== 'bootstrap' &&
+      !needsRows(interval) &&
       hasPropensity &&
-      opts.policies.every((p) => typeof p.spec === 'string' && !p.spec.trim().toLowerCase().endsWith('.json')) &&
+      opts.policies.every((p) => typeof p.spec === 'string' && (!p.spec.trim().toLowerCase().endsWith('.json') || isFixedJson(p.spec))) &&
       (rewardSpec === null || rewardSpec.type === 'columns');
     progress(0, opts.policies.length, 'loading candidates');
     const candidates: Candidate[] = [];
@@ -201,6 +330,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
           log: version,
           numActions: k,
           contextDim,
+          ...(numPositions !== undefined ? { numPositions } : {}),
           fitRewardModel: async (kind) => fitRewardModel(await rewardData(), { kind, seed }),
           deferColumnChecks: maybePushdown,
           ...(opts.loadPolicyDir ? { loadPolicyDir: opts.loadPolicyDir } : {}),
@@ -225,8 +355,11 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     };
     const records: CandidateSums[] = [];
     let propensitiesEstimated = false;
+    let rewardModelFitResult: RewardModelFit | undefined;
+    let dmError: DmUncertainty | null = null;
     let loggingInterval: Interval | undefined;
     const bootstrap: Map<EstimatorId, Interval | undefined>[] = candidates.map(() => new Map());
+    const intervalWarnings: Warning[][] = candidates.map(() => []);
 
     if (usePushdown) {
       const loggingProbs: SqlVector | undefined = has(version, 'action_probs') ? { kind: 'list', expr: 'l.action_probs' } : undefined;
@@ -306,9 +439,16 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
       let rewardHat: Float64Array | undefined;
       if (rewardSpec?.type === 'fit') {
         progress(0, 1, `fitting ${rewardSpec.kind} reward model`);
-        const fit = await estimateRewardHat(await rewardData(), { kind: rewardSpec.kind, seed, folds: opts.folds ?? 1 });
+        const rd = await rewardData();
+        const folds = opts.folds ?? 1;
+        const fit = await estimateRewardHat(rd, { kind: rewardSpec.kind, seed, folds });
         rewardHat = fit.rewardHat;
         globalWarnings.push(...fit.warnings);
+        const refit = (train: RewardData) => fitRewardModel(train, { kind: rewardSpec.kind, seed });
+        rewardModelFitResult = await rewardModelFit(rd, rewardSpec.kind, folds, rewardHat, refit, seed);
+        // DM's interval with the model's error (./reward-models/uncertainty.ts): from a model fitted on every row.
+        // Hoeffding and Bernstein need terms in the reward range, which the corrected terms leave.
+        if (estimators.includes('dm') && (interval === 't' || interval === 'bootstrap') && (rewardSpec.kind === 'ridge' || rewardSpec.kind === 'logistic')) dmError = dmUncertainty(await refit(rd), rd);
       } else if (rewardSpec?.type === 'columns') {
         const vec = logVector(version, rewardSpec.columns, k);
         await checkPredictionColumns(conn, version, vec, k);
@@ -322,10 +462,13 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         if (cand.type === 'sql') {
           targetProbs = await readVector(conn, version, cand.relation, cand.probs, k, 'pi');
         } else {
-          if (d.contextDim === 0 && cand.policy.usesContext !== false) {
+          if (d.contextDim === 0 && cand.policy.usesContext !== false && !cand.policy.features) {
             globalWarnings.push({ code: 'NO_CONTEXT', message: `Candidate "${cand.name}" was scored without contexts (the log has none).` });
           }
-          targetProbs = cand.policy.actionProbs(d.contexts, d.n);
+          const contexts = cand.policy.features ? await readContexts(conn, version, cand.policy.features) : d.contexts;
+          // A policy that carries its own feature spec (a learned policy) reads the log through it.
+          const atPositions = cand.policy.actionProbsAtPositions?.bind(cand.policy);
+          targetProbs = atPositions && numPositions !== undefined ? atPositions(contexts, await positions(), d.n) : cand.policy.actionProbs(contexts, d.n);
           checkProbabilityMatrix(targetProbs, d.n, k, `"${cand.name}"`);
         }
         const batch: BanditBatch = {
@@ -339,7 +482,40 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
           ...(loggingProbs ? { loggingProbs } : {}),
         };
         const { record, terms } = memoryCandidateSums(batch, d.expectedRewards, memoryPlan);
+        const dmTerms = terms.get('dm');
+        if (dmError && dmTerms) {
+          const corr = dmError.correction(targetProbs);
+          const num = Float64Array.from(dmTerms.num, (v, i) => v + corr[i]!);
+          terms.set('dm', { ...dmTerms, num });
+          // The point estimate stays sum(dm_i) / n; the corrected terms carry the variance.
+          const sums = sumsFromTerms({ ...dmTerms, num });
+          const sumNum = record.estimators.get('dm')!.sumNum;
+          record.estimators.set('dm', { ...sums, sumNum, sumNumDen: sumNum });
+        }
         records.push(record);
+        if (interval === 'betting' || interval === 'empirical-likelihood') {
+          const ids = admitted(estimators, deficiencyOf(record), allowDeficient, cand.name, []);
+          const rewardRange = rangeOf(await loggingSummary());
+          const maxWeight = 1 / record.minPropensity;
+          const reasons = new Map<string, EstimatorId[]>();
+          const ivs = intervalsForTerms(
+            ids.map((id) => terms.get(id)!),
+            {
+              method: interval,
+              alpha,
+              seed,
+              estimators: ids,
+              ranges: ids.map((id) => termRange(id, { rewardRange, maxWeight, params })),
+              weights: loggedInputs(batch).weights,
+              rewards: d.rewards,
+              rewardRange,
+              maxWeight,
+              onUnsupported: (j, reason) => reasons.set(reason, [...(reasons.get(reason) ?? []), ids[j]!]),
+            },
+          );
+          ids.forEach((id, j) => bootstrap[ci]!.set(id, ivs[j] ?? undefined));
+          for (const [reason, which] of reasons) intervalWarnings[ci]!.push({ code: 'INTERVAL_UNSUPPORTED', message: `No ${interval} interval for ${which.join(', ')}: ${reason}` });
+        }
         if (resampled) {
           for (const id of admitted(estimators, deficiencyOf(record), allowDeficient, cand.name, [])) {
             bootTerms.push(terms.get(id)!);
@@ -365,11 +541,13 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     const logging = await loggingSummary();
     const loggingValue = sumsValue(logging.sums);
     const rewardRange = rangeOf(logging);
-    if (!resampled) loggingInterval = sumsInterval('dm', logging.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
+    if (interval === 'betting' || interval === 'empirical-likelihood') loggingInterval = rowLoggingInterval(await data(), interval, rewardRange, alpha, seed, globalWarnings);
+    else if (!resampled) loggingInterval = sumsInterval('dm', logging.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
     const loggingTrue = logging.truthSum !== undefined && !propensitiesEstimated ? logging.truthSum / logging.sums.n : undefined;
     const sharedWarnings = globalWarnings.filter((w) => w.code === 'ESTIMATED_PROPENSITIES').slice(0, 1);
-    const candidateResults: CandidateResult[] = candidates.map((cand, c) =>
-      assembleCandidate(records[c]!, {
+    const hashes = await Promise.all(opts.policies.map((p) => (typeof p.spec === 'string' ? candidateHash(p.spec) : Promise.resolve(undefined))));
+    const candidateResults: CandidateResult[] = candidates.map((cand, c) => ({
+      ...assembleCandidate(records[c]!, {
         name: cand.name,
         source: cand.source,
         plan,
@@ -382,10 +560,18 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         ...(loggingInterval ? { loggingInterval } : {}),
         strict,
         ...(opts.verdictSource ? { verdictSource: opts.verdictSource } : {}),
-        ...(resampled ? { bootstrap: bootstrap[c]! } : {}),
+        ...(resampled || needsRows(interval) ? { bootstrap: bootstrap[c]!, intervalWarnings: intervalWarnings[c]! } : {}),
         sharedWarnings,
+        propensitiesEstimated,
+        dmModelUncertainty: dmError !== null,
       }),
-    );
+      ...(hashes[c] ? { sha256: hashes[c] } : {}),
+    }));
+    if (numPositions !== undefined) {
+      candidates.forEach((cand, c) => {
+        if (!isPositionAware(cand)) candidateResults[c]!.warnings.push(positionIgnoredWarning(cand.name, numPositions));
+      });
+    }
     const accuracy = candidateResults.every((c) => c.trueValue !== undefined)
       ? accuracyTable(candidateResults, estimators, loggingTrue ?? loggingValue, globalWarnings)
       : undefined;
@@ -404,7 +590,9 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         ...(rowsWithoutReward > 0 ? { observedRewardsOnly: { rowsUsed: n, rowsWithoutReward, assumption: MISSING_AT_RANDOM } } : {}),
         numActions: k,
         ...(contextDim > 0 ? { contextDim } : {}),
+        context: describeFeatures(features),
         summary: logging.summary,
+        ...(version.metadata.lineage ? { lineage: version.metadata.lineage } : {}),
       },
       logging: { value: loggingValue, ...(loggingInterval ? { interval: loggingInterval } : {}), ...(loggingTrue !== undefined ? { trueValue: loggingTrue } : {}) },
       settings: {
@@ -414,11 +602,15 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         ...(resampled ? { bootstrapResamples: opts.resamples ?? 1000 } : {}),
         ...(interval === 'poisson-bootstrap' ? { bootstrapBuckets: opts.bootstrapBuckets ?? DEFAULT_POISSON_BUCKETS } : {}),
         ...(rewardSpec ? { rewardModel: rewardSpec.type === 'fit' ? rewardSpec.kind : `columns:${rewardSpec.columns.join(',')}` } : {}),
+        ...(rewardSpec?.type === 'fit'
+          ? { rewardModelInputs: `${describeRewardModelInputs(rewardSpec.kind, describeFeatures(features), items)}${opts.rewardModel === undefined ? ` (the default: rewards ${rewardSpec.kind === 'logistic' ? 'lie' : 'do not all lie'} in [0, 1]; choose with --reward-model)` : ''}` }
+          : {}),
         ...(Number.isFinite(params.clip) ? { clip: params.clip } : {}),
         strict,
         rewardRange,
       },
       propensitiesEstimated,
+      ...(rewardModelFitResult ? { rewardModelFit: rewardModelFitResult } : {}),
       candidates: candidateResults,
       ...(accuracy ? { accuracy } : {}),
       warnings: dedupe(globalWarnings),
@@ -426,6 +618,17 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     return result;
   } finally {
     conn.closeSync();
+  }
+}
+
+/** The logging policy's value interval (mean logged reward) by betting or empirical likelihood; undefined + warning if it cannot be computed. */
+function rowLoggingInterval(d: BanditArrays, method: 'betting' | 'empirical-likelihood', rewardRange: [number, number], alpha: number, seed: number, warnings: Warning[]): Interval | undefined {
+  try {
+    return method === 'betting' ? bettingMeanInterval(d.rewards, rewardRange, { alpha, seed }) : empiricalLikelihoodMeanInterval(d.rewards, rewardRange, alpha);
+  } catch (e) {
+    if (!(e instanceof OffpolicyError)) throw e;
+    warnings.push({ code: 'INTERVAL_UNSUPPORTED', message: `logging value: ${e.message}` });
+    return undefined;
   }
 }
 
@@ -446,16 +649,73 @@ export function accuracyTable(cands: CandidateResult[], estimators: readonly Est
   return out.length > 0 ? out : undefined;
 }
 
+/**
+ * sha256 of a candidate given as a file, or of a directory's files (sorted
+ * relative paths with their hashes); undefined for column: specs and paths
+ * that are not there.
+ */
+async function candidateHash(spec: string): Promise<string | undefined> {
+  let file = path.resolve(spec);
+  let st = await stat(file).catch(() => null);
+  // A training run directory: its policy/ (not the checkpoints) is the candidate.
+  const policyDir = st?.isDirectory() ? await stat(path.join(file, 'policy')).catch(() => null) : null;
+  if (policyDir?.isDirectory()) [file, st] = [path.join(file, 'policy'), policyDir];
+  if (!st) return undefined;
+  if (st.isFile()) return (await sha256File(file)).sha256;
+  if (!st.isDirectory()) return undefined;
+  const entries = (await readdir(file, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(file, path.join(e.parentPath, e.name)))
+    .sort();
+  const h = createHash('sha256');
+  for (const rel of entries) h.update(`${rel}\0${(await sha256File(path.join(file, rel))).sha256}\n`);
+  return h.digest('hex');
+}
+
 export function dedupe(ws: Warning[]): Warning[] {
   const seen = new Set<string>();
   return ws.filter((w) => (seen.has(w.code + w.message) ? false : (seen.add(w.code + w.message), true)));
 }
 
-async function contextDimOf(conn: DuckDBConnection, v: DatasetVersion, contextColumns?: string[]): Promise<number> {
-  if (contextColumns && contextColumns.length > 0) return contextColumns.length;
-  if (!has(v, 'context')) return 0;
-  const row = await queryOne(conn, `SELECT max(len(context)) AS d FROM ${versionScan(v)}`);
-  return Number(row.d ?? 0);
+/**
+ * A log with positions and a candidate with one distribution per row and no
+ * position: the estimators read that distribution at whatever position each row
+ * was logged at (Open Bandit Pipeline's position-based evaluation reads the
+ * candidate's distribution at the logged position).
+ */
+function positionIgnoredWarning(name: string, positions: number): Warning {
+  return {
+    code: 'POSITION_IGNORED',
+    message:
+      `The log records ${positions} positions, but candidate "${name}" gives no position: its one distribution per row is used for every position, ` +
+      'so it is scored as a policy that ranks the same way at every slot (on the Open Bandit Dataset ignoring position moved IPS from 0.0045 to 0.0049). ' +
+      'To score it per position, give a probability table with a position column whose rows carry the distribution at the row\'s position, or {"type":"fixed","byPosition":[...]}.',
+  };
+}
+
+/** A JSON policy file of type "fixed" (a constant SQL candidate that the DuckDB scan can read); false when unreadable. */
+function isFixedJson(spec: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path.resolve(spec.trim()), 'utf8')) as { type?: unknown })?.type === 'fixed';
+  } catch {
+    return false;
+  }
+}
+
+/** max(position) + 1 of a log with a position column (positions are 0-based). */
+async function numPositionsOf(conn: DuckDBConnection, v: DatasetVersion): Promise<number> {
+  const row = await queryOne(conn, `SELECT max(position) AS m, min(position) AS lo, count(*) FILTER (WHERE position IS NULL) AS nulls FROM ${versionScan(v)}`);
+  if (Number(row.nulls) > 0 || Number(row.lo) < 0) {
+    throw new OffpolicyError('E_POSITION', `The position column of ${v.ref} holds ${Number(row.nulls) > 0 ? `${row.nulls} NULL values` : `negative positions (smallest ${row.lo})`}; positions are 0-based slot numbers.`, {
+      hint: 'Re-ingest the log with every row\'s 0-based position (or without the position column).',
+    });
+  }
+  return Number(row.m) + 1;
+}
+
+/** The log's positions, ordered by row_id. */
+async function readPositions(conn: DuckDBConnection, v: DatasetVersion): Promise<Int32Array> {
+  return Int32Array.from(await readMatrix(conn, `${versionScan(v)} AS l`, ['l.position'], 'l.row_id'));
 }
 
 /** Reads an SqlVector (over the log, optionally joined with a table) as n x K, ordered by row_id. */
@@ -497,8 +757,11 @@ async function loggingAndSummary(conn: DuckDBConnection, v: DatasetVersion, k: n
 }
 
 /** Writes the result as pretty JSON (creating no directories) and returns the absolute path. */
-export async function writeEvaluation(result: EvaluationResult, file: string): Promise<string> {
+/** Writes a bandit or trajectory result as JSON (to a temporary file, then renamed into place); returns the absolute path. */
+export async function writeEvaluation(result: AnyEvaluationResult, file: string): Promise<string> {
   const abs = path.resolve(file);
-  await writeFile(abs, JSON.stringify(result, null, 2) + '\n');
+  const tmp = `${abs}.tmp-${process.pid}`;
+  await writeFile(tmp, JSON.stringify(result, null, 2) + '\n');
+  await rename(tmp, abs);
   return abs;
 }
