@@ -27,11 +27,12 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'offpolicy-cli-defaults-'));
   wsDir = path.join(dir, 'ws');
   ws = await Workspace.open(wsDir);
-  await writeBanditDataset(ws, 'logs', generateBanditLog({ n: 400, numActions: 3, contextDim: 2, reward: 'logistic', beta: 1, seed: 4 }));
+  // K = 2 and 4 context features, as CartPole: a policy trained on CartPole data scores this log.
+  await writeBanditDataset(ws, 'logs', generateBanditLog({ n: 400, numActions: 2, contextDim: 4, reward: 'logistic', beta: 1, seed: 4 }));
   const gen = await run(['generate', 'trajectories', '--name', 'cp', '--env', 'cartpole', '--policy', 'random', '--episodes', '3', '--seed', '0']);
   expect(gen.code).toBe(0);
-  // Two trained policies: discrete BC on the bandit log, and on CartPole data.
-  for (const [data, out] of [['logs', 'robot-iql'], ['cp', 'cart-bc']]) {
+  // Two run directories of discrete BC on CartPole data.
+  for (const [data, out] of [['cp', 'robot-iql'], ['cp', 'cart-bc']]) {
     const t = await run(['train', 'bc', '--data', data!, '--steps', '3', '--seed', '0', '--eval-episodes', '0', '--out', path.join(dir, 'runs', out!)]);
     expect(t.code, t.err).toBe(0);
   }
@@ -78,7 +79,7 @@ describe('candidate names', () => {
     for (const sub of ['a', 'b']) {
       await mkdir(path.join(dir, sub), { recursive: true });
       await writeFile(path.join(dir, sub, 'u.json'), JSON.stringify({ type: 'uniform' }));
-      await writeFile(path.join(dir, sub, 'cand.csv'), 'row_id,p_0,p_1,p_2\n' + Array.from({ length: 400 }, (_, i) => `${i},0.2,0.3,0.5`).join('\n') + '\n');
+      await writeFile(path.join(dir, sub, 'cand.csv'), 'row_id,p_0,p_1\n' + Array.from({ length: 400 }, (_, i) => `${i},0.3,0.7`).join('\n') + '\n');
     }
     await expectRejects(
       evaluate(ws, {
@@ -98,7 +99,7 @@ describe('candidate names', () => {
     expect(dup.err).toContain('error [E_POLICY_NAME]: Candidate names must differ, but "cart-bc" names 2 candidates.');
     const ok = await run(['evaluate', '--data', 'cp', '--policy', path.join(dir, 'runs', 'cart-bc'), '--estimators', 'tis', '--interval', 't', '--out', out]);
     expect(ok.code, ok.err).toBe(0);
-    expect(ok.out).toMatch(/\ncart-bc: /);
+    expect(ok.out).toContain('cart-bc');
   });
 });
 
@@ -109,6 +110,6 @@ describe('rollout --policy RUN_DIR', () => {
     expect(JSON.parse(r.out)).toMatchObject({ algo: 'bc-discrete', env: 'CartPole-v1', episodes: 1 });
     const missing = await run(['rollout', '--policy', path.join(dir, 'runs'), '--episodes', '1']);
     expect(missing.code).toBe(2);
-    expect(missing.err).toContain(`error [E_POLICY_NOT_FOUND]: No policy.json in ${path.join(dir, 'runs')}. Nor in ${path.join(dir, 'runs', 'policy')}: pass a training run directory (train --out DIR) or the policy/ folder inside it.`);
+    expect(missing.err).toContain(`error [E_POLICY_NOT_FOUND]: No policy.json in ${path.join(dir, 'runs')}. Nor in ${path.join(dir, 'runs', 'policy')}: pass a training run directory (what offpolicy train wrote) or the policy/ folder inside it.`);
   });
 });

@@ -17,6 +17,7 @@ import { exportToClickhouse } from '../src/datasets/clickhouse-export.js';
 import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
 import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
 import { Workspace } from '../src/datasets/workspace.js';
+import { corruptBanditLog } from '../src/corruption/bandit.js';
 import { evaluate, type EvaluateOptions } from '../src/ope/evaluate.js';
 import { evaluateClickhouse, type ClickhouseEvaluateOptions } from '../src/ope/evaluate-clickhouse.js';
 import type { EvaluationResult } from '../src/core/evaluation-result.js';
@@ -260,6 +261,17 @@ describe.runIf(CLICKHOUSE_TESTS)('ClickHouse and DuckDB give the same evaluation
     const both = await runCli(['evaluate', '--source', url('cli_copy'), '--data', 'deficient', '--policy', 'column:cand']);
     expect(both.code).not.toBe(0);
     expect(both.err).toContain('E_CLI_ARG');
+  });
+
+  it('refuses NULL rewards (E_NULL_REWARDS) instead of scoring them as 0', async () => {
+    await corruptBanditLog(ws, { data: 'syn', kind: 'drop-rewards', rate: 0.2, seed: 1, name: 'syn_drop' });
+    await exportToClickhouse(ws, 'syn_drop', url('syn_drop'));
+    const e = await evaluateClickhouse({ source: url('syn_drop'), policies: [{ spec: 'column:action_probs' }], interval: 't', estimators: ['ips'] } as ClickhouseEvaluateOptions).then(
+      () => null,
+      (err: unknown) => err as { code?: string; message?: string },
+    );
+    expect(e?.code).toBe('E_NULL_REWARDS');
+    expect(e?.message).toMatch(/reward is not NULL.*300 rows/);
   });
 
   it('export loads the stored types', async () => {

@@ -216,8 +216,7 @@ describe('the CLI', () => {
     expect(json.dataset.observedRewardsOnly).toMatchObject({ rowsUsed: 4, rowsWithoutReward: 2 });
     await renderReport(json, { formats: ['md'], outDir: path.join(dir, 'report') });
     const md = await readFile(path.join(dir, 'report', 'report.md'), 'utf8');
-    expect(md).toContain('MISSING_AT_RANDOM');
-    expect(md).toContain('Scored on the 4 rows with a reward');
+    expect(md).toContain('Scored on the 4 rows with a reward; 2 of 6 rows have none and were left out. Every estimate assumes rewards are missing at random');
   });
 
   it('corrupt-log --kind drop-rewards, then evaluate --observed-rewards-only: the logging value is the mean of the observed rewards', async () => {

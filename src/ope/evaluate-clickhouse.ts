@@ -184,6 +184,15 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
       expectedReward: expectedReward !== undefined,
       ...(typeOf.has('context') && contextColumns.length === 0 && candidates.some((c) => c.usesContext) ? { contextDim } : {}),
     });
+    // A NULL reward is never a 0 (a stored log is refused the same way, ../datasets/load-bandit.ts: E_NULL_REWARDS).
+    if (rewardNullable) {
+      rules.unshift({
+        code: 'E_NULL_REWARDS',
+        rule: 'reward is not NULL',
+        bad: 'l.reward IS NULL',
+        hint: 'A missing reward is not a 0. To score only the rows with rewards (assuming rewards are missing at random), point --source at a view of them (CREATE VIEW ... AS SELECT * FROM ... WHERE reward IS NOT NULL).',
+      });
+    }
     if (rewardHat) {
       const width = vecWidthBad(rewardHat, k, CLICKHOUSE);
       rules.push({

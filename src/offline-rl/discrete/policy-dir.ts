@@ -30,7 +30,7 @@ export async function readPolicyJson(dir: string): Promise<Record<string, unknow
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    throw new OffpolicyError('E_POLICY_NOT_FOUND', `No policy.json in ${dir}.`, { hint: `Nor in ${join(dir, 'policy')}: pass a training run directory (train --out DIR) or the policy/ folder inside it.` });
+    throw new OffpolicyError('E_POLICY_NOT_FOUND', `No policy.json in ${dir}.`, { hint: `Nor in ${join(dir, 'policy')}: pass a training run directory (what offpolicy train wrote) or the policy/ folder inside it.` });
   }
   let j: unknown;
   try {

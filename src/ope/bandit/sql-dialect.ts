@@ -136,16 +136,6 @@ export const CLICKHOUSE: SqlDialect = {
   listAggIf: (e, c) => `groupArrayIf(${e}, ${c})`,
   actionMaskAgg: (a, lo, hi) => `groupBitOr(CASE WHEN ${a} >= ${lo} AND ${a} < ${hi} THEN bitShiftLeft(toUInt64(1), toUInt64(${a} - ${lo})) ELSE toUInt64(0) END)`,
   quantilesDiscIf: (e, fr, c) => `quantilesExactIf(${fr.map((f) => String(f)).join(', ')})(${e}, ${c})`,
-  // The Poisson bootstrap's integer primitives (Int64; the same text as DuckDB's where both read it alike).
-  int64: (e) => `toInt64(${e})`,
-  xor: (a, b) => `bitXor(${a}, ${b})`,
-  shiftRight: (a, k) => `bitShiftRight(${a}, ${k})`,
-  mod: (a, m) => `((${a}) % ${m})`,
-  intDiv: (a, m) => `intDiv(${a}, ${m})`,
-  mulMod32,
-  countAtMost,
-  // ARRAY JOIN repeats each bucket row B times without a sub-select over the log.
-  crossRange: (rel, as, column, count) => `${rel} AS ${as} ARRAY JOIN range(${count}) AS ${column}`,
   scan(levels, aggregates, from, { where, groupBy } = {}) {
     // One flat SELECT: WITH aliases are per-row expressions each shard computes before it aggregates.
     // ClickHouse resolves l.x as x, so an alias named like a column of the table would capture it:
