@@ -28,6 +28,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { lit, openMemoryConnection, queryOne, type DuckDBConnection } from '../src/datasets/duckdb.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { evaluate } from '../src/ope/evaluate.js';
@@ -73,7 +74,7 @@ async function timed<T>(label: string, f: () => Promise<T>, repeats = 1): Promis
 }
 
 /** A uniform logger (p = 0.1), Bernoulli rewards, a candidate favouring action i % 10, predictions in [0, 1]. */
-function logSelect(n: number): string {
+export function logSelect(n: number): string {
   const cand = `[${Array.from({ length: K }, (_, a) => `CASE WHEN i % ${K} = ${a} THEN 0.55 ELSE 0.05 END::DOUBLE`).join(', ')}]`;
   const q = `[${Array.from({ length: K }, (_, a) => `round(0.2 + 0.6 * ((i * ${a + 7}) % 101) / 101.0, 4)::DOUBLE`).join(', ')}]`;
   const scalars = Array.from({ length: K }, (_, a) => `cand[${a + 1}] AS p_${a}, q[${a + 1}] AS q_${a}`).join(', ');
@@ -99,7 +100,7 @@ function softmaxLogSelect(n: number): string {
     FROM (SELECT i, ${scores(0, 3)} AS s0, ${scores(77777, 4)} AS s1 FROM range(${n}) t(i)))`;
 }
 
-async function ensure(ws: Workspace, conn: DuckDBConnection, name: string, select: string): Promise<void> {
+export async function ensure(ws: Workspace, conn: DuckDBConnection, name: string, select: string): Promise<void> {
   const meta = { kind: 'bandit' as const, actionSpace: { type: 'discrete' as const, n: K }, lineage: { transform: 'bench', params: {} } };
   if (existsSync(path.join(ws.root, 'datasets', name))) return;
   await timed(`write ${name} (setup, not a target)`, () => ws.createVersion({ name, conn, select, metadata: meta }));
@@ -165,4 +166,6 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Run only as a script: bench/poisson-bootstrap.ts imports the log generator.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
+else clearInterval(sampler);

@@ -147,9 +147,18 @@ export function registerDatasetCommands(datasets: Command): void {
     .command('export')
     .description('write a version to Parquet, CSV, JSON Lines or D4RL-style HDF5')
     .argument('<ref>', 'NAME or NAME@VERSION')
-    .requiredOption('--format <format>', EXPORT_FORMATS.join(' | '))
-    .requiredOption('--out <file>', 'output file (written atomically)')
-    .action(async (ref: string, opts: { format: string; out: string }, cmd: Command) => {
+    .option('--format <format>', EXPORT_FORMATS.join(' | '))
+    .option('--out <file>', 'output file (written atomically)')
+    .option('--to <url>', 'instead of a file: a new ClickHouse table clickhouse://HOST:PORT/DB.TABLE (loaded, verified, then renamed into place; credentials from OFFPOLICY_CLICKHOUSE_USER / _PASSWORD)')
+    .action(async (ref: string, opts: { format?: string; out?: string; to?: string }, cmd: Command) => {
+      if (opts.to !== undefined) {
+        if (opts.format !== undefined || opts.out !== undefined) throw new OffpolicyError('E_CLI_ARG', '--to loads a table; it takes no --format or --out.', { hint: 'Give either --to clickhouse://... or --format F --out FILE.' });
+        const { exportToClickhouse } = await import('../datasets/clickhouse-export.js');
+        const r = await exportToClickhouse(await openWorkspace(cmd), ref, opts.to);
+        process.stdout.write(`exported ${r.ref} (${r.rows} rows) to ${r.target}\n`);
+        return;
+      }
+      if (opts.format === undefined || opts.out === undefined) throw new OffpolicyError('E_CLI_ARG', 'export needs --format and --out (or --to clickhouse://...).', { hint: 'For example --format parquet --out log.parquet.' });
       const { exportDataset } = await import('../datasets/export.js');
       const r = await exportDataset(await openWorkspace(cmd), ref, { format: opts.format as ExportFormat, out: opts.out });
       process.stdout.write(`exported ${r.ref} (${r.rows} rows) to ${r.out}\n`);

@@ -2,9 +2,9 @@
 import type { Command } from 'commander';
 import { OffpolicyError } from '../core/errors.js';
 import type { EvaluateOptions } from '../ope/evaluate.js';
-import type { IntervalMethod } from '../core/evaluation-result.js';
+import { VERDICT_LABELS, verdictOutcomeOf, type EvaluationResult, type Interval, type IntervalMethod } from '../core/evaluation-result.js';
 import { formatTable, type Cell } from '../util/text-table.js';
-import { collect, openWorkspace, numberFlag } from './context.js';
+import { collect, openWorkspace, numberFlag, rewardRangeFlag } from './context.js';
 import { progressBar } from './progress.js';
 import { assertFiniteEstimates, checkResultsFile } from '../datasets/limits.js';
 
@@ -19,23 +19,28 @@ export function registerEvaluate(program: Command): void {
   program
     .command('evaluate')
     .description('estimate the value of candidate policies from a logged bandit dataset')
-    .requiredOption('--data <ref>', 'dataset NAME or NAME@VERSION')
+    .option('--data <ref>', 'dataset NAME or NAME@VERSION')
+    .option('--source <url>', 'a bandit table in ClickHouse instead of --data: clickhouse://HOST:PORT/DB.TABLE (HTTP port; credentials from OFFPOLICY_CLICKHOUSE_USER / _PASSWORD)')
+    .option('--num-actions <k>', 'with --source: K (default: length of action_probs, else max(action) + 1)')
+    .option('--timeout <seconds>', 'with --source: per-query time limit (the query is killed on the server)')
     .requiredOption('--policy <spec>', 'candidate: FILE.parquet|FILE.csv (probabilities by row_id), FILE.json, column:NAME, DIR (a policy trained by offpolicy train); NAME=SPEC names it (repeatable)', collect)
     .option('--prob-columns <cols>', 'per-action probability columns of table policies, comma-separated')
     .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all); slate logs (a slate_id column): sips,iips,rips,cascade-dr')
-    .option('--interval <method>', 'bootstrap | t | hoeffding | bernstein', 'bootstrap')
+    .option('--interval <method>', 'bootstrap | t | hoeffding | bernstein | poisson-bootstrap (bandit: resamples as SQL sums, on the DuckDB path too) | betting | empirical-likelihood', 'bootstrap')
     .option('--alpha <alpha>', 'miscoverage of intervals and certificates', '0.05')
     .option('--resamples <n>', 'bootstrap resamples', '1000')
-    .option('--seed <seed>', 'random seed (bootstrap, cross-fitting, MLP)', '0')
+    .option('--seed <seed>', 'random seed (bootstrap, betting row order, cross-fitting, MLP)', '0')
+    .option('--buckets <G>', 'poisson-bootstrap: hash buckets of row_id resampled as units (default 10000)')
     .option('--clip <L>', 'weight clip L of clipped IPS / Switch-DR / DR-OS (Infinity disables)')
     .option('--smoothing-alpha <a>', 'ES-IPS exponent in [0, 1] (default 1 - n^-1/4)')
     .option('--reward-model <model>', 'ridge | ridge-per-action | logistic | mlp | columns:q_0,...,q_{K-1}')
     .option('--folds <k>', 'cross-fitting folds for fitted reward models', '1')
-    .option('--reward-range <min,max>', 'reward bounds for Hoeffding, Bernstein and certificates (default: observed)')
+    .option('--reward-range <min,max>', 'reward bounds for Hoeffding, Bernstein, betting, empirical likelihood and certificates (default: observed)')
     .option('--context-columns <cols>', 'named feature columns to use as the context')
     .option('--verdict-source <id>', 'estimator or certificate whose lower bound decides the verdict')
     .option('--allow-deficient', 'compute importance-weighted estimates even where the candidate leaves the logger\'s support')
     .option('--strict', 'compare against the upper end of the logging policy\'s interval')
+    .option('--observed-rewards-only', 'score only the rows with a reward (a log with NULL rewards is refused otherwise); assumes rewards are missing at random')
     .option('--out <file>', 'write the JSON result here', 'results.json')
     .option('--gamma <g>', 'trajectory data: discount in [0, 1]', '0.99')
     .option('--fqe-steps <n>', 'trajectory data: fitted Q evaluation updates (DM / DR / SNDR)', '10000')
@@ -48,14 +53,18 @@ export function registerEvaluate(program: Command): void {
         import('../policies/candidates.js'),
         import('../offline-rl/discrete/policy-dir.js'),
       ]);
-      const ws = await openWorkspace(cmd);
-      await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
-      const target = await ws.resolve(String(o.data));
-      if (target.metadata.kind === 'bandit' && target.metadata.columns.some((c) => c.name === 'slate_id')) {
+      const source = o.source !== undefined ? String(o.source) : undefined;
+      if ((source === undefined) === (o.data === undefined)) {
+        throw new OffpolicyError('E_CLI_ARG', 'Give exactly one of --data NAME (a stored dataset) and --source clickhouse://HOST:PORT/DB.TABLE.', { hint: 'For example --data mylog or --source clickhouse://127.0.0.1:8123/logs.bandit.' });
+      }
+      const ws = source === undefined ? await openWorkspace(cmd) : null;
+      if (ws) await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
+      const target = ws ? await ws.resolve(String(o.data)) : null;
+      if (ws && target && target.metadata.kind === 'bandit' && target.metadata.columns.some((c) => c.name === 'slate_id')) {
         const { runSlateEvaluate } = await import('./evaluate-slate.js');
         return runSlateEvaluate(ws, o, list, cmd.getOptionValueSource('interval') !== 'default');
       }
-      if (target.metadata.kind === 'trajectory') {
+      if (ws && target?.metadata.kind === 'trajectory') {
         const { evaluateTrajectories, writeTrajectoryEvaluation } = await import('../ope/trajectory/result.js');
         const bar = progressBar('evaluate');
         let tr;
@@ -87,25 +96,30 @@ export function registerEvaluate(program: Command): void {
         }
         const file = await writeTrajectoryEvaluation(tr, String(o.out));
         const pct = Math.round(100 * (1 - tr.settings.alpha));
-        const rows: Record<string, Cell>[] = [{ candidate: '(behaviour)', estimator: 'discounted return', value: tr.behaviour.value, [`${pct}% interval`]: tr.behaviour.interval ? `[${tr.behaviour.interval.lower.toFixed(4)}, ${tr.behaviour.interval.upper.toFixed(4)}]` : '' }];
+        const rows: Record<string, Cell>[] = [{ candidate: '(behaviour)', estimator: 'discounted return', value: tr.behaviour.value, [`${pct}% interval`]: tr.behaviour.interval ? `[${tr.behaviour.interval.lower.toFixed(4)}, ${tr.behaviour.interval.upper.toFixed(4)}]` : '', verdict: '' }];
         for (const c of tr.candidates) {
-          c.estimates.forEach((e, i) => rows.push({ candidate: i === 0 ? c.name : '', estimator: e.estimator, value: e.value, [`${pct}% interval`]: e.interval ? `[${e.interval.lower.toFixed(4)}, ${e.interval.upper.toFixed(4)}]` : '' }));
+          const label = VERDICT_LABELS[verdictOutcomeOf(c.verdict)];
+          const by = c.verdict.decidedBy?.id;
+          c.estimates.forEach((e, i) =>
+            rows.push({
+              candidate: i === 0 ? c.name : '',
+              estimator: e.estimator,
+              value: e.value,
+              [`${pct}% interval`]: e.interval ? `[${e.interval.lower.toFixed(4)}, ${e.interval.upper.toFixed(4)}]` : '',
+              verdict: e.estimator === by || (by === undefined && i === 0) ? label : '',
+            }),
+          );
         }
         process.stdout.write(formatTable(rows) + '\n\n');
         for (const c of tr.candidates) {
-          process.stdout.write(`${c.name}: ${c.verdict.sentence}\n`);
+          process.stdout.write(`${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}\n`);
           for (const w of c.warnings) process.stdout.write(`  warning [${w.code}] ${w.message}\n`);
         }
         process.stdout.write(`\nResults written to ${file}\n`);
         return;
       }
       const probColumns = list(o.probColumns as string | undefined);
-      let range: [number, number] | undefined;
-      if (o.rewardRange !== undefined) {
-        const parts = String(o.rewardRange).split(',');
-        if (parts.length !== 2) throw new OffpolicyError('E_CLI_ARG', `--reward-range takes MIN,MAX, got "${o.rewardRange}".`, { hint: 'For example --reward-range 0,1.' });
-        range = [num('--reward-range', parts[0]!), num('--reward-range', parts[1]!)];
-      }
+      const range = o.rewardRange !== undefined ? rewardRangeFlag(String(o.rewardRange)) : undefined;
       const bar = progressBar('evaluate');
       const opts: EvaluateOptions = {
         data: String(o.data),
@@ -116,6 +130,7 @@ export function registerEvaluate(program: Command): void {
         alpha: num('--alpha', String(o.alpha)),
         resamples: num('--resamples', String(o.resamples)),
         seed: num('--seed', String(o.seed)),
+        ...(o.buckets !== undefined ? { bootstrapBuckets: num('--buckets', String(o.buckets)) } : {}),
         ...(o.clip !== undefined ? { clip: num('--clip', String(o.clip)) } : {}),
         ...(o.smoothingAlpha !== undefined ? { smoothingAlpha: num('--smoothing-alpha', String(o.smoothingAlpha)) } : {}),
         ...(o.rewardModel !== undefined ? { rewardModel: String(o.rewardModel) } : {}),
@@ -125,43 +140,87 @@ export function registerEvaluate(program: Command): void {
         ...(o.verdictSource !== undefined ? { verdictSource: String(o.verdictSource) } : {}),
         allowDeficient: Boolean(o.allowDeficient),
         strict: Boolean(o.strict),
+        observedRewardsOnly: Boolean(o.observedRewardsOnly),
         command: ['offpolicy', ...process.argv.slice(2)].join(' '),
         onProgress: bar.onProgress,
       };
       let result;
       try {
-        result = await evaluate(ws, opts);
+        if (source !== undefined) {
+          const { evaluateClickhouse } = await import('../ope/evaluate-clickhouse.js');
+          const { data: _d, loadPolicyDir: _l, resamples: _r, seed: _s, folds: _f, pushdown: _p, interval, ...rest } = opts;
+          result = await evaluateClickhouse({
+            ...rest,
+            source,
+            // The bootstrap needs the rows in memory: t unless asked otherwise.
+            interval: (cmd.getOptionValueSource('interval') === 'default' ? 't' : interval) as 't',
+            ...(o.numActions !== undefined ? { numActions: num('--num-actions', String(o.numActions)) } : {}),
+            ...(o.timeout !== undefined ? { timeoutMs: 1000 * num('--timeout', String(o.timeout)) } : {}),
+          });
+        } else result = await evaluate(ws!, opts);
       } finally {
         bar.stop();
       }
       assertFiniteEstimates(result.candidates.flatMap((c) => c.estimates.map((e) => ({ label: `${c.name} ${e.estimator}`, value: e.value }))));
       const file = await writeEvaluation(result, String(o.out));
-      const rows: Record<string, Cell>[] = [];
-      const pct = Math.round(100 * (1 - result.settings.alpha));
-      rows.push({
-        candidate: '(logging)',
-        estimator: 'mean reward',
-        value: result.logging.value,
-        [`${pct}% interval`]: result.logging.interval ? `[${result.logging.interval.lower.toFixed(4)}, ${result.logging.interval.upper.toFixed(4)}]` : '',
-        verdict: '',
-      });
-      for (const c of result.candidates) {
-        c.estimates.forEach((e, i) =>
-          rows.push({
-            candidate: i === 0 ? c.name : '',
-            estimator: e.estimator,
-            value: e.value,
-            [`${pct}% interval`]: e.interval ? `[${e.interval.lower.toFixed(4)}, ${e.interval.upper.toFixed(4)}]` : '',
-            verdict: i === 0 ? (c.verdict.recommended ? 'RECOMMENDED' : 'not recommended') : '',
-          }),
-        );
-      }
-      process.stdout.write(formatTable(rows) + '\n\n');
-      for (const c of result.candidates) {
-        process.stdout.write(`${c.name}: ${c.verdict.sentence}\n`);
-        for (const w of c.warnings) process.stdout.write(`  warning [${w.code}] ${w.message}\n`);
-      }
-      for (const w of result.warnings) process.stdout.write(`warning [${w.code}] ${w.message}\n`);
+      process.stdout.write(banditTable(result) + '\n');
       process.stdout.write(`\nResults written to ${file}\n`);
     });
+}
+
+/** What an interval covers, for the table: the value, or (biased-by-design estimators) only the estimator's spread; and whether it was clipped. */
+function coversCell(iv: Interval | undefined): string {
+  if (!iv) return '';
+  const what = iv.covers === 'variance' ? 'variance only' : 'value';
+  return iv.clippedTo ? `${what}; clipped to [${iv.clippedTo[0]}, ${iv.clippedTo[1]}]` : what;
+}
+
+/**
+ * The printed result: one row per estimator and certificate, the verdict's label
+ * on the row of the estimator or certificate that decided it, then each
+ * candidate's verdict sentence, caveats and warnings (result-wide warnings once).
+ */
+function banditTable(result: EvaluationResult): string {
+  const pct = Math.round(100 * (1 - result.settings.alpha));
+  const ivCol = `${pct}% interval`;
+  const fmt = (iv: { lower: number; upper?: number } | undefined): string =>
+    iv ? (iv.upper === undefined || !Number.isFinite(iv.upper) ? `>= ${iv.lower.toFixed(4)}` : `[${iv.lower.toFixed(4)}, ${iv.upper.toFixed(4)}]`) : '';
+  const rows: Record<string, Cell>[] = [
+    { candidate: '(logging)', estimator: 'mean reward', value: result.logging.value, [ivCol]: fmt(result.logging.interval), covers: coversCell(result.logging.interval), verdict: '' },
+  ];
+  for (const c of result.candidates) {
+    const label = VERDICT_LABELS[verdictOutcomeOf(c.verdict)];
+    const by = c.verdict.decidedBy;
+    let placed = false;
+    const put = (kind: 'estimator' | 'certificate', id: string): string => (by && by.kind === kind && by.id === id ? ((placed = true), label) : '');
+    const first = rows.length;
+    for (const e of c.estimates) {
+      rows.push({ candidate: '', estimator: e.estimator, value: e.value, [ivCol]: fmt(e.interval), covers: coversCell(e.interval), verdict: put('estimator', e.estimator) });
+    }
+    for (const k of c.certificates) {
+      rows.push({ candidate: '', estimator: `certificate: ${k.kind}`, value: '', [ivCol]: fmt({ lower: k.lower, ...(k.upper !== undefined ? { upper: k.upper } : {}) }), covers: 'value (lower bound)', verdict: put('certificate', k.kind) });
+    }
+    if (rows.length === first) rows.push({ candidate: '', estimator: '', value: '', [ivCol]: '', covers: '', verdict: '' });
+    rows[first]!.candidate = c.name;
+    // No usable source: the label goes on the candidate's first row.
+    if (!placed) rows[first]!.verdict = label;
+  }
+  const out = [formatTable(rows), ''];
+  if (rows.some((r) => String(r.covers).startsWith('variance'))) {
+    out.push('"variance only": the interval of an estimator biased by design (clipped IPS, ES-IPS, Switch-DR, DR-OS, DM); it shows the estimate\'s spread and does not cover the policy value.', '');
+  }
+  // Each warning once: those of the evaluation and those every candidate carries at the end; a
+  // candidate's warning whose code is one of its verdict's caveats is said by the caveat.
+  const key = (w: { code: string; message: string }): string => `${w.code}\u0000${w.message}`;
+  const shared = result.candidates.length >= 2 ? result.candidates[0]!.warnings.filter((w) => result.candidates.every((c) => c.warnings.some((x) => key(x) === key(w)))) : [];
+  const global = [...result.warnings, ...shared.filter((w) => !result.warnings.some((x) => key(x) === key(w)))];
+  const globalKeys = new Set(global.map(key));
+  for (const c of result.candidates) {
+    out.push(`${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}`);
+    const caveats = c.verdict.caveats ?? [];
+    for (const k of caveats) out.push(`  caveat [${k.code}] ${k.message}`);
+    for (const w of c.warnings) if (!globalKeys.has(key(w)) && !caveats.some((k) => k.code === w.code)) out.push(`  warning [${w.code}] ${w.message}`);
+  }
+  for (const w of global) out.push(`warning [${w.code}] ${w.message}`);
+  return out.join('\n');
 }

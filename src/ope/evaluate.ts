@@ -15,13 +15,15 @@
  *    reward models, estimated propensities and the bootstrap.
  */
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, stat, writeFile } from 'node:fs/promises';
+import { sha256File } from '../datasets/fs-guard.js';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
-import { openMemoryConnection, queryOne, type DuckDBConnection } from '../datasets/duckdb.js';
-import { loadBanditArrays, numActionsOf, readMatrix, requireBandit, type BanditArrays } from '../datasets/load-bandit.js';
+import { openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
+import { loadBanditArrays, MISSING_AT_RANDOM, numActionsOf, observedRewardsView, readMatrix, requireBandit, versionScan, type BanditArrays } from '../datasets/load-bandit.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
-import { candidateFrom, candidateLeafPaths, candidateRowChecks, checkSqlCandidate, isPositionAware, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
+import { candidateFrom, candidateLeafPaths, candidateName, checkCandidateNames, candidateRowChecks, checkSqlCandidate, isPositionAware, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
 import { checkProbabilityMatrix } from '../policies/probabilities.js';
 import { vecAsList, vecDot, type SqlVector } from '../policies/sql-vector.js';
 import { VERSION } from '../version.js';
@@ -31,16 +33,26 @@ import { duckdbCandidateSums, footerStats, type DuckdbScanResult } from './bandi
 import { memoryCandidateSums } from './bandit/backend-memory.js';
 import type { BanditPlan, CandidateSums } from './bandit/plan.js';
 import { DEFAULT_WEIGHT_QUANTILES } from './diagnostics.js';
-import { ESTIMATOR_IDS, getEstimator, resolveParams } from './estimators/index.js';
+import { ESTIMATOR_IDS, getEstimator, resolveParams, termRange } from './estimators/index.js';
 import type { BanditBatch, EstimatorId, RowTerms } from './estimators/types.js';
 import { bootstrapIntervals } from './intervals/bootstrap.js';
+import { DEFAULT_POISSON_BUCKETS, poissonBootstrapIntervals } from './intervals/poisson-bootstrap.js';
+import { runPoissonBootstrap } from './bandit/poisson-bootstrap-sql.js';
+import { DUCKDB } from './bandit/sql-dialect.js';
+import { bettingMeanInterval } from './intervals/betting.js';
+import { empiricalLikelihoodMeanInterval } from './intervals/empirical-likelihood.js';
+import { intervalsForTerms } from './intervals/index.js';
+import { needsRows } from './intervals/row-methods.js';
+import { loggedInputs } from './estimators/inputs.js';
 import { checkEvaluationLimits } from '../datasets/limits.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
 import { estimatePropensities } from './propensity.js';
 import { estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
 import type { RewardData } from '../core/contracts.js';
-import { sumsValue } from './sums.js';
-import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, Warning } from '../core/evaluation-result.js';
+import { sumsFromTerms, sumsValue } from './sums.js';
+import { rewardModelFit } from './reward-models/fit-quality.js';
+import { dmUncertainty, type DmUncertainty } from './reward-models/uncertainty.js';
+import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, RewardModelFit, Warning } from '../core/evaluation-result.js';
 
 export interface EvaluateOptions {
   /** Loads a trained-policy directory given as a candidate (the CLI passes the offline-RL loader; ope never imports a learner). */
@@ -54,6 +66,8 @@ export interface EvaluateOptions {
   alpha?: number;
   resamples?: number;
   seed?: number;
+  /** Hash buckets of the Poisson bootstrap (interval 'poisson-bootstrap'; default 10,000). */
+  bootstrapBuckets?: number;
   /** L for clipped IPS, Switch-DR, DR-OS (and tau = 1 / L for the clipped certificates). */
   clip?: number;
   smoothingAlpha?: number;
@@ -70,12 +84,17 @@ export interface EvaluateOptions {
   pushdown?: 'auto' | 'never';
   /** Estimator id or certificate kind whose lower bound decides the verdict (default: see VERDICT_PREFERENCE). */
   verdictSource?: string;
+  /**
+   * Score only the rows whose reward is observed, assuming rewards are missing at
+   * random (the result says so). Without it a log with NULL rewards is refused (E_NULL_REWARDS).
+   */
+  observedRewardsOnly?: boolean;
   /** The command line, recorded for reproduction. */
   command?: string;
   onProgress?: (done: number, total: number, stage: string) => void;
 }
 
-function checkEstimators(ids: string[] | undefined): EstimatorId[] {
+export function checkEstimators(ids: string[] | undefined): EstimatorId[] {
   const list = ids && ids.length > 0 ? ids : [...ESTIMATOR_IDS];
   const out: EstimatorId[] = [];
   for (const id of list) {
@@ -85,16 +104,14 @@ function checkEstimators(ids: string[] | undefined): EstimatorId[] {
   return out;
 }
 
-function checkOptions(opts: EvaluateOptions): void {
+export function checkOptions(opts: Pick<EvaluateOptions, 'policies' | 'interval' | 'alpha' | 'rewardRange'>): void {
   if (!opts.policies || opts.policies.length === 0) {
     throw new OffpolicyError('E_NO_POLICY', 'No candidate policy to evaluate.', { hint: 'Pass at least one --policy FILE (or column:NAME).' });
   }
-  const names = opts.policies.map((p, i) => p.name ?? (typeof p.spec === 'string' ? p.spec : `policy${i}`));
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new OffpolicyError('E_POLICY_NAME', `Two candidates are named "${dup}".`, { hint: 'Name them apart with --policy NAME=FILE.' });
+  checkCandidateNames(opts.policies.map(candidateName));
   const interval = opts.interval ?? 'bootstrap';
-  if (!['bootstrap', 't', 'hoeffding', 'bernstein'].includes(interval)) {
-    throw new OffpolicyError('E_INTERVAL_METHOD', `Unknown interval method "${interval}".`, { hint: 'Use bootstrap, t, hoeffding or bernstein.' });
+  if (!['bootstrap', 't', 'hoeffding', 'bernstein', 'poisson-bootstrap', 'betting', 'empirical-likelihood'].includes(interval)) {
+    throw new OffpolicyError('E_INTERVAL_METHOD', `Unknown interval method "${interval}".`, { hint: 'Use bootstrap, t, hoeffding, bernstein, poisson-bootstrap, betting or empirical-likelihood.' });
   }
   if (opts.alpha !== undefined && !(opts.alpha > 0 && opts.alpha < 1)) {
     throw new OffpolicyError('E_ALPHA', `The miscoverage level alpha must lie strictly between 0 and 1, got ${opts.alpha}.`, { hint: 'Use e.g. --alpha 0.05 for a 95% interval.' });
@@ -128,18 +145,23 @@ function logVector(v: DatasetVersion, columns: string[], k: number): SqlVector {
 
 export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<EvaluationResult> {
   checkOptions(opts);
-  const version = await ws.resolve(opts.data);
-  requireBandit(version);
-  checkEvaluationLimits(version.metadata.rowCount, version.metadata.actionSpace?.type === 'discrete' ? version.metadata.actionSpace.n : undefined, opts.resamples);
+  const stored = await ws.resolve(opts.data);
+  requireBandit(stored);
+  checkEvaluationLimits(stored.metadata.rowCount, stored.metadata.actionSpace?.type === 'discrete' ? stored.metadata.actionSpace.n : undefined, opts.resamples);
   const estimators = checkEstimators(opts.estimators);
   const interval = opts.interval ?? 'bootstrap';
-  const alpha = opts.alpha ?? 0.05;
   const seed = opts.seed ?? 0;
+  // Intervals from resamples come in per estimator (bootstrap[c]); the others from each estimator's sums.
+  const resampled = interval === 'bootstrap' || interval === 'poisson-bootstrap';
+  const poisson = { seed, ...(opts.resamples !== undefined ? { resamples: opts.resamples } : {}), ...(opts.bootstrapBuckets !== undefined ? { buckets: opts.bootstrapBuckets } : {}) };
+  const alpha = opts.alpha ?? 0.05;
   const strict = opts.strict ?? false;
   const allowDeficient = opts.allowDeficient ?? false;
   const progress = opts.onProgress ?? (() => {});
   const conn = await openMemoryConnection();
   try {
+    // Missing rewards are never scored as 0: refused, or (observedRewardsOnly) left out by a view every backend reads.
+    const { version, rowsWithoutReward } = await observedRewardsView(conn, stored, { observedRewardsOnly: opts.observedRewardsOnly ?? false });
     const k = await numActionsOf(conn, version);
     const n = version.metadata.rowCount;
     const params = resolveParams({ clip: opts.clip, smoothingAlpha: opts.smoothingAlpha }, n);
@@ -157,6 +179,12 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     }
     const rewardSpec: RewardModelSpec | null = needsModel ? parseRewardModelSpec(opts.rewardModel ?? defaultModel) : null;
     const globalWarnings: Warning[] = [];
+    if (rowsWithoutReward > 0) {
+      globalWarnings.push({
+        code: 'MISSING_AT_RANDOM',
+        message: `Scored on the ${n} rows with a reward; ${rowsWithoutReward} of ${stored.metadata.rowCount} rows have none and were left out. Every estimate assumes ${MISSING_AT_RANDOM}.`,
+      });
+    }
     const contextDim = await contextDimOf(conn, version, opts.contextColumns);
     const numPositions = has(version, 'position') ? await numPositionsOf(conn, version) : undefined;
     let positionsP: Promise<Int32Array> | null = null;
@@ -173,7 +201,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     const hasPropensity = has(version, 'propensity');
     const maybePushdown =
       (opts.pushdown ?? 'auto') === 'auto' &&
-      interval !== 'bootstrap' &&
+      !needsRows(interval) &&
       hasPropensity &&
       opts.policies.every((p) => typeof p.spec === 'string' && (!p.spec.trim().toLowerCase().endsWith('.json') || isFixedJson(p.spec))) &&
       (rewardSpec === null || rewardSpec.type === 'columns');
@@ -211,8 +239,11 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     };
     const records: CandidateSums[] = [];
     let propensitiesEstimated = false;
+    let rewardModelFitResult: RewardModelFit | undefined;
+    let dmError: DmUncertainty | null = null;
     let loggingInterval: Interval | undefined;
     const bootstrap: Map<EstimatorId, Interval | undefined>[] = candidates.map(() => new Map());
+    const intervalWarnings: Warning[][] = candidates.map(() => []);
 
     if (usePushdown) {
       const loggingProbs: SqlVector | undefined = has(version, 'action_probs') ? { kind: 'list', expr: 'l.action_probs' } : undefined;
@@ -256,6 +287,23 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         if (res.badRows > 0) await explain();
         if (res.logging) loggingP = Promise.resolve(res.logging);
         records.push(res.record);
+        if (interval === 'poisson-bootstrap') {
+          // The resamples as SQL sums too (one more scan: buckets of row_id, then resample cells); the first candidate's also carries the logged reward.
+          progress(ci, candidates.length, `poisson bootstrap: ${cand.name}`);
+          const ids = admitted(estimators, deficiencyOf(res.record), allowDeficient, cand.name, []);
+          const boot = await runPoissonBootstrap(DUCKDB, (sql) => queryRows(conn, sql), {
+            log: version,
+            candidate: sqlCand,
+            numActions: k,
+            plan: { ...plan, rewardShift: shift },
+            rewardHat,
+            bounds: { maxWeight, minPropensity: minP },
+            estimators: ids,
+            loggedReward: ci === 0,
+          }, { ...poisson, alpha });
+          ids.forEach((id, j) => bootstrap[ci]!.set(id, boot.intervals[j]));
+          if (ci === 0) loggingInterval = boot.intervals[ids.length];
+        }
       }
     } else {
       const d = await data();
@@ -275,9 +323,16 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
       let rewardHat: Float64Array | undefined;
       if (rewardSpec?.type === 'fit') {
         progress(0, 1, `fitting ${rewardSpec.kind} reward model`);
-        const fit = await estimateRewardHat(await rewardData(), { kind: rewardSpec.kind, seed, folds: opts.folds ?? 1 });
+        const rd = await rewardData();
+        const folds = opts.folds ?? 1;
+        const fit = await estimateRewardHat(rd, { kind: rewardSpec.kind, seed, folds });
         rewardHat = fit.rewardHat;
         globalWarnings.push(...fit.warnings);
+        const refit = (train: RewardData) => fitRewardModel(train, { kind: rewardSpec.kind, seed });
+        rewardModelFitResult = await rewardModelFit(rd, rewardSpec.kind, folds, rewardHat, refit, seed);
+        // DM's interval with the model's error (./reward-models/uncertainty.ts): from a model fitted on every row.
+        // Hoeffding and Bernstein need terms in the reward range, which the corrected terms leave.
+        if (estimators.includes('dm') && (interval === 't' || interval === 'bootstrap') && (rewardSpec.kind === 'ridge' || rewardSpec.kind === 'logistic')) dmError = dmUncertainty(await refit(rd), rd);
       } else if (rewardSpec?.type === 'columns') {
         const vec = logVector(version, rewardSpec.columns, k);
         await checkPredictionColumns(conn, version, vec, k);
@@ -309,24 +364,56 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
           ...(loggingProbs ? { loggingProbs } : {}),
         };
         const { record, terms } = memoryCandidateSums(batch, d.expectedRewards, memoryPlan);
+        const dmTerms = terms.get('dm');
+        if (dmError && dmTerms) {
+          const corr = dmError.correction(targetProbs);
+          const num = Float64Array.from(dmTerms.num, (v, i) => v + corr[i]!);
+          terms.set('dm', { ...dmTerms, num });
+          // The point estimate stays sum(dm_i) / n; the corrected terms carry the variance.
+          const sums = sumsFromTerms({ ...dmTerms, num });
+          const sumNum = record.estimators.get('dm')!.sumNum;
+          record.estimators.set('dm', { ...sums, sumNum, sumNumDen: sumNum });
+        }
         records.push(record);
-        if (interval === 'bootstrap') {
+        if (interval === 'betting' || interval === 'empirical-likelihood') {
+          const ids = admitted(estimators, deficiencyOf(record), allowDeficient, cand.name, []);
+          const rewardRange = rangeOf(await loggingSummary());
+          const maxWeight = 1 / record.minPropensity;
+          const reasons = new Map<string, EstimatorId[]>();
+          const ivs = intervalsForTerms(
+            ids.map((id) => terms.get(id)!),
+            {
+              method: interval,
+              alpha,
+              seed,
+              estimators: ids,
+              ranges: ids.map((id) => termRange(id, { rewardRange, maxWeight, params })),
+              weights: loggedInputs(batch).weights,
+              rewards: d.rewards,
+              rewardRange,
+              maxWeight,
+              onUnsupported: (j, reason) => reasons.set(reason, [...(reasons.get(reason) ?? []), ids[j]!]),
+            },
+          );
+          ids.forEach((id, j) => bootstrap[ci]!.set(id, ivs[j] ?? undefined));
+          for (const [reason, which] of reasons) intervalWarnings[ci]!.push({ code: 'INTERVAL_UNSUPPORTED', message: `No ${interval} interval for ${which.join(', ')}: ${reason}` });
+        }
+        if (resampled) {
           for (const id of admitted(estimators, deficiencyOf(record), allowDeficient, cand.name, [])) {
             bootTerms.push(terms.get(id)!);
             bootIndex.push({ c: ci, id });
           }
         }
       }
-      if (interval === 'bootstrap') {
+      if (resampled) {
         // One bootstrap over every candidate's estimators and the logged rewards: each resample's counts are drawn once.
-        progress(0, 1, 'bootstrap');
+        progress(0, 1, interval);
         bootTerms.push({ num: d.rewards, den: null, base: null });
-        const boot = bootstrapIntervals(bootTerms, {
-          alpha,
-          seed,
-          resamples: opts.resamples,
-          onProgress: (done, total) => progress(done, total, 'bootstrap'),
-        });
+        const onProgress = (done: number, total: number): void => progress(done, total, interval);
+        const boot =
+          interval === 'poisson-bootstrap'
+            ? poissonBootstrapIntervals(bootTerms, d.rowIds ?? null, { ...poisson, alpha, onProgress })
+            : bootstrapIntervals(bootTerms, { alpha, seed, resamples: opts.resamples, onProgress });
         bootIndex.forEach(({ c, id }, j) => bootstrap[c]!.set(id, boot.intervals[j]));
         loggingInterval = boot.intervals[boot.intervals.length - 1];
       }
@@ -336,11 +423,13 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     const logging = await loggingSummary();
     const loggingValue = sumsValue(logging.sums);
     const rewardRange = rangeOf(logging);
-    if (interval !== 'bootstrap') loggingInterval = sumsInterval('dm', logging.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
+    if (interval === 'betting' || interval === 'empirical-likelihood') loggingInterval = rowLoggingInterval(await data(), interval, rewardRange, alpha, seed, globalWarnings);
+    else if (!resampled) loggingInterval = sumsInterval('dm', logging.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
     const loggingTrue = logging.truthSum !== undefined && !propensitiesEstimated ? logging.truthSum / logging.sums.n : undefined;
     const sharedWarnings = globalWarnings.filter((w) => w.code === 'ESTIMATED_PROPENSITIES').slice(0, 1);
-    const candidateResults: CandidateResult[] = candidates.map((cand, c) =>
-      assembleCandidate(records[c]!, {
+    const hashes = await Promise.all(opts.policies.map((p) => (typeof p.spec === 'string' ? candidateHash(p.spec) : Promise.resolve(undefined))));
+    const candidateResults: CandidateResult[] = candidates.map((cand, c) => ({
+      ...assembleCandidate(records[c]!, {
         name: cand.name,
         source: cand.source,
         plan,
@@ -353,10 +442,13 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         ...(loggingInterval ? { loggingInterval } : {}),
         strict,
         ...(opts.verdictSource ? { verdictSource: opts.verdictSource } : {}),
-        ...(interval === 'bootstrap' ? { bootstrap: bootstrap[c]! } : {}),
+        ...(resampled || needsRows(interval) ? { bootstrap: bootstrap[c]!, intervalWarnings: intervalWarnings[c]! } : {}),
         sharedWarnings,
+        propensitiesEstimated,
+        dmModelUncertainty: dmError !== null,
       }),
-    );
+      ...(hashes[c] ? { sha256: hashes[c] } : {}),
+    }));
     if (numPositions !== undefined) {
       candidates.forEach((cand, c) => {
         if (!isPositionAware(cand)) candidateResults[c]!.warnings.push(positionIgnoredWarning(cand.name, numPositions));
@@ -376,23 +468,27 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         name: version.name,
         version: version.version,
         contentHash: version.metadata.contentHash,
-        rowCount: n,
+        rowCount: stored.metadata.rowCount,
+        ...(rowsWithoutReward > 0 ? { observedRewardsOnly: { rowsUsed: n, rowsWithoutReward, assumption: MISSING_AT_RANDOM } } : {}),
         numActions: k,
         ...(contextDim > 0 ? { contextDim } : {}),
         summary: logging.summary,
+        ...(version.metadata.lineage ? { lineage: version.metadata.lineage } : {}),
       },
       logging: { value: loggingValue, ...(loggingInterval ? { interval: loggingInterval } : {}), ...(loggingTrue !== undefined ? { trueValue: loggingTrue } : {}) },
       settings: {
         estimators,
         interval,
         alpha,
-        ...(interval === 'bootstrap' ? { bootstrapResamples: opts.resamples ?? 1000 } : {}),
+        ...(resampled ? { bootstrapResamples: opts.resamples ?? 1000 } : {}),
+        ...(interval === 'poisson-bootstrap' ? { bootstrapBuckets: opts.bootstrapBuckets ?? DEFAULT_POISSON_BUCKETS } : {}),
         ...(rewardSpec ? { rewardModel: rewardSpec.type === 'fit' ? rewardSpec.kind : `columns:${rewardSpec.columns.join(',')}` } : {}),
         ...(Number.isFinite(params.clip) ? { clip: params.clip } : {}),
         strict,
         rewardRange,
       },
       propensitiesEstimated,
+      ...(rewardModelFitResult ? { rewardModelFit: rewardModelFitResult } : {}),
       candidates: candidateResults,
       ...(accuracy ? { accuracy } : {}),
       warnings: dedupe(globalWarnings),
@@ -403,8 +499,19 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
   }
 }
 
+/** The logging policy's value interval (mean logged reward) by betting or empirical likelihood; undefined + warning if it cannot be computed. */
+function rowLoggingInterval(d: BanditArrays, method: 'betting' | 'empirical-likelihood', rewardRange: [number, number], alpha: number, seed: number, warnings: Warning[]): Interval | undefined {
+  try {
+    return method === 'betting' ? bettingMeanInterval(d.rewards, rewardRange, { alpha, seed }) : empiricalLikelihoodMeanInterval(d.rewards, rewardRange, alpha);
+  } catch (e) {
+    if (!(e instanceof OffpolicyError)) throw e;
+    warnings.push({ code: 'INTERVAL_UNSUPPORTED', message: `logging value: ${e.message}` });
+    return undefined;
+  }
+}
+
 /** Accuracy of each estimator across the candidates (synthetic data); k = min(3, candidates). */
-function accuracyTable(cands: CandidateResult[], estimators: readonly EstimatorId[], behaviourValue: number, warnings: Warning[]): AccuracyMetrics[] | undefined {
+export function accuracyTable(cands: CandidateResult[], estimators: readonly EstimatorId[], behaviourValue: number, warnings: Warning[]): AccuracyMetrics[] | undefined {
   const out: AccuracyMetrics[] = [];
   const truth = cands.map((c) => c.trueValue!);
   for (const id of estimators) {
@@ -420,7 +527,30 @@ function accuracyTable(cands: CandidateResult[], estimators: readonly EstimatorI
   return out.length > 0 ? out : undefined;
 }
 
-function dedupe(ws: Warning[]): Warning[] {
+/**
+ * sha256 of a candidate given as a file, or of a directory's files (sorted
+ * relative paths with their hashes); undefined for column: specs and paths
+ * that are not there.
+ */
+async function candidateHash(spec: string): Promise<string | undefined> {
+  let file = path.resolve(spec);
+  let st = await stat(file).catch(() => null);
+  // A training run directory: its policy/ (not the checkpoints) is the candidate.
+  const policyDir = st?.isDirectory() ? await stat(path.join(file, 'policy')).catch(() => null) : null;
+  if (policyDir?.isDirectory()) [file, st] = [path.join(file, 'policy'), policyDir];
+  if (!st) return undefined;
+  if (st.isFile()) return (await sha256File(file)).sha256;
+  if (!st.isDirectory()) return undefined;
+  const entries = (await readdir(file, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(file, path.join(e.parentPath, e.name)))
+    .sort();
+  const h = createHash('sha256');
+  for (const rel of entries) h.update(`${rel}\0${(await sha256File(path.join(file, rel))).sha256}\n`);
+  return h.digest('hex');
+}
+
+export function dedupe(ws: Warning[]): Warning[] {
   const seen = new Set<string>();
   return ws.filter((w) => (seen.has(w.code + w.message) ? false : (seen.add(w.code + w.message), true)));
 }
@@ -469,7 +599,7 @@ async function readPositions(conn: DuckDBConnection, v: DatasetVersion): Promise
 async function contextDimOf(conn: DuckDBConnection, v: DatasetVersion, contextColumns?: string[]): Promise<number> {
   if (contextColumns && contextColumns.length > 0) return contextColumns.length;
   if (!has(v, 'context')) return 0;
-  const row = await queryOne(conn, `SELECT max(len(context)) AS d FROM read_parquet('${v.glob.replaceAll("'", "''")}')`);
+  const row = await queryOne(conn, `SELECT max(len(context)) AS d FROM ${versionScan(v)}`);
   return Number(row.d ?? 0);
 }
 
@@ -485,7 +615,7 @@ async function checkPredictionColumns(conn: DuckDBConnection, v: DatasetVersion,
   const list = vecAsList(vec);
   const row = await queryOne(
     conn,
-    `SELECT count(*) FILTER (WHERE len(${list}) <> ${k}) AS width, count(*) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS bad, min(row_id) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS first FROM read_parquet('${v.glob.replaceAll("'", "''")}') AS l`,
+    `SELECT count(*) FILTER (WHERE len(${list}) <> ${k}) AS width, count(*) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS bad, min(row_id) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS first FROM ${versionScan(v)} AS l`,
   );
   if (Number(row.width) > 0) {
     throw new OffpolicyError('E_ACTION_SPACE', `The reward-prediction column(s) give a number of values other than K = ${k} on ${row.width} rows.`, {
@@ -507,7 +637,7 @@ async function loggingAndSummary(conn: DuckDBConnection, v: DatasetVersion, k: n
   // The logging policy's true value needs its full distribution and the ground truth (and is not reported when propensities are estimated).
   const truth = p && has(v, 'action_probs') && has(v, 'expected_reward') ? vecDot({ kind: 'list', expr: 'action_probs' }, { kind: 'list', expr: 'expected_reward' }, k) : undefined;
   const select = logSummarySelect({ reward: 'reward::DOUBLE', action: 'action', ...(p ? { propensity: 'propensity::DOUBLE' } : {}), rowId: 'row_id', ...(truth ? { truth } : {}) }, v.metadata.rowCount, k, shift);
-  const row = await queryOne(conn, `SELECT ${select.join(', ')} FROM read_parquet('${v.glob.replaceAll("'", "''")}')`);
+  const row = await queryOne(conn, `SELECT ${select.join(', ')} FROM ${versionScan(v)}`);
   return logSummaryFromGroups([row], k, shift);
 }
 

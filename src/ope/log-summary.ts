@@ -16,6 +16,7 @@
 import { sortedQuantile } from './intervals/bootstrap.js';
 import { sqlNumber } from './estimators/params.js';
 import { emptySums, type MergeableSums } from './sums.js';
+import { DUCKDB, type SqlDialect } from './bandit/sql-dialect.js';
 
 /** Above this many rows the propensity quantiles are taken on every 64th row_id. */
 export const SUMMARY_SAMPLE_ABOVE = 1_000_000;
@@ -43,7 +44,7 @@ export interface LogSummary {
 }
 
 const PREFIX = 'ls_';
-/** Actions per bit-mask word (BIGINT shifts are cheap in DuckDB; UBIGINT ones cost ~50 ns a row). */
+/** Actions per bit-mask word (62: the masks fit a signed BIGINT, see the dialects' actionMaskAgg). */
 const WORD = 62;
 const words = (k: number): number => Math.max(1, Math.ceil(k / WORD));
 
@@ -54,24 +55,31 @@ const words = (k: number): number => Math.max(1, Math.ceil(k / WORD));
  * `given` names aggregates the caller's scan already has: its count(*) and its
  * min(propensity) (aliases), so they are not repeated.
  */
-export function logSummarySelect(c: LogSummaryColumns, rowCount: number, k: number, shift = 0, given: { count?: string; minPropensity?: string } = {}): string[] {
+export function logSummarySelect(
+  c: LogSummaryColumns,
+  rowCount: number,
+  k: number,
+  shift = 0,
+  given: { count?: string; minPropensity?: string } = {},
+  q: SqlDialect = DUCKDB,
+  /** Collect the propensity sample for the quantiles (false where the rows must not travel, e.g. from ClickHouse shards). */
+  propensitySample = true,
+): string[] {
   const d = `(${c.reward} - ${sqlNumber(shift)})`;
   const out = [
-    ...(given.count ? [] : [`count(*)::DOUBLE AS ${PREFIX}n`]),
-    `count(${c.reward})::DOUBLE AS ${PREFIX}nr`,
-    `sum(${d})::DOUBLE AS ${PREFIX}s1`,
-    `sum(${d} * ${d})::DOUBLE AS ${PREFIX}s2`,
-    `min(${c.reward})::DOUBLE AS ${PREFIX}rmin`,
-    `max(${c.reward})::DOUBLE AS ${PREFIX}rmax`,
+    ...(given.count ? [] : [`${q.double('count(*)')} AS ${PREFIX}n`]),
+    `${q.double(`count(${c.reward})`)} AS ${PREFIX}nr`,
+    `${q.double(`sum(${d})`)} AS ${PREFIX}s1`,
+    `${q.double(`sum(${d} * ${d})`)} AS ${PREFIX}s2`,
+    `${q.double(`min(${c.reward})`)} AS ${PREFIX}rmin`,
+    `${q.double(`max(${c.reward})`)} AS ${PREFIX}rmax`,
   ];
-  for (let j = 0; j < words(k); j++) {
-    out.push(`bit_or(CASE WHEN ${c.action} >= ${WORD * j} AND ${c.action} < ${Math.min(k, WORD * (j + 1))} THEN (1::BIGINT << (${c.action} - ${WORD * j})) END) AS ${PREFIX}aw${j}`);
-  }
-  if (c.truth) out.push(`sum(${c.truth})::DOUBLE AS ${PREFIX}truth`);
+  for (let j = 0; j < words(k); j++) out.push(`${q.actionMaskAgg(c.action, WORD * j, Math.min(k, WORD * (j + 1)))} AS ${PREFIX}aw${j}`);
+  if (c.truth) out.push(`${q.double(`sum(${c.truth})`)} AS ${PREFIX}truth`);
   if (c.propensity) {
     const sample = rowCount > SUMMARY_SAMPLE_ABOVE ? ` AND ${c.rowId} % 64 = 0` : '';
-    if (!given.minPropensity) out.push(`min(${c.propensity})::DOUBLE AS ${PREFIX}pmin`);
-    out.push(`list(${c.propensity}) FILTER (WHERE ${c.propensity} IS NOT NULL${sample}) AS ${PREFIX}psample`);
+    if (!given.minPropensity) out.push(`${q.double(`min(${c.propensity})`)} AS ${PREFIX}pmin`);
+    if (propensitySample) out.push(`${q.listAggIf(c.propensity, `${c.propensity} IS NOT NULL${sample}`)} AS ${PREFIX}psample`);
   }
   return out;
 }
@@ -92,7 +100,7 @@ export function logSummaryFromGroups(rows: readonly Record<string, unknown>[], k
   const hasTruth = rows.length > 0 && `${PREFIX}truth` in rows[0]!;
   let rmin = NaN, rmax = -Infinity;
   let pmin = Infinity;
-  const hasPropensity = rows.length > 0 && `${PREFIX}psample` in rows[0]!;
+  const hasPropensity = rows.length > 0 && (`${PREFIX}psample` in rows[0]! || `${given.minPropensity ?? `${PREFIX}pmin`}` in rows[0]!);
   const sample: number[] = [];
   const num = (row: Record<string, unknown>, key: string): number => Number(row[key] ?? 0);
   for (const row of rows) {
@@ -121,8 +129,8 @@ export function logSummaryFromGroups(rows: readonly Record<string, unknown>[], k
       for (const v of (row[`${PREFIX}psample`] as unknown[] | null) ?? []) sample.push(Number(v));
     }
   }
-  // Logging value: the mean reward over the n rows (NULL rewards count in n but not in the sums, as SQL sum does).
-  const sums: MergeableSums = { ...emptySums(), n, sumNum: s1 + shift * nr, sumNum2: s2 + 2 * shift * s1 + shift * shift * nr, sumDen: n, sumDen2: n, sumNumDen: s1 + shift * nr };
+  // Logging value: the mean of the observed rewards (a NULL reward is never a 0; evaluate refuses such logs or scores a view without them).
+  const sums: MergeableSums = { ...emptySums(), n: nr, sumNum: s1 + shift * nr, sumNum2: s2 + 2 * shift * s1 + shift * shift * nr, sumDen: nr, sumDen2: nr, sumNumDen: s1 + shift * nr };
   const summary: Record<string, number> = {};
   const put = (key: string, v: number | null): void => {
     if (v !== null && !Number.isNaN(v)) summary[key] = v;

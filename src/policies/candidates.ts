@@ -25,11 +25,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dataError, OffpolicyError } from '../core/errors.js';
 import { ident, lit, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
+import { rowIdsLeftOut, versionScan } from '../datasets/load-bandit.js';
 import type { DatasetVersion } from '../datasets/workspace.js';
 import type { ContinuousPolicy, Policy, RewardModel } from '../core/contracts.js';
 import { buildJsonPolicy, FixedByPositionPolicy, FixedPolicy } from './json-policy.js';
 import { PROB_SUM_TOLERANCE, RULE_RANGE, RULE_SUM, sqlSumBad } from './probabilities.js';
-import { byPositionVector, constantVector, vecMin, vecRangeBad, vecSum, vecSumFast, vecWidthBad, type SqlVector } from './sql-vector.js';
+import { byPositionVector, constantVector, DUCKDB_VECTORS, vecMin, vecRangeBad, vecSum, vecSumFast, vecWidthBad, type SqlVector, type VectorSql } from './sql-vector.js';
 
 export interface PolicyInput {
   /** Display name; defaults to the file or column name. */
@@ -83,6 +84,34 @@ function isJsonPolicyDir(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The name a candidate goes by: its NAME= part, else its columns (column:a,b ->
+ * a+b), else the file's name without its extension, or the directory's name; a
+ * trained policy's `policy/` folder goes by its run directory
+ * (runs/robot-iql/policy and runs/robot-iql are both robot-iql).
+ */
+export function candidateName(input: { name?: string; spec: unknown }): string {
+  if (input.name !== undefined) return input.name;
+  if (typeof input.spec !== 'string') return 'policy';
+  const spec = input.spec.trim();
+  if (spec.startsWith('column:')) return spec.slice('column:'.length).split(',').map((c) => c.trim()).filter(Boolean).join('+');
+  const file = path.resolve(spec);
+  const isDir = existsSync(file) && statSync(file).isDirectory();
+  if (!isDir) return path.basename(file).replace(/\.[^.]+$/, '');
+  return path.basename(file) === 'policy' ? path.basename(path.dirname(file)) : path.basename(file);
+}
+
+/** Refuses candidates that share a name (every kind: tables, columns, JSON, policy directories, trajectory candidates), naming each shared name. */
+export function checkCandidateNames(names: readonly string[]): void {
+  const counts = new Map<string, number>();
+  for (const n of names) counts.set(n, (counts.get(n) ?? 0) + 1);
+  const dups = [...counts].filter(([, c]) => c > 1);
+  if (dups.length === 0) return;
+  throw new OffpolicyError('E_POLICY_NAME', `Candidate names must differ, but ${dups.map(([n, c]) => `"${n}" names ${c} candidates`).join(', ')}.`, {
+    hint: 'Name them apart with --policy NAME=SPEC (library: the name of each policy); a trained policy is named after its run directory by default.',
+  });
 }
 
 /** Splits "name=SPEC" into its parts (a bare SPEC has no name). */
@@ -159,8 +188,8 @@ export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): 
   const k = ctx.numActions;
   if (typeof input.spec !== 'string') {
     const policy = input.spec;
-    checkPolicyFitsLog(policy, `Policy "${input.name ?? 'policy'}"`, ctx);
-    return { type: 'policy', name: input.name ?? 'policy', source: 'api:Policy', policy };
+    checkPolicyFitsLog(policy, `Policy "${candidateName(input)}"`, ctx);
+    return { type: 'policy', name: candidateName(input), source: 'api:Policy', policy };
   }
   const spec = input.spec.trim();
   if (spec.startsWith('column:')) {
@@ -171,7 +200,7 @@ export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): 
       .filter(Boolean);
     const where = `Dataset ${ctx.log.ref}`;
     const probs = pickProbColumns(ctx.log.metadata.columns, 'l', k, where, cols, new Set());
-    const cand: Candidate = { type: 'sql', name: input.name ?? cols.join('+'), source: spec, probs };
+    const cand: Candidate = { type: 'sql', name: candidateName(input), source: spec, probs };
     if (!ctx.deferColumnChecks) await checkSqlCandidate(ctx.conn, ctx.log, cand, k);
     return cand;
   }
@@ -181,9 +210,9 @@ export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): 
       hint: 'Give a .parquet/.csv probability table, a .json policy file, or column:NAME for a column of the log.',
     });
   }
-  const name = input.name ?? path.basename(file).replace(/\.[^.]+$/, '');
+  const name = candidateName(input);
   const learnedDir = statSync(file).isDirectory() && isJsonPolicyDir(file);
-  if (statSync(file).isDirectory() && !learnedDir) return loadPolicyDirCandidate(file, spec, input.name ?? path.basename(file), ctx);
+  if (statSync(file).isDirectory() && !learnedDir) return loadPolicyDirCandidate(file, spec, name, ctx);
   if (learnedDir || path.extname(file).toLowerCase() === '.json') {
     let parsed: unknown;
     try {
@@ -285,8 +314,12 @@ async function loadPolicyDirCandidate(dir: string, spec: string, name: string, c
 
 /** FROM clause joining the log (alias l) and, for table candidates, the table (alias c). */
 export function candidateFrom(log: DatasetVersion, cand: Candidate & { type: 'sql' }, join: 'INNER' | 'FULL OUTER' = 'INNER'): string {
-  const l = `read_parquet(${lit(log.glob)}) AS l`;
-  return cand.relation ? `${l} ${join} JOIN ${cand.relation} AS c ON l.row_id = c.row_id` : l;
+  const l = `${versionScan(log)} AS l`;
+  if (!cand.relation) return l;
+  // A view of the log (e.g. its rows with rewards) leaves rows out: the table's rows for them are not extra rows.
+  const leftOut = rowIdsLeftOut(log);
+  const rel = leftOut ? `(SELECT * FROM ${cand.relation} WHERE row_id NOT IN (${leftOut}))` : cand.relation;
+  return `${l} ${join} JOIN ${rel} AS c ON l.row_id = c.row_id`;
 }
 
 /**
@@ -303,10 +336,10 @@ export function candidateFrom(log: DatasetVersion, cand: Candidate & { type: 'sq
  *   chk_negative  a negative entry: omitted when `nonNegative` says the Parquet
  *                 footer statistics already prove every entry >= 0 (candidateLeafPaths).
  */
-export function candidateRowChecks(cand: Candidate & { type: 'sql' }, k: number, opts: { nonNegative?: boolean } = {}): Record<string, string> {
+export function candidateRowChecks(cand: Candidate & { type: 'sql' }, k: number, opts: { nonNegative?: boolean } = {}, d: VectorSql = DUCKDB_VECTORS): Record<string, string> {
   return {
-    chk_sum: `NOT (abs(${vecSumFast(cand.probs, k)} - 1.0) <= ${PROB_SUM_TOLERANCE})`,
-    ...(opts.nonNegative ? {} : { chk_negative: `${vecMin(cand.probs)} < 0` }),
+    chk_sum: `NOT (abs(${vecSumFast(cand.probs, k, d)} - 1.0) <= ${PROB_SUM_TOLERANCE})`,
+    ...(opts.nonNegative ? {} : { chk_negative: `${vecMin(cand.probs, d)} < 0` }),
   };
 }
 

@@ -15,6 +15,13 @@ export interface RngState {
   spareNormal: number | null;
 }
 
+/** MurmurHash3's 32-bit finaliser: a bijection of uint32 with full avalanche (also spelled in SQL by ../ope/bandit/poisson-bootstrap-sql.ts). */
+export function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 export class Rng {
   private a: number;
   private b: number;
@@ -26,10 +33,7 @@ export class Rng {
     let s = typeof seed === 'string' ? hashString(seed) : seed >>> 0 ^ Math.floor(seed / 2 ** 32);
     const next = (): number => {
       s = (s + 0x9e3779b9) | 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
+      return fmix32(s);
     };
     this.a = next();
     this.b = next();
@@ -117,6 +121,19 @@ export class Rng {
     this.c = state.s[2]! | 0;
     this.d = state.s[3]! | 0;
     this.spareNormal = state.spareNormal;
+  }
+
+  /** A uniformly random permutation of 0..n-1 (Fisher-Yates, drawing with int()). */
+  permutation(n: number): Int32Array {
+    const perm = new Int32Array(n);
+    for (let i = 0; i < n; i++) perm[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = perm[i]!;
+      perm[i] = perm[j]!;
+      perm[j] = t;
+    }
+    return perm;
   }
 
   /** An independent generator derived from this one's seed stream and a label. */

@@ -42,7 +42,16 @@ export const ZERO_BIN = -(2 ** 30);
 export type RowChecks = Record<string, string>;
 
 export interface ScanInput {
-  log: DatasetVersion;
+  /** The stored log (DuckDB over its Parquet files); or give `table`. */
+  log?: DatasetVersion;
+  /** Rows that are not a stored version (e.g. a ClickHouse table): the FROM clause (log alias l, candidate columns in it) and the row count. */
+  table?: ScanTable;
+  /**
+   * Per-row expressions the candidate's probabilities read (e.g. a JSON policy in
+   * SQL, ../../policies/json-policy-sql.ts), computed before everything else. Only
+   * in a dialect with one flat level of row expressions (ClickHouse).
+   */
+  prelude?: readonly RowExpr[];
   candidate: Candidate & { type: 'sql' };
   numActions: number;
   plan: BanditPlan;
@@ -81,16 +90,33 @@ export interface Scan {
   unshiftedRewardV: boolean;
 }
 
+export interface ScanTable {
+  from: string;
+  rowCount: number;
+}
+
+/** The FROM clause of the scan: the log (alias l), joined with the candidate's table when it has one (alias c). */
+export function scanFrom(input: Pick<ScanInput, 'log' | 'table' | 'candidate'>): string {
+  if (input.table) return input.table.from;
+  if (!input.log) throw new Error('scan: neither a stored log nor a table');
+  return candidateFrom(input.log, input.candidate);
+}
+
+function logFrom(input: Pick<ScanInput, 'log' | 'table'>): string {
+  if (input.table) return input.table.from;
+  return `${versionScan(input.log!)} AS l`;
+}
+
 /** Aliases of the summary's columns in the scan, and the aggregates of the scan it reuses. */
 export const SUMMARY_COLUMNS = { reward: 'r', action: 'a', propensity: 'p', rowId: 'rid' };
 export const SUMMARY_GIVEN = { count: 'n', minPropensity: 'pmin' };
 
 /** The SQL of r, p and pi(a_i|x_i), shared by the main scan and the follow-up queries so the weights (and bins) agree. */
-function rowBasics(d: SqlDialect, input: Pick<ScanInput, 'candidate'>): RowExpr[] {
+export function rowBasics(d: SqlDialect, input: Pick<ScanInput, 'candidate'>): RowExpr[] {
   return [
     { expr: d.double('l.reward'), alias: 'r' },
     { expr: d.double('l.propensity'), alias: 'p' },
-    { expr: d.double(vecAt(input.candidate.probs, 'l.action')), alias: 'pi' },
+    { expr: d.double(vecAt(input.candidate.probs, 'l.action', d)), alias: 'pi' },
   ];
 }
 
@@ -99,9 +125,16 @@ function binExpr(d: SqlDialect): string {
 }
 
 /** Rewards outside the declared range, NULL or NaN (without a declared range: NULL or NaN). */
-function outsideExpr(plan: BanditPlan): string {
+function outsideExpr(d: SqlDialect, plan: BanditPlan): string {
   const range = plan.declaredRewardRange;
-  return range ? `coalesce(NOT (r >= ${sqlNumber(range[0])} AND r <= ${sqlNumber(range[1])}), TRUE)` : '(r IS NULL OR isnan(r))';
+  return range ? `coalesce(NOT (r >= ${sqlNumber(range[0])} AND r <= ${sqlNumber(range[1])}), ${d.true})` : `(r IS NULL OR ${d.isNaN('r')})`;
+}
+
+/** The prelude as the first level (see ScanInput.prelude). */
+function preludeLevels(d: SqlDialect, input: Pick<ScanInput, 'prelude'>): RowExpr[][] {
+  if (!input.prelude || input.prelude.length === 0) return [];
+  if (d.name === 'duckdb') throw new Error('scan: a prelude needs a dialect with flat row expressions');
+  return [[...input.prelude]];
 }
 
 export function buildScan(d: SqlDialect, input: ScanInput): Scan {
@@ -113,30 +146,30 @@ export function buildScan(d: SqlDialect, input: ScanInput): Scan {
   const inner: RowExpr[] = rowBasics(d, input);
   const checkNames: string[] = [];
   if (input.rewardHat) {
-    inner.push({ expr: d.double(vecAt(input.rewardHat, 'l.action')), alias: 'q' });
-    inner.push({ expr: d.double(vecDot(candidate.probs, input.rewardHat, k)), alias: 'dmv' });
+    inner.push({ expr: d.double(vecAt(input.rewardHat, 'l.action', d)), alias: 'q' });
+    inner.push({ expr: d.double(vecDot(candidate.probs, input.rewardHat, k, d)), alias: 'dmv' });
   }
   if (input.loggingProbs) {
     const pi0 = input.loggingProbs;
-    const at = (v: SqlVector, a: number): string => (v.kind === 'list' ? `(${v.expr})[${a + 1}]` : v.exprs[a]!);
+    const at = (v: SqlVector, a: number): string => (v.kind === 'list' ? d.listAt(v.expr, String(a + 1)) : v.exprs[a]!);
     const terms = Array.from({ length: k }, (_, a) => `CASE WHEN ${at(pi0, a)} <= 0 THEN ${at(candidate.probs, a)} ELSE 0 END`);
     inner.push({ expr: d.double(terms.join(' + ')), alias: 'deficient' });
     const maps = smoothingActionMaps(alpha);
-    inner.push({ expr: d.double(vecDotMapped(candidate.probs, pi0, k, maps.biasMass)), alias: 'esb' });
-    inner.push({ expr: d.double(vecDotMapped(candidate.probs, pi0, k, maps.secondMoment)), alias: 'esm' });
+    inner.push({ expr: d.double(vecDotMapped(candidate.probs, pi0, k, maps.biasMass, d)), alias: 'esb' });
+    inner.push({ expr: d.double(vecDotMapped(candidate.probs, pi0, k, maps.secondMoment, d)), alias: 'esm' });
   }
-  if (input.expectedReward) inner.push({ expr: d.double(vecDot(candidate.probs, input.expectedReward, k)), alias: 'truth' });
+  if (input.expectedReward) inner.push({ expr: d.double(vecDot(candidate.probs, input.expectedReward, k, d)), alias: 'truth' });
   const loggingTruth = input.summary && input.expectedReward && input.loggingProbs;
-  if (loggingTruth) inner.push({ expr: d.double(vecDot(input.loggingProbs!, input.expectedReward!, k)), alias: 'ltruth' });
+  if (loggingTruth) inner.push({ expr: d.double(vecDot(input.loggingProbs!, input.expectedReward!, k, d)), alias: 'ltruth' });
   if (input.summary) inner.push({ expr: 'l.action', alias: 'a' }, { expr: 'l.row_id', alias: 'rid' });
   // A list of predictions next to per-action candidate columns is read entry by entry (no dot product to raise): check its width.
   if (input.checkRewardHat && input.rewardHat?.kind === 'list' && candidate.probs.kind !== 'list') {
-    inner.push({ expr: `coalesce(len(${input.rewardHat.expr}) <> ${k}, TRUE)`, alias: 'chk_q_width' });
+    inner.push({ expr: `coalesce(${d.listLen(input.rewardHat.expr)} <> ${k}, ${d.true})`, alias: 'chk_q_width' });
     checkNames.push('chk_q_width');
   }
   for (const [name, bad] of Object.entries(input.checks ?? {})) {
     if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`scan: bad check name ${name}`);
-    inner.push({ expr: `coalesce(${bad}, TRUE)`, alias: name });
+    inner.push({ expr: `coalesce(${bad}, ${d.true})`, alias: name });
     checkNames.push(name);
   }
 
@@ -146,7 +179,7 @@ export function buildScan(d: SqlDialect, input: ScanInput): Scan {
   if (needsPow) second.push({ expr: `power(p, ${sqlNumber(alpha)})`, alias: 'pa' });
   if (input.checkRewardHat && input.rewardHat) {
     // With a valid candidate, sum_a pi_a q_a is finite exactly when every q_a is (0 * inf and 0 * NaN are NaN).
-    second.push({ expr: 'coalesce(NOT isfinite(dmv), TRUE)', alias: 'chk_q_finite' });
+    second.push({ expr: `coalesce(NOT ${d.isFinite('dmv')}, ${d.true})`, alias: 'chk_q_finite' });
     checkNames.push('chk_q_finite');
   }
   const third: RowExpr[] = [{ expr: binExpr(d), alias: 'wbin' }];
@@ -221,33 +254,46 @@ export function buildScan(d: SqlDialect, input: ScanInput): Scan {
     totals.deficient = agg('deficient');
   }
   if (input.expectedReward) totals.truth = agg('truth');
-  if (countsRewardsOutside(plan)) aggs.push(`${d.double(d.countIf(outsideExpr(plan)))} AS outside`);
+  if (countsRewardsOutside(plan)) aggs.push(`${d.double(d.countIf(outsideExpr(d, plan)))} AS outside`);
   if (checkNames.length > 0) aggs.push(`${d.double(d.countIf(checkNames.join(' OR ')))} AS bad`);
-  if (input.summary) aggs.push(...logSummarySelect({ ...SUMMARY_COLUMNS, ...(loggingTruth ? { truth: 'ltruth' } : {}) }, input.log.metadata.rowCount, k, shift, SUMMARY_GIVEN));
-  const sql = d.scan([inner, second, third, fourth], aggs, candidateFrom(input.log, candidate), { groupBy: 'wbin' });
+  if (input.summary) {
+    const rowCount = input.table?.rowCount ?? input.log!.metadata.rowCount;
+    // From ClickHouse shards only sums travel: no propensity sample (the summary then has no propensity quantiles).
+    aggs.push(...logSummarySelect({ ...SUMMARY_COLUMNS, ...(loggingTruth ? { truth: 'ltruth' } : {}) }, rowCount, k, shift, SUMMARY_GIVEN, d, d.name !== 'clickhouse'));
+  }
+  const sql = d.scan([...preludeLevels(d, input), inner, second, third, fourth], aggs, scanFrom(input), { groupBy: 'wbin' });
   return { sql, layout, totals, smoothing, unshiftedRewardV };
 }
 
 /** The k-th smallest weights (0-based, per bin) of the given fine bins, one list per bin (aliases q0, q1, ...). */
-export function binQuantilesSql(d: SqlDialect, input: Pick<ScanInput, 'log' | 'candidate'>, need: readonly { bin: number; count: number; ks: readonly number[] }[]): string {
+export function binQuantilesSql(d: SqlDialect, input: Pick<ScanInput, 'log' | 'table' | 'candidate' | 'prelude'>, need: readonly { bin: number; count: number; ks: readonly number[] }[]): string {
   const selects = need.map(({ bin, count, ks }, j) => `${d.quantilesDiscIf('w', ks.map((k) => (k + 0.5) / count), `wbin = ${bin}`)} AS q${j}`);
-  return d.scan(weightLevels(d, input), selects, candidateFrom(input.log, input.candidate), { where: `wbin IN (${need.map((b) => b.bin).join(', ')})` });
+  return d.scan(weightLevels(d, input), selects, scanFrom(input), { where: `wbin IN (${need.map((b) => b.bin).join(', ')})` });
 }
 
-/** The first few 0-based positions (in row_id order) of rewards outside the declared range, NULL or NaN (alias pos). */
-export function rowsOutsideSql(d: SqlDialect, log: DatasetVersion, plan: BanditPlan, limit = 5): string {
-  return `SELECT pos FROM (SELECT row_number() OVER (ORDER BY row_id) - 1 AS pos, ${d.double('reward')} AS r FROM ${versionScan(log)}) WHERE ${outsideExpr(plan)} ORDER BY pos LIMIT ${limit}`;
+/** The row_ids of the first few rewards outside the declared range, NULL or NaN (alias outside_row_id, ascending). */
+export function rowIdsOutsideSql(d: SqlDialect, input: Pick<ScanInput, 'log' | 'table'>, plan: BanditPlan, limit = 5): string {
+  const level = [
+    { expr: d.double('l.reward'), alias: 'r' },
+    { expr: 'l.row_id', alias: 'outside_row_id' },
+  ];
+  return `${d.scan([level], ['outside_row_id'], logFrom(input), { where: outsideExpr(d, plan) })}\nORDER BY outside_row_id LIMIT ${limit}`;
+}
+
+/** How many rows have a row_id below each given one (their 0-based positions in row_id order; aliases c0, c1, ...). */
+export function positionsSql(d: SqlDialect, input: Pick<ScanInput, 'log' | 'table'>, rowIds: readonly number[]): string {
+  return `SELECT ${rowIds.map((id, j) => `${d.double(d.countIf(`l.row_id < ${id}`))} AS c${j}`).join(', ')} FROM ${logFrom(input)}`;
 }
 
 /** How many weights of the given fine bins lie below 2^o (the histogram's edge; aliases e0, e1, ...). */
-export function binEdgeCountsSql(d: SqlDialect, input: Pick<ScanInput, 'log' | 'candidate'>, edges: readonly { bin: number; edge: number }[]): string {
+export function binEdgeCountsSql(d: SqlDialect, input: Pick<ScanInput, 'log' | 'table' | 'candidate' | 'prelude'>, edges: readonly { bin: number; edge: number }[]): string {
   const selects = edges.map(({ bin, edge }, j) => `${d.double(d.countIf(`wbin = ${bin} AND w < ${sqlNumber(edge)}`))} AS e${j}`);
-  return d.scan(weightLevels(d, input), selects, candidateFrom(input.log, input.candidate), { where: `wbin IN (${edges.map((b) => b.bin).join(', ')})` });
+  return d.scan(weightLevels(d, input), selects, scanFrom(input), { where: `wbin IN (${edges.map((b) => b.bin).join(', ')})` });
 }
 
-function weightLevels(d: SqlDialect, input: Pick<ScanInput, 'candidate'>): RowExpr[][] {
+function weightLevels(d: SqlDialect, input: Pick<ScanInput, 'candidate' | 'prelude'>): RowExpr[][] {
   const basics = rowBasics(d, input);
   const pi = basics.find((x) => x.alias === 'pi')!.expr;
   const p = basics.find((x) => x.alias === 'p')!.expr;
-  return [[{ expr: `(${pi}) / (${p})`, alias: 'w' }], [{ expr: binExpr(d), alias: 'wbin' }]];
+  return [...preludeLevels(d, input), [{ expr: `(${pi}) / (${p})`, alias: 'w' }], [{ expr: binExpr(d), alias: 'wbin' }]];
 }

@@ -51,10 +51,10 @@ export function resolveParams(p: EstimatorParams, n: number): ResolvedParams {
   };
 }
 
-/** A number as an SQL DOUBLE literal (DuckDB reads bare 0.1 as DECIMAL). */
+/** A number as an SQL DOUBLE literal (DuckDB reads bare 0.1 as DECIMAL); the CAST reads the same in DuckDB and ClickHouse. */
 export function sqlNumber(x: number): string {
-  if (x === Infinity) return `'inf'::DOUBLE`;
-  if (x === -Infinity) return `'-inf'::DOUBLE`;
+  if (x === Infinity) return `CAST('inf' AS DOUBLE)`;
+  if (x === -Infinity) return `CAST('-inf' AS DOUBLE)`;
   if (!Number.isFinite(x)) throw new Error(`not a finite number: ${x}`);
-  return `(${String(x)})::DOUBLE`;
+  return `CAST(${String(x)} AS DOUBLE)`;
 }

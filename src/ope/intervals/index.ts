@@ -10,20 +10,29 @@ import { bernsteinInterval } from './bernstein.js';
 import { bootstrapIntervals } from './bootstrap.js';
 import { checkAlpha } from './common.js';
 import { hoeffdingInterval } from './hoeffding.js';
+import { poissonBootstrapIntervals } from './poisson-bootstrap.js';
+import { rowMethodIntervals, type RowMethodRequest } from './row-methods.js';
 import { tInterval } from './t.js';
 
 export { bernsteinHalfWidth, bernsteinInterval } from './bernstein.js';
 export { bootstrapIntervals, DEFAULT_MAX_UNITS, DEFAULT_RESAMPLES, sortedQuantile, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
 export { hoeffdingHalfWidth, hoeffdingInterval } from './hoeffding.js';
 export { tInterval } from './t.js';
+export { bettingIpsInterval, bettingMeanInterval, DEFAULT_MAX_BET, type BettingHorizon, type BettingOptions } from './betting.js';
+export { elCritical, empiricalLikelihoodInterval, empiricalLikelihoodMeanInterval, type ElCalibration, type EmpiricalLikelihoodOptions, type EmpiricalLikelihoodResult } from './empirical-likelihood.js';
+export { rowMethodIntervals, type RowMethodRequest } from './row-methods.js';
+export type { RowOrder } from './row-inputs.js';
 
-export interface IntervalRequest {
+export interface IntervalRequest extends Omit<RowMethodRequest, 'method' | 'alpha' | 'ranges'> {
   method: IntervalMethod;
   alpha: number;
   /** Bootstrap: seed (required), resamples, maxUnits, progress. */
   seed?: number;
   resamples?: number;
   maxUnits?: number;
+  /** Poisson bootstrap: hash buckets (default 10,000) and the rows' ids (default 0 .. n-1). */
+  buckets?: number;
+  rowIds?: ArrayLike<number>;
   onProgress?: (done: number, total: number) => void;
   /**
    * Hoeffding / Bernstein: the range of each estimator's row terms (termRange in
@@ -55,6 +64,17 @@ export function intervalsForTerms(terms: readonly RowTerms[], req: IntervalReque
         maxUnits: req.maxUnits,
         onProgress: req.onProgress,
       }).intervals;
+    case 'poisson-bootstrap':
+      if (req.seed === undefined) {
+        throw new OffpolicyError('E_SEED_REQUIRED', 'Bootstrap intervals are random and need a seed, but none was given.', { hint: 'Pass --seed N (any integer).' });
+      }
+      return poissonBootstrapIntervals(terms, req.rowIds ?? null, {
+        alpha: req.alpha,
+        seed: req.seed,
+        ...(req.resamples !== undefined ? { resamples: req.resamples } : {}),
+        ...(req.buckets !== undefined ? { buckets: req.buckets } : {}),
+        ...(req.onProgress ? { onProgress: req.onProgress } : {}),
+      }).intervals.map((iv) => iv ?? null);
     case 'hoeffding':
     case 'bernstein':
       return terms.map((t, j) => {
@@ -64,5 +84,8 @@ export function intervalsForTerms(terms: readonly RowTerms[], req: IntervalReque
         const label = req.labels?.[j] ?? `estimator ${j}`;
         return req.method === 'hoeffding' ? hoeffdingInterval(s, range, req.alpha, label) : bernsteinInterval(s, range, req.alpha, label);
       });
+    case 'betting':
+    case 'empirical-likelihood':
+      return rowMethodIntervals(terms, { ...req, method: req.method });
   }
 }

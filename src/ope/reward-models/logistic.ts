@@ -31,6 +31,8 @@ export class LogisticRewardModel implements RewardModel {
     private readonly d: number,
     readonly weights: Float64Array,
     readonly warnings: Warning[],
+    /** The L2 penalty it was fitted with (DM intervals need it: ./uncertainty.ts). */
+    readonly lambda = 1,
   ) {}
 
   predict(contexts: Float32Array, n: number): Float64Array {
@@ -100,5 +102,5 @@ export function fitLogistic(data: RewardData, opts: LogisticOptions = {}): Logis
       message: `The logistic reward model did not converge in ${res.iterations} iterations; its predictions may be rough.`,
     });
   }
-  return new LogisticRewardModel(k, d, res.x, warnings);
+  return new LogisticRewardModel(k, d, res.x, warnings, lambda);
 }

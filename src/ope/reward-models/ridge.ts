@@ -50,9 +50,11 @@ export class RidgeRewardModel implements RewardModel {
     readonly numActions: number,
     private readonly d: number,
     /** Joint: one weight vector of width d + K. Per-action: K vectors of width d + 1. */
-    private readonly weights: Float64Array[],
-    private readonly perAction: boolean,
+    readonly weights: Float64Array[],
+    readonly perAction: boolean,
     warnings: Warning[],
+    /** The L2 penalty it was fitted with (DM intervals need it: ./uncertainty.ts). */
+    readonly lambda = 1,
   ) {
     this.kind = perAction ? 'ridge-per-action' : 'ridge';
     this.warnings = warnings;
@@ -94,7 +96,7 @@ export function fitRidge(data: RewardData, opts: RidgeOptions = {}): RidgeReward
       }
     }
     for (let u = 0; u < p; u++) for (let v = 0; v < u; v++) xtx[v * p + u] = xtx[u * p + v]!;
-    return new RidgeRewardModel(k, d, [solveRidge(xtx, xty, p, lambda, 'the joint model')], false, []);
+    return new RidgeRewardModel(k, d, [solveRidge(xtx, xty, p, lambda, 'the joint model')], false, [], lambda);
   }
   // Per-action models on [1, x].
   const p = d + 1;

@@ -94,7 +94,9 @@ export function scoreCandidate(d: TrajectoryOpeData, cand: ResolvedCandidate, op
     }
     if (weights?.clip != null) diagnostics.clip = weights.clip;
     const iv = intervals[j];
-    return { estimator: it.estimator.id, value, ...(iv ? { interval: iv } : {}), diagnostics, terms: it.terms };
+    // DM (FQE) is biased by its fitted Q: its interval is a variance interval, as on bandit logs.
+    const interval = iv ? { ...iv, covers: it.estimator.id === 'dm' ? ('variance' as const) : ('value' as const) } : undefined;
+    return { estimator: it.estimator.id, value, ...(interval ? { interval } : {}), diagnostics, terms: it.terms };
   });
   const warnings: Warning[] = summary ? weightWarnings(summary, d.episodes.count) : [];
   if (cand.kernel) {

@@ -1,0 +1,247 @@
+/**
+ * Bandit evaluation where the log lives in ClickHouse, against real servers: the
+ * two-shard cluster of scripts/clickhouse-cluster.sh (CI's, or one started
+ * here). The same stored versions are exported to ClickHouse (a local table and
+ * a Distributed table over the two shards), and evaluateClickhouse must give
+ * the DuckDB / in-memory result to 1e-10: every estimator, t / Hoeffding /
+ * Bernstein intervals, certificates, diagnostics, exact weight quantiles and
+ * histogram, truth and accuracy. Shards must return partial sums, not rows
+ * (system.query_log).
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lit, openMemoryConnection, type DuckDBConnection } from '../src/datasets/duckdb.js';
+import { exportToClickhouse } from '../src/datasets/clickhouse-export.js';
+import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
+import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
+import { Workspace } from '../src/datasets/workspace.js';
+import { evaluate, type EvaluateOptions } from '../src/ope/evaluate.js';
+import { evaluateClickhouse, type ClickhouseEvaluateOptions } from '../src/ope/evaluate-clickhouse.js';
+import type { EvaluationResult } from '../src/core/evaluation-result.js';
+import { Rng } from '../src/util/rng.js';
+import { chSql, CLICKHOUSE_TESTS, createDistributed, sharedCluster, type TestCluster } from './support/clickhouse-cluster.js';
+
+let dir: string;
+let ws: Workspace;
+let conn: DuckDBConnection;
+let cluster: TestCluster;
+const db = `offpolicy_t${process.pid}_${Date.now() % 100000}`;
+const url = (table: string, host = (): string => cluster.http1): string => `clickhouse://${host()}/${db}.${table}`;
+
+/** Paths where a and b differ: numbers beyond tol * max(1, |a|), anything else unequal. */
+function differences(a: unknown, b: unknown, tol: number, at = '$', out: string[] = []): string[] {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const same = Number.isNaN(a) ? Number.isNaN(b) : a === b || Math.abs(a - b) <= tol * Math.max(1, Math.abs(a));
+    if (!same) out.push(`${at}: ${a} vs ${b}`);
+  } else if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) out.push(`${at}: length ${a.length} vs ${b.length}`);
+    else a.forEach((x, i) => differences(x, b[i], tol, `${at}[${i}]`, out));
+  } else if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    const ka = Object.keys(a).sort(), kb = Object.keys(b).sort();
+    if (ka.join() !== kb.join()) out.push(`${at}: keys ${ka.join()} vs ${kb.join()}`);
+    else for (const key of ka) differences((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], tol, `${at}.${key}`, out);
+  } else if (a !== b) out.push(`${at}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  return out;
+}
+
+/** The result with what names the source (and the creation time) blanked, and Catoni's lambda checked loosely then blanked. */
+function comparable(r: EvaluationResult): EvaluationResult {
+  const x = JSON.parse(JSON.stringify(r)) as EvaluationResult;
+  x.createdAt = '';
+  x.dataset = { ...x.dataset, ref: '', name: '', version: 0, contentHash: '' };
+  // Not computed from ClickHouse (they would need every propensity from the shards).
+  delete x.dataset.summary.propensityQ01;
+  delete x.dataset.summary.propensityMedian;
+  for (const c of x.candidates) {
+    c.source = c.source.replace(/^json:(\w[\w-]*):.*$/, 'json:$1');
+    for (const cert of c.certificates) if (cert.kind === 'catoni-clipped-ips') cert.params.lambda = 0;
+    // Warnings name the dataset reference.
+    for (const w of c.warnings) w.message = w.message.replaceAll(r.dataset.ref, 'REF');
+  }
+  return x;
+}
+
+const lambdas = (r: EvaluationResult): number[] => r.candidates.flatMap((c) => c.certificates.filter((x) => x.kind === 'catoni-clipped-ips').map((x) => x.params.lambda!));
+
+/** evaluate() on the stored version and evaluateClickhouse() on each table: the same result to 1e-10. */
+async function agree(opts: Omit<EvaluateOptions, 'data'> & { data: string }, tables: string[], extra: Partial<ClickhouseEvaluateOptions> = {}): Promise<EvaluationResult[]> {
+  const want = await evaluate(ws, opts);
+  const out: EvaluationResult[] = [];
+  for (const t of tables) {
+    const { data: _d, pushdown: _p, resamples: _r, seed: _s, folds: _f, loadPolicyDir: _l, ...rest } = opts;
+    const got = await evaluateClickhouse({ ...(rest as ClickhouseEvaluateOptions), interval: opts.interval as 't', source: url(t), ...extra });
+    // Catoni's lambda is the argmin of a function flat at its minimum: a 1e-16 change in the risk moves it by ~1e-8 (the bound itself does not move).
+    expect(differences(lambdas(got), lambdas(want), 1e-6)).toEqual([]);
+    expect(differences(comparable(got), comparable(want), 1e-10)).toEqual([]);
+    out.push(got);
+  }
+  return out;
+}
+
+async function both(sql: string): Promise<void> {
+  await chSql(cluster.http1, sql);
+  await chSql(cluster.http2, sql);
+}
+
+/** DB.NAME_part on both shards (even row_ids on shard 1, odd on shard 2) and DB.NAME_dist over them. */
+async function distribute(name: string): Promise<void> {
+  await chSql(cluster.http1, `CREATE TABLE ${db}.${name}_part AS ${db}.${name}`);
+  await chSql(cluster.http1, `INSERT INTO ${db}.${name}_part SELECT * FROM ${db}.${name} WHERE row_id % 2 = 0`);
+  createDistributed(cluster, `${db}.${name}_part`, `${db}.${name}_dist`);
+  await chSql(cluster.http2, `INSERT INTO ${db}.${name}_part SELECT * FROM remote('${cluster.tcp1}', ${db}.${name}) WHERE row_id % 2 = 1`);
+}
+
+beforeAll(async () => {
+  if (!CLICKHOUSE_TESTS) return;
+  cluster = sharedCluster();
+  dir = await mkdtemp(path.join(tmpdir(), 'offpolicy-ch-'));
+  ws = await Workspace.open(path.join(dir, 'ws'));
+  conn = await openMemoryConnection();
+  await both(`CREATE DATABASE ${db}`);
+  // Deficient support: 1,200 rows, K = 4; on every third row the logger never takes action 3.
+  const rng = new Rng(17);
+  const rows: string[] = [];
+  const arr = (v: number[]): string => `[${v.map((x) => `${x}::DOUBLE`).join(', ')}]`;
+  const softmax = (s: number[]): number[] => {
+    const e = s.map((v) => Math.exp(v));
+    const z = e.reduce((x, y) => x + y, 0);
+    return e.map((v) => v / z);
+  };
+  for (let i = 0; i < 1200; i++) {
+    let pi0 = softmax([0, 1, 2, 3].map(() => rng.normal()));
+    if (i % 3 === 0) pi0 = [pi0[0]! / (1 - pi0[3]!), pi0[1]! / (1 - pi0[3]!), pi0[2]! / (1 - pi0[3]!), 0];
+    const a = rng.categorical(pi0);
+    const er = [0, 1, 2, 3].map(() => rng.uniform());
+    const r = rng.uniform() < er[a]! ? 1 : 0;
+    const cand = softmax([0, 1, 2, 3].map(() => 1.5 * rng.normal()));
+    const q = [0, 1, 2, 3].map(() => Math.round(1000 * rng.uniform()) / 1000);
+    rows.push(`(${i}::BIGINT, ${a}::INTEGER, ${r}::DOUBLE, ${pi0[a]}::DOUBLE, ${arr(pi0)}, ${arr(er)}, ${arr(cand)}, ${arr(q)}, ${q.map((x) => `${x}::DOUBLE`).join(', ')})`);
+  }
+  await ws.createVersion({
+    name: 'deficient',
+    conn,
+    select: `SELECT * FROM (VALUES ${rows.join(', ')}) t(row_id, action, reward, propensity, action_probs, expected_reward, cand, q, q_0, q_1, q_2, q_3) ORDER BY row_id`,
+    metadata: { kind: 'bandit', actionSpace: { type: 'discrete', n: 4 }, lineage: { transform: 'test', params: {} } },
+  });
+  // A synthetic log with contexts and ground truth (JSON policies over linear scores).
+  await writeBanditDataset(ws, 'syn', generateBanditLog({ n: 1500, numActions: 5, contextDim: 3, reward: 'logistic', beta: -1, seed: 23 }));
+  for (const name of ['deficient', 'syn']) {
+    await exportToClickhouse(ws, name, url(name));
+    await distribute(name);
+  }
+}, 60_000);
+
+afterAll(async () => {
+  if (!CLICKHOUSE_TESTS) return;
+  await both(`DROP DATABASE IF EXISTS ${db}`).catch(() => {});
+  conn?.closeSync();
+  cluster?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe.runIf(CLICKHOUSE_TESTS)('ClickHouse and DuckDB give the same evaluation', () => {
+  it('all nine estimators, t intervals, the three certificates, deficiency, truth and quantiles: local and Distributed tables', async () => {
+    const [local] = await agree({ data: 'deficient', policies: [{ spec: 'column:cand' }], interval: 't', rewardModel: 'columns:q', clip: 4, allowDeficient: true }, ['deficient', 'deficient_dist']);
+    const c = local!.candidates[0]!;
+    expect(c.estimates).toHaveLength(9);
+    expect(c.certificates.map((x) => x.kind)).toEqual(['catoni-clipped-ips', 'london-sandler', 'exponential-smoothing']);
+    expect(c.diagnostics.supportDeficiency).toBeGreaterThan(0.01);
+    expect(c.trueValue).toBeTypeOf('number');
+  });
+
+  it('per-action prediction columns, Hoeffding, refused estimators without allowDeficient', async () => {
+    const [r] = await agree({ data: 'deficient', policies: [{ spec: 'column:cand' }], interval: 'hoeffding', rewardModel: 'columns:q_0,q_1,q_2,q_3', estimators: ['ips', 'dm', 'dr'] }, ['deficient_dist']);
+    expect(r!.candidates[0]!.estimates.map((e) => e.estimator)).toEqual(['dm']);
+  });
+
+  it('JSON policies as SQL (uniform, softmax, argmax, epsilon-greedy), Bernstein, accuracy, a declared reward range', async () => {
+    const w = [
+      [0.5, -0.2, 0.1],
+      [-0.3, 0.8, 0.0],
+      [0.2, 0.2, -0.6],
+      [0.0, -0.1, 0.4],
+      [0.7, 0.3, 0.3],
+    ];
+    const files: Record<string, unknown> = {
+      uniform: { type: 'uniform' },
+      soft: { type: 'softmax', weights: w, bias: [0.1, 0, -0.1, 0.2, 0], temperature: 0.7 },
+      greedy: { type: 'argmax', weights: w },
+      eps: { type: 'epsilon-greedy', epsilon: 0.2, base: { type: 'softmax', weights: w } },
+    };
+    const policies = [];
+    for (const [name, spec] of Object.entries(files)) {
+      const f = path.join(dir, `${name}.json`);
+      await writeFile(f, JSON.stringify(spec));
+      policies.push({ spec: f });
+    }
+    const [r] = await agree({ data: 'syn', policies, interval: 'bernstein', estimators: ['ips', 'snips', 'clipped-ips', 'es-ips'], rewardRange: [0, 1] }, ['syn', 'syn_dist']);
+    expect(r!.candidates).toHaveLength(4);
+    expect(r!.accuracy).toBeDefined();
+    expect(r!.candidates.map((c) => c.source)).toEqual(policies.map((p) => expect.stringContaining(String(p.spec))));
+  });
+
+  it('each shard returns per-bin partial sums, not its rows (system.query_log)', async () => {
+    // 50,000 rows per shard, 500 distinct candidate probabilities: at most ~1,000 weight bins whatever the row count.
+    const cols = 'row_id Int64, action Int32, reward Float64, propensity Float64, cand Array(Float64)';
+    await both(`CREATE TABLE ${db}.big_part (${cols}) ENGINE = MergeTree ORDER BY row_id`);
+    const fill = (shard: number): string =>
+      `INSERT INTO ${db}.big_part SELECT number * 2 + ${shard} AS row_id, toInt32(number % 4) AS action, toFloat64((number * 7919) % 100 < 40) AS reward, 0.25 AS propensity,
+         [(number % 500) / 1000, 0.5 - (number % 500) / 1000, 0.25, 0.25] AS cand FROM numbers(50000)`;
+    await chSql(cluster.http1, fill(0));
+    await chSql(cluster.http2, fill(1));
+    createDistributed(cluster, `${db}.big_part`, `${db}.big_dist`);
+    // prefer_localhost_replica = 0: shard 1 also answers as a remote shard, so both log what they returned.
+    const r = await evaluateClickhouse({ source: url('big_dist'), policies: [{ spec: 'column:cand' }], settings: { prefer_localhost_replica: 0 } });
+    expect(r.dataset.rowCount).toBe(100000);
+    for (const host of [cluster.http1, cluster.http2]) {
+      await chSql(host, 'SYSTEM FLUSH LOGS');
+      const log = (
+        await chSql(
+          host,
+          `SELECT read_rows, result_rows, result_bytes FROM system.query_log
+           WHERE type = 2 AND is_initial_query = 0 AND query LIKE '%${db}.big_part%' AND query LIKE '%GROUP BY wbin%' AND query NOT LIKE '%system.query_log%'
+           FORMAT JSONEachRow`,
+        )
+      )
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, string>);
+      expect(log).toHaveLength(1);
+      const q = log[0]!;
+      expect(Number(q.read_rows)).toBe(50000);
+      // One row of sums per weight bin: a small fraction of the rows (and of their bytes) the shard read.
+      expect(Number(q.result_rows)).toBeGreaterThan(0);
+      expect(Number(q.result_rows)).toBeLessThanOrEqual(1100);
+      expect(Number(q.result_bytes)).toBeLessThan(50000 * 8 * 5);
+    }
+  });
+
+  it('reads the same through the credentials in the environment, which never appear in the result', async () => {
+    process.env.OFFPOLICY_CLICKHOUSE_USER = cluster.user;
+    process.env.OFFPOLICY_CLICKHOUSE_PASSWORD = cluster.password;
+    try {
+      const r = await evaluateClickhouse({ source: url('deficient'), policies: [{ spec: 'column:cand' }], rewardModel: 'columns:q', allowDeficient: true });
+      expect(JSON.stringify(r)).not.toContain(cluster.password);
+      expect(r.dataset.ref).toBe(url('deficient'));
+    } finally {
+      delete process.env.OFFPOLICY_CLICKHOUSE_USER;
+      delete process.env.OFFPOLICY_CLICKHOUSE_PASSWORD;
+    }
+  });
+
+  it('export loads the stored types', async () => {
+    const types = (await chSql(cluster.http1, `SELECT name, type FROM system.columns WHERE database = '${db}' AND table = 'syn' FORMAT TSV`)).trim();
+    expect(types).toContain('row_id\tInt64');
+    expect(types).toContain('action\tInt32');
+    expect(types).toContain('context\tArray(Float32)');
+    expect(types).toContain('action_probs\tArray(Float64)');
+    const sum = (await chSql(cluster.http1, `SELECT sum(reward), sum(arraySum(context)) FROM ${db}.syn FORMAT TSV`)).trim().split('\t').map(Number);
+    const v = await ws.resolve('syn');
+    const want = (await conn.runAndReadAll(`SELECT sum(reward) AS r, sum(list_sum(context::DOUBLE[])) AS c FROM read_parquet(${lit(v.glob)})`)).getRowObjectsJS()[0]!;
+    expect(sum[0]).toBeCloseTo(Number(want.r), 9);
+    expect(sum[1]).toBeCloseTo(Number(want.c), 6);
+    void readFile;
+  });
+});
