@@ -14,14 +14,15 @@
  *    (../datasets/load-bandit.ts); needed for JSON / learned policies, fitted
  *    reward models, estimated propensities and the bootstrap.
  */
-import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { sha256File } from '../datasets/fs-guard.js';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
-import { loadBanditArrays, MISSING_AT_RANDOM, numActionsOf, observedRewardsView, readMatrix, requireBandit, versionScan, type BanditArrays } from '../datasets/load-bandit.js';
+import { loadBanditArrays, MISSING_AT_RANDOM, numActionsOf, observedRewardsView, readContexts, readMatrix, requireBandit, versionScan, type BanditArrays } from '../datasets/load-bandit.js';
+import { actionFeaturesOf, describeFeatures, resolveFeatures } from '../datasets/features.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { candidateFrom, candidateLeafPaths, candidateName, checkCandidateNames, candidateRowChecks, checkSqlCandidate, isPositionAware, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
 import { checkProbabilityMatrix } from '../policies/probabilities.js';
@@ -47,12 +48,14 @@ import { loggedInputs } from './estimators/inputs.js';
 import { checkEvaluationLimits } from '../datasets/limits.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
 import { estimatePropensities } from './propensity.js';
-import { estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
+import { describeRewardModelInputs, estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
 import type { RewardData } from '../core/contracts.js';
 import { sumsFromTerms, sumsValue } from './sums.js';
 import { rewardModelFit } from './reward-models/fit-quality.js';
 import { dmUncertainty, type DmUncertainty } from './reward-models/uncertainty.js';
 import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, RewardModelFit, Warning } from '../core/evaluation-result.js';
+import type { AnyEvaluationResult, TrajectoryEvaluationResult } from '../core/trajectory-evaluation-result.js';
+import { evaluateTrajectories, type EvaluateTrajectoriesOptions } from './trajectory/result.js';
 
 export interface EvaluateOptions {
   /** Loads a trained-policy directory given as a candidate (the CLI passes the offline-RL loader; ope never imports a learner). */
@@ -80,6 +83,12 @@ export interface EvaluateOptions {
   rewardRange?: [number, number];
   /** Named scalar feature columns to use as the context (default: the `context` column). */
   contextColumns?: string[];
+  /** Columns to one-hot encode (added to the context when not in contextColumns; see datasets/features.ts). */
+  categorical?: string[];
+  /** Levels kept per categorical column before "other" (default 32). */
+  maxLevels?: number;
+  /** Join the log's item table (metadata.extra.itemContext) by action into fitted reward models (default true). */
+  itemFeatures?: boolean;
   /** 'auto' (default) uses the DuckDB fast path when it can; 'never' forces the in-memory path. */
   pushdown?: 'auto' | 'never';
   /** Estimator id or certificate kind whose lower bound decides the verdict (default: see VERDICT_PREFERENCE). */
@@ -92,7 +101,23 @@ export interface EvaluateOptions {
   /** The command line, recorded for reproduction. */
   command?: string;
   onProgress?: (done: number, total: number, stage: string) => void;
+  /** A bandit result (the default): trajectory data is refused with E_DATASET_KIND. See DispatchEvaluateOptions. */
+  setting?: 'bandit';
 }
+
+/**
+ * evaluate() options that dispatch on the dataset's kind: `setting: 'auto'`
+ * returns AnyEvaluationResult (told apart by its `setting`), 'trajectory' a
+ * trajectory result (other data is refused), 'bandit' a bandit one.
+ */
+export interface DispatchEvaluateOptions extends Omit<EvaluateOptions, 'setting'> {
+  setting: 'bandit' | 'trajectory' | 'auto';
+  /** Trajectory data only: discount, fitted Q evaluation, kernel bandwidth, selection. */
+  trajectory?: TrajectoryEvaluateSettings;
+}
+
+/** The options of a trajectory evaluation that a bandit one does not have (see evaluateTrajectories). */
+export type TrajectoryEvaluateSettings = Pick<EvaluateTrajectoriesOptions, 'gamma' | 'fqe' | 'bandwidth' | 'actionBox' | 'topK' | 'threshold' | 'trueValues' | 'where' | 'termRange'>;
 
 export function checkEstimators(ids: string[] | undefined): EstimatorId[] {
   const list = ids && ids.length > 0 ? ids : [...ESTIMATOR_IDS];
@@ -143,9 +168,87 @@ function logVector(v: DatasetVersion, columns: string[], k: number): SqlVector {
   return { kind: 'scalars', exprs: columns.map(q) };
 }
 
-export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<EvaluationResult> {
+/**
+ * Evaluates candidate policies on a stored dataset. With `setting: 'auto'` it
+ * dispatches on the dataset's kind: a bandit log goes through the bandit
+ * pipeline (below), trajectory data through evaluateTrajectories (DuckDB
+ * pushdown when the candidates are tables and Q is columns, else in memory).
+ */
+export function evaluate(ws: Workspace, opts: EvaluateOptions | (DispatchEvaluateOptions & { setting: 'bandit' })): Promise<EvaluationResult>;
+export function evaluate(ws: Workspace, opts: DispatchEvaluateOptions & { setting: 'trajectory' }): Promise<TrajectoryEvaluationResult>;
+export function evaluate(ws: Workspace, opts: DispatchEvaluateOptions): Promise<AnyEvaluationResult>;
+export async function evaluate(ws: Workspace, opts: EvaluateOptions | DispatchEvaluateOptions): Promise<AnyEvaluationResult> {
   checkOptions(opts);
-  const stored = await ws.resolve(opts.data);
+  const version = await ws.resolve(opts.data);
+  const setting = opts.setting ?? 'bandit';
+  if (!['bandit', 'trajectory', 'auto'].includes(setting)) {
+    throw new OffpolicyError('E_SETTING', `Unknown evaluation setting "${setting}".`, { hint: "Use 'bandit', 'trajectory' or 'auto' (dispatch on the dataset kind)." });
+  }
+  if (version.metadata.kind === 'trajectory') {
+    if (setting === 'bandit') {
+      throw new OffpolicyError('E_DATASET_KIND', `Dataset ${version.ref} holds trajectories, and evaluate() was asked for a bandit result.`, {
+        hint: "Pass setting: 'auto' (dispatch on the dataset kind; the result is AnyEvaluationResult) or 'trajectory'.",
+      });
+    }
+    return evaluateTrajectoryData(ws, opts as DispatchEvaluateOptions);
+  }
+  if (setting === 'trajectory') {
+    throw new OffpolicyError('E_DATASET_KIND', `Dataset ${version.ref} is a ${version.metadata.kind} log, not trajectory data.`, { hint: "Pass setting: 'auto' or 'bandit'." });
+  }
+  const t = 'trajectory' in opts ? opts.trajectory : undefined;
+  if (t && Object.keys(t).length > 0) {
+    throw new OffpolicyError('E_OPTION_SETTING', `Dataset ${version.ref} is a bandit log; the trajectory options (${Object.keys(t).join(', ')}) do not apply.`, { hint: 'Drop them, or evaluate trajectory data.' });
+  }
+  const { setting: _s, ...bandit } = opts as DispatchEvaluateOptions;
+  return evaluateBandit(ws, bandit, version);
+}
+
+/** The bandit options that have no meaning on trajectory data, when set. */
+function banditOnly(opts: DispatchEvaluateOptions): string[] {
+  const out: string[] = [];
+  if (opts.policies.some((p) => p.probColumns)) out.push('probColumns');
+  if (opts.smoothingAlpha !== undefined) out.push('smoothingAlpha');
+  if (opts.contextColumns) out.push('contextColumns');
+  if (opts.verdictSource !== undefined) out.push('verdictSource');
+  if (opts.allowDeficient) out.push('allowDeficient');
+  if (opts.strict) out.push('strict');
+  return out;
+}
+
+async function evaluateTrajectoryData(ws: Workspace, opts: DispatchEvaluateOptions): Promise<TrajectoryEvaluationResult> {
+  const bad = banditOnly(opts);
+  if (bad.length > 0) {
+    throw new OffpolicyError('E_OPTION_SETTING', `Dataset ${opts.data} holds trajectories; the bandit option(s) ${bad.join(', ')} do not apply.`, {
+      hint: 'Drop them (trajectory candidates are policies or tables keyed by (episode_id, step) with p_0..p_{K-1} or logprob).',
+    });
+  }
+  const t = opts.trajectory ?? {};
+  const progress = opts.onProgress;
+  return evaluateTrajectories(ws, {
+    ...t,
+    data: opts.data,
+    candidates: opts.policies.map((p) => ({ ...(p.name !== undefined ? { name: p.name } : {}), spec: p.spec })),
+    ...(opts.loadPolicyDir ? { loadPolicyDir: opts.loadPolicyDir } : {}),
+    ...(opts.estimators ? { estimators: opts.estimators } : {}),
+    interval: opts.interval ?? 'bootstrap',
+    ...(opts.alpha !== undefined ? { alpha: opts.alpha } : {}),
+    ...(opts.resamples !== undefined ? { resamples: opts.resamples } : {}),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    ...(opts.clip !== undefined ? { clip: opts.clip } : {}),
+    ...(opts.rewardModel !== undefined ? { rewardModel: opts.rewardModel } : {}),
+    ...(opts.rewardRange ? { rewardRange: opts.rewardRange } : {}),
+    ...(opts.pushdown ? { pushdown: opts.pushdown } : {}),
+    ...(opts.command ? { command: opts.command } : {}),
+    fqe: {
+      ...(opts.folds !== undefined ? { folds: opts.folds } : {}),
+      ...t.fqe,
+      ...(progress && !t.fqe?.onProgress ? { onProgress: (c: string, done: number, total: number) => progress(done, total, `fitting Q for ${c}`) } : {}),
+    },
+    ...(progress ? { onProgress: (stage: string, done: number, total: number) => progress(done, total, stage) } : {}),
+  });
+}
+
+async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, stored: DatasetVersion): Promise<EvaluationResult> {
   requireBandit(stored);
   checkEvaluationLimits(stored.metadata.rowCount, stored.metadata.actionSpace?.type === 'discrete' ? stored.metadata.actionSpace.n : undefined, opts.resamples);
   const estimators = checkEstimators(opts.estimators);
@@ -185,17 +288,30 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         message: `Scored on the ${n} rows with a reward; ${rowsWithoutReward} of ${stored.metadata.rowCount} rows have none and were left out. Every estimate assumes ${MISSING_AT_RANDOM}.`,
       });
     }
-    const contextDim = await contextDimOf(conn, version, opts.contextColumns);
+    // What the context is (the same answer describe gives; datasets/features.ts).
+    const features = await resolveFeatures(conn, version, {
+      ...(opts.contextColumns ? { contextColumns: opts.contextColumns } : {}),
+      ...(opts.categorical ? { categorical: opts.categorical } : {}),
+      ...(opts.maxLevels !== undefined ? { maxLevels: opts.maxLevels } : {}),
+    });
+    const contextDim = features.width;
+    const items = opts.itemFeatures === false ? undefined : actionFeaturesOf(version, k, features.maxLevels);
+    if (items && items.missingActions.length > 0 && rewardSpec?.type === 'fit') {
+      globalWarnings.push({
+        code: 'ITEM_FEATURES_MISSING',
+        message: `${items.source} has no row for ${items.missingActions.length} action(s) (first: ${items.missingActions.slice(0, 5).join(', ')}); their item features are 0.`,
+      });
+    }
     const numPositions = has(version, 'position') ? await numPositionsOf(conn, version) : undefined;
     let positionsP: Promise<Int32Array> | null = null;
     const positions = (): Promise<Int32Array> => (positionsP ??= readPositions(conn, version));
 
     // Lazily loaded arrays (needed by JSON policies, fitted models, the bootstrap...).
     let dataP: Promise<BanditArrays> | null = null;
-    const data = (): Promise<BanditArrays> => (dataP ??= loadBanditArrays(conn, version, opts.contextColumns ? { contextColumns: opts.contextColumns } : {}));
+    const data = (): Promise<BanditArrays> => (dataP ??= loadBanditArrays(conn, version, { features }));
     const rewardData = async (): Promise<RewardData> => {
       const d = await data();
-      return { n: d.n, d: d.contextDim, numActions: k, contexts: d.contexts, actions: d.actions, rewards: d.rewards };
+      return { n: d.n, d: d.contextDim, numActions: k, contexts: d.contexts, actions: d.actions, rewards: d.rewards, ...(items ? { actionFeatures: { width: items.width, values: items.values } } : {}) };
     };
 
     const hasPropensity = has(version, 'propensity');
@@ -346,11 +462,13 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         if (cand.type === 'sql') {
           targetProbs = await readVector(conn, version, cand.relation, cand.probs, k, 'pi');
         } else {
-          if (d.contextDim === 0 && cand.policy.usesContext !== false) {
+          if (d.contextDim === 0 && cand.policy.usesContext !== false && !cand.policy.features) {
             globalWarnings.push({ code: 'NO_CONTEXT', message: `Candidate "${cand.name}" was scored without contexts (the log has none).` });
           }
+          const contexts = cand.policy.features ? await readContexts(conn, version, cand.policy.features) : d.contexts;
+          // A policy that carries its own feature spec (a learned policy) reads the log through it.
           const atPositions = cand.policy.actionProbsAtPositions?.bind(cand.policy);
-          targetProbs = atPositions && numPositions !== undefined ? atPositions(d.contexts, await positions(), d.n) : cand.policy.actionProbs(d.contexts, d.n);
+          targetProbs = atPositions && numPositions !== undefined ? atPositions(contexts, await positions(), d.n) : cand.policy.actionProbs(contexts, d.n);
           checkProbabilityMatrix(targetProbs, d.n, k, `"${cand.name}"`);
         }
         const batch: BanditBatch = {
@@ -472,6 +590,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         ...(rowsWithoutReward > 0 ? { observedRewardsOnly: { rowsUsed: n, rowsWithoutReward, assumption: MISSING_AT_RANDOM } } : {}),
         numActions: k,
         ...(contextDim > 0 ? { contextDim } : {}),
+        context: describeFeatures(features),
         summary: logging.summary,
         ...(version.metadata.lineage ? { lineage: version.metadata.lineage } : {}),
       },
@@ -483,6 +602,9 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         ...(resampled ? { bootstrapResamples: opts.resamples ?? 1000 } : {}),
         ...(interval === 'poisson-bootstrap' ? { bootstrapBuckets: opts.bootstrapBuckets ?? DEFAULT_POISSON_BUCKETS } : {}),
         ...(rewardSpec ? { rewardModel: rewardSpec.type === 'fit' ? rewardSpec.kind : `columns:${rewardSpec.columns.join(',')}` } : {}),
+        ...(rewardSpec?.type === 'fit'
+          ? { rewardModelInputs: `${describeRewardModelInputs(rewardSpec.kind, describeFeatures(features), items)}${opts.rewardModel === undefined ? ` (the default: rewards ${rewardSpec.kind === 'logistic' ? 'lie' : 'do not all lie'} in [0, 1]; choose with --reward-model)` : ''}` }
+          : {}),
         ...(Number.isFinite(params.clip) ? { clip: params.clip } : {}),
         strict,
         rewardRange,
@@ -582,7 +704,7 @@ function isFixedJson(spec: string): boolean {
 
 /** max(position) + 1 of a log with a position column (positions are 0-based). */
 async function numPositionsOf(conn: DuckDBConnection, v: DatasetVersion): Promise<number> {
-  const row = await queryOne(conn, `SELECT max(position) AS m, min(position) AS lo, count(*) FILTER (WHERE position IS NULL) AS nulls FROM read_parquet('${v.glob.replaceAll("'", "''")}')`);
+  const row = await queryOne(conn, `SELECT max(position) AS m, min(position) AS lo, count(*) FILTER (WHERE position IS NULL) AS nulls FROM ${versionScan(v)}`);
   if (Number(row.nulls) > 0 || Number(row.lo) < 0) {
     throw new OffpolicyError('E_POSITION', `The position column of ${v.ref} holds ${Number(row.nulls) > 0 ? `${row.nulls} NULL values` : `negative positions (smallest ${row.lo})`}; positions are 0-based slot numbers.`, {
       hint: 'Re-ingest the log with every row\'s 0-based position (or without the position column).',
@@ -593,14 +715,7 @@ async function numPositionsOf(conn: DuckDBConnection, v: DatasetVersion): Promis
 
 /** The log's positions, ordered by row_id. */
 async function readPositions(conn: DuckDBConnection, v: DatasetVersion): Promise<Int32Array> {
-  return Int32Array.from(await readMatrix(conn, `read_parquet('${v.glob.replaceAll("'", "''")}') AS l`, ['l.position'], 'l.row_id'));
-}
-
-async function contextDimOf(conn: DuckDBConnection, v: DatasetVersion, contextColumns?: string[]): Promise<number> {
-  if (contextColumns && contextColumns.length > 0) return contextColumns.length;
-  if (!has(v, 'context')) return 0;
-  const row = await queryOne(conn, `SELECT max(len(context)) AS d FROM ${versionScan(v)}`);
-  return Number(row.d ?? 0);
+  return Int32Array.from(await readMatrix(conn, `${versionScan(v)} AS l`, ['l.position'], 'l.row_id'));
 }
 
 /** Reads an SqlVector (over the log, optionally joined with a table) as n x K, ordered by row_id. */
@@ -642,8 +757,11 @@ async function loggingAndSummary(conn: DuckDBConnection, v: DatasetVersion, k: n
 }
 
 /** Writes the result as pretty JSON (creating no directories) and returns the absolute path. */
-export async function writeEvaluation(result: EvaluationResult, file: string): Promise<string> {
+/** Writes a bandit or trajectory result as JSON (to a temporary file, then renamed into place); returns the absolute path. */
+export async function writeEvaluation(result: AnyEvaluationResult, file: string): Promise<string> {
   const abs = path.resolve(file);
-  await writeFile(abs, JSON.stringify(result, null, 2) + '\n');
+  const tmp = `${abs}.tmp-${process.pid}`;
+  await writeFile(tmp, JSON.stringify(result, null, 2) + '\n');
+  await rename(tmp, abs);
   return abs;
 }
