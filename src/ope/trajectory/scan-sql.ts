@@ -223,7 +223,6 @@ export function episodesSql(dl: TrajectorySqlDialect, table: string, gamma: numb
       'sum(dr) AS sdr', `${sq('dr')} AS sdr2`,
       'sum(dm) AS sdm', `${sq('dm')} AS sdm2`,
       'sum(fin) AS f1', `${sq('fin')} AS f2`, 'max(fin) AS fmax',
-      `sum(fin * (${tis})) AS sab`,
     ],
     `(${perEpisode})`,
   );
@@ -232,16 +231,19 @@ export function episodesSql(dl: TrajectorySqlDialect, table: string, gamma: numb
 /**
  * Sums over episodes (step 4) of the SN influence terms and their squares:
  * SNPDIS with coefficients (kkA, kA, sufA), SNDR with (kk1, k1, kk2, k2, sufB)
- * from influenceCoefficients, in `coef` rows t = 0..H (column t).
+ * from influenceCoefficients, in `coef` rows t = 0..H (column t); SNTIS's
+ * e_i = (w_i G_i - v w_i) / m with its estimate v and mean final weight m
+ * (summed here rather than expanded from sums of squares, which cancel).
  */
-export function influenceSql(dl: TrajectorySqlDialect, table: string, coef: string, gamma: number, clip: number | null): string {
-  const perEpisode = `SELECT x.e AS e, ${dl.double('count(*)')} AS len, sum(CASE WHEN x.last THEN x.w ELSE 0 END) AS fin,
+export function influenceSql(dl: TrajectorySqlDialect, table: string, coef: string, gamma: number, clip: number | null, sntis: { value: number; meanWeight: number }): string {
+  const perEpisode = `SELECT x.e AS e, ${dl.double('count(*)')} AS len, sum(CASE WHEN x.last THEN x.w ELSE 0 END) AS fin, sum(x.disc * x.r) AS g,
     sum(c.kka * ${prod('x.w', 'x.r')} - c.ka * x.w) AS ia,
     sum(c.kk1 * ${prod('x.w', 'x.r - x.q')} - c.k1 * x.w + c.kk2 * ${prod('x.wp', 'x.v')} - c.k2 * x.wp) AS ib
-  FROM (${dl.scan(weightLevels(dl, gamma, clip), [...STORED, 'w', 'wp'], table)}) AS x JOIN ${coef} AS c ON c.t = x.s
+  FROM (${dl.scan(weightLevels(dl, gamma, clip), [...STORED, 'w', 'wp', 'disc'], table)}) AS x JOIN ${coef} AS c ON c.t = x.s
   GROUP BY x.e`;
   const ia = `p.ia - ${prod('p.fin', 'c.sufa')}`;
   const ib = `p.ib - ${prod('p.fin', 'c.sufb')}`;
-  return `SELECT sum(${ia}) AS sa, sum((${ia}) * (${ia})) AS sa2, sum(${ib}) AS sb, sum((${ib}) * (${ib})) AS sb2
+  const ic = sntis.meanWeight === 0 ? '0' : `(${prod('p.fin', 'p.g')} - ${dl.number(sntis.value)} * p.fin) / ${dl.number(sntis.meanWeight)}`;
+  return `SELECT sum(${ia}) AS sa, sum((${ia}) * (${ia})) AS sa2, sum(${ib}) AS sb, sum((${ib}) * (${ib})) AS sb2, sum(${ic}) AS sc, sum((${ic}) * (${ic})) AS sc2
 FROM (${perEpisode}) AS p JOIN ${coef} AS c ON c.t = p.len`;
 }
