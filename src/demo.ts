@@ -15,7 +15,7 @@ import { softmaxRows } from './util/softmax.js';
 import { generateBanditLog } from './datasets/synthetic/bandit.js';
 import { Workspace } from './datasets/workspace.js';
 import { evaluate } from './ope/evaluate.js';
-import type { EvaluationResult } from './core/evaluation-result.js';
+import { VERDICT_LABELS, verdictOutcomeOf, type EvaluationResult, type VerdictOutcome } from './core/evaluation-result.js';
 import { formatInterval, formatLevel } from './reports/format.js';
 import { headlineEstimate } from './reports/tables.js';
 import type { Cell } from './util/text-table.js';
@@ -61,6 +61,8 @@ export interface DemoCandidateSummary {
   lower?: number;
   upper?: number;
   recommended: boolean;
+  /** better, better-with-caveats, worse or inconclusive. */
+  outcome: VerdictOutcome;
   sentence: string;
 }
 
@@ -200,6 +202,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
         estimate: h?.value ?? Number.NaN,
         ...(h?.interval ? { lower: h.interval.lower, upper: h.interval.upper } : {}),
         recommended: c.verdict.recommended,
+        outcome: verdictOutcomeOf(c.verdict),
         sentence: c.verdict.sentence,
       };
     });
@@ -232,7 +235,7 @@ export function demoSummaryRows(s: DemoSummary): { rows: Record<string, Cell>[];
       'true value': c.trueValue,
       [`${est} estimate`]: c.estimate,
       [`${formatLevel(s.result.settings.alpha)} interval`]: c.lower !== undefined ? formatInterval({ lower: c.lower, upper: c.upper! }) : '',
-      verdict: c.recommended ? 'recommended' : 'not recommended',
+      verdict: VERDICT_LABELS[c.outcome].toLowerCase(),
     })),
   ];
   return { rows, columns };

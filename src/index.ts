@@ -55,12 +55,13 @@ export { intervalsForTerms, bernsteinHalfWidth, bernsteinInterval, bootstrapInte
 export { bettingIpsInterval, bettingMeanInterval, empiricalLikelihoodInterval, empiricalLikelihoodMeanInterval, elCritical, rowMethodIntervals, type BettingOptions, type BettingHorizon, type EmpiricalLikelihoodOptions, type EmpiricalLikelihoodResult, type ElCalibration, type RowMethodRequest, type RowOrder } from './ope/intervals/index.js';
 export { catoniClippedIpsBound, catoniFromSums, clippedRiskSums, type ClippedBoundOptions, type ClippedRiskSums, catoniValue, minimizeCatoni, type BoundOptions, exponentialSmoothingBound, exponentialSmoothingFromSums, smoothingSums, type ExponentialSmoothingOptions, type SmoothingSums, londonSandlerBound, londonSandlerFromSums } from './ope/bounds/index.js';
 export { supportDeficiency, deficientMass, octaveOf, weightHistogram, weightStats, diagnosticsFromStats, ZERO_WEIGHT_BIN, type WeightStats, weightDiagnostics, estimatorDisagreement, candidateWarnings, LOW_ESS_RATIO, MIN_ESS, HEAVY_WEIGHT_MAX, HEAVY_WEIGHT_SHARE, SUPPORT_TOLERANCE, DISAGREEMENT_RELATIVE, DISAGREEMENT_ESTIMATORS, DEFAULT_WEIGHT_QUANTILES, type WeightDiagnosticsOptions } from './ope/diagnostics.js';
-export { deployVerdict, pickLowerBound, type VerdictInput, type LowerBoundSource } from './ope/verdict.js';
+export { deployVerdict, pickLowerBound, verdictCaveats, type VerdictInput, type LowerBoundSource } from './ope/verdict.js';
 export { relativeError, squaredError, spearman, regretAtK, sharpeRatioAtK, accuracyMetrics } from './ope/accuracy.js';
 export { evaluate, writeEvaluation, type EvaluateOptions, type DispatchEvaluateOptions, type TrajectoryEvaluateSettings } from './ope/evaluate.js';
 export { evaluateClickhouse, type ClickhouseEvaluateOptions } from './ope/evaluate-clickhouse.js';
 export { estimateScorer, type EstimateScorer } from './ope/scorer.js';
-export { loadBanditArrays, loadBanditRef, type BanditArrays, type LoadBanditOptions } from './datasets/load-bandit.js';
+export { loadBanditArrays, loadBanditRef, readContexts, type BanditArrays, type LoadBanditOptions } from './datasets/load-bandit.js';
+export { resolveFeatures, actionFeaturesOf, describeFeatures, featureNames, fitLevels, DEFAULT_MAX_LEVELS, type ContextOptions, type ActionFeatures } from './datasets/features.js';
 export { type BanditPlan, type CandidateSums, countsRewardsOutside } from './ope/bandit/plan.js';
 export { assembleCandidate, admitted, sumsInterval, certificateTau, deficiencyOf, IPS_FAMILY, VERDICT_PREFERENCE, type AssembleContext } from './ope/bandit/assemble.js';
 export { memoryCandidateSums } from './ope/bandit/backend-memory.js';
@@ -117,6 +118,15 @@ export { fqeProvider, fqeModelProvider, fitCandidateFqe, type FqeSettings, type 
 export { offPolicySelection, type SelectionResult } from './ope/trajectory/selection.js';
 export { onPolicyValue, simulateTrajectories, withTimeLimit, asContinuousPolicy, asDiscretePolicy, type SamplingPolicy } from './ope/trajectory/ground-truth.js';
 export type { TrajectoryEvaluationResult, AnyEvaluationResult } from './core/trajectory-evaluation-result.js';
+
+// slate (ranking) logs: Open Bandit Pipeline's slate estimators, the synthetic slate generator, the OBD-format sample generator
+export { estimateSlates, slateDataFromRows, checkSlateData, availableSlateEstimators, getSlateEstimator, SLATE_ESTIMATORS, SLATE_ESTIMATOR_IDS, type SlateRows, type SlateData, type SlateEstimatorId, type SlateEstimatorSpec, type SlatePscores, type SlateEstimateOptions } from './ope/slate/index.js';
+export { evaluateSlates, writeSlateEvaluation, isSlateLog, type SlateEvaluateOptions } from './ope/slate/evaluate.js';
+export type { SlateEvaluationResult, SlateCandidateResult } from './core/slate-evaluation-result.js';
+export { generateSlateLog, enumerateSlates, SLATE_REWARD_STRUCTURES, MAX_ENUMERATED_SLATES, type SlateGeneratorOptions, type SyntheticSlateLog, type SlateRewardStructure } from './datasets/synthetic/slate.js';
+export { generateObdSample, OBD_SLOTS, type ObdSampleOptions, type ObdSample } from './datasets/synthetic/obd-sample.js';
+export { FixedPolicy, FixedByPositionPolicy } from './policies/json-policy.js';
+export { isPositionAware } from './policies/candidates.js';
 export { trajectoryPushdown } from './ope/trajectory/pushdown.js';
 export { TRAJECTORY_DUCKDB, type TrajectorySqlDialect } from './ope/trajectory/scan-sql.js';
 export { fqeCheckpointScorer, CHECKPOINT_FQE_DEFAULTS, type CheckpointScorerOptions } from './ope/trajectory/checkpoint-scorer.js';

@@ -49,12 +49,16 @@ describe('runDemo (the default setting)', () => {
     expect(Math.abs(close!.trueValue - s.logging.trueValue)).toBeLessThan(0.01);
   });
 
-  it('recommends the better candidate and not the worse one', () => {
+  it('calls the better candidate better (with a caveat: no certificate confirms it), the worse one worse and the close one inconclusive', () => {
     const [better, worse, close] = s.candidates;
-    expect(better!.recommended).toBe(true);
-    expect(worse!.recommended).toBe(false);
-    expect(close!.recommended).toBe(false);
-    expect(better!.sentence).toMatch(/^Candidate reward-greedy beats the logging policy: lower bound/);
+    expect(s.candidates.map((c) => [c.outcome, c.recommended])).toEqual([
+      ['better-with-caveats', true],
+      ['worse', false],
+      ['inconclusive', false],
+    ]);
+    expect(better!.sentence).toMatch(/^Candidate reward-greedy beats the logging policy, with caveats: dr \(bootstrap\) lower bound 0\.\d+ > logging value 0\.\d+ at 95%\. Caveats: CERTIFICATE_BELOW_LOGGING\.$/);
+    expect(worse!.sentence).toMatch(/^Candidate reward-averse is worse than the logging policy: dr \(bootstrap\) upper bound 0\.\d+ < logging value 0\.\d+ at 95%\.$/);
+    expect(close!.sentence).toMatch(/^Inconclusive for candidate softer-logger/);
     // The headline DR intervals bracket the true values on this seed.
     for (const c of s.candidates) {
       expect(c.estimator).toBe('dr');
@@ -76,7 +80,7 @@ describe('runDemo (the default setting)', () => {
     const { rows, columns } = demoSummaryRows(s);
     expect(columns).toEqual(['policy', 'true value', 'DR estimate', '95% interval', 'verdict']);
     expect(rows.map((r) => r.policy)).toEqual(['logging policy (mean reward)', 'reward-greedy', 'reward-averse', 'softer-logger']);
-    expect(rows[1]!.verdict).toBe('recommended');
+    expect(rows.map((r) => r.verdict)).toEqual(['(baseline)', 'better, with caveats', 'worse', 'inconclusive']);
     expect(rows[1]!['DR estimate']).toBe(s.candidates[0]!.estimate);
   });
 });
@@ -123,7 +127,7 @@ describe('offpolicy demo (CLI, in process)', () => {
     expect(code).toBe(0);
     expect(out).toMatch(/^2000 logged rounds, 10 actions \(dataset demo-bandit@1\)/);
     expect(out).toMatch(/policy\s+true value\s+DR estimate\s+95% interval\s+verdict/);
-    expect(out).toMatch(/\nreward-greedy\s+0\.\d{4}\s+0\.\d{4}\s+\[0\.\d{4}, 0\.\d{4}\]\s+(recommended|not recommended)\n/);
+    expect(out).toMatch(/\nreward-greedy\s+0\.\d{4}\s+0\.\d{4}\s+\[0\.\d{4}, 0\.\d{4}\]\s+(better|better, with caveats|worse|inconclusive)\n/);
     expect(out).toContain(`Report: ${path.join(tmp, 'offpolicy-report', 'report.html')}`);
     expect(existsSync(path.join(tmp, 'offpolicy-report', 'report.html'))).toBe(true);
   });

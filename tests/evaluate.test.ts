@@ -266,7 +266,9 @@ describe('the fast path and the in-memory path agree', () => {
     const r = await evaluate(ws, { data: 'tiny', policies: [{ spec: 'column:cand' }], interval: 't', estimators: ['ips'] });
     // rewards 1, 0, 1, 0, 1, 0: mean 0.5, sample variance 6 * 0.25 / 5 = 0.3; t_{0.975, 5} = 2.5705818 (stdlib's quantile to ~1e-9)
     expectNear(r.dataset.summary.rewardStd, Math.sqrt(0.3), 'rewardStd', 1e-14);
-    expectNear(r.logging.interval!.lower, 0.5 - 2.5705818366147395 * Math.sqrt(0.3 / 6), 'logging lower', 1e-8);
+    // 0.5 -+ 2.5705818 sqrt(0.3 / 6) = [-0.0748, 1.0748], clipped to the reward range [0, 1], where the value lies.
+    expect(0.5 - 2.5705818366147395 * Math.sqrt(0.3 / 6)).toBeLessThan(0);
+    expect(r.logging.interval).toMatchObject({ lower: 0, upper: 1, method: 't', clippedTo: [0, 1] });
     expect(r.dataset.summary.actionsSeen).toBe(3);
   });
 });
@@ -276,7 +278,7 @@ describe('bad input', () => {
   it('names what is wrong', async () => {
     await expectError(evaluate(ws, { ...base, estimators: ['ips', 'magic'] }), 'E_UNKNOWN_ESTIMATOR', /Unknown estimator "magic"/);
     await expectError(evaluate(ws, { ...base, policies: [] }), 'E_NO_POLICY', /No candidate policy to evaluate/);
-    await expectError(evaluate(ws, { ...base, policies: [{ name: 'a', spec: 'column:cand' }, { name: 'a', spec: 'column:cand' }] }), 'E_POLICY_NAME', /Two candidates are named "a"/);
+    await expectError(evaluate(ws, { ...base, policies: [{ name: 'a', spec: 'column:cand' }, { name: 'a', spec: 'column:cand' }] }), 'E_POLICY_NAME', /Candidate names must differ, but "a" names 2 candidates./);
     await expectError(evaluate(ws, { ...base, interval: 'jackknife' as never }), 'E_INTERVAL_METHOD', /Unknown interval method "jackknife"/);
     await expectError(evaluate(ws, { ...base, alpha: 1.5 }), 'E_ALPHA', /strictly between 0 and 1, got 1.5/);
     await expectError(evaluate(ws, { ...base, data: 'nothere' }), 'E_DATASET_NOT_FOUND', /No dataset named "nothere"/);
@@ -332,8 +334,14 @@ describe('synthetic data with ground truth', () => {
     const file = path.join(dir, 'cli.json');
     const { out: text, err, code } = await runCli(['-w', path.join(dir, 'ws'), 'evaluate', '--data', 'tiny', '--policy', 'cand=column:cand', '--estimators', 'ips,dr', '--reward-model', 'columns:q', '--interval', 't', '--out', file]);
     expect(code, err).toBe(0);
-    expect(text).toMatch(/candidate\s+estimator\s+value\s+95% interval\s+verdict/);
+    expect(text).toMatch(/candidate\s+estimator\s+value\s+95% interval\s+covers\s+verdict/);
     expect(text).toMatch(/cand\s+ips\s+0\.3792/);
+    // The label sits on the row of the estimator that decided (DR by default), not the first row.
+    const result = JSON.parse(await readFile(file, 'utf8'));
+    const label = { better: 'BETTER', 'better-with-caveats': 'BETTER, WITH CAVEATS', worse: 'WORSE', inconclusive: 'INCONCLUSIVE' }[result.candidates[0].verdict.outcome as string]!;
+    expect(result.candidates[0].verdict.decidedBy).toEqual({ kind: 'estimator', id: 'dr' });
+    expect(text).toMatch(new RegExp(`\\n\\s+dr\\s+\\S+\\s+\\[[^\\]]+\\]\\s+value(; clipped to \\[0, 1\\])?\\s+${label}\\n`));
+    expect(text).not.toMatch(/cand\s+ips.*(BETTER|WORSE|INCONCLUSIVE)/);
     expect(text).toContain(`Results written to ${file}`);
     expect(JSON.parse(await readFile(file, 'utf8')).settings.estimators).toEqual(['ips', 'dr']);
   });

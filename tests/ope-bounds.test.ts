@@ -220,35 +220,58 @@ describe('certificate errors', () => {
 
 describe('deploy verdict', () => {
   const base = { candidate: 'B', lowerBoundSource: 'dr (bootstrap)', alpha: 0.05, loggingValue: 0.064 };
-  it('recommends only when the lower bound exceeds the logging value', () => {
-    const yes = deployVerdict({ ...base, lowerBound: 0.071 });
-    expect(yes.recommended).toBe(true);
-    expect(yes.sentence).toBe('Candidate B beats the logging policy: lower bound 0.071 > 0.064 at 95%.');
-    const no = deployVerdict({ ...base, lowerBound: 0.051 });
-    expect(no.recommended).toBe(false);
-    expect(no.sentence).toBe('Not enough evidence: lower bound 0.051 <= logging value 0.064 at 95%.');
-    expect(deployVerdict({ ...base, lowerBound: 0.064 }).recommended).toBe(false);
+  it('better when the lower bound exceeds the logging value, worse when the upper bound is below it, else inconclusive', () => {
+    const yes = deployVerdict({ ...base, lowerBound: 0.071, upperBound: 0.09 });
+    expect([yes.outcome, yes.recommended]).toEqual(['better', true]);
+    expect(yes.sentence).toBe('Candidate B beats the logging policy: dr (bootstrap) lower bound 0.071 > logging value 0.064 at 95%.');
+    const no = deployVerdict({ ...base, lowerBound: 0.051, upperBound: 0.07 });
+    expect([no.outcome, no.recommended]).toEqual(['inconclusive', false]);
+    expect(no.sentence).toBe('Inconclusive for candidate B: dr (bootstrap) lower bound 0.051 <= logging value 0.064; upper bound 0.070 >= 0.064 at 95%.');
+    const worse = deployVerdict({ ...base, lowerBound: 0.04, upperBound: 0.0601 });
+    expect([worse.outcome, worse.recommended]).toEqual(['worse', false]);
+    expect(worse.sentence).toBe('Candidate B is worse than the logging policy: dr (bootstrap) upper bound 0.060 < logging value 0.064 at 95%.');
+    expect(deployVerdict({ ...base, lowerBound: 0.064 }).outcome).toBe('inconclusive');
+    expect(deployVerdict({ ...base, lowerBound: 0.01, upperBound: 0.064 }).outcome).toBe('inconclusive');
   });
-  it('strict mode compares with the upper end of the logging interval', () => {
+  it('caveats: one makes "better, with caveats"; a blocking one or two undermining ones make it inconclusive; worse stays worse', () => {
+    const c = (code: string) => ({ code, message: code });
+    const one = deployVerdict({ ...base, lowerBound: 0.071, caveats: [c('ESTIMATED_PROPENSITIES')] });
+    expect([one.outcome, one.recommended]).toEqual(['better-with-caveats', true]);
+    expect(one.sentence).toBe('Candidate B beats the logging policy, with caveats: dr (bootstrap) lower bound 0.071 > logging value 0.064 at 95%. Caveats: ESTIMATED_PROPENSITIES.');
+    expect(deployVerdict({ ...base, lowerBound: 0.071, caveats: [c('LOW_ESS')] }).outcome).toBe('better-with-caveats');
+    const two = deployVerdict({ ...base, lowerBound: 0.071, caveats: [c('LOW_ESS'), c('CERTIFICATE_BELOW_LOGGING')] });
+    expect([two.outcome, two.recommended]).toEqual(['inconclusive', false]);
+    expect(two.sentence).toBe('Inconclusive for candidate B: dr (bootstrap) lower bound 0.071 > logging value 0.064 at 95%, but LOW_ESS, CERTIFICATE_BELOW_LOGGING undermine it.');
+    expect(deployVerdict({ ...base, lowerBound: 0.071, caveats: [c('SUPPORT_DEFICIENT_SOURCE')] }).outcome).toBe('inconclusive');
+    expect(deployVerdict({ ...base, lowerBound: 0.01, upperBound: 0.02, caveats: [c('LOW_ESS'), c('ESTIMATOR_DISAGREEMENT')] }).outcome).toBe('worse');
+  });
+  it('strict mode compares with the ends of the logging interval', () => {
     const v = deployVerdict({ ...base, lowerBound: 0.071, loggingUpper: 0.075, strict: true });
     expect(v.recommended).toBe(false);
     expect(v.baseline).toBe(0.075);
-    expect(v.sentence).toBe('Not enough evidence: lower bound 0.071 <= logging upper bound 0.075 at 95%.');
+    expect(v.sentence).toBe('Inconclusive for candidate B: dr (bootstrap) lower bound 0.071 <= logging upper bound 0.075 at 95%.');
     expect(deployVerdict({ ...base, lowerBound: 0.08, loggingUpper: 0.075, strict: true }).sentence).toBe(
-      'Candidate B beats the logging policy: lower bound 0.080 > logging upper bound 0.075 at 95%.',
+      'Candidate B beats the logging policy: dr (bootstrap) lower bound 0.080 > logging upper bound 0.075 at 95%.',
+    );
+    // Worse, strictly: below the lower end of the logging interval, not just below its value.
+    expect(deployVerdict({ ...base, lowerBound: 0.05, upperBound: 0.062, loggingUpper: 0.075, loggingLower: 0.06, strict: true }).outcome).toBe('inconclusive');
+    expect(deployVerdict({ ...base, lowerBound: 0.05, upperBound: 0.058, loggingUpper: 0.075, loggingLower: 0.06, strict: true }).sentence).toBe(
+      'Candidate B is worse than the logging policy: dr (bootstrap) upper bound 0.058 < logging lower bound 0.060 at 95%.',
     );
     expectError(() => deployVerdict({ ...base, lowerBound: 0.08, strict: true }), 'E_VERDICT_STRICT', /upper end of the logging policy's interval, but none was given/);
   });
   it('shows enough digits to tell close numbers apart, and handles a missing bound', () => {
-    expect(deployVerdict({ ...base, lowerBound: 0.06441, loggingValue: 0.06438 }).sentence).toBe('Candidate B beats the logging policy: lower bound 0.06441 > 0.06438 at 95%.');
-    expect(deployVerdict({ ...base, lowerBound: NaN }).recommended).toBe(false);
+    expect(deployVerdict({ ...base, lowerBound: 0.06441, loggingValue: 0.06438 }).sentence).toBe('Candidate B beats the logging policy: dr (bootstrap) lower bound 0.06441 > logging value 0.06438 at 95%.');
+    const none = deployVerdict({ ...base, lowerBound: NaN, sourceNote: 'The chosen verdict source cannot be used: dr was refused.' });
+    expect([none.outcome, none.recommended]).toEqual(['inconclusive', false]);
+    expect(none.sentence).toBe('Inconclusive for candidate B: The chosen verdict source cannot be used: dr was refused.');
     expect(deployVerdict({ ...base, lowerBound: 0.5, alpha: 0.1 }).sentence).toMatch(/at 90%\.$/);
   });
   it('takes the lower bound from a named estimator interval or a certificate', () => {
     const estimates = [{ estimator: 'dr', value: 0.08, interval: { lower: 0.07, upper: 0.09, method: 'bootstrap' as const, alpha: 0.05 }, diagnostics: {} }, { estimator: 'dm', value: 0.1, diagnostics: {} }];
     const certs: Certificate[] = [{ kind: 'london-sandler', lower: 0.05, delta: 0.05, params: {} }];
-    expect(pickLowerBound(estimates, certs, { estimator: 'dr' })).toEqual({ lowerBound: 0.07, lowerBoundSource: 'dr (bootstrap)', alpha: 0.05 });
-    expect(pickLowerBound(estimates, certs, { certificate: 'london-sandler' })).toEqual({ lowerBound: 0.05, lowerBoundSource: 'certificate: london-sandler', alpha: 0.05 });
+    expect(pickLowerBound(estimates, certs, { estimator: 'dr' })).toEqual({ lowerBound: 0.07, upperBound: 0.09, lowerBoundSource: 'dr (bootstrap)', alpha: 0.05, decidedBy: { kind: 'estimator', id: 'dr' }, covers: 'value' });
+    expect(pickLowerBound(estimates, certs, { certificate: 'london-sandler' })).toEqual({ lowerBound: 0.05, upperBound: Infinity, lowerBoundSource: 'certificate: london-sandler', alpha: 0.05, decidedBy: { kind: 'certificate', id: 'london-sandler' }, covers: 'value' });
     expectError(() => pickLowerBound(estimates, certs, { estimator: 'dm' }), 'E_VERDICT_SOURCE', /estimator "dm", but it has no interval\. Run it with an interval, or choose another source from: dr\./);
     expectError(() => pickLowerBound(estimates, certs, { estimator: 'ips' }), 'E_VERDICT_SOURCE', /estimator "ips", but that estimator was not run/);
     expectError(() => pickLowerBound(estimates, certs, { certificate: 'catoni-clipped-ips' }), 'E_VERDICT_SOURCE', /"catoni-clipped-ips" certificate, but it was not computed\. Choose from: london-sandler\./);

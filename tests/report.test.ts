@@ -55,7 +55,8 @@ async function expectError(p: Promise<unknown> | (() => unknown), code: string, 
 describe('formatting and escaping helpers', () => {
   it('escapes HTML and Markdown', () => {
     expect(escapeHtml(`a<b>&"c'`)).toBe('a&lt;b&gt;&amp;&quot;c&#39;');
-    expect(escapeMarkdownCell('x|y\nz <i>')).toBe('x\\|y z &lt;i&gt;');
+    // Backslash escapes, never HTML entities: the raw Markdown reads as text.
+    expect(escapeMarkdownCell('x|y\nz <i> a_b & *c*')).toBe('x\\|y z \\<i> a\\_b \\& \\*c\\*');
     expect(markdownCode('a`b')).toBe('``a`b``');
     expect(markdownCode('plain')).toBe('`plain`');
   });
@@ -95,9 +96,9 @@ describe('derived tables', () => {
     expect(dm.level).toBe('95%');
     expect(dm.error).toBeCloseTo(0.6162 - 0.6512, 12);
     expect(greedy.certificates.map((c) => [c.kind, c.lower, c.upper, c.params])).toEqual([
-      ['exponential-smoothing', 0.6011, 0.7013, 'alpha=0.9, lambda=3.41, kl=0'],
-      ['catoni-clipped-ips', 0.5874, undefined, 'tau=0.05, lambda=1.92, kl=0'],
-      ['london-sandler', 0.5712, undefined, 'tau=0.05, kl=0'],
+      ['exponential-smoothing', 0.6011, 0.7013, 'alpha = 0.9, lambda = 3.41, kl = 0'],
+      ['catoni-clipped-ips', 0.5874, undefined, 'tau = 0.05, lambda = 1.92, kl = 0'],
+      ['london-sandler', 0.5712, undefined, 'tau = 0.05, kl = 0'],
     ]);
     // One evaluation-wide warning then the third candidate's three.
     expect(t.warnings.map((w) => `${w.scope}:${w.code}`)).toEqual([
@@ -107,6 +108,7 @@ describe('derived tables', () => {
       'softmax-<tuned> & "co":ESTIMATOR_DISAGREEMENT',
     ]);
     expect(t.reproduction).toEqual({
+      candidateHashes: [],
       command: fixture.command,
       reportCommand: 'offpolicy report --results r.json',
       toolkitVersion: '0.1.0',
@@ -221,7 +223,7 @@ describe('renderReport', () => {
     expect((html.match(/class="verdict ok"/g) ?? []).length).toBe(1);
     expect((html.match(/class="verdict"/g) ?? []).length).toBe(2);
     // Dataset summary, estimator table, certificates, warnings, reproduction.
-    for (const s of ['synth-bandit@1', fixture.dataset.contentHash, 'actions (K)', 'propensityMin', 'PAC-Bayes certificates', 'catoni-clipped-ips', 'LOW_ESS', 'SUPPORT_DEFICIENT', 'ESTIMATOR_DISAGREEMENT', 'switch-dr', 'dr-os', 'offpolicy 0.1.0', 'seed:            7', 'offpolicy report --results results.json', 'Estimator accuracy']) {
+    for (const s of ['synth-bandit@1', fixture.dataset.contentHash, 'actions (K)', 'smallest logged propensity', 'PAC-Bayes certificates', 'catoni-clipped-ips', 'LOW_ESS', 'SUPPORT_DEFICIENT', 'ESTIMATOR_DISAGREEMENT', 'switch-dr', 'dr-os', 'offpolicy 0.1.0', 'seed:            7', 'offpolicy report --results results.json', 'Estimator accuracy']) {
       expect(html).toContain(s);
     }
     expect(html).toContain(escapeHtml(fixture.command!));
@@ -239,10 +241,13 @@ describe('renderReport', () => {
       const svg = await readFile(path.join(out, l), 'utf8');
       expect(countSvgMarks(svg)).toBeGreaterThan(5);
     }
-    expect(md).toContain('**RECOMMENDED: greedy-ridge**: Candidate greedy-ridge beats the logging policy: lower bound 0.6413 &gt; 0.5127 at 95%.');
-    expect(md).toContain('| dr | 0.6530 | 0.6410 | 0.6650 | bootstrap 95% | 0.0061 | 0.0018 |');
-    expect(md).toContain('| exponential-smoothing | 0.6011 | 0.7013 | 95% | alpha=0.9, lambda=3.41, kl=0 |');
-    expect(md).toContain('## Candidate: softmax-&lt;tuned&gt; &amp; &quot;co&quot;');
+    // A result written before three-outcome verdicts reads as better / inconclusive.
+    expect(md).toContain('**BETTER: greedy-ridge**: Candidate greedy-ridge beats the logging policy: lower bound 0.6413 > 0.5127 at 95%.');
+    expect(md).toContain('| dr | 0.6530 | 0.6410 | 0.6650 | bootstrap, 95% interval | 0.0061 |  | 0.0018 |');
+    expect(md).toContain('| exponential-smoothing | 0.6011 | 0.7013 | 95% |  |');
+    expect(md).toContain('exponential-smoothing (alpha = 0.9, lambda = 3.41, kl = 0)');
+    expect(md).toContain('## Candidate: softmax-\\<tuned> \\& "co"');
+    expect(md).not.toMatch(/&(amp|lt|gt|quot|#\d+);/);
     expect(md).toContain(fixture.dataset.contentHash);
     expect(md).toContain(fixture.command!);
     // Every table row has as many cells as its header.

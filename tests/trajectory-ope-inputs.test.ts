@@ -122,7 +122,7 @@ describe('stored trajectory datasets', () => {
     const same = res.candidates[0]!;
     for (const e of same.estimates) expect(e.value).toBeCloseTo(res.behaviour.value, 6);
     expect(same.weights!.trajectoryEss).toBeCloseTo(30, 6);
-    expect(res.candidates[1]!.verdict.sentence).toMatch(/Candidate expert/);
+    expect(res.candidates[1]!.verdict.sentence).toMatch(/candidate expert/i);
   });
   it('table candidates keyed by (episode_id, step): p_0..p_{K-1} on discrete data equal the policy they were written from', async () => {
     const env = getEnv('cartpole');

@@ -39,7 +39,8 @@ export function registerDemo(program: Command): void {
       const { rows, columns } = demoSummaryRows(summary);
       process.stdout.write(`${summary.rows} logged rounds, ${summary.numActions} actions (dataset ${summary.dataset}); ${summary.seconds.toFixed(1)} s\n\n`);
       process.stdout.write(formatTable(rows, columns) + '\n\n');
-      for (const c of summary.candidates) process.stdout.write(`${c.recommended ? '✔' : '✘'} ${c.sentence.includes(c.name) ? '' : `${c.name}: `}${c.sentence}\n`);
+      const mark = { better: '✔', 'better-with-caveats': '~', worse: '✘', inconclusive: '?' } as const;
+      for (const c of summary.candidates) process.stdout.write(`${mark[c.outcome]} ${c.sentence.includes(c.name) ? '' : `${c.name}: `}${c.sentence}\n`);
       process.stdout.write(`\nReport: ${summary.reportPath}\n`);
     });
 }

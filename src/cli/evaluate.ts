@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import { OffpolicyError } from '../core/errors.js';
 import type { DispatchEvaluateOptions, TrajectoryEvaluateSettings } from '../ope/evaluate.js';
-import type { Interval, IntervalMethod } from '../core/evaluation-result.js';
+import type { TrajectoryEvaluationResult } from '../core/trajectory-evaluation-result.js';
+import { VERDICT_LABELS, verdictOutcomeOf, type EvaluationResult, type Interval, type IntervalMethod } from '../core/evaluation-result.js';
 import { formatTable, type Cell } from '../util/text-table.js';
-import { collect, openWorkspace, numberFlag } from './context.js';
+import { collect, openWorkspace, numberFlag, rewardRangeFlag } from './context.js';
 import { progressBar } from './progress.js';
 import { assertFiniteEstimates, checkResultsFile } from '../datasets/limits.js';
 
@@ -25,7 +26,7 @@ export function registerEvaluate(program: Command): void {
     .option('--timeout <seconds>', 'with --source: per-query time limit (the query is killed on the server)')
     .requiredOption('--policy <spec>', 'candidate: FILE.parquet|FILE.csv (probabilities by row_id), FILE.json, column:NAME, DIR (a policy trained by offpolicy train); NAME=SPEC names it (repeatable)', collect)
     .option('--prob-columns <cols>', 'per-action probability columns of table policies, comma-separated')
-    .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all)')
+    .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all); slate logs (a slate_id column): sips,iips,rips,cascade-dr')
     .option('--interval <method>', 'bootstrap | t | hoeffding | bernstein | poisson-bootstrap (bandit: resamples as SQL sums, on the DuckDB path too) | betting | empirical-likelihood', 'bootstrap')
     .option('--alpha <alpha>', 'miscoverage of intervals and certificates', '0.05')
     .option('--resamples <n>', 'bootstrap resamples', '1000')
@@ -37,9 +38,13 @@ export function registerEvaluate(program: Command): void {
     .option('--folds <k>', 'cross-fitting folds for fitted reward models', '1')
     .option('--reward-range <min,max>', 'reward bounds for Hoeffding, Bernstein, betting, empirical likelihood and certificates (default: observed)')
     .option('--context-columns <cols>', 'named feature columns to use as the context')
+    .option('--categorical <cols>', 'columns to one-hot encode (added to the context; text columns detected at ingest are encoded when named)')
+    .option('--max-levels <n>', 'levels kept per categorical column; the rest share "other"', '32')
+    .option('--no-item-features', 'do not join the log\'s item table (e.g. OBD item_context.csv) into fitted reward models')
     .option('--verdict-source <id>', 'estimator or certificate whose lower bound decides the verdict')
     .option('--allow-deficient', 'compute importance-weighted estimates even where the candidate leaves the logger\'s support')
     .option('--strict', 'compare against the upper end of the logging policy\'s interval')
+    .option('--observed-rewards-only', 'score only the rows with a reward (a log with NULL rewards is refused otherwise); assumes rewards are missing at random')
     .option('--out <file>', 'write the JSON result here', 'results.json')
     .option('--gamma <g>', 'trajectory data: discount in [0, 1] (default 0.99)')
     .option('--fqe-steps <n>', 'trajectory data: fitted Q evaluation updates for DM / DR / SNDR (default 10000)')
@@ -58,13 +63,13 @@ export function registerEvaluate(program: Command): void {
       }
       const ws = source === undefined ? await openWorkspace(cmd) : null;
       if (ws) await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
-      const probColumns = list(o.probColumns as string | undefined);
-      let range: [number, number] | undefined;
-      if (o.rewardRange !== undefined) {
-        const parts = String(o.rewardRange).split(',');
-        if (parts.length !== 2) throw new OffpolicyError('E_CLI_ARG', `--reward-range takes MIN,MAX, got "${o.rewardRange}".`, { hint: 'For example --reward-range 0,1.' });
-        range = [num('--reward-range', parts[0]!), num('--reward-range', parts[1]!)];
+      const target = ws ? await ws.resolve(String(o.data)) : null;
+      if (ws && target && target.metadata.kind === 'bandit' && target.metadata.columns.some((c) => c.name === 'slate_id')) {
+        const { runSlateEvaluate } = await import('./evaluate-slate.js');
+        return runSlateEvaluate(ws, o, list, cmd.getOptionValueSource('interval') !== 'default');
       }
+      const probColumns = list(o.probColumns as string | undefined);
+      const range = o.rewardRange !== undefined ? rewardRangeFlag(String(o.rewardRange)) : undefined;
       // the flags only trajectory data reads, when given
       const trajectory: TrajectoryEvaluateSettings = {
         ...(o.gamma !== undefined ? { gamma: num('--gamma', String(o.gamma)) } : {}),
@@ -97,9 +102,13 @@ export function registerEvaluate(program: Command): void {
         folds: num('--folds', String(o.folds)),
         ...(range ? { rewardRange: range } : {}),
         ...(o.contextColumns !== undefined ? { contextColumns: list(String(o.contextColumns)) } : {}),
+        ...(o.categorical !== undefined ? { categorical: list(String(o.categorical)) } : {}),
+        maxLevels: num('--max-levels', String(o.maxLevels)),
+        ...(o.itemFeatures === false ? { itemFeatures: false } : {}),
         ...(o.verdictSource !== undefined ? { verdictSource: String(o.verdictSource) } : {}),
         allowDeficient: Boolean(o.allowDeficient),
         strict: Boolean(o.strict),
+        observedRewardsOnly: Boolean(o.observedRewardsOnly),
         ...(Object.keys(trajectory).length > 0 ? { trajectory } : {}),
         command: ['offpolicy', ...process.argv.slice(2)].join(' '),
         onProgress: bar.onProgress,
@@ -123,31 +132,96 @@ export function registerEvaluate(program: Command): void {
       }
       assertFiniteEstimates(result.candidates.flatMap((c) => c.estimates.map((e) => ({ label: `${c.name} ${e.estimator}`, value: e.value }))));
       const file = await writeEvaluation(result, String(o.out));
-      const pct = Math.round(100 * (1 - result.settings.alpha));
-      const iv = (i: Interval | undefined): string => (i ? `[${i.lower.toFixed(4)}, ${i.upper.toFixed(4)}]` : '');
-      const rows: Record<string, Cell>[] = [];
       if (result.setting === 'trajectory') {
-        rows.push({ candidate: '(behaviour)', estimator: 'discounted return', value: result.behaviour.value, [`${pct}% interval`]: iv(result.behaviour.interval) });
+        process.stdout.write(trajectoryTable(result));
       } else {
-        rows.push({ candidate: '(logging)', estimator: 'mean reward', value: result.logging.value, [`${pct}% interval`]: iv(result.logging.interval), verdict: '' });
+        process.stdout.write(`context: ${result.dataset.context ?? 'none'}\n`);
+        if (result.settings.rewardModelInputs) process.stdout.write(`reward model: ${result.settings.rewardModelInputs}\n`);
+        process.stdout.write(banditTable(result) + '\n');
       }
-      for (const c of result.candidates) {
-        c.estimates.forEach((e, i) =>
-          rows.push({
-            candidate: i === 0 ? c.name : '',
-            estimator: e.estimator,
-            value: e.value,
-            [`${pct}% interval`]: iv(e.interval),
-            ...(result.setting === 'trajectory' ? {} : { verdict: i === 0 ? (c.verdict.recommended ? 'RECOMMENDED' : 'not recommended') : '' }),
-          }),
-        );
-      }
-      process.stdout.write(formatTable(rows) + '\n\n');
-      for (const c of result.candidates) {
-        process.stdout.write(`${c.name}: ${c.verdict.sentence}\n`);
-        for (const w of c.warnings) process.stdout.write(`  warning [${w.code}] ${w.message}\n`);
-      }
-      for (const w of result.warnings) process.stdout.write(`warning [${w.code}] ${w.message}\n`);
       process.stdout.write(`\nResults written to ${file}\n`);
     });
+}
+
+/** What an interval covers, for the table: the value, or (biased-by-design estimators) only the estimator's spread; and whether it was clipped. */
+function coversCell(iv: Interval | undefined): string {
+  if (!iv) return '';
+  const what = iv.covers === 'variance' ? 'variance only' : 'value';
+  return iv.clippedTo ? `${what}; clipped to [${iv.clippedTo[0]}, ${iv.clippedTo[1]}]` : what;
+}
+
+/**
+ * The printed result: one row per estimator and certificate, the verdict's label
+ * on the row of the estimator or certificate that decided it, then each
+ * candidate's verdict sentence, caveats and warnings (result-wide warnings once).
+ */
+function banditTable(result: EvaluationResult): string {
+  const pct = Math.round(100 * (1 - result.settings.alpha));
+  const ivCol = `${pct}% interval`;
+  const fmt = (iv: { lower: number; upper?: number } | undefined): string =>
+    iv ? (iv.upper === undefined || !Number.isFinite(iv.upper) ? `>= ${iv.lower.toFixed(4)}` : `[${iv.lower.toFixed(4)}, ${iv.upper.toFixed(4)}]`) : '';
+  const rows: Record<string, Cell>[] = [
+    { candidate: '(logging)', estimator: 'mean reward', value: result.logging.value, [ivCol]: fmt(result.logging.interval), covers: coversCell(result.logging.interval), verdict: '' },
+  ];
+  for (const c of result.candidates) {
+    const label = VERDICT_LABELS[verdictOutcomeOf(c.verdict)];
+    const by = c.verdict.decidedBy;
+    let placed = false;
+    const put = (kind: 'estimator' | 'certificate', id: string): string => (by && by.kind === kind && by.id === id ? ((placed = true), label) : '');
+    const first = rows.length;
+    for (const e of c.estimates) {
+      rows.push({ candidate: '', estimator: e.estimator, value: e.value, [ivCol]: fmt(e.interval), covers: coversCell(e.interval), verdict: put('estimator', e.estimator) });
+    }
+    for (const k of c.certificates) {
+      rows.push({ candidate: '', estimator: `certificate: ${k.kind}`, value: '', [ivCol]: fmt({ lower: k.lower, ...(k.upper !== undefined ? { upper: k.upper } : {}) }), covers: 'value (lower bound)', verdict: put('certificate', k.kind) });
+    }
+    if (rows.length === first) rows.push({ candidate: '', estimator: '', value: '', [ivCol]: '', covers: '', verdict: '' });
+    rows[first]!.candidate = c.name;
+    // No usable source: the label goes on the candidate's first row.
+    if (!placed) rows[first]!.verdict = label;
+  }
+  const out = [formatTable(rows), ''];
+  if (rows.some((r) => String(r.covers).startsWith('variance'))) {
+    out.push('"variance only": the interval of an estimator biased by design (clipped IPS, ES-IPS, Switch-DR, DR-OS, DM); it shows the estimate\'s spread and does not cover the policy value.', '');
+  }
+  // Each warning once: those of the evaluation and those every candidate carries at the end; a
+  // candidate's warning whose code is one of its verdict's caveats is said by the caveat.
+  const key = (w: { code: string; message: string }): string => `${w.code}\u0000${w.message}`;
+  const shared = result.candidates.length >= 2 ? result.candidates[0]!.warnings.filter((w) => result.candidates.every((c) => c.warnings.some((x) => key(x) === key(w)))) : [];
+  const global = [...result.warnings, ...shared.filter((w) => !result.warnings.some((x) => key(x) === key(w)))];
+  const globalKeys = new Set(global.map(key));
+  for (const c of result.candidates) {
+    out.push(`${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}`);
+    const caveats = c.verdict.caveats ?? [];
+    for (const k of caveats) out.push(`  caveat [${k.code}] ${k.message}`);
+    for (const w of c.warnings) if (!globalKeys.has(key(w)) && !caveats.some((k) => k.code === w.code)) out.push(`  warning [${w.code}] ${w.message}`);
+  }
+  for (const w of global) out.push(`warning [${w.code}] ${w.message}`);
+  return out.join('\n');
+}
+
+/** The printed trajectory result: the verdict label on the deciding estimator's row, then each candidate's verdict and warnings. */
+function trajectoryTable(tr: TrajectoryEvaluationResult): string {
+  const out: string[] = [];
+  const pct = Math.round(100 * (1 - tr.settings.alpha));
+  const rows: Record<string, Cell>[] = [{ candidate: '(behaviour)', estimator: 'discounted return', value: tr.behaviour.value, [`${pct}% interval`]: tr.behaviour.interval ? `[${tr.behaviour.interval.lower.toFixed(4)}, ${tr.behaviour.interval.upper.toFixed(4)}]` : '', verdict: '' }];
+  for (const c of tr.candidates) {
+    const label = VERDICT_LABELS[verdictOutcomeOf(c.verdict)];
+    const by = c.verdict.decidedBy?.id;
+    c.estimates.forEach((e, i) =>
+      rows.push({
+        candidate: i === 0 ? c.name : '',
+        estimator: e.estimator,
+        value: e.value,
+        [`${pct}% interval`]: e.interval ? `[${e.interval.lower.toFixed(4)}, ${e.interval.upper.toFixed(4)}]` : '',
+        verdict: e.estimator === by || (by === undefined && i === 0) ? label : '',
+      }),
+    );
+  }
+  out.push(formatTable(rows) + '\n\n');
+  for (const c of tr.candidates) {
+    out.push(`${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}\n`);
+    for (const w of c.warnings) out.push(`  warning [${w.code}] ${w.message}\n`);
+  }
+  return out.join('');
 }

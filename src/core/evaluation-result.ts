@@ -24,6 +24,16 @@ export interface Interval {
   method: IntervalMethod;
   /** Miscoverage: a 1 - alpha interval. */
   alpha: number;
+  /**
+   * What the interval is for. 'value' (or absent): meant to cover the policy's
+   * value. 'variance': the sampling spread of an estimator that is biased by
+   * design (clipped IPS, ES-IPS, Switch-DR, DR-OS, DM); it does not cover the value.
+   */
+  covers?: 'value' | 'variance';
+  /** Set when an end was moved into the feasible value range (the range is given). */
+  clippedTo?: [number, number];
+  /** DM only: whether the interval includes the reward model's estimation error. */
+  rewardModelUncertainty?: boolean;
 }
 
 export interface Estimate {
@@ -71,11 +81,35 @@ export interface WeightDiagnostics {
   weightHistogram: { start: number; end: number; count: number }[];
 }
 
+/**
+ * better: the deciding lower bound exceeds the baseline; worse: the deciding
+ * upper bound is below the logging value; inconclusive: neither, or caveats
+ * undermined a "better" (see src/ope/verdict.ts for the rule).
+ */
+export type VerdictOutcome = 'better' | 'better-with-caveats' | 'worse' | 'inconclusive';
+
+/** Evidence that weakens a verdict; stable codes, listed in README (Off-policy evaluation, Verdict). */
+export interface VerdictCaveat {
+  code: string;
+  message: string;
+}
+
 export interface Verdict {
+  /** Absent only in results written before the three-outcome verdict. */
+  outcome?: VerdictOutcome;
+  /** outcome is 'better' or 'better-with-caveats'. */
   recommended: boolean;
   /** The lower end compared against the baseline, and where it came from (estimator + interval, or a certificate). */
   lowerBound: number;
   lowerBoundSource: string;
+  /** The upper end of the same interval (certificates without one: Infinity), which decides "worse". */
+  upperBound?: number;
+  /** The estimator id or certificate kind that decided (its row carries the label). */
+  decidedBy?: { kind: 'estimator' | 'certificate'; id: string };
+  /** Set when the requested (or default) source could not be used, and why. */
+  sourceNote?: string;
+  /** Evidence that turned "better" into "better, with caveats" or "inconclusive", or that weakens any verdict. */
+  caveats?: VerdictCaveat[];
   /** The logging policy's value estimate (or its upper bound when strict). */
   baseline: number;
   strict: boolean;
@@ -96,6 +130,8 @@ export interface CandidateResult {
   verdict: Verdict;
   /** Known only for synthetic data. */
   trueValue?: number;
+  /** sha256 of the candidate's file (a directory: of its files' paths and hashes), for reproduction. */
+  sha256?: string;
 }
 
 /** Estimator accuracy over many candidates, when true values are known. */
@@ -107,6 +143,19 @@ export interface AccuracyMetrics {
   regretAtK: number;
   sharpeAtK: number;
   k: number;
+}
+
+/** The reward model's quality on rows it did not see (src/ope/reward-models/fit-quality.ts). */
+export interface RewardModelFit {
+  model: string;
+  /** How the rows were held out. */
+  heldOut: string;
+  rows: number;
+  /** 1 - SSE / SST at the logged actions. */
+  r2: number;
+  /** Rewards in [0, 1]: cross-entropy of the predictions, and of the constant training mean. */
+  logLoss?: number;
+  baselineLogLoss?: number;
 }
 
 /** The result of evaluating candidates on a bandit log. */
@@ -125,10 +174,16 @@ export interface BanditEvaluationResult {
     version: number;
     contentHash: string;
     rowCount: number;
+    /** Present when rows without a reward were left out (observedRewardsOnly): what was scored and what that assumes. */
+    observedRewardsOnly?: { rowsUsed: number; rowsWithoutReward: number; assumption: string };
     numActions: number;
     contextDim?: number;
+    /** What the context is, in words ("none", "the context vector (5): 5 features", "one-hot city (3 levels + other): 4 features"). */
+    context?: string;
     /** Summary numbers for the report (reward mean, propensity min, ...). */
     summary: Record<string, number>;
+    /** How the version was made (its metadata's lineage): the report rebuilds the ingest command from it. */
+    lineage?: { transform: string; parent?: string; source?: string; params?: Record<string, unknown>; seed?: number };
   };
   logging: {
     /** On-policy estimate of the logging policy's value: the mean logged reward. */
@@ -144,12 +199,16 @@ export interface BanditEvaluationResult {
     /** Hash buckets of the Poisson bootstrap (interval 'poisson-bootstrap'). */
     bootstrapBuckets?: number;
     rewardModel?: string;
+    /** What the fitted reward model reads, in words (e.g. "logistic on [action one-hot]; the log gives it no context, ..."). */
+    rewardModelInputs?: string;
     clip?: number;
     strict: boolean;
     /** Bounds of the reward used by Hoeffding, Bernstein and the certificates. */
     rewardRange: [number, number];
   };
   propensitiesEstimated: boolean;
+  /** Held-out quality of the fitted reward model (absent for supplied predictions). */
+  rewardModelFit?: RewardModelFit;
   candidates: CandidateResult[];
   accuracy?: AccuracyMetrics[];
   /** Warnings about the whole evaluation (each candidate also has its own). */
@@ -162,3 +221,23 @@ export interface BanditEvaluationResult {
  * (trajectory-evaluation-result.ts).
  */
 export type EvaluationResult = BanditEvaluationResult;
+
+/** A verdict's outcome; results written before outcomes existed read as better / inconclusive. */
+export function verdictOutcomeOf(v: Pick<Verdict, 'outcome' | 'recommended'>): VerdictOutcome {
+  return v.outcome ?? (v.recommended ? 'better' : 'inconclusive');
+}
+
+/** The label printed for each outcome (CLI table, reports). */
+export const VERDICT_LABELS: Readonly<Record<VerdictOutcome, string>> = {
+  better: 'BETTER',
+  'better-with-caveats': 'BETTER, WITH CAVEATS',
+  worse: 'WORSE',
+  inconclusive: 'INCONCLUSIVE',
+};
+
+/** The caption of an interval: "95% interval", or "95% variance interval" for a biased-by-design estimator. */
+export function intervalCaption(iv: Pick<Interval, 'alpha' | 'covers'>): string {
+  const p = (1 - iv.alpha) * 100;
+  const level = `${Number.isInteger(Math.round(p * 1e6) / 1e6) ? Math.round(p) : p.toFixed(1)}%`;
+  return `${level} ${iv.covers === 'variance' ? 'variance interval' : 'interval'}`;
+}

@@ -14,13 +14,17 @@
  *    (../datasets/load-bandit.ts); needed for JSON / learned policies, fitted
  *    reward models, estimated propensities and the bootstrap.
  */
-import { rename, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { sha256File } from '../datasets/fs-guard.js';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
-import { loadBanditArrays, numActionsOf, readMatrix, requireBandit, type BanditArrays } from '../datasets/load-bandit.js';
+import { loadBanditArrays, MISSING_AT_RANDOM, numActionsOf, observedRewardsView, readContexts, readMatrix, requireBandit, versionScan, type BanditArrays } from '../datasets/load-bandit.js';
+import { actionFeaturesOf, describeFeatures, resolveFeatures } from '../datasets/features.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
-import { candidateFrom, candidateLeafPaths, candidateRowChecks, checkSqlCandidate, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
+import { candidateFrom, candidateLeafPaths, candidateName, checkCandidateNames, candidateRowChecks, checkSqlCandidate, isPositionAware, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
 import { checkProbabilityMatrix } from '../policies/probabilities.js';
 import { vecAsList, vecDot, type SqlVector } from '../policies/sql-vector.js';
 import { VERSION } from '../version.js';
@@ -44,10 +48,12 @@ import { loggedInputs } from './estimators/inputs.js';
 import { checkEvaluationLimits } from '../datasets/limits.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
 import { estimatePropensities } from './propensity.js';
-import { estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
+import { describeRewardModelInputs, estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
 import type { RewardData } from '../core/contracts.js';
-import { sumsValue } from './sums.js';
-import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, Warning } from '../core/evaluation-result.js';
+import { sumsFromTerms, sumsValue } from './sums.js';
+import { rewardModelFit } from './reward-models/fit-quality.js';
+import { dmUncertainty, type DmUncertainty } from './reward-models/uncertainty.js';
+import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, RewardModelFit, Warning } from '../core/evaluation-result.js';
 import type { AnyEvaluationResult, TrajectoryEvaluationResult } from '../core/trajectory-evaluation-result.js';
 import { evaluateTrajectories, type EvaluateTrajectoriesOptions } from './trajectory/result.js';
 
@@ -77,10 +83,21 @@ export interface EvaluateOptions {
   rewardRange?: [number, number];
   /** Named scalar feature columns to use as the context (default: the `context` column). */
   contextColumns?: string[];
+  /** Columns to one-hot encode (added to the context when not in contextColumns; see datasets/features.ts). */
+  categorical?: string[];
+  /** Levels kept per categorical column before "other" (default 32). */
+  maxLevels?: number;
+  /** Join the log's item table (metadata.extra.itemContext) by action into fitted reward models (default true). */
+  itemFeatures?: boolean;
   /** 'auto' (default) uses the DuckDB fast path when it can; 'never' forces the in-memory path. */
   pushdown?: 'auto' | 'never';
   /** Estimator id or certificate kind whose lower bound decides the verdict (default: see VERDICT_PREFERENCE). */
   verdictSource?: string;
+  /**
+   * Score only the rows whose reward is observed, assuming rewards are missing at
+   * random (the result says so). Without it a log with NULL rewards is refused (E_NULL_REWARDS).
+   */
+  observedRewardsOnly?: boolean;
   /** The command line, recorded for reproduction. */
   command?: string;
   onProgress?: (done: number, total: number, stage: string) => void;
@@ -116,9 +133,7 @@ export function checkOptions(opts: Pick<EvaluateOptions, 'policies' | 'interval'
   if (!opts.policies || opts.policies.length === 0) {
     throw new OffpolicyError('E_NO_POLICY', 'No candidate policy to evaluate.', { hint: 'Pass at least one --policy FILE (or column:NAME).' });
   }
-  const names = opts.policies.map((p, i) => p.name ?? (typeof p.spec === 'string' ? p.spec : `policy${i}`));
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new OffpolicyError('E_POLICY_NAME', `Two candidates are named "${dup}".`, { hint: 'Name them apart with --policy NAME=FILE.' });
+  checkCandidateNames(opts.policies.map(candidateName));
   const interval = opts.interval ?? 'bootstrap';
   if (!['bootstrap', 't', 'hoeffding', 'bernstein', 'poisson-bootstrap', 'betting', 'empirical-likelihood'].includes(interval)) {
     throw new OffpolicyError('E_INTERVAL_METHOD', `Unknown interval method "${interval}".`, { hint: 'Use bootstrap, t, hoeffding, bernstein, poisson-bootstrap, betting or empirical-likelihood.' });
@@ -233,9 +248,9 @@ async function evaluateTrajectoryData(ws: Workspace, opts: DispatchEvaluateOptio
   });
 }
 
-async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: DatasetVersion): Promise<EvaluationResult> {
-  requireBandit(version);
-  checkEvaluationLimits(version.metadata.rowCount, version.metadata.actionSpace?.type === 'discrete' ? version.metadata.actionSpace.n : undefined, opts.resamples);
+async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, stored: DatasetVersion): Promise<EvaluationResult> {
+  requireBandit(stored);
+  checkEvaluationLimits(stored.metadata.rowCount, stored.metadata.actionSpace?.type === 'discrete' ? stored.metadata.actionSpace.n : undefined, opts.resamples);
   const estimators = checkEstimators(opts.estimators);
   const interval = opts.interval ?? 'bootstrap';
   const seed = opts.seed ?? 0;
@@ -248,6 +263,8 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
   const progress = opts.onProgress ?? (() => {});
   const conn = await openMemoryConnection();
   try {
+    // Missing rewards are never scored as 0: refused, or (observedRewardsOnly) left out by a view every backend reads.
+    const { version, rowsWithoutReward } = await observedRewardsView(conn, stored, { observedRewardsOnly: opts.observedRewardsOnly ?? false });
     const k = await numActionsOf(conn, version);
     const n = version.metadata.rowCount;
     const params = resolveParams({ clip: opts.clip, smoothingAlpha: opts.smoothingAlpha }, n);
@@ -265,14 +282,36 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
     }
     const rewardSpec: RewardModelSpec | null = needsModel ? parseRewardModelSpec(opts.rewardModel ?? defaultModel) : null;
     const globalWarnings: Warning[] = [];
-    const contextDim = await contextDimOf(conn, version, opts.contextColumns);
+    if (rowsWithoutReward > 0) {
+      globalWarnings.push({
+        code: 'MISSING_AT_RANDOM',
+        message: `Scored on the ${n} rows with a reward; ${rowsWithoutReward} of ${stored.metadata.rowCount} rows have none and were left out. Every estimate assumes ${MISSING_AT_RANDOM}.`,
+      });
+    }
+    // What the context is (the same answer describe gives; datasets/features.ts).
+    const features = await resolveFeatures(conn, version, {
+      ...(opts.contextColumns ? { contextColumns: opts.contextColumns } : {}),
+      ...(opts.categorical ? { categorical: opts.categorical } : {}),
+      ...(opts.maxLevels !== undefined ? { maxLevels: opts.maxLevels } : {}),
+    });
+    const contextDim = features.width;
+    const items = opts.itemFeatures === false ? undefined : actionFeaturesOf(version, k, features.maxLevels);
+    if (items && items.missingActions.length > 0 && rewardSpec?.type === 'fit') {
+      globalWarnings.push({
+        code: 'ITEM_FEATURES_MISSING',
+        message: `${items.source} has no row for ${items.missingActions.length} action(s) (first: ${items.missingActions.slice(0, 5).join(', ')}); their item features are 0.`,
+      });
+    }
+    const numPositions = has(version, 'position') ? await numPositionsOf(conn, version) : undefined;
+    let positionsP: Promise<Int32Array> | null = null;
+    const positions = (): Promise<Int32Array> => (positionsP ??= readPositions(conn, version));
 
     // Lazily loaded arrays (needed by JSON policies, fitted models, the bootstrap...).
     let dataP: Promise<BanditArrays> | null = null;
-    const data = (): Promise<BanditArrays> => (dataP ??= loadBanditArrays(conn, version, opts.contextColumns ? { contextColumns: opts.contextColumns } : {}));
+    const data = (): Promise<BanditArrays> => (dataP ??= loadBanditArrays(conn, version, { features }));
     const rewardData = async (): Promise<RewardData> => {
       const d = await data();
-      return { n: d.n, d: d.contextDim, numActions: k, contexts: d.contexts, actions: d.actions, rewards: d.rewards };
+      return { n: d.n, d: d.contextDim, numActions: k, contexts: d.contexts, actions: d.actions, rewards: d.rewards, ...(items ? { actionFeatures: { width: items.width, values: items.values } } : {}) };
     };
 
     const hasPropensity = has(version, 'propensity');
@@ -280,7 +319,7 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
       (opts.pushdown ?? 'auto') === 'auto' &&
       !needsRows(interval) &&
       hasPropensity &&
-      opts.policies.every((p) => typeof p.spec === 'string' && !p.spec.trim().toLowerCase().endsWith('.json')) &&
+      opts.policies.every((p) => typeof p.spec === 'string' && (!p.spec.trim().toLowerCase().endsWith('.json') || isFixedJson(p.spec))) &&
       (rewardSpec === null || rewardSpec.type === 'columns');
     progress(0, opts.policies.length, 'loading candidates');
     const candidates: Candidate[] = [];
@@ -291,6 +330,7 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
           log: version,
           numActions: k,
           contextDim,
+          ...(numPositions !== undefined ? { numPositions } : {}),
           fitRewardModel: async (kind) => fitRewardModel(await rewardData(), { kind, seed }),
           deferColumnChecks: maybePushdown,
           ...(opts.loadPolicyDir ? { loadPolicyDir: opts.loadPolicyDir } : {}),
@@ -315,6 +355,8 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
     };
     const records: CandidateSums[] = [];
     let propensitiesEstimated = false;
+    let rewardModelFitResult: RewardModelFit | undefined;
+    let dmError: DmUncertainty | null = null;
     let loggingInterval: Interval | undefined;
     const bootstrap: Map<EstimatorId, Interval | undefined>[] = candidates.map(() => new Map());
     const intervalWarnings: Warning[][] = candidates.map(() => []);
@@ -397,9 +439,16 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
       let rewardHat: Float64Array | undefined;
       if (rewardSpec?.type === 'fit') {
         progress(0, 1, `fitting ${rewardSpec.kind} reward model`);
-        const fit = await estimateRewardHat(await rewardData(), { kind: rewardSpec.kind, seed, folds: opts.folds ?? 1 });
+        const rd = await rewardData();
+        const folds = opts.folds ?? 1;
+        const fit = await estimateRewardHat(rd, { kind: rewardSpec.kind, seed, folds });
         rewardHat = fit.rewardHat;
         globalWarnings.push(...fit.warnings);
+        const refit = (train: RewardData) => fitRewardModel(train, { kind: rewardSpec.kind, seed });
+        rewardModelFitResult = await rewardModelFit(rd, rewardSpec.kind, folds, rewardHat, refit, seed);
+        // DM's interval with the model's error (./reward-models/uncertainty.ts): from a model fitted on every row.
+        // Hoeffding and Bernstein need terms in the reward range, which the corrected terms leave.
+        if (estimators.includes('dm') && (interval === 't' || interval === 'bootstrap') && (rewardSpec.kind === 'ridge' || rewardSpec.kind === 'logistic')) dmError = dmUncertainty(await refit(rd), rd);
       } else if (rewardSpec?.type === 'columns') {
         const vec = logVector(version, rewardSpec.columns, k);
         await checkPredictionColumns(conn, version, vec, k);
@@ -413,10 +462,13 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
         if (cand.type === 'sql') {
           targetProbs = await readVector(conn, version, cand.relation, cand.probs, k, 'pi');
         } else {
-          if (d.contextDim === 0 && cand.policy.usesContext !== false) {
+          if (d.contextDim === 0 && cand.policy.usesContext !== false && !cand.policy.features) {
             globalWarnings.push({ code: 'NO_CONTEXT', message: `Candidate "${cand.name}" was scored without contexts (the log has none).` });
           }
-          targetProbs = cand.policy.actionProbs(d.contexts, d.n);
+          const contexts = cand.policy.features ? await readContexts(conn, version, cand.policy.features) : d.contexts;
+          // A policy that carries its own feature spec (a learned policy) reads the log through it.
+          const atPositions = cand.policy.actionProbsAtPositions?.bind(cand.policy);
+          targetProbs = atPositions && numPositions !== undefined ? atPositions(contexts, await positions(), d.n) : cand.policy.actionProbs(contexts, d.n);
           checkProbabilityMatrix(targetProbs, d.n, k, `"${cand.name}"`);
         }
         const batch: BanditBatch = {
@@ -430,6 +482,16 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
           ...(loggingProbs ? { loggingProbs } : {}),
         };
         const { record, terms } = memoryCandidateSums(batch, d.expectedRewards, memoryPlan);
+        const dmTerms = terms.get('dm');
+        if (dmError && dmTerms) {
+          const corr = dmError.correction(targetProbs);
+          const num = Float64Array.from(dmTerms.num, (v, i) => v + corr[i]!);
+          terms.set('dm', { ...dmTerms, num });
+          // The point estimate stays sum(dm_i) / n; the corrected terms carry the variance.
+          const sums = sumsFromTerms({ ...dmTerms, num });
+          const sumNum = record.estimators.get('dm')!.sumNum;
+          record.estimators.set('dm', { ...sums, sumNum, sumNumDen: sumNum });
+        }
         records.push(record);
         if (interval === 'betting' || interval === 'empirical-likelihood') {
           const ids = admitted(estimators, deficiencyOf(record), allowDeficient, cand.name, []);
@@ -483,8 +545,9 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
     else if (!resampled) loggingInterval = sumsInterval('dm', logging.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
     const loggingTrue = logging.truthSum !== undefined && !propensitiesEstimated ? logging.truthSum / logging.sums.n : undefined;
     const sharedWarnings = globalWarnings.filter((w) => w.code === 'ESTIMATED_PROPENSITIES').slice(0, 1);
-    const candidateResults: CandidateResult[] = candidates.map((cand, c) =>
-      assembleCandidate(records[c]!, {
+    const hashes = await Promise.all(opts.policies.map((p) => (typeof p.spec === 'string' ? candidateHash(p.spec) : Promise.resolve(undefined))));
+    const candidateResults: CandidateResult[] = candidates.map((cand, c) => ({
+      ...assembleCandidate(records[c]!, {
         name: cand.name,
         source: cand.source,
         plan,
@@ -499,8 +562,16 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
         ...(opts.verdictSource ? { verdictSource: opts.verdictSource } : {}),
         ...(resampled || needsRows(interval) ? { bootstrap: bootstrap[c]!, intervalWarnings: intervalWarnings[c]! } : {}),
         sharedWarnings,
+        propensitiesEstimated,
+        dmModelUncertainty: dmError !== null,
       }),
-    );
+      ...(hashes[c] ? { sha256: hashes[c] } : {}),
+    }));
+    if (numPositions !== undefined) {
+      candidates.forEach((cand, c) => {
+        if (!isPositionAware(cand)) candidateResults[c]!.warnings.push(positionIgnoredWarning(cand.name, numPositions));
+      });
+    }
     const accuracy = candidateResults.every((c) => c.trueValue !== undefined)
       ? accuracyTable(candidateResults, estimators, loggingTrue ?? loggingValue, globalWarnings)
       : undefined;
@@ -515,10 +586,13 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
         name: version.name,
         version: version.version,
         contentHash: version.metadata.contentHash,
-        rowCount: n,
+        rowCount: stored.metadata.rowCount,
+        ...(rowsWithoutReward > 0 ? { observedRewardsOnly: { rowsUsed: n, rowsWithoutReward, assumption: MISSING_AT_RANDOM } } : {}),
         numActions: k,
         ...(contextDim > 0 ? { contextDim } : {}),
+        context: describeFeatures(features),
         summary: logging.summary,
+        ...(version.metadata.lineage ? { lineage: version.metadata.lineage } : {}),
       },
       logging: { value: loggingValue, ...(loggingInterval ? { interval: loggingInterval } : {}), ...(loggingTrue !== undefined ? { trueValue: loggingTrue } : {}) },
       settings: {
@@ -528,11 +602,15 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, version: Dat
         ...(resampled ? { bootstrapResamples: opts.resamples ?? 1000 } : {}),
         ...(interval === 'poisson-bootstrap' ? { bootstrapBuckets: opts.bootstrapBuckets ?? DEFAULT_POISSON_BUCKETS } : {}),
         ...(rewardSpec ? { rewardModel: rewardSpec.type === 'fit' ? rewardSpec.kind : `columns:${rewardSpec.columns.join(',')}` } : {}),
+        ...(rewardSpec?.type === 'fit'
+          ? { rewardModelInputs: `${describeRewardModelInputs(rewardSpec.kind, describeFeatures(features), items)}${opts.rewardModel === undefined ? ` (the default: rewards ${rewardSpec.kind === 'logistic' ? 'lie' : 'do not all lie'} in [0, 1]; choose with --reward-model)` : ''}` }
+          : {}),
         ...(Number.isFinite(params.clip) ? { clip: params.clip } : {}),
         strict,
         rewardRange,
       },
       propensitiesEstimated,
+      ...(rewardModelFitResult ? { rewardModelFit: rewardModelFitResult } : {}),
       candidates: candidateResults,
       ...(accuracy ? { accuracy } : {}),
       warnings: dedupe(globalWarnings),
@@ -571,16 +649,73 @@ export function accuracyTable(cands: CandidateResult[], estimators: readonly Est
   return out.length > 0 ? out : undefined;
 }
 
+/**
+ * sha256 of a candidate given as a file, or of a directory's files (sorted
+ * relative paths with their hashes); undefined for column: specs and paths
+ * that are not there.
+ */
+async function candidateHash(spec: string): Promise<string | undefined> {
+  let file = path.resolve(spec);
+  let st = await stat(file).catch(() => null);
+  // A training run directory: its policy/ (not the checkpoints) is the candidate.
+  const policyDir = st?.isDirectory() ? await stat(path.join(file, 'policy')).catch(() => null) : null;
+  if (policyDir?.isDirectory()) [file, st] = [path.join(file, 'policy'), policyDir];
+  if (!st) return undefined;
+  if (st.isFile()) return (await sha256File(file)).sha256;
+  if (!st.isDirectory()) return undefined;
+  const entries = (await readdir(file, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(file, path.join(e.parentPath, e.name)))
+    .sort();
+  const h = createHash('sha256');
+  for (const rel of entries) h.update(`${rel}\0${(await sha256File(path.join(file, rel))).sha256}\n`);
+  return h.digest('hex');
+}
+
 export function dedupe(ws: Warning[]): Warning[] {
   const seen = new Set<string>();
   return ws.filter((w) => (seen.has(w.code + w.message) ? false : (seen.add(w.code + w.message), true)));
 }
 
-async function contextDimOf(conn: DuckDBConnection, v: DatasetVersion, contextColumns?: string[]): Promise<number> {
-  if (contextColumns && contextColumns.length > 0) return contextColumns.length;
-  if (!has(v, 'context')) return 0;
-  const row = await queryOne(conn, `SELECT max(len(context)) AS d FROM read_parquet('${v.glob.replaceAll("'", "''")}')`);
-  return Number(row.d ?? 0);
+/**
+ * A log with positions and a candidate with one distribution per row and no
+ * position: the estimators read that distribution at whatever position each row
+ * was logged at (Open Bandit Pipeline's position-based evaluation reads the
+ * candidate's distribution at the logged position).
+ */
+function positionIgnoredWarning(name: string, positions: number): Warning {
+  return {
+    code: 'POSITION_IGNORED',
+    message:
+      `The log records ${positions} positions, but candidate "${name}" gives no position: its one distribution per row is used for every position, ` +
+      'so it is scored as a policy that ranks the same way at every slot (on the Open Bandit Dataset ignoring position moved IPS from 0.0045 to 0.0049). ' +
+      'To score it per position, give a probability table with a position column whose rows carry the distribution at the row\'s position, or {"type":"fixed","byPosition":[...]}.',
+  };
+}
+
+/** A JSON policy file of type "fixed" (a constant SQL candidate that the DuckDB scan can read); false when unreadable. */
+function isFixedJson(spec: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path.resolve(spec.trim()), 'utf8')) as { type?: unknown })?.type === 'fixed';
+  } catch {
+    return false;
+  }
+}
+
+/** max(position) + 1 of a log with a position column (positions are 0-based). */
+async function numPositionsOf(conn: DuckDBConnection, v: DatasetVersion): Promise<number> {
+  const row = await queryOne(conn, `SELECT max(position) AS m, min(position) AS lo, count(*) FILTER (WHERE position IS NULL) AS nulls FROM ${versionScan(v)}`);
+  if (Number(row.nulls) > 0 || Number(row.lo) < 0) {
+    throw new OffpolicyError('E_POSITION', `The position column of ${v.ref} holds ${Number(row.nulls) > 0 ? `${row.nulls} NULL values` : `negative positions (smallest ${row.lo})`}; positions are 0-based slot numbers.`, {
+      hint: 'Re-ingest the log with every row\'s 0-based position (or without the position column).',
+    });
+  }
+  return Number(row.m) + 1;
+}
+
+/** The log's positions, ordered by row_id. */
+async function readPositions(conn: DuckDBConnection, v: DatasetVersion): Promise<Int32Array> {
+  return Int32Array.from(await readMatrix(conn, `${versionScan(v)} AS l`, ['l.position'], 'l.row_id'));
 }
 
 /** Reads an SqlVector (over the log, optionally joined with a table) as n x K, ordered by row_id. */
@@ -595,7 +730,7 @@ async function checkPredictionColumns(conn: DuckDBConnection, v: DatasetVersion,
   const list = vecAsList(vec);
   const row = await queryOne(
     conn,
-    `SELECT count(*) FILTER (WHERE len(${list}) <> ${k}) AS width, count(*) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS bad, min(row_id) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS first FROM read_parquet('${v.glob.replaceAll("'", "''")}') AS l`,
+    `SELECT count(*) FILTER (WHERE len(${list}) <> ${k}) AS width, count(*) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS bad, min(row_id) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS first FROM ${versionScan(v)} AS l`,
   );
   if (Number(row.width) > 0) {
     throw new OffpolicyError('E_ACTION_SPACE', `The reward-prediction column(s) give a number of values other than K = ${k} on ${row.width} rows.`, {
@@ -617,7 +752,7 @@ async function loggingAndSummary(conn: DuckDBConnection, v: DatasetVersion, k: n
   // The logging policy's true value needs its full distribution and the ground truth (and is not reported when propensities are estimated).
   const truth = p && has(v, 'action_probs') && has(v, 'expected_reward') ? vecDot({ kind: 'list', expr: 'action_probs' }, { kind: 'list', expr: 'expected_reward' }, k) : undefined;
   const select = logSummarySelect({ reward: 'reward::DOUBLE', action: 'action', ...(p ? { propensity: 'propensity::DOUBLE' } : {}), rowId: 'row_id', ...(truth ? { truth } : {}) }, v.metadata.rowCount, k, shift);
-  const row = await queryOne(conn, `SELECT ${select.join(', ')} FROM read_parquet('${v.glob.replaceAll("'", "''")}')`);
+  const row = await queryOne(conn, `SELECT ${select.join(', ')} FROM ${versionScan(v)}`);
   return logSummaryFromGroups([row], k, shift);
 }
 

@@ -13,9 +13,14 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
 }
 
-/** Makes text safe inside a Markdown table cell: no pipes, no line breaks, no raw HTML. */
+/**
+ * Makes text safe inside a Markdown table cell or list item, with backslash
+ * escapes (CommonMark), never HTML entities, so the raw file reads as plain
+ * text: no pipes, no line breaks, no raw HTML (< and & escaped), no emphasis,
+ * code or link syntax from the text.
+ */
 export function escapeMarkdownCell(text: string): string {
-  return escapeHtml(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return text.replace(/[\\`*_[\]<&|]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
 }
 
 /** The length of the longest run of backticks in text: a fence must be longer. */

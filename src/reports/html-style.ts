@@ -16,6 +16,16 @@ code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu 
 .verdict.ok { border-left-color: var(--ok); background: var(--ok-bg); }
 .verdict .badge { display: inline-block; font-size: 12px; font-weight: 700; text-transform: uppercase; letter-spacing: 0.04em; color: white; background: var(--no); border-radius: 4px; padding: 1px 8px; }
 .verdict.ok .badge { background: var(--ok); }
+.verdict.caveats { border-left-color: #ca8a04; background: #fefce8; }
+.verdict.caveats .badge { background: #a16207; }
+.verdict.worse { border-left-color: #b91c1c; background: #fef2f2; }
+.verdict.worse .badge { background: #b91c1c; }
+.verdict ul.caveats { margin: 8px 0 0; padding-left: 18px; font-size: 14px; }
+td.label { font-weight: 700; white-space: nowrap; }
+details { margin: 4px 0 12px; }
+details > summary { cursor: pointer; color: var(--accent); }
+dl.glossary dt { font-weight: 700; margin-top: 8px; }
+dl.glossary dd { margin: 0 0 0 18px; color: var(--muted); }
 .verdict h3 { margin: 8px 0 6px; font-size: 17px; word-break: break-word; }
 .verdict p.sentence { font-size: 16px; font-weight: 600; margin: 0 0 8px; }
 .verdict p.numbers { margin: 0; color: var(--muted); font-size: 14px; }

@@ -3,7 +3,7 @@ import type { EvaluationResult } from '../core/evaluation-result.js';
 import type { RenderedChart } from './charts/index.js';
 import { escapeMarkdownCell, markdownCode, markdownCodeBlock } from './escape.js';
 import { formatInterval, formatLevel, formatNumber, formatPercent } from './format.js';
-import type { KeyValueRow, ReportTables, WarningRow } from './tables.js';
+import { ACCURACY_HEADERS, intervalText, type KeyValueRow, type ReportTables, type WarningRow } from './tables.js';
 
 type Cell = string | number | boolean | undefined | null;
 
@@ -38,22 +38,23 @@ export function renderMarkdown(result: EvaluationResult, tables: ReportTables, c
   out.push('## Deploy verdicts', '');
   tables.candidates.forEach((c, i) => {
     const o = tables.overview[i]!;
-    out.push(`- **${c.verdict.recommended ? 'RECOMMENDED' : 'NOT RECOMMENDED'}: ${escapeMarkdownCell(c.name)}**: ${escapeMarkdownCell(c.verdict.sentence)}`);
+    out.push(`- **${escapeMarkdownCell(c.label)}: ${escapeMarkdownCell(c.name)}**: ${escapeMarkdownCell(c.verdict.sentence)}`);
     const extra = [`${o.headlineEstimator.toUpperCase()} estimate ${formatNumber(o.estimate)}${o.lower !== undefined ? ` ${formatInterval({ lower: o.lower, upper: o.upper! })}` : ''}`];
     if (o.trueValue !== undefined) extra.push(`true value ${formatNumber(o.trueValue)}`);
     out.push(`  (${escapeMarkdownCell(extra.join('; '))})`);
+    for (const k of c.caveats) out.push(`  - caveat **${escapeMarkdownCell(k.code)}**: ${escapeMarkdownCell(k.message)}`);
   });
   out.push('');
 
   const hasTruth = tables.overview.some((o) => o.trueValue !== undefined);
   out.push('## Candidates at a glance', '');
-  const h = ['candidate', 'verdict', 'estimator', 'estimate', 'interval', 'lower bound', 'logging value', 'ESS', 'ESS / n', 'max weight'];
+  const h = ['candidate', 'verdict', 'decided by', 'estimate', 'interval', 'lower bound', 'logging value', 'ESS', 'ESS / n', 'max weight'];
   if (hasTruth) h.push('true value');
   out.push(
     table(
       h,
       tables.overview.map((o) => {
-        const r: Cell[] = [o.candidate, o.recommended ? 'recommended' : 'not recommended', o.headlineEstimator, o.estimate, o.lower !== undefined ? formatInterval({ lower: o.lower, upper: o.upper! }) : '', o.lowerBound, o.baseline, o.ess, formatPercent(o.essRatio), o.maxWeight];
+        const r: Cell[] = [o.candidate, o.label, o.lowerBoundSource, o.estimate, o.lower !== undefined ? formatInterval({ lower: o.lower, upper: o.upper! }) : '', o.lowerBound, o.baseline, o.ess, formatPercent(o.essRatio), o.maxWeight];
         if (hasTruth) r.push(o.trueValue);
         return r;
       }),
@@ -63,7 +64,8 @@ export function renderMarkdown(result: EvaluationResult, tables: ReportTables, c
   );
 
   out.push('## Dataset', '', kv(tables.dataset), '', '## Logging policy', '', kv(tables.logging), '', '## Settings', '', kv(tables.settings), '');
-  out.push('## Warnings', '', warnings(tables.warnings, true), '');
+  if (tables.rewardModel.length > 0) out.push('## Reward model fit', '', "Quality on rows the model did not see; DM rests on it, DR corrects its errors.", '', kv(tables.rewardModel), '');
+  out.push('## Warnings', '', warnings(tables.warnings.filter((w) => w.scope === 'evaluation'), false), '');
 
   const forests = charts.filter((c) => c.kind === 'forest');
   const hists = charts.filter((c) => c.kind === 'weights');
@@ -72,41 +74,55 @@ export function renderMarkdown(result: EvaluationResult, tables: ReportTables, c
     out.push(`## Candidate: ${escapeMarkdownCell(c.name)}`, '', `Source: ${markdownCode(c.source)}`, '');
     if (forests[i]) out.push(`![${escapeMarkdownCell(forests[i].title)}](${chartPath(forests[i])})`, '');
     out.push('### Estimators', '');
-    const eh = ['estimator', 'value', 'lower', 'upper', 'interval', 'std. error'];
+    const eh = ['estimator', 'value', 'lower', 'upper', 'interval', 'std. error', 'verdict'];
     if (truth) eh.push('error vs truth');
     out.push(
       table(
         eh,
         c.estimates.map((r) => {
-          const row: Cell[] = [r.estimator, r.value, r.lower, r.upper, r.method ? `${r.method} ${r.level}` : '', r.stdError];
+          const row: Cell[] = [r.estimator, r.value, r.lower, r.upper, intervalText(r), r.stdError, r.decided ? c.label : ''];
           if (truth) row.push(r.error);
           return row;
         }),
-        [false, true, true, true, false, true, true],
+        [false, true, true, true, false, true, false, true],
       ),
       '',
     );
+    if (c.estimates.some((r) => r.covers === 'variance')) out.push('_Variance intervals belong to estimators biased by design: they show the estimate\'s spread and do not cover the policy value._', '');
     out.push('### PAC-Bayes certificates', '');
-    out.push(
-      c.certificates.length === 0
-        ? '_No certificates were computed._'
-        : table(['certificate', 'value ≥ (lower)', 'value ≤ (upper)', 'holds with prob.', 'parameters'], c.certificates.map((k) => [k.kind, k.lower, k.upper, k.level, k.params]), [false, true, true, false, false]),
-      '',
-    );
+    if (c.certificates.length === 0) out.push('_No certificates were computed._', '');
+    else {
+      out.push(table(['certificate', 'value at least', 'value at most', 'holds with prob.', 'verdict'], c.certificates.map((k) => [k.kind, k.lower, k.upper, k.level, k.decided ? c.label : '']), [false, true, true, false, false]), '');
+      out.push(`Certificate internals: ${c.certificates.map((k) => `${escapeMarkdownCell(k.kind)} (${escapeMarkdownCell(k.params)})`).join('; ')}.`, '');
+    }
     out.push('### Weight and propensity diagnostics', '');
     if (hists[i]) out.push(`![${escapeMarkdownCell(hists[i].title)}](${chartPath(hists[i])})`, '');
     out.push(kv(c.diagnostics), '');
     if (c.weightQuantiles.length) out.push(table(['quantile', 'weight'], c.weightQuantiles.map((w) => [`q${Math.round(w.q * 100)}`, w.value]), [false, true]), '');
-    out.push('### Warnings', '', warnings(c.warnings, false), '');
+    if (c.warnings.length > 0) out.push('### Warnings', '', warnings(c.warnings, false), '');
   });
 
   if (tables.accuracy && tables.accuracy.length > 0) {
     out.push('## Estimator accuracy against the true values', '');
-    out.push(table(['estimator', 'relative error', 'squared error', 'Spearman', 'regret@k', 'Sharpe@k', 'k'], tables.accuracy.map((a) => [a.estimator, a.relativeError, a.squaredError, a.spearman, a.regretAtK, a.sharpeAtK, a.k])), '');
+    if (tables.accuracyNote) out.push(escapeMarkdownCell(tables.accuracyNote), '');
+    const cols = tables.accuracyColumns;
+    out.push(table(['estimator', ...cols.map((k) => ACCURACY_HEADERS[k])], tables.accuracy.map((a) => [a.estimator, ...cols.map((k) => a[k])])), '');
+  } else if (tables.accuracyNote) {
+    out.push(`_${escapeMarkdownCell(tables.accuracyNote)}_`, '');
   }
 
+  out.push('## Glossary', '');
+  for (const g of tables.glossary) out.push(`- **${escapeMarkdownCell(g.term)}**: ${escapeMarkdownCell(g.text)}`);
+  out.push('');
+
   const r = tables.reproduction;
-  const commands = ['# evaluation command', r.command ?? '(not recorded)', ...(r.reportCommand ? ['# report command', r.reportCommand] : [])];
+  const commands = [
+    ...(r.ingestCommand ? ['# dataset', r.ingestCommand] : []),
+    '# evaluation command',
+    r.command ?? '(not recorded)',
+    ...(r.reportCommand ? ['# report command', r.reportCommand] : []),
+    ...(r.candidateHashes.length > 0 ? ['# candidate files (sha256)', ...r.candidateHashes.map((h) => `# ${h.sha256}  ${h.source}`)] : []),
+  ];
   out.push('## Reproduce', '', markdownCodeBlock(commands.join('\n'), 'sh'), '');
   out.push(table(['', 'value'], [['toolkit version', `offpolicy ${r.toolkitVersion}`], ['dataset', r.datasetRef], ['content hash', r.contentHash], ['seed', r.seed], ...(r.createdAt ? [['evaluated at', r.createdAt] as Cell[]] : [])], [false, false]), '');
   return out.join('\n');

@@ -7,6 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TrajectoryEvaluationResult } from '../core/trajectory-evaluation-result.js';
+import { VERDICT_LABELS, verdictOutcomeOf } from '../core/evaluation-result.js';
 import { escapeHtml, escapeMarkdownCell } from './escape.js';
 import { formatInterval, formatLevel, formatNumber, formatPercent } from './format.js';
 import { REPORT_CSS } from './html-style.js';
@@ -33,7 +34,7 @@ export function trajectorySections(r: TrajectoryEvaluationResult): Section[] {
     title: 'Deploy verdicts',
     text: [
       `Behaviour policy: mean discounted return ${formatNumber(r.behaviour.value)} ${formatInterval(r.behaviour.interval)} over ${r.dataset.episodes} logged episodes (gamma ${r.settings.gamma}).`,
-      ...r.candidates.map((c) => `${c.verdict.recommended ? 'RECOMMENDED' : 'not recommended'}: ${c.verdict.sentence}`),
+      ...r.candidates.map((c) => `${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}`),
     ],
   });
   s.push({

@@ -12,22 +12,28 @@ import { rewardRangeError } from '../bounds/common.js';
 import { exponentialSmoothingFromSums } from '../bounds/exponential-smoothing.js';
 import { londonSandlerFromSums } from '../bounds/london-sandler.js';
 import { candidateWarnings, diagnosticsFromStats } from '../diagnostics.js';
-import { DEFAULT_CLIP, getEstimator, termRange } from '../estimators/index.js';
+import { biasedByDesign, DEFAULT_CLIP, getEstimator, termRange } from '../estimators/index.js';
 import type { EstimatorId, ResolvedParams } from '../estimators/types.js';
 import { bernsteinInterval } from '../intervals/bernstein.js';
 import { hoeffdingInterval } from '../intervals/hoeffding.js';
 import { needsRows, type RowIntervalMethod } from '../intervals/row-methods.js';
+import { clipToRange } from '../intervals/common.js';
 import { tInterval } from '../intervals/t.js';
 import { sumsStdError, sumsValue, type MergeableSums } from '../sums.js';
 import type { CandidateResult, Certificate, CertificateKind, Estimate, Interval, IntervalMethod, Warning } from '../../core/evaluation-result.js';
-import { deployVerdict, pickLowerBound } from '../verdict.js';
+import { boundOutcome, deployVerdict, pickLowerBound, verdictCaveats, type PickedBound } from '../verdict.js';
 import type { BanditPlan, CandidateSums } from './plan.js';
 
 /** Estimators that weight by pi / pi0: refused on support-deficient candidates unless allowDeficient. */
 export const IPS_FAMILY: readonly EstimatorId[] = ['ips', 'clipped-ips', 'snips', 'es-ips', 'dr', 'sndr', 'switch-dr', 'dr-os'];
 
-/** Default order in which an estimator's interval serves as the verdict's lower bound. */
-export const VERDICT_PREFERENCE: readonly EstimatorId[] = ['dr', 'sndr', 'switch-dr', 'dr-os', 'snips', 'ips', 'clipped-ips', 'es-ips', 'dm'];
+/**
+ * Default order in which an estimator's interval decides the verdict: the
+ * estimators that aim at the value itself first, then those biased by design.
+ */
+export const VERDICT_PREFERENCE: readonly EstimatorId[] = ['dr', 'sndr', 'snips', 'ips', 'switch-dr', 'dr-os', 'clipped-ips', 'es-ips', 'dm'];
+
+const CERTIFICATE_KINDS: readonly CertificateKind[] = ['exponential-smoothing', 'catoni-clipped-ips', 'london-sandler'];
 
 /** The propensity clip of the clipped-IPS certificates: 1 / clip for a finite clip >= 1, else 1 / DEFAULT_CLIP. */
 export function certificateTau(params: ResolvedParams): number {
@@ -71,13 +77,13 @@ export function sumsInterval(
   warnings: Warning[],
 ): Interval | undefined {
   try {
-    if (method === 't') return tInterval(s, alpha);
+    if (method === 't') return clipToRange(tInterval(s, alpha), rewardRange);
     const range = termRange(id, { rewardRange, maxWeight: maxWeightBound, params: { clip: params.clip, smoothingAlpha: params.smoothingAlpha } });
     if (range === null) {
       warnings.push({ code: 'INTERVAL_UNSUPPORTED', message: `${method} intervals do not apply to ${id} (a self-normalized ratio); use t or bootstrap for it.` });
       return undefined;
     }
-    return method === 'hoeffding' ? hoeffdingInterval(s, range, alpha, id) : bernsteinInterval(s, range, alpha, id);
+    return clipToRange(method === 'hoeffding' ? hoeffdingInterval(s, range, alpha, id) : bernsteinInterval(s, range, alpha, id), rewardRange);
   } catch (e) {
     if (e instanceof OffpolicyError) {
       warnings.push({ code: 'INTERVAL_UNSUPPORTED', message: `${id}: ${e.message}` });
@@ -85,6 +91,19 @@ export function sumsInterval(
     }
     throw e;
   }
+}
+
+/**
+ * Marks an estimator's interval: 'variance' for estimators biased by design
+ * (their interval does not cover the value), and for DM whether it includes
+ * the reward model's error.
+ */
+function labelInterval(id: EstimatorId, iv: Interval, params: ResolvedParams, dmModelUncertainty: boolean): Interval {
+  return {
+    ...iv,
+    covers: biasedByDesign(id, params) ? 'variance' : 'value',
+    ...(id === 'dm' ? { rewardModelUncertainty: dmModelUncertainty } : {}),
+  };
 }
 
 function estimateFromSums(id: EstimatorId, s: MergeableSums, params: ResolvedParams, interval: Interval | undefined): Estimate {
@@ -136,22 +155,52 @@ function certify(r: CandidateSums, plan: BanditPlan, alpha: number, rewardRange:
   return out;
 }
 
+/** Why estimator `id` has no usable interval for this candidate. */
+function unusableReason(id: string, estimates: Estimate[], plan: BanditPlan, warnings: readonly Warning[]): string | null {
+  const e = estimates.find((x) => x.estimator === id);
+  if (!e) {
+    if (!(plan.estimators as readonly string[]).includes(id)) return `${id} was not run (add it to --estimators)`;
+    return warnings.some((w) => w.code === 'IPS_REFUSED') ? `${id} was refused: the candidate leaves the logger's support (--allow-deficient computes it anyway)` : `${id} was not computed`;
+  }
+  if (!e.interval) return `${id} has no interval (${warnings.find((w) => w.code === 'INTERVAL_UNSUPPORTED' && w.message.includes(id))?.message ?? 'the interval method does not apply to it'})`;
+  if (!Number.isFinite(e.interval.lower)) return `${id}'s interval has no finite lower bound`;
+  return null;
+}
+
 /**
- * The lower bound behind the verdict: `source` names an estimator id or a
- * certificate kind; by default the first of VERDICT_PREFERENCE with an interval,
- * then the first certificate.
+ * The bounds behind the verdict. `source` names an estimator id or a certificate
+ * kind: if it cannot be used the verdict has no bound (inconclusive) and says
+ * why. By default the first of VERDICT_PREFERENCE (among the estimators run)
+ * with an interval decides, then the first certificate; when the first
+ * preferred estimator cannot be used the note says so (a SOURCE_FALLBACK caveat).
  */
-function verdictBound(estimates: Estimate[], certificates: Certificate[], source?: string): { lowerBound: number; lowerBoundSource: string; alpha: number } {
+function verdictBound(estimates: Estimate[], certificates: Certificate[], plan: BanditPlan, warnings: readonly Warning[], source?: string): { picked: PickedBound | null; note?: string } {
   if (source) {
-    const isCert = certificates.some((c) => c.kind === source) || ['exponential-smoothing', 'catoni-clipped-ips', 'london-sandler'].includes(source);
-    return pickLowerBound(estimates, certificates, isCert ? { certificate: source as Certificate['kind'] } : { estimator: source });
+    const isCert = (CERTIFICATE_KINDS as readonly string[]).includes(source);
+    if (isCert) {
+      if (certificates.some((c) => c.kind === source)) return { picked: pickLowerBound(estimates, certificates, { certificate: source as CertificateKind }) };
+      const why = warnings.find((w) => (w.code === 'CERTIFICATE_FAILED' || w.code === 'CERTIFICATE_SKIPPED') && w.message.includes(source))?.message ?? 'it was not computed for this candidate';
+      return { picked: null, note: `The chosen verdict source, the ${source} certificate, cannot be used: ${why}` };
+    }
+    if (!(plan.estimators as readonly string[]).includes(source)) return { picked: pickLowerBound(estimates, certificates, { estimator: source }) }; // throws E_VERDICT_SOURCE
+    const why = unusableReason(source, estimates, plan, warnings);
+    if (why) return { picked: null, note: `The chosen verdict source cannot be used: ${why}.` };
+    return { picked: pickLowerBound(estimates, certificates, { estimator: source }) };
   }
-  for (const id of VERDICT_PREFERENCE) {
-    const e = estimates.find((x) => x.estimator === id && x.interval && Number.isFinite(x.interval.lower));
-    if (e) return pickLowerBound(estimates, certificates, { estimator: id });
+  const preferred = VERDICT_PREFERENCE.filter((id) => plan.estimators.includes(id));
+  const first = preferred[0];
+  for (const id of preferred) {
+    if (unusableReason(id, estimates, plan, warnings) !== null) continue;
+    const picked = pickLowerBound(estimates, certificates, { estimator: id });
+    if (id === first) return { picked };
+    return { picked, note: `The default verdict source ${first} cannot be used (${unusableReason(first!, estimates, plan, warnings)}); ${id} decided instead.` };
   }
-  if (certificates.length > 0) return pickLowerBound(estimates, certificates, { certificate: certificates[0]!.kind });
-  return { lowerBound: NaN, lowerBoundSource: 'no estimator with an interval', alpha: 0.05 };
+  const why = first ? ` (${unusableReason(first, estimates, plan, warnings)})` : '';
+  if (certificates.length > 0) {
+    const picked = pickLowerBound(estimates, certificates, { certificate: certificates[0]!.kind });
+    return { picked, note: `No estimator interval can be used${why}; the ${certificates[0]!.kind} certificate decided instead.` };
+  }
+  return { picked: null, note: `No estimator interval or certificate can be used${why}.` };
 }
 
 export interface AssembleContext {
@@ -175,6 +224,10 @@ export interface AssembleContext {
   intervalWarnings?: readonly Warning[];
   /** Warnings every candidate carries (e.g. ESTIMATED_PROPENSITIES), appended last. */
   sharedWarnings?: readonly Warning[];
+  /** The logger's propensities were estimated (a verdict caveat). */
+  propensitiesEstimated?: boolean;
+  /** DM intervals include the reward model's estimation error (see ../evaluate.ts). */
+  dmModelUncertainty?: boolean;
 }
 
 export function assembleCandidate(r: CandidateSums, ctx: AssembleContext): CandidateResult {
@@ -186,7 +239,7 @@ export function assembleCandidate(r: CandidateSums, ctx: AssembleContext): Candi
     const s = r.estimators.get(id)!;
     const interval =
       needsRows(ctx.interval) || ctx.interval === 'poisson-bootstrap' ? ctx.bootstrap?.get(id) : sumsInterval(id, s, ctx.interval, ctx.alpha, ctx.rewardRange, 1 / r.minPropensity, plan.params, warnings);
-    return estimateFromSums(id, s, plan.params, interval);
+    return estimateFromSums(id, s, plan.params, interval && labelInterval(id, clipToRange(interval, ctx.rewardRange), plan.params, ctx.dmModelUncertainty ?? false));
   });
   warnings.push(...(ctx.intervalWarnings ?? []));
   const certificates = certify(r, plan, ctx.alpha, ctx.rewardRange, ctx.ref, ctx.allowDeficient, warnings);
@@ -194,12 +247,28 @@ export function assembleCandidate(r: CandidateSums, ctx: AssembleContext): Candi
   const values = estimates.map((e) => e.value).filter(Number.isFinite);
   const disagreement = values.length > 0 ? Math.max(...values) - Math.min(...values) : 0;
   warnings.push(...candidateWarnings(diagnostics, estimates), ...(ctx.sharedWarnings ?? []));
+  const { picked, note } = verdictBound(estimates, certificates, plan, warnings, ctx.verdictSource);
+  const logging = { loggingValue: ctx.loggingValue, ...(ctx.loggingInterval ? { loggingUpper: ctx.loggingInterval.upper, loggingLower: ctx.loggingInterval.lower } : {}) };
+  const betterBase = ctx.strict && ctx.loggingInterval ? ctx.loggingInterval.upper : ctx.loggingValue;
+  const worseBase = ctx.strict && ctx.loggingInterval ? ctx.loggingInterval.lower : ctx.loggingValue;
+  const caveats = verdictCaveats({
+    outcome: picked ? boundOutcome(picked.lowerBound, picked.upperBound, betterBase, worseBase) : 'inconclusive',
+    picked,
+    estimates,
+    certificates,
+    diagnostics,
+    warnings,
+    loggingValue: ctx.loggingValue,
+    propensitiesEstimated: ctx.propensitiesEstimated ?? warnings.some((w) => w.code === 'ESTIMATED_PROPENSITIES'),
+    ...(note ? { sourceNote: note } : {}),
+  });
   const verdict = deployVerdict({
     candidate: ctx.name,
-    ...verdictBound(estimates, certificates, ctx.verdictSource),
-    loggingValue: ctx.loggingValue,
-    ...(ctx.loggingInterval ? { loggingUpper: ctx.loggingInterval.upper } : {}),
+    ...(picked ?? { lowerBound: NaN, lowerBoundSource: ctx.verdictSource ?? 'no usable source', alpha: ctx.alpha }),
+    ...logging,
     strict: ctx.strict,
+    caveats,
+    ...(note ? { sourceNote: note } : {}),
   });
   return {
     name: ctx.name,

@@ -12,7 +12,7 @@ import { sndr } from './sndr.js';
 import { snips } from './snips.js';
 import { switchDr } from './switch-dr.js';
 import { withSharedInputs } from './inputs.js';
-import type { BanditBatch, EstimatorId, EstimatorParams, EstimatorSpec, RowTerms } from './types.js';
+import type { BanditBatch, EstimatorId, EstimatorParams, EstimatorSpec, ResolvedParams, RowTerms } from './types.js';
 
 export type * from './types.js';
 export { DEFAULT_CLIP, defaultSmoothingAlpha, resolveParams, sqlNumber } from './params.js';
@@ -74,4 +74,25 @@ export function estimateFromTerms(t: RowTerms): number {
  */
 export function rowTermsFor(b: BanditBatch, ids: readonly EstimatorId[], p: EstimatorParams): RowTerms[] {
   return withSharedInputs(() => ids.map((id) => ESTIMATORS[id].rowTerms(b, p)));
+}
+
+/**
+ * Estimators that trade bias for variance on purpose, so their expectation is
+ * not the policy value: clipped IPS, Switch-DR and DR-OS with a finite clip,
+ * ES-IPS with alpha < 1, and DM (its reward model's bias). Their intervals
+ * describe sampling spread only ('variance' intervals), not the value.
+ */
+export function biasedByDesign(id: EstimatorId, p: ResolvedParams): boolean {
+  switch (id) {
+    case 'dm':
+      return true;
+    case 'clipped-ips':
+    case 'switch-dr':
+    case 'dr-os':
+      return Number.isFinite(p.clip);
+    case 'es-ips':
+      return p.smoothingAlpha < 1;
+    default:
+      return false;
+  }
 }

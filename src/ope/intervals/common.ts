@@ -1,5 +1,6 @@
 /** Shared checks for the interval methods. */
 import { OffpolicyError } from '../../core/errors.js';
+import type { Interval } from '../../core/evaluation-result.js';
 import type { MergeableSums } from '../sums.js';
 
 export function checkAlpha(alpha: number): number {
@@ -47,4 +48,19 @@ export function meanAndVariance(s: MergeableSums): { mean: number; variance: num
   const mean = s.sumNum / s.n;
   const variance = s.n > 1 ? Math.max(0, (s.sumNum2 - s.n * mean * mean) / (s.n - 1)) : 0;
   return { mean, variance };
+}
+
+/**
+ * Intersects an interval with the feasible range of the quantity it bounds (a
+ * policy value lies in the reward range; a discounted return in
+ * feasibleValueRange): the true value lies there, so coverage is unchanged.
+ * When an end moves, the interval records the range in `clippedTo`.
+ */
+export function clipToRange(iv: Interval, range: readonly [number, number] | undefined): Interval {
+  if (!range) return iv;
+  const [lo, hi] = range;
+  const lower = Math.min(Math.max(iv.lower, lo), hi);
+  const upper = Math.max(Math.min(iv.upper, hi), lo);
+  if (lower === iv.lower && upper === iv.upper) return iv;
+  return { ...iv, lower, upper, clippedTo: [lo, hi] };
 }

@@ -16,7 +16,7 @@ import { Rng } from '../../util/rng.js';
 import { bernsteinInterval } from '../intervals/bernstein.js';
 import { bettingMeanInterval } from '../intervals/betting.js';
 import { DEFAULT_RESAMPLES, sortedQuantile } from '../intervals/bootstrap.js';
-import { checkAlpha, checkRange, checkRows } from '../intervals/common.js';
+import { checkAlpha, checkRange, checkRows, clipToRange } from '../intervals/common.js';
 import { hoeffdingInterval } from '../intervals/hoeffding.js';
 import { tInterval } from '../intervals/t.js';
 import { sumsFromTerms, type MergeableSums } from '../sums.js';
@@ -66,11 +66,6 @@ export function observedRewardRange(d: TrajectoryOpeData): [number, number] {
   return [lo, hi];
 }
 
-function clipTo(iv: Interval, range: readonly [number, number] | undefined): Interval {
-  if (!range) return iv;
-  return { ...iv, lower: Math.min(Math.max(iv.lower, range[0]), range[1]), upper: Math.max(Math.min(iv.upper, range[1]), range[0]) };
-}
-
 function rangeFor(opts: TrajectoryIntervalOptions, id: string): readonly [number, number] | undefined {
   const r = opts.termRange;
   if (!r) return undefined;
@@ -97,7 +92,7 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
       return items.map((it) => {
         if (it.estimator.selfNormalized) return null;
         const range = requireRange(opts, it.estimator);
-        return clipTo(bettingMeanInterval(it.terms, range, { alpha, seed: opts.seed ?? 0 }), opts.valueRange);
+        return clipToRange(bettingMeanInterval(it.terms, range, { alpha, seed: opts.seed ?? 0 }), opts.valueRange);
       });
     case 'empirical-likelihood':
       throw new OffpolicyError('E_INTERVAL_UNSUPPORTED', 'Empirical-likelihood intervals are for bandit IPS / SNIPS (they use the constraint E[w] = 1 on single-step weights), not for trajectory estimators.', {
@@ -115,7 +110,7 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
       const reps = bootstrapEpisodes(items, R, opts.seed, opts.onProgress);
       return reps.map((rep) => {
         const sorted = Float64Array.from(rep).sort();
-        return clipTo({ lower: sortedQuantile(sorted, alpha / 2), upper: sortedQuantile(sorted, 1 - alpha / 2), method: 'bootstrap', alpha }, opts.valueRange);
+        return clipToRange({ lower: sortedQuantile(sorted, alpha / 2), upper: sortedQuantile(sorted, 1 - alpha / 2), method: 'bootstrap', alpha }, opts.valueRange);
       });
     }
     case 'poisson-bootstrap':
@@ -148,7 +143,7 @@ export function intervalFromSums(estimator: TrajectoryEstimator, s: MergeableSum
   if (opts.method === 't') {
     // shift: the sums are of g_i - shift (centred terms keep the variance's precision)
     const iv = tInterval(s, alpha);
-    return clipTo({ ...iv, lower: iv.lower + shift, upper: iv.upper + shift }, opts.valueRange);
+    return clipToRange({ ...iv, lower: iv.lower + shift, upper: iv.upper + shift }, opts.valueRange);
   }
   if (opts.method !== 'hoeffding' && opts.method !== 'bernstein') {
     throw new OffpolicyError('E_INTERVAL_METHOD', `The ${opts.method} interval needs the per-episode terms, not their sums.`, { hint: 'Use t, hoeffding or bernstein here.' });
@@ -156,7 +151,7 @@ export function intervalFromSums(estimator: TrajectoryEstimator, s: MergeableSum
   if (estimator.selfNormalized) return null;
   const range = requireRange(opts, estimator);
   const iv = opts.method === 'hoeffding' ? hoeffdingInterval(s, range, alpha, estimator.label) : bernsteinInterval(s, range, alpha, estimator.label);
-  return clipTo(iv, opts.valueRange);
+  return clipToRange(iv, opts.valueRange);
 }
 
 /** R resampled estimates per estimator; every resample draws n episodes with replacement (one draw shared by all estimators). */

@@ -126,7 +126,9 @@ export function finishScore(cand: Pick<ResolvedCandidate, 'name' | 'source' | 'k
     }
     if (p.clip != null) diagnostics.clip = p.clip;
     const iv = p.intervals[j];
-    return { estimator: e.id, value: p.values[j]!, ...(iv ? { interval: iv } : {}), diagnostics, ...(p.terms ? { terms: p.terms[j]! } : {}) };
+    // DM (FQE) is biased by its fitted Q: its interval is a variance interval, as on bandit logs.
+    const interval = iv ? { ...iv, covers: e.id === 'dm' ? ('variance' as const) : ('value' as const) } : undefined;
+    return { estimator: e.id, value: p.values[j]!, ...(interval ? { interval } : {}), diagnostics, ...(p.terms ? { terms: p.terms[j]! } : {}) };
   });
   const warnings: Warning[] = summary ? weightWarnings(summary, p.episodes) : [];
   if (cand.kernel) {

@@ -1,17 +1,26 @@
 /**
- * The deploy verdict on trajectory data: the candidate is recommended when the
- * lower end of its interval, from the first estimator in the preference order
- * DR, SNDR, PDIS, SNPDIS, DM, TIS, SNTIS that has one, exceeds the behaviour
- * policy's mean discounted return on the same episodes.
+ * The deploy verdict on trajectory data, by the bandit rule (../verdict.ts): the
+ * first estimator in the preference order DR, SNDR, PDIS, SNPDIS, DM, TIS, SNTIS
+ * that has an interval decides against the behaviour policy's mean discounted
+ * return on the same episodes: better (lower bound above it), worse (upper
+ * bound below it) or inconclusive. Caveats: LOW_ESS (the weight warnings
+ * LOW_ESS or WEIGHT_DEGENERACY fired), VARIANCE_INTERVAL (DM decided: FQE's bias
+ * is not in its interval), SOURCE_FALLBACK (DR could not be used).
  */
-import type { Interval } from '../../core/evaluation-result.js';
+import type { Interval, VerdictCaveat, VerdictOutcome } from '../../core/evaluation-result.js';
+import { applyCaveats, boundOutcome } from '../verdict.js';
 import type { CandidateScore } from './score.js';
 
 export interface TrajectoryVerdict {
+  outcome: VerdictOutcome;
   recommended: boolean;
   /** null when no estimator gave an interval. */
   lowerBound: number | null;
+  upperBound: number | null;
   lowerBoundSource: string;
+  decidedBy?: { kind: 'estimator'; id: string };
+  sourceNote?: string;
+  caveats: VerdictCaveat[];
   baseline: number;
   sentence: string;
 }
@@ -29,15 +38,38 @@ export function deployVerdict(score: CandidateScore, behaviour: { value: number 
     }
   }
   const baseline = behaviour.value;
+  const first = VERDICT_PREFERENCE.find((id) => score.estimates.some((x) => x.estimator === id));
+  const sourceNote = pick && first && first !== pick.estimator ? `${first.toUpperCase()} has no interval here; ${pick.estimator.toUpperCase()} decided instead.` : undefined;
+  const caveats: VerdictCaveat[] = [];
+  const low = score.warnings.find((w) => w.code === 'LOW_ESS' || w.code === 'WEIGHT_DEGENERACY');
+  if (low) caveats.push({ code: 'LOW_ESS', message: low.message });
+  if (pick?.estimator === 'dm') caveats.push({ code: 'VARIANCE_INTERVAL', message: "DM's interval covers the fitted-Q estimate's spread, not FQE's bias." });
+  if (sourceNote) caveats.push({ code: 'SOURCE_FALLBACK', message: sourceNote });
   if (!pick) {
-    return { recommended: false, lowerBound: null, lowerBoundSource: 'none', baseline, sentence: `Candidate ${score.name}: no interval, so no verdict.` };
+    return { outcome: 'inconclusive', recommended: false, lowerBound: null, upperBound: null, lowerBoundSource: 'none', caveats, baseline, sentence: `Inconclusive for candidate ${score.name}: no estimator gave an interval.` };
   }
-  const lb = pick.interval.lower;
+  const { lower: lb, upper: ub } = pick.interval;
   const src = `${pick.estimator.toUpperCase()} ${pick.interval.method} ${level}`;
-  const recommended = lb > baseline;
+  const raw = boundOutcome(lb, ub, baseline, baseline);
+  const outcome = applyCaveats(raw, caveats);
   const fmt = (v: number): string => v.toPrecision(4);
-  const sentence = recommended
-    ? `Candidate ${score.name} beats the behaviour policy: lower bound ${fmt(lb)} > ${fmt(baseline)} (discounted return of the logged episodes) at ${level} (${src}).`
-    : `Candidate ${score.name} is not shown to beat the behaviour policy: lower bound ${fmt(lb)} <= ${fmt(baseline)} at ${level} (${src}).`;
-  return { recommended, lowerBound: lb, lowerBoundSource: src, baseline, sentence };
+  const listed = caveats.length > 0 ? ` Caveats: ${caveats.map((c) => c.code).join(', ')}.` : '';
+  const sentence =
+    raw === 'better'
+      ? `Candidate ${score.name} beats the behaviour policy${outcome === 'better-with-caveats' ? ', with caveats' : ''}: ${src} lower bound ${fmt(lb)} > ${fmt(baseline)} (discounted return of the logged episodes).${listed}`
+      : raw === 'worse'
+        ? `Candidate ${score.name} is worse than the behaviour policy: ${src} upper bound ${fmt(ub)} < ${fmt(baseline)} (discounted return of the logged episodes).${listed}`
+        : `Inconclusive for candidate ${score.name}: ${src} interval [${fmt(lb)}, ${fmt(ub)}] contains the behaviour policy's ${fmt(baseline)}.${listed}`;
+  return {
+    outcome,
+    recommended: outcome === 'better' || outcome === 'better-with-caveats',
+    lowerBound: lb,
+    upperBound: ub,
+    lowerBoundSource: src,
+    decidedBy: { kind: 'estimator', id: pick.estimator },
+    ...(sourceNote ? { sourceNote } : {}),
+    caveats,
+    baseline,
+    sentence,
+  };
 }
