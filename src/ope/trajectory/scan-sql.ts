@@ -12,10 +12,10 @@
  *      the weights of episodes ending at t (the self-normalising denominators
  *      and the per-step ESS);
  *   3. episodes: GROUP BY episode_id, then sums over episodes of each
- *      estimator's term g_i and g_i^2 (t intervals), and of the SNTIS parts;
+ *      estimator's term g_i and g_i^2 (t intervals) and of the final weights;
  *   4. influence: the self-normalised estimators' linearised terms need
- *      per-step coefficients known only after 2: joined on step, summed per
- *      episode, squared and summed.
+ *      per-step coefficients (and SNTIS its estimate) known only after 2 and 3:
+ *      joined on step, summed per episode, squared and summed.
  *
  * Every engine-specific construct goes through TrajectorySqlDialect (which
  * extends the bandit scan's SqlDialect): window functions, literal tables,
@@ -194,7 +194,7 @@ export function stepsSql(dl: TrajectorySqlDialect, table: string, gamma: number,
   return dl.scan(weightLevels(dl, gamma, clip), aggs, table, { groupBy: 's' });
 }
 
-/** Sums over episodes (step 3) of TIS, PDIS, DR, DM terms and their squares, the returns and the SNTIS parts. */
+/** Sums over episodes (step 3) of TIS, PDIS, DR, DM terms and their squares, the returns and the final weights. */
 export function episodesSql(dl: TrajectorySqlDialect, table: string, gamma: number, clip: number | null): string {
   const perEpisode = dl.scan(
     weightLevels(dl, gamma, clip),
