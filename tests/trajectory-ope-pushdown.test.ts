@@ -35,7 +35,7 @@ async function sql(q: string): Promise<void> {
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'offpolicy-traj-push-'));
   ws = await Workspace.open(path.join(dir, 'ws'));
-  await writeTrajectoryDataset(ws, 'cart0', generateTrajectories({ env: 'cartpole', policy: 'medium', episodes: 25, seed: 4 }));
+  await writeTrajectoryDataset(ws, 'cart0', generateTrajectories({ env: 'cartpole', policy: 'medium', episodes: 12, seed: 4 }));
   const v = await ws.resolve('cart0');
   // Q(s, a) as columns: any fixed function of the row
   const withQ = path.join(dir, 'cartq.parquet');
@@ -54,8 +54,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function close(a: number, b: number, tol = 1e-10): void {
-  expect(Math.abs(a - b)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b)));
+function close(a: number, b: number, what = '', tol = 1e-10): void {
+  expect(Math.abs(a - b), `${what}: ${a} vs ${b}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b)));
 }
 
 function sameResults(p: TrajectoryEvaluation, m: TrajectoryEvaluation): void {
@@ -71,18 +71,19 @@ function sameResults(p: TrajectoryEvaluation, m: TrajectoryEvaluation): void {
     expect(pc.estimates.map((e) => e.estimator)).toEqual(mc.estimates.map((e) => e.estimator));
     pc.estimates.forEach((pe, k) => {
       const me = mc.estimates[k]!;
-      close(pe.value, me.value);
+      const what = `${pc.name} ${pe.estimator}`;
+      close(pe.value, me.value, `${what} value`);
       expect(Boolean(pe.interval)).toBe(Boolean(me.interval));
       if (pe.interval) {
-        close(pe.interval.lower, me.interval!.lower);
-        close(pe.interval.upper, me.interval!.upper);
+        close(pe.interval.lower, me.interval!.lower, `${what} lower (value ${me.value}, upper ${me.interval!.upper})`);
+        close(pe.interval.upper, me.interval!.upper, `${what} upper`);
       }
-      for (const key of Object.keys(me.diagnostics!)) close(pe.diagnostics![key]!, me.diagnostics![key]!);
+      for (const key of Object.keys(me.diagnostics!)) close(pe.diagnostics![key]!, me.diagnostics![key]!, `${what} ${key}`);
     });
     if (mc.weights) {
       expect(pc.weights!.perStep.episodes).toEqual(mc.weights.perStep.episodes);
-      mc.weights.perStep.ess.forEach((e, t) => close(pc.weights!.perStep.ess[t]!, e));
-      mc.weights.perStep.maxShare.forEach((e, t) => close(pc.weights!.perStep.maxShare[t]!, e));
+      mc.weights.perStep.ess.forEach((e, t) => close(pc.weights!.perStep.ess[t]!, e, `ess ${t}`));
+      mc.weights.perStep.maxShare.forEach((e, t) => close(pc.weights!.perStep.maxShare[t]!, e, `maxShare ${t}`));
       close(pc.weights!.trajectoryEss, mc.weights.trajectoryEss);
       close(pc.weights!.maxWeight, mc.weights.maxWeight);
       expect(pc.weights!.firstLowEssStep).toBe(mc.weights.firstLowEssStep);

@@ -82,7 +82,12 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
     case 't':
     case 'hoeffding':
     case 'bernstein':
-      return items.map((it) => intervalFromSums(it.estimator, sumsFromTerms({ num: it.terms, den: null, base: null }), opts));
+      return items.map((it) => {
+        // self-normalised terms (estimate + influence) can have a variance ~1e-12 of their square: centre them first
+        const shift = opts.method === 't' && it.estimator.selfNormalized ? it.terms.reduce((a, b) => a + b, 0) / it.terms.length : 0;
+        const num = shift === 0 ? it.terms : it.terms.map((g) => g - shift);
+        return intervalFromSums(it.estimator, sumsFromTerms({ num, den: null, base: null }), opts, shift);
+      });
     case 'betting':
       return items.map((it) => {
         if (it.estimator.selfNormalized) return null;
@@ -130,11 +135,16 @@ function requireRange(opts: TrajectoryIntervalOptions, estimator: TrajectoryEsti
 /**
  * A t, Hoeffding or Bernstein interval from the sums of an estimator's
  * per-episode terms (n, sum g, sum g^2): what the DuckDB pushdown computes.
+ * For t, the sums may be of g_i - shift, the interval then moved by shift.
  * Null for Hoeffding / Bernstein on self-normalised estimators.
  */
-export function intervalFromSums(estimator: TrajectoryEstimator, s: MergeableSums, opts: TrajectoryIntervalOptions): Interval | null {
+export function intervalFromSums(estimator: TrajectoryEstimator, s: MergeableSums, opts: TrajectoryIntervalOptions, shift = 0): Interval | null {
   const alpha = checkAlpha(opts.alpha);
-  if (opts.method === 't') return clipToRange(tInterval(s, alpha), opts.valueRange);
+  if (opts.method === 't') {
+    // shift: the sums are of g_i - shift (centred terms keep the variance's precision)
+    const iv = tInterval(s, alpha);
+    return clipToRange({ ...iv, lower: iv.lower + shift, upper: iv.upper + shift }, opts.valueRange);
+  }
   if (opts.method !== 'hoeffding' && opts.method !== 'bernstein') {
     throw new OffpolicyError('E_INTERVAL_METHOD', `The ${opts.method} interval needs the per-episode terms, not their sums.`, { hint: 'Use t, hoeffding or bernstein here.' });
   }

@@ -52,10 +52,7 @@ function termSums(n: number, s: number, s2: number): MergeableSums {
   return { ...emptySums(), n, sumNum: s, sumNum2: s2, sumDen: n, sumDen2: n, sumNumDen: s };
 }
 
-/** Sums of g_i = value + e_i from n, sum e and sum e^2 (self-normalised terms). */
-function linearisedSums(n: number, value: number, se: number, se2: number): MergeableSums {
-  return termSums(n, n * value + se, n * value * value + 2 * value * se + se2);
-}
+
 
 /** The pushdown plan, or null when a candidate or an option needs the in-memory path. */
 async function plan(conn: DuckDBConnection, version: DatasetVersion, opts: TrajectoryEvaluateOptions): Promise<Plan | null> {
@@ -180,7 +177,8 @@ export async function trajectoryPushdown(
       const N1 = col('n1');
       const N2 = col('n2');
       const f1 = num(tot.f1);
-      const sums = new Map<string, { value: number; sums: MergeableSums }>();
+      // self-normalised terms g_i = value + e_i: the sums are of e_i, shifted by value (no cancellation in the variance)
+      const sums = new Map<string, { value: number; sums: MergeableSums; shift?: number }>();
       const plain = (id: string, s: string, s2: string): void => {
         sums.set(id, { value: num(tot[s]) / n, sums: termSums(n, num(tot[s]), num(tot[s2])) });
       };
@@ -188,15 +186,9 @@ export async function trajectoryPushdown(
       plain('pdis', 'spd', 'spd2');
       plain('dr', 'sdr', 'sdr2');
       plain('dm', 'sdm', 'sdm2');
-      {
-        const v = f1 === 0 ? 0 : num(tot.stis) / f1;
-        const m = f1 / n;
-        const se = m === 0 ? 0 : (num(tot.stis) - v * f1) / m;
-        const se2 = m === 0 ? 0 : (num(tot.stis2) - 2 * v * num(tot.sab) + v * v * num(tot.f2)) / (m * m);
-        sums.set('sntis', { value: v, sums: linearisedSums(n, v, se, se2) });
-      }
-      const wantSn = specs.some((e) => e.id === 'snpdis' || e.id === 'sndr');
+      const wantSn = specs.some((e) => e.selfNormalized);
       if (wantSn) {
+        const vC = f1 === 0 ? 0 : num(tot.stis) / f1;
         const a = influenceCoefficients(gamma, n, A, B);
         const b1 = influenceCoefficients(gamma, n, N1, B);
         const b2 = influenceCoefficients(gamma, n, N2, P);
@@ -206,11 +198,12 @@ export async function trajectoryPushdown(
           rows.push([t, at(a.kk), at(a.k), at(b1.kk), at(b1.k), at(b2.kk), at(b2.k), a.suffix[t]!, b1.suffix[t]! + b2.suffix[t]!]);
         }
         const coef = dl.values(['t', 'kka', 'ka', 'kk1', 'k1', 'kk2', 'k2', 'sufa', 'sufb'], rows);
-        const inf = await queryOne(conn, influenceSql(dl, table, coef, gamma, clip));
+        const inf = await queryOne(conn, influenceSql(dl, table, coef, gamma, clip, { value: vC, meanWeight: f1 / n }));
+        sums.set('sntis', { value: vC, sums: termSums(n, num(inf.sc), num(inf.sc2)), shift: vC });
         const vA = stepRatioSum(gamma, A, B);
-        sums.set('snpdis', { value: vA, sums: linearisedSums(n, vA, num(inf.sa), num(inf.sa2)) });
+        sums.set('snpdis', { value: vA, sums: termSums(n, num(inf.sa), num(inf.sa2)), shift: vA });
         const vB = stepRatioSum(gamma, N1, B, N2, P);
-        sums.set('sndr', { value: vB, sums: linearisedSums(n, vB, num(inf.sb), num(inf.sb2)) });
+        sums.set('sndr', { value: vB, sums: termSums(n, num(inf.sb), num(inf.sb2)), shift: vB });
       }
       const summary = needW
         ? weightSummaryFromSums({ s1, s2: col('s2'), max: col('mx'), count, maxRaw: Math.max(...col('mraw')), f1, f2: num(tot.f2), fMax: num(tot.fmax) })
@@ -221,7 +214,7 @@ export async function trajectoryPushdown(
         {
           estimators: specs,
           values: specs.map((e) => sums.get(e.id)!.value),
-          intervals: specs.map((e) => intervalFromSums(e, sums.get(e.id)!.sums, ivOpts)),
+          intervals: specs.map((e) => intervalFromSums(e, sums.get(e.id)!.sums, ivOpts, sums.get(e.id)!.shift ?? 0)),
           summary,
           clip: needW ? clip : null,
           episodes: n,

@@ -12,10 +12,10 @@
  *      the weights of episodes ending at t (the self-normalising denominators
  *      and the per-step ESS);
  *   3. episodes: GROUP BY episode_id, then sums over episodes of each
- *      estimator's term g_i and g_i^2 (t intervals), and of the SNTIS parts;
+ *      estimator's term g_i and g_i^2 (t intervals) and of the final weights;
  *   4. influence: the self-normalised estimators' linearised terms need
- *      per-step coefficients known only after 2: joined on step, summed per
- *      episode, squared and summed.
+ *      per-step coefficients (and SNTIS its estimate) known only after 2 and 3:
+ *      joined on step, summed per episode, squared and summed.
  *
  * Every engine-specific construct goes through TrajectorySqlDialect (which
  * extends the bandit scan's SqlDialect): window functions, literal tables,
@@ -194,7 +194,7 @@ export function stepsSql(dl: TrajectorySqlDialect, table: string, gamma: number,
   return dl.scan(weightLevels(dl, gamma, clip), aggs, table, { groupBy: 's' });
 }
 
-/** Sums over episodes (step 3) of TIS, PDIS, DR, DM terms and their squares, the returns and the SNTIS parts. */
+/** Sums over episodes (step 3) of TIS, PDIS, DR, DM terms and their squares, the returns and the final weights. */
 export function episodesSql(dl: TrajectorySqlDialect, table: string, gamma: number, clip: number | null): string {
   const perEpisode = dl.scan(
     weightLevels(dl, gamma, clip),
@@ -223,7 +223,6 @@ export function episodesSql(dl: TrajectorySqlDialect, table: string, gamma: numb
       'sum(dr) AS sdr', `${sq('dr')} AS sdr2`,
       'sum(dm) AS sdm', `${sq('dm')} AS sdm2`,
       'sum(fin) AS f1', `${sq('fin')} AS f2`, 'max(fin) AS fmax',
-      `sum(fin * (${tis})) AS sab`,
     ],
     `(${perEpisode})`,
   );
@@ -232,16 +231,19 @@ export function episodesSql(dl: TrajectorySqlDialect, table: string, gamma: numb
 /**
  * Sums over episodes (step 4) of the SN influence terms and their squares:
  * SNPDIS with coefficients (kkA, kA, sufA), SNDR with (kk1, k1, kk2, k2, sufB)
- * from influenceCoefficients, in `coef` rows t = 0..H (column t).
+ * from influenceCoefficients, in `coef` rows t = 0..H (column t); SNTIS's
+ * e_i = (w_i G_i - v w_i) / m with its estimate v and mean final weight m
+ * (summed here rather than expanded from sums of squares, which cancel).
  */
-export function influenceSql(dl: TrajectorySqlDialect, table: string, coef: string, gamma: number, clip: number | null): string {
-  const perEpisode = `SELECT x.e AS e, ${dl.double('count(*)')} AS len, sum(CASE WHEN x.last THEN x.w ELSE 0 END) AS fin,
+export function influenceSql(dl: TrajectorySqlDialect, table: string, coef: string, gamma: number, clip: number | null, sntis: { value: number; meanWeight: number }): string {
+  const perEpisode = `SELECT x.e AS e, ${dl.double('count(*)')} AS len, sum(CASE WHEN x.last THEN x.w ELSE 0 END) AS fin, sum(x.disc * x.r) AS g,
     sum(c.kka * ${prod('x.w', 'x.r')} - c.ka * x.w) AS ia,
     sum(c.kk1 * ${prod('x.w', 'x.r - x.q')} - c.k1 * x.w + c.kk2 * ${prod('x.wp', 'x.v')} - c.k2 * x.wp) AS ib
-  FROM (${dl.scan(weightLevels(dl, gamma, clip), [...STORED, 'w', 'wp'], table)}) AS x JOIN ${coef} AS c ON c.t = x.s
+  FROM (${dl.scan(weightLevels(dl, gamma, clip), [...STORED, 'w', 'wp', 'disc'], table)}) AS x JOIN ${coef} AS c ON c.t = x.s
   GROUP BY x.e`;
   const ia = `p.ia - ${prod('p.fin', 'c.sufa')}`;
   const ib = `p.ib - ${prod('p.fin', 'c.sufb')}`;
-  return `SELECT sum(${ia}) AS sa, sum((${ia}) * (${ia})) AS sa2, sum(${ib}) AS sb, sum((${ib}) * (${ib})) AS sb2
+  const ic = sntis.meanWeight === 0 ? '0' : `(${prod('p.fin', 'p.g')} - ${dl.number(sntis.value)} * p.fin) / ${dl.number(sntis.meanWeight)}`;
+  return `SELECT sum(${ia}) AS sa, sum((${ia}) * (${ia})) AS sa2, sum(${ib}) AS sb, sum((${ib}) * (${ib})) AS sb2, sum(${ic}) AS sc, sum((${ic}) * (${ic})) AS sc2
 FROM (${perEpisode}) AS p JOIN ${coef} AS c ON c.t = p.len`;
 }
