@@ -16,7 +16,7 @@ export function evaluationSetting(result: { setting?: EvaluationSetting }): Eval
 }
 
 /** 'poisson-bootstrap': percentile intervals of the hashed-bucket Poisson bootstrap (src/ope/intervals/poisson-bootstrap.ts; bandit logs only). */
-export type IntervalMethod = 'bootstrap' | 't' | 'hoeffding' | 'bernstein' | 'poisson-bootstrap';
+export type IntervalMethod = 'bootstrap' | 't' | 'hoeffding' | 'bernstein' | 'poisson-bootstrap' | 'betting' | 'empirical-likelihood';
 
 export interface Interval {
   lower: number;

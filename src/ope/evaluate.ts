@@ -32,12 +32,17 @@ import { duckdbCandidateSums, footerStats, type DuckdbScanResult } from './bandi
 import { memoryCandidateSums } from './bandit/backend-memory.js';
 import type { BanditPlan, CandidateSums } from './bandit/plan.js';
 import { DEFAULT_WEIGHT_QUANTILES } from './diagnostics.js';
-import { ESTIMATOR_IDS, getEstimator, resolveParams } from './estimators/index.js';
+import { ESTIMATOR_IDS, getEstimator, resolveParams, termRange } from './estimators/index.js';
 import type { BanditBatch, EstimatorId, RowTerms } from './estimators/types.js';
 import { bootstrapIntervals } from './intervals/bootstrap.js';
 import { DEFAULT_POISSON_BUCKETS, poissonBootstrapIntervals } from './intervals/poisson-bootstrap.js';
 import { runPoissonBootstrap } from './bandit/poisson-bootstrap-sql.js';
 import { DUCKDB } from './bandit/sql-dialect.js';
+import { bettingMeanInterval } from './intervals/betting.js';
+import { empiricalLikelihoodMeanInterval } from './intervals/empirical-likelihood.js';
+import { intervalsForTerms } from './intervals/index.js';
+import { needsRows } from './intervals/row-methods.js';
+import { loggedInputs } from './estimators/inputs.js';
 import { checkEvaluationLimits } from '../datasets/limits.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
 import { estimatePropensities } from './propensity.js';
@@ -101,8 +106,8 @@ export function checkOptions(opts: Pick<EvaluateOptions, 'policies' | 'interval'
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new OffpolicyError('E_POLICY_NAME', `Two candidates are named "${dup}".`, { hint: 'Name them apart with --policy NAME=FILE.' });
   const interval = opts.interval ?? 'bootstrap';
-  if (!['bootstrap', 't', 'hoeffding', 'bernstein', 'poisson-bootstrap'].includes(interval)) {
-    throw new OffpolicyError('E_INTERVAL_METHOD', `Unknown interval method "${interval}".`, { hint: 'Use bootstrap, t, hoeffding, bernstein or poisson-bootstrap.' });
+  if (!['bootstrap', 't', 'hoeffding', 'bernstein', 'poisson-bootstrap', 'betting', 'empirical-likelihood'].includes(interval)) {
+    throw new OffpolicyError('E_INTERVAL_METHOD', `Unknown interval method "${interval}".`, { hint: 'Use bootstrap, t, hoeffding, bernstein, poisson-bootstrap, betting or empirical-likelihood.' });
   }
   if (opts.alpha !== undefined && !(opts.alpha > 0 && opts.alpha < 1)) {
     throw new OffpolicyError('E_ALPHA', `The miscoverage level alpha must lie strictly between 0 and 1, got ${opts.alpha}.`, { hint: 'Use e.g. --alpha 0.05 for a 95% interval.' });
@@ -181,7 +186,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     const hasPropensity = has(version, 'propensity');
     const maybePushdown =
       (opts.pushdown ?? 'auto') === 'auto' &&
-      interval !== 'bootstrap' &&
+      !needsRows(interval) &&
       hasPropensity &&
       opts.policies.every((p) => typeof p.spec === 'string' && !p.spec.trim().toLowerCase().endsWith('.json')) &&
       (rewardSpec === null || rewardSpec.type === 'columns');
@@ -222,6 +227,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     let dmError: DmUncertainty | null = null;
     let loggingInterval: Interval | undefined;
     const bootstrap: Map<EstimatorId, Interval | undefined>[] = candidates.map(() => new Map());
+    const intervalWarnings: Warning[][] = candidates.map(() => []);
 
     if (usePushdown) {
       const loggingProbs: SqlVector | undefined = has(version, 'action_probs') ? { kind: 'list', expr: 'l.action_probs' } : undefined;
@@ -309,8 +315,8 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         const refit = (train: RewardData) => fitRewardModel(train, { kind: rewardSpec.kind, seed });
         rewardModelFitResult = await rewardModelFit(rd, rewardSpec.kind, folds, rewardHat, refit, seed);
         // DM's interval with the model's error (./reward-models/uncertainty.ts): from a model fitted on every row.
-        // Hoeffding and Bernstein need terms in the reward range, which the corrected terms leave.
-        if (estimators.includes('dm') && (interval === 't' || interval === 'bootstrap') && (rewardSpec.kind === 'ridge' || rewardSpec.kind === 'logistic')) dmError = dmUncertainty(await refit(rd), rd);
+        // Hoeffding, Bernstein, betting and empirical likelihood need terms in the reward range, which the corrected terms leave.
+        if (estimators.includes('dm') && (interval === 't' || interval === 'bootstrap' || interval === 'poisson-bootstrap') && (rewardSpec.kind === 'ridge' || rewardSpec.kind === 'logistic')) dmError = dmUncertainty(await refit(rd), rd);
       } else if (rewardSpec?.type === 'columns') {
         const vec = logVector(version, rewardSpec.columns, k);
         await checkPredictionColumns(conn, version, vec, k);
@@ -352,6 +358,29 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
           record.estimators.set('dm', { ...sums, sumNum, sumNumDen: sumNum });
         }
         records.push(record);
+        if (interval === 'betting' || interval === 'empirical-likelihood') {
+          const ids = admitted(estimators, deficiencyOf(record), allowDeficient, cand.name, []);
+          const rewardRange = rangeOf(await loggingSummary());
+          const maxWeight = 1 / record.minPropensity;
+          const reasons = new Map<string, EstimatorId[]>();
+          const ivs = intervalsForTerms(
+            ids.map((id) => terms.get(id)!),
+            {
+              method: interval,
+              alpha,
+              seed,
+              estimators: ids,
+              ranges: ids.map((id) => termRange(id, { rewardRange, maxWeight, params })),
+              weights: loggedInputs(batch).weights,
+              rewards: d.rewards,
+              rewardRange,
+              maxWeight,
+              onUnsupported: (j, reason) => reasons.set(reason, [...(reasons.get(reason) ?? []), ids[j]!]),
+            },
+          );
+          ids.forEach((id, j) => bootstrap[ci]!.set(id, ivs[j] ?? undefined));
+          for (const [reason, which] of reasons) intervalWarnings[ci]!.push({ code: 'INTERVAL_UNSUPPORTED', message: `No ${interval} interval for ${which.join(', ')}: ${reason}` });
+        }
         if (resampled) {
           for (const id of admitted(estimators, deficiencyOf(record), allowDeficient, cand.name, [])) {
             bootTerms.push(terms.get(id)!);
@@ -377,7 +406,8 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     const logging = await loggingSummary();
     const loggingValue = sumsValue(logging.sums);
     const rewardRange = rangeOf(logging);
-    if (!resampled) loggingInterval = sumsInterval('dm', logging.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
+    if (interval === 'betting' || interval === 'empirical-likelihood') loggingInterval = rowLoggingInterval(await data(), interval, rewardRange, alpha, seed, globalWarnings);
+    else if (!resampled) loggingInterval = sumsInterval('dm', logging.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
     const loggingTrue = logging.truthSum !== undefined && !propensitiesEstimated ? logging.truthSum / logging.sums.n : undefined;
     const sharedWarnings = globalWarnings.filter((w) => w.code === 'ESTIMATED_PROPENSITIES').slice(0, 1);
     const hashes = await Promise.all(opts.policies.map((p) => (typeof p.spec === 'string' ? candidateHash(p.spec) : Promise.resolve(undefined))));
@@ -395,7 +425,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         ...(loggingInterval ? { loggingInterval } : {}),
         strict,
         ...(opts.verdictSource ? { verdictSource: opts.verdictSource } : {}),
-        ...(resampled ? { bootstrap: bootstrap[c]! } : {}),
+        ...(resampled || needsRows(interval) ? { bootstrap: bootstrap[c]!, intervalWarnings: intervalWarnings[c]! } : {}),
         sharedWarnings,
         propensitiesEstimated,
         dmModelUncertainty: dmError !== null,
@@ -443,6 +473,17 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     return result;
   } finally {
     conn.closeSync();
+  }
+}
+
+/** The logging policy's value interval (mean logged reward) by betting or empirical likelihood; undefined + warning if it cannot be computed. */
+function rowLoggingInterval(d: BanditArrays, method: 'betting' | 'empirical-likelihood', rewardRange: [number, number], alpha: number, seed: number, warnings: Warning[]): Interval | undefined {
+  try {
+    return method === 'betting' ? bettingMeanInterval(d.rewards, rewardRange, { alpha, seed }) : empiricalLikelihoodMeanInterval(d.rewards, rewardRange, alpha);
+  } catch (e) {
+    if (!(e instanceof OffpolicyError)) throw e;
+    warnings.push({ code: 'INTERVAL_UNSUPPORTED', message: `logging value: ${e.message}` });
+    return undefined;
   }
 }
 

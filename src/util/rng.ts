@@ -123,6 +123,19 @@ export class Rng {
     this.spareNormal = state.spareNormal;
   }
 
+  /** A uniformly random permutation of 0..n-1 (Fisher-Yates, drawing with int()). */
+  permutation(n: number): Int32Array {
+    const perm = new Int32Array(n);
+    for (let i = 0; i < n; i++) perm[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = perm[i]!;
+      perm[i] = perm[j]!;
+      perm[j] = t;
+    }
+    return perm;
+  }
+
   /** An independent generator derived from this one's seed stream and a label. */
   fork(label: string | number): Rng {
     return new Rng(`${this.nextUint32()}:${label}`);

@@ -17,6 +17,7 @@ import type { EstimatorId, ResolvedParams } from '../estimators/types.js';
 import { bernsteinInterval } from '../intervals/bernstein.js';
 import { hoeffdingInterval } from '../intervals/hoeffding.js';
 import { clipToRange } from '../intervals/common.js';
+import { needsRows, type RowIntervalMethod } from '../intervals/row-methods.js';
 import { tInterval } from '../intervals/t.js';
 import { sumsStdError, sumsValue, type MergeableSums } from '../sums.js';
 import type { CandidateResult, Certificate, CertificateKind, Estimate, Interval, IntervalMethod, Warning } from '../../core/evaluation-result.js';
@@ -68,7 +69,7 @@ export function admitted(estimators: readonly EstimatorId[], deficiency: number,
 export function sumsInterval(
   id: EstimatorId,
   s: MergeableSums,
-  method: Exclude<IntervalMethod, 'bootstrap' | 'poisson-bootstrap'>,
+  method: Exclude<IntervalMethod, RowIntervalMethod | 'poisson-bootstrap'>,
   alpha: number,
   rewardRange: [number, number],
   maxWeightBound: number,
@@ -217,8 +218,10 @@ export interface AssembleContext {
   loggingInterval?: Interval;
   strict: boolean;
   verdictSource?: string;
-  /** Bootstrap intervals of this candidate's admitted estimators (interval = 'bootstrap' or 'poisson-bootstrap'). */
+  /** Intervals of this candidate's admitted estimators computed per estimator from resamples or rows (bootstrap, poisson-bootstrap, betting, empirical-likelihood). */
   bootstrap?: ReadonlyMap<EstimatorId, Interval | undefined>;
+  /** Why some of those row intervals are missing (INTERVAL_UNSUPPORTED). */
+  intervalWarnings?: readonly Warning[];
   /** Warnings every candidate carries (e.g. ESTIMATED_PROPENSITIES), appended last. */
   sharedWarnings?: readonly Warning[];
   /** The logger's propensities were estimated (a verdict caveat). */
@@ -235,9 +238,10 @@ export function assembleCandidate(r: CandidateSums, ctx: AssembleContext): Candi
   const estimates = ids.map((id) => {
     const s = r.estimators.get(id)!;
     const interval =
-      ctx.interval === 'bootstrap' || ctx.interval === 'poisson-bootstrap' ? ctx.bootstrap?.get(id) : sumsInterval(id, s, ctx.interval, ctx.alpha, ctx.rewardRange, 1 / r.minPropensity, plan.params, warnings);
+      needsRows(ctx.interval) || ctx.interval === 'poisson-bootstrap' ? ctx.bootstrap?.get(id) : sumsInterval(id, s, ctx.interval, ctx.alpha, ctx.rewardRange, 1 / r.minPropensity, plan.params, warnings);
     return estimateFromSums(id, s, plan.params, interval && labelInterval(id, clipToRange(interval, ctx.rewardRange), plan.params, ctx.dmModelUncertainty ?? false));
   });
+  warnings.push(...(ctx.intervalWarnings ?? []));
   const certificates = certify(r, plan, ctx.alpha, ctx.rewardRange, ctx.ref, ctx.allowDeficient, warnings);
   const diagnostics = diagnosticsFromStats(r.weights, deficiency);
   const values = estimates.map((e) => e.value).filter(Number.isFinite);

@@ -11,14 +11,19 @@ import { bootstrapIntervals } from './bootstrap.js';
 import { checkAlpha } from './common.js';
 import { hoeffdingInterval } from './hoeffding.js';
 import { poissonBootstrapIntervals } from './poisson-bootstrap.js';
+import { rowMethodIntervals, type RowMethodRequest } from './row-methods.js';
 import { tInterval } from './t.js';
 
 export { bernsteinHalfWidth, bernsteinInterval } from './bernstein.js';
 export { bootstrapIntervals, DEFAULT_MAX_UNITS, DEFAULT_RESAMPLES, sortedQuantile, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
 export { hoeffdingHalfWidth, hoeffdingInterval } from './hoeffding.js';
 export { tInterval } from './t.js';
+export { bettingIpsInterval, bettingMeanInterval, DEFAULT_MAX_BET, type BettingHorizon, type BettingOptions } from './betting.js';
+export { elCritical, empiricalLikelihoodInterval, empiricalLikelihoodMeanInterval, type ElCalibration, type EmpiricalLikelihoodOptions, type EmpiricalLikelihoodResult } from './empirical-likelihood.js';
+export { rowMethodIntervals, type RowMethodRequest } from './row-methods.js';
+export type { RowOrder } from './row-inputs.js';
 
-export interface IntervalRequest {
+export interface IntervalRequest extends Omit<RowMethodRequest, 'method' | 'alpha' | 'ranges'> {
   method: IntervalMethod;
   alpha: number;
   /** Bootstrap: seed (required), resamples, maxUnits, progress. */
@@ -79,5 +84,8 @@ export function intervalsForTerms(terms: readonly RowTerms[], req: IntervalReque
         const label = req.labels?.[j] ?? `estimator ${j}`;
         return req.method === 'hoeffding' ? hoeffdingInterval(s, range, req.alpha, label) : bernsteinInterval(s, range, req.alpha, label);
       });
+    case 'betting':
+    case 'empirical-likelihood':
+      return rowMethodIntervals(terms, { ...req, method: req.method });
   }
 }

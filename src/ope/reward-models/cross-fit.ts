@@ -11,15 +11,7 @@ import { subsetRewardData } from './types.js';
 
 /** Seeded fold of every row: a random permutation dealt round-robin. */
 export function foldAssignment(n: number, folds: number, seed: number): Int32Array {
-  const rng = new Rng(seed).fork('cross-fit-folds');
-  const perm = new Int32Array(n);
-  for (let i = 0; i < n; i++) perm[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const t = perm[i]!;
-    perm[i] = perm[j]!;
-    perm[j] = t;
-  }
+  const perm = new Rng(seed).fork('cross-fit-folds').permutation(n);
   const fold = new Int32Array(n);
   for (let r = 0; r < n; r++) fold[perm[r]!] = r % folds;
   return fold;

@@ -5,7 +5,7 @@
  *   t          estimate +- t_{1-alpha/2, n-1} s / sqrt(n) over the g_i (delta method for SN, see estimators/types.ts)
  *   bootstrap  percentile (alpha/2, 1 - alpha/2) over resampled EPISODES; self-normalised
  *              estimators are re-estimated on every resample (their normalisers too)
- *   hoeffding, bernstein   for plain means only (not SN), with an explicit range [a, b] of g_i:
+ *   hoeffding, bernstein, betting   for plain means only (not SN), with an explicit range [a, b] of g_i:
  *              no range can be derived for importance-weighted terms without a bound on the weights
  *
  * Every interval is two-sided and intersected with the feasible value range
@@ -14,6 +14,7 @@
 import { OffpolicyError } from '../../core/errors.js';
 import { Rng } from '../../util/rng.js';
 import { bernsteinInterval } from '../intervals/bernstein.js';
+import { bettingMeanInterval } from '../intervals/betting.js';
 import { DEFAULT_RESAMPLES, sortedQuantile } from '../intervals/bootstrap.js';
 import { checkAlpha, checkRange, checkRows, clipToRange } from '../intervals/common.js';
 import { hoeffdingInterval } from '../intervals/hoeffding.js';
@@ -82,17 +83,23 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
       return items.map((it) => clipToRange(tInterval(sumsFromTerms({ num: it.terms, den: null, base: null }), alpha), opts.valueRange));
     case 'hoeffding':
     case 'bernstein':
+    case 'betting':
       return items.map((it) => {
         if (it.estimator.selfNormalized) return null;
         const range = rangeFor(opts, it.estimator.id);
         if (!range) {
-          throw new OffpolicyError('E_RANGE_REQUIRED', `${opts.method === 'hoeffding' ? 'Hoeffding' : 'Empirical Bernstein'} intervals need the range [a, b] of ${it.estimator.label}'s per-episode terms, and none was given.`, {
+          throw new OffpolicyError('E_RANGE_REQUIRED', `${({ hoeffding: 'Hoeffding', bernstein: 'Empirical Bernstein', betting: 'Betting' } as Record<string, string>)[opts.method]} intervals need the range [a, b] of ${it.estimator.label}'s per-episode terms, and none was given.`, {
             hint: 'Importance-weighted terms have no range without a bound on the weights: pass termRange (e.g. from a weight clip and the reward range), or use --interval t or bootstrap.',
           });
         }
+        if (opts.method === 'betting') return clipToRange(bettingMeanInterval(it.terms, range, { alpha, seed: opts.seed ?? 0 }), opts.valueRange);
         const s = sumsFromTerms({ num: it.terms, den: null, base: null });
         const iv = opts.method === 'hoeffding' ? hoeffdingInterval(s, range, alpha, it.estimator.label) : bernsteinInterval(s, range, alpha, it.estimator.label);
         return clipToRange(iv, opts.valueRange);
+      });
+    case 'empirical-likelihood':
+      throw new OffpolicyError('E_INTERVAL_UNSUPPORTED', 'Empirical-likelihood intervals are for bandit IPS / SNIPS (they use the constraint E[w] = 1 on single-step weights), not for trajectory estimators.', {
+        hint: 'Use --interval t, bootstrap or betting (with a term range).',
       });
     case 'bootstrap': {
       if (opts.seed === undefined) {
