@@ -51,6 +51,8 @@ function comparable(r: EvaluationResult): EvaluationResult {
   const x = JSON.parse(JSON.stringify(r)) as EvaluationResult;
   x.createdAt = '';
   x.dataset = { ...x.dataset, ref: '', name: '', version: 0, contentHash: '' };
+  // A ClickHouse table is not a stored version: it has no lineage (no ingest command to rebuild).
+  delete x.dataset.lineage;
   // Not computed from ClickHouse (they would need every propensity from the shards).
   delete x.dataset.summary.propensityQ01;
   delete x.dataset.summary.propensityMedian;

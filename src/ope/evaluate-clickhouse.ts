@@ -29,7 +29,7 @@ import type { RowExpr } from './bandit/sql-dialect.js';
 import { CLICKHOUSE } from './bandit/sql-dialect.js';
 import { DEFAULT_WEIGHT_QUANTILES } from './diagnostics.js';
 import { getEstimator, resolveParams } from './estimators/index.js';
-import { accuracyTable, checkEstimators, checkOptions, dedupe, type EvaluateOptions } from './evaluate.js';
+import { accuracyTable, candidateHash, checkEstimators, checkOptions, dedupe, type EvaluateOptions } from './evaluate.js';
 import type { LogSummary } from './log-summary.js';
 import { parseRewardModelSpec } from './reward-models/index.js';
 import { sumsValue } from './sums.js';
@@ -233,8 +233,9 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
     const rewardRange: [number, number] = opts.rewardRange ?? (log.minReward < log.maxReward ? [log.minReward, log.maxReward] : [log.minReward - 0.5, log.maxReward + 0.5]);
     const loggingInterval: Interval | undefined = sumsInterval('dm', log.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
     const loggingTrue = log.truthSum !== undefined ? log.truthSum / log.sums.n : undefined;
-    const candidateResults: CandidateResult[] = candidates.map(({ cand }, c) =>
-      assembleCandidate(records[c]!, {
+    const hashes = await Promise.all(opts.policies.map((p) => (typeof p.spec === 'string' ? candidateHash(p.spec) : Promise.resolve(undefined))));
+    const candidateResults: CandidateResult[] = candidates.map(({ cand }, c) => ({
+      ...assembleCandidate(records[c]!, {
         name: cand.name,
         source: cand.source,
         plan,
@@ -248,7 +249,8 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
         strict,
         ...(opts.verdictSource ? { verdictSource: opts.verdictSource } : {}),
       }),
-    );
+      ...(hashes[c] ? { sha256: hashes[c] } : {}),
+    }));
     const accuracy = candidateResults.every((c) => c.trueValue !== undefined) ? accuracyTable(candidateResults, estimators, loggingTrue ?? loggingValue, globalWarnings) : undefined;
     return {
       schema: 'offpolicy.evaluation/1',

@@ -509,7 +509,7 @@ export function accuracyTable(cands: CandidateResult[], estimators: readonly Est
  * relative paths with their hashes); undefined for column: specs and paths
  * that are not there.
  */
-async function candidateHash(spec: string): Promise<string | undefined> {
+export async function candidateHash(spec: string): Promise<string | undefined> {
   let file = path.resolve(spec);
   let st = await stat(file).catch(() => null);
   // A training run directory: its policy/ (not the checkpoints) is the candidate.
