@@ -55,12 +55,18 @@ export async function main(argv: string[]): Promise<void> {
     });
   }
   const program = buildProgram();
-  program.exitOverride();
+  // Every command throws its usage errors here (subcommands do not inherit exitOverride once created).
+  const override = (c: Command): void => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  override(program);
   try {
     await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
-      process.exitCode = e.exitCode;
+      // Usage errors (unknown option or command, missing argument or value) exit 2 like every coded error; --help and --version exit 0.
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
     const verbose = argv.includes('--verbose');

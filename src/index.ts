@@ -117,3 +117,12 @@ export { fqeProvider, fqeModelProvider, fitCandidateFqe, type FqeSettings, type 
 export { offPolicySelection, type SelectionResult } from './ope/trajectory/selection.js';
 export { onPolicyValue, simulateTrajectories, withTimeLimit, asContinuousPolicy, asDiscretePolicy, type SamplingPolicy } from './ope/trajectory/ground-truth.js';
 export type { TrajectoryEvaluationResult, AnyEvaluationResult } from './core/trajectory-evaluation-result.js';
+
+// slate (ranking) logs: Open Bandit Pipeline's slate estimators, the synthetic slate generator, the OBD-format sample generator
+export { estimateSlates, slateDataFromRows, checkSlateData, availableSlateEstimators, getSlateEstimator, SLATE_ESTIMATORS, SLATE_ESTIMATOR_IDS, type SlateRows, type SlateData, type SlateEstimatorId, type SlateEstimatorSpec, type SlatePscores, type SlateEstimateOptions } from './ope/slate/index.js';
+export { evaluateSlates, writeSlateEvaluation, isSlateLog, type SlateEvaluateOptions } from './ope/slate/evaluate.js';
+export type { SlateEvaluationResult, SlateCandidateResult } from './core/slate-evaluation-result.js';
+export { generateSlateLog, enumerateSlates, SLATE_REWARD_STRUCTURES, MAX_ENUMERATED_SLATES, type SlateGeneratorOptions, type SyntheticSlateLog, type SlateRewardStructure } from './datasets/synthetic/slate.js';
+export { generateObdSample, OBD_SLOTS, type ObdSampleOptions, type ObdSample } from './datasets/synthetic/obd-sample.js';
+export { FixedPolicy, FixedByPositionPolicy } from './policies/json-policy.js';
+export { isPositionAware } from './policies/candidates.js';

@@ -179,8 +179,12 @@ describe('determinism, parent, bad parameters', () => {
     const c = await corruptBanditLog(ws, { data: 'logs@1', kind: 'propensity-noise', seed: 11, name: 'det' });
     expect(b.version.metadata.contentHash).toBe(a.version.metadata.contentHash);
     expect(c.version.metadata.contentHash).not.toBe(a.version.metadata.contentHash);
+    // Without a name: a new dataset logs-corrupted, then new versions of it; logs@latest stays the clean log.
     const own = await corruptBanditLog(ws, { data: 'logs', kind: 'reward-noise', seed: 1 });
-    expect(own.version.ref).toBe('logs@2');
+    expect(own.version.ref).toBe('logs-corrupted@1');
+    const next = await corruptBanditLog(ws, { data: 'logs', kind: 'drop-rewards', seed: 1 });
+    expect(next.version.ref).toBe('logs-corrupted@2');
+    expect((await ws.resolve('logs')).ref).toBe('logs@1');
     expect(await dirHashes(logs.dir)).toEqual(hashes);
   });
 

@@ -26,11 +26,16 @@ afterAll(async () => {
 
 describe('offpolicy corrupt', () => {
   it('corrupts comma-listed and repeated fields and prints the summary', async () => {
+    const clean = await (await Workspace.open(dir)).resolve('pend');
     const r = await run(['corrupt', '--data', 'pend', '--field', 'obs,reward', '--field', 'next_obs', '--rate', '0.25', '--scale', '0.5', '--seed', '3', '--trajectory-consistent', '--json']);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.out);
-    const v = await (await Workspace.open(dir)).resolve('pend@2');
-    expect(s).toMatchObject({ ref: 'pend@2', parent: 'pend@1', rows: 400, contentHash: v.metadata.contentHash, selected: { obs: 100, reward: 100, next_obs: 100 } });
+    // Without --name the corrupted data is a new dataset: pend@latest is still the clean version.
+    const after = await Workspace.open(dir);
+    expect((await after.resolve('pend')).ref).toBe(clean.ref);
+    expect((await after.resolve('pend')).metadata.contentHash).toBe(clean.metadata.contentHash);
+    const v = await after.resolve('pend-corrupted@1');
+    expect(s).toMatchObject({ ref: 'pend-corrupted@1', parent: 'pend@1', rows: 400, contentHash: v.metadata.contentHash, selected: { obs: 100, reward: 100, next_obs: 100 } });
     expect(v.metadata.lineage.params).toMatchObject({ fields: ['obs', 'reward', 'next_obs'], rate: 0.25, scale: 0.5, trajectoryConsistent: true });
     expect(v.metadata.lineage.seed).toBe(3);
   });
@@ -73,6 +78,16 @@ describe('offpolicy corrupt-log', () => {
     const r = await run(['corrupt-log', '--data', 'logs', '--kind', 'reward-flip', '--rate', '0.1', '--seed', '2', '--name', 'flipped', '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ ref: 'flipped@1', parent: 'logs@1', rows: 300, kind: 'reward-flip', changed: 30 });
+  });
+
+  it('without --name writes NAME-corrupted (then new versions of it), never a new latest version of the clean log', async () => {
+    const clean = await (await Workspace.open(dir)).resolve('logs');
+    const a = await run(['corrupt-log', '--data', 'logs', '--kind', 'reward-noise', '--seed', '1', '--json']);
+    const b = await run(['corrupt-log', '--data', 'logs', '--kind', 'drop-rewards', '--seed', '1', '--json']);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect([JSON.parse(a.out).ref, JSON.parse(b.out).ref]).toEqual(['logs-corrupted@1', 'logs-corrupted@2']);
+    const now = await (await Workspace.open(dir)).resolve('logs');
+    expect([now.ref, now.metadata.contentHash]).toEqual([clean.ref, clean.metadata.contentHash]);
   });
 
   it('rejects an unknown kind and a trajectory dataset', async () => {

@@ -151,11 +151,12 @@ describe('field subsets and bit accumulation', () => {
     expect(Number(r.obs)).toBe(Math.round(0.3 * pend.metadata.rowCount));
   });
 
-  it('keeps the parent\'s bits when corrupting an already corrupted version (default name: next version)', async () => {
+  it('keeps the parent\'s bits when corrupting an already corrupted version (default name: NAME-corrupted)', async () => {
     const first = (await corruptTrajectories(ws, { data: 'pend@1', fields: ['obs'], mode: 'random', seed: 1, name: 'twice' })).version;
     const second = (await corruptTrajectories(ws, { data: 'twice', fields: ['reward'], mode: 'adversarial', scale: 2, seed: 2 })).version;
-    expect(second.ref).toBe('twice@2');
+    expect(second.ref).toBe('twice-corrupted@1');
     expect(second.metadata.lineage.parent).toBe('twice@1');
+    expect((await ws.resolve('twice')).ref).toBe('twice@1');
     const r = await queryOne(
       conn,
       `SELECT sum((b.corrupted <> (a.corrupted | (b.corrupted & 4)))::INT) AS lost, sum((a.corrupted & 1 <> 0)::INT) AS o1, sum((b.corrupted & 1 <> 0)::INT) AS o2,

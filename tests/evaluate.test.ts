@@ -278,7 +278,7 @@ describe('bad input', () => {
   it('names what is wrong', async () => {
     await expectError(evaluate(ws, { ...base, estimators: ['ips', 'magic'] }), 'E_UNKNOWN_ESTIMATOR', /Unknown estimator "magic"/);
     await expectError(evaluate(ws, { ...base, policies: [] }), 'E_NO_POLICY', /No candidate policy to evaluate/);
-    await expectError(evaluate(ws, { ...base, policies: [{ name: 'a', spec: 'column:cand' }, { name: 'a', spec: 'column:cand' }] }), 'E_POLICY_NAME', /Two candidates are named "a"/);
+    await expectError(evaluate(ws, { ...base, policies: [{ name: 'a', spec: 'column:cand' }, { name: 'a', spec: 'column:cand' }] }), 'E_POLICY_NAME', /Candidate names must differ, but "a" names 2 candidates./);
     await expectError(evaluate(ws, { ...base, interval: 'jackknife' as never }), 'E_INTERVAL_METHOD', /Unknown interval method "jackknife"/);
     await expectError(evaluate(ws, { ...base, alpha: 1.5 }), 'E_ALPHA', /strictly between 0 and 1, got 1.5/);
     await expectError(evaluate(ws, { ...base, data: 'nothere' }), 'E_DATASET_NOT_FOUND', /No dataset named "nothere"/);

@@ -209,7 +209,7 @@ describe('offpolicy rollout', () => {
   });
 
   it('errors: missing policy, --stochastic on a deterministic policy, env of another shape, unknown env', async () => {
-    await fails(['rollout', '--policy', join(dir, 'none'), '--env', 'pendulum'], 'E_POLICY_NOT_FOUND', new RegExp(`^No policy\\.json in ${join(dir, 'none')}\\. Pass the directory a training run exported its policy to`));
+    await fails(['rollout', '--policy', join(dir, 'none'), '--env', 'pendulum'], 'E_POLICY_NOT_FOUND', new RegExp(`^No policy\\.json in ${join(dir, 'none')}\\. Nor in ${join(dir, 'none', 'policy')}: pass a training run directory`));
     const det = join(dir, 'det-a', 'policy');
     await fails(
       ['rollout', '--policy', det, '--stochastic'],

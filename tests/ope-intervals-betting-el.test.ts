@@ -347,7 +347,7 @@ describe('evaluate --interval betting | empirical-likelihood', () => {
     expect(json.candidates[0]!.estimates.map((e) => e.interval?.method)).toEqual(['empirical-likelihood', 'empirical-likelihood']);
     await expect(evaluate(ws, { data: 'syn', policies: [{ spec: 'column:action_probs' }], interval: 'wald' as 'betting' })).rejects.toMatchObject({
       code: 'E_INTERVAL_METHOD',
-      message: 'Unknown interval method "wald". Use bootstrap, t, hoeffding, bernstein, betting or empirical-likelihood.',
+      message: 'Unknown interval method "wald". Use bootstrap, t, hoeffding, bernstein, poisson-bootstrap, betting or empirical-likelihood.',
     });
   });
 });

@@ -26,6 +26,13 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
+/** Parses --reward-range MIN,MAX (evaluate, robustness, learn). */
+export function rewardRangeFlag(value: string, code = 'E_CLI_ARG'): [number, number] {
+  const parts = value.split(',');
+  if (parts.length !== 2) throw new OffpolicyError(code, `--reward-range takes MIN,MAX, got "${value}".`, { hint: 'For example --reward-range 0,1.' });
+  return [numberFlag('--reward-range', parts[0]!, { code, example: '0,1' }), numberFlag('--reward-range', parts[1]!, { code, example: '0,1' })];
+}
+
 /**
  * Parses a numeric flag value; a clear error instead of NaN:
  * "--rate takes a number, got "abc". For example --rate 1."

@@ -10,7 +10,7 @@ import type { RobustnessStudyResult } from '../core/robustness-result.js';
 import type { DatasetVersion } from '../datasets/workspace.js';
 import { formatTable } from '../util/text-table.js';
 import { writeFile } from 'node:fs/promises';
-import { collect, openWorkspace, printJson, numberFlag } from './context.js';
+import { collect, openWorkspace, printJson, numberFlag, rewardRangeFlag } from './context.js';
 import { progressBar } from './progress.js';
 
 const FLAG_CODES: Record<string, string> = {
@@ -43,7 +43,7 @@ export function registerCorrupt(program: Command): void {
     .option('--critic-steps <n>', 'gradient steps of --train-critic', '3000')
     .option('--save-critic <file>', 'write the critic trained by --train-critic to this JSON file')
     .option('--attack-steps <n>', 'Adam steps of the adversarial attack', '100')
-    .option('--name <out>', 'output dataset name (default: a new version of the input)')
+    .option('--name <out>', 'output dataset name (default: NAME-corrupted, a new dataset or a new version of it; never a new version of the input)')
     .option('--json', 'print the summary as JSON')
     .action(async (o: Record<string, string | boolean | string[]>, cmd: Command) => {
       const [{ loadCritic, saveCritic }, { corruptTrajectories }] = await Promise.all([import('../corruption/critic.js'), import('../corruption/trajectories.js')]);
@@ -79,7 +79,7 @@ export function registerCorrupt(program: Command): void {
     .option('--scale <eps>', 'noise size eps > 0 (log-normal sd, reward noise sd, logger tempering)', '1.0')
     .option('--decimals <k>', 'propensity-round: decimals kept', '2')
     .option('--seed <seed>', 'random seed', '0')
-    .option('--name <out>', 'output dataset name (default: a new version of the input)')
+    .option('--name <out>', 'output dataset name (default: NAME-corrupted, a new dataset or a new version of it; never a new version of the input)')
     .option('--json', 'print the summary as JSON')
     .action(async (o: Record<string, string | boolean>, cmd: Command) => {
       const { corruptBanditLog } = await import('../corruption/bandit.js');
@@ -105,28 +105,54 @@ export function registerCorrupt(program: Command): void {
     .option('--estimators <list>', 'comma list of estimators (default: all)')
     .option('--seed <seed>', 'random seed of the corruptions and the evaluation', '0')
     .option('--name <out>', 'name of the corrupted versions (default: NAME-robustness)')
+    .option('--observed-rewards-only', 'score only the rows with a reward (e.g. after kind=drop-rewards); assumes rewards are missing at random')
+    .option('--reward-model <model>', 'as for evaluate: ridge | ridge-per-action | logistic | mlp | columns:q_0,...')
+    .option('--clip <L>', 'as for evaluate: weight clip of clipped IPS / Switch-DR / DR-OS (Infinity disables)')
+    .option('--reward-range <min,max>', 'as for evaluate: reward bounds of the certificates (default: observed)')
+    .option('--allow-deficient', 'as for evaluate: compute importance-weighted estimates on deficient support')
+    .option('--prob-columns <cols>', 'as for evaluate: per-action probability columns of table policies')
+    .option('--context-columns <cols>', 'as for evaluate: named feature columns to use as the context')
+    .option('--critic <file>', 'adversarial trajectory settings: critic JSON to attack')
+    .option('--train-critic', 'adversarial trajectory settings without --critic: fit one critic by fitted-Q evaluation and reuse it')
     .option('--out <file>', 'write the study as JSON')
     .option('--json', 'print the study as JSON')
     .action(async (o: Record<string, string | boolean | string[]>, cmd: Command) => {
-      const [{ robustnessStudy, parseSetting }, { estimateScorer }, { parsePolicyArg }] = await Promise.all([
+      const [{ robustnessStudy, parseSetting }, { estimateScorer, ROWS_SCORED }, { parsePolicyArg }, { MISSING_AT_RANDOM }] = await Promise.all([
         import('../corruption/robustness.js'),
         import('../ope/scorer.js'),
         import('../policies/candidates.js'),
+        import('../datasets/load-bandit.js'),
       ]);
       const ws = await openWorkspace(cmd);
       const seed = num('--seed', String(o.seed));
-      const policies = (o.policy as string[]).map(parsePolicyArg);
+      const cols = (v: unknown): string[] | undefined => (v === undefined ? undefined : String(v).split(',').map((c) => c.trim()).filter(Boolean));
+      const probColumns = cols(o.probColumns);
+      const contextColumns = cols(o.contextColumns);
+      const policies = (o.policy as string[]).map((p) => ({ ...parsePolicyArg(p), ...(probColumns ? { probColumns } : {}) }));
       const estimators = o.estimators ? String(o.estimators).split(',').map((e) => e.trim()) : undefined;
+      const critic: Critic | undefined = o.critic ? await (await import('../corruption/critic.js')).loadCritic(String(o.critic)) : undefined;
       const study = await robustnessStudy(ws, {
         data: String(o.data),
         settings: (o.setting as string[]).map(parseSetting),
         seed,
         ...(o.name ? { name: String(o.name) } : {}),
-        score: estimateScorer(ws, { policies, seed, ...(estimators ? { estimators } : {}) }),
+        ...(critic ? { critic } : o.trainCritic ? { trainCritic: true } : {}),
+        score: estimateScorer(ws, {
+          policies,
+          seed,
+          ...(estimators ? { estimators } : {}),
+          observedRewardsOnly: Boolean(o.observedRewardsOnly),
+          allowDeficient: Boolean(o.allowDeficient),
+          ...(o.rewardModel !== undefined ? { rewardModel: String(o.rewardModel) } : {}),
+          ...(o.clip !== undefined ? { clip: numberFlag('--clip', String(o.clip), { code: 'E_CLI_ARG', example: '10', allowInfinity: true }) } : {}),
+          ...(o.rewardRange !== undefined ? { rewardRange: rewardRangeFlag(String(o.rewardRange)) } : {}),
+          ...(contextColumns ? { contextColumns } : {}),
+        }),
       });
       if (o.out) await writeFile(String(o.out), JSON.stringify(study, null, 2) + '\n');
       if (o.json) return printJson(study);
       process.stdout.write(robustnessTable(study) + '\n');
+      if (o.observedRewardsOnly) process.stdout.write(`\nVersions with rows without a reward were scored on the rows with one (metric ${ROWS_SCORED}): their estimates assume ${MISSING_AT_RANDOM}.\n`);
     });
 }
 

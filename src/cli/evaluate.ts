@@ -4,7 +4,7 @@ import { OffpolicyError } from '../core/errors.js';
 import type { EvaluateOptions } from '../ope/evaluate.js';
 import { VERDICT_LABELS, verdictOutcomeOf, type EvaluationResult, type Interval, type IntervalMethod } from '../core/evaluation-result.js';
 import { formatTable, type Cell } from '../util/text-table.js';
-import { collect, openWorkspace, numberFlag } from './context.js';
+import { collect, openWorkspace, numberFlag, rewardRangeFlag } from './context.js';
 import { progressBar } from './progress.js';
 import { assertFiniteEstimates, checkResultsFile } from '../datasets/limits.js';
 
@@ -25,7 +25,7 @@ export function registerEvaluate(program: Command): void {
     .option('--timeout <seconds>', 'with --source: per-query time limit (the query is killed on the server)')
     .requiredOption('--policy <spec>', 'candidate: FILE.parquet|FILE.csv (probabilities by row_id), FILE.json, column:NAME, DIR (a policy trained by offpolicy train); NAME=SPEC names it (repeatable)', collect)
     .option('--prob-columns <cols>', 'per-action probability columns of table policies, comma-separated')
-    .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all)')
+    .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all); slate logs (a slate_id column): sips,iips,rips,cascade-dr')
     .option('--interval <method>', 'bootstrap | t | hoeffding | bernstein | poisson-bootstrap (bandit: resamples as SQL sums, on the DuckDB path too) | betting | empirical-likelihood', 'bootstrap')
     .option('--alpha <alpha>', 'miscoverage of intervals and certificates', '0.05')
     .option('--resamples <n>', 'bootstrap resamples', '1000')
@@ -40,6 +40,7 @@ export function registerEvaluate(program: Command): void {
     .option('--verdict-source <id>', 'estimator or certificate whose lower bound decides the verdict')
     .option('--allow-deficient', 'compute importance-weighted estimates even where the candidate leaves the logger\'s support')
     .option('--strict', 'compare against the upper end of the logging policy\'s interval')
+    .option('--observed-rewards-only', 'score only the rows with a reward (a log with NULL rewards is refused otherwise); assumes rewards are missing at random')
     .option('--out <file>', 'write the JSON result here', 'results.json')
     .option('--gamma <g>', 'trajectory data: discount in [0, 1]', '0.99')
     .option('--fqe-steps <n>', 'trajectory data: fitted Q evaluation updates (DM / DR / SNDR)', '10000')
@@ -58,7 +59,12 @@ export function registerEvaluate(program: Command): void {
       }
       const ws = source === undefined ? await openWorkspace(cmd) : null;
       if (ws) await checkResultsFile(ws.root, String(o.out), cmd.getOptionValueSource('out') === 'default');
-      if (ws && (await ws.resolve(String(o.data))).metadata.kind === 'trajectory') {
+      const target = ws ? await ws.resolve(String(o.data)) : null;
+      if (ws && target && target.metadata.kind === 'bandit' && target.metadata.columns.some((c) => c.name === 'slate_id')) {
+        const { runSlateEvaluate } = await import('./evaluate-slate.js');
+        return runSlateEvaluate(ws, o, list, cmd.getOptionValueSource('interval') !== 'default');
+      }
+      if (ws && target && target.metadata.kind === 'trajectory') {
         const { evaluateTrajectories, writeTrajectoryEvaluation } = await import('../ope/trajectory/result.js');
         const bar = progressBar('evaluate');
         let tr;
@@ -113,12 +119,7 @@ export function registerEvaluate(program: Command): void {
         return;
       }
       const probColumns = list(o.probColumns as string | undefined);
-      let range: [number, number] | undefined;
-      if (o.rewardRange !== undefined) {
-        const parts = String(o.rewardRange).split(',');
-        if (parts.length !== 2) throw new OffpolicyError('E_CLI_ARG', `--reward-range takes MIN,MAX, got "${o.rewardRange}".`, { hint: 'For example --reward-range 0,1.' });
-        range = [num('--reward-range', parts[0]!), num('--reward-range', parts[1]!)];
-      }
+      const range = o.rewardRange !== undefined ? rewardRangeFlag(String(o.rewardRange)) : undefined;
       const bar = progressBar('evaluate');
       const opts: EvaluateOptions = {
         data: String(o.data),
@@ -139,6 +140,7 @@ export function registerEvaluate(program: Command): void {
         ...(o.verdictSource !== undefined ? { verdictSource: String(o.verdictSource) } : {}),
         allowDeficient: Boolean(o.allowDeficient),
         strict: Boolean(o.strict),
+        observedRewardsOnly: Boolean(o.observedRewardsOnly),
         command: ['offpolicy', ...process.argv.slice(2)].join(' '),
         onProgress: bar.onProgress,
       };

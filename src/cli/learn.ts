@@ -5,7 +5,7 @@ import { OffpolicyError } from '../core/errors.js';
 import type { CertificateBound, LearnOptions, ObjectiveName, PolicyClassName } from '../learning/index.js';
 import { OBJECTIVES } from '../learning/objectives.js';
 import { POLICY_CLASSES } from '../learning/train.js';
-import { numberFlag, openWorkspace } from './context.js';
+import { numberFlag, openWorkspace, rewardRangeFlag } from './context.js';
 import { progressBar } from './progress.js';
 
 const num = (flag: string, value: string): number => numberFlag(flag, value, { code: 'E_CLI_ARG', example: '0.05' });
@@ -29,19 +29,15 @@ export function registerLearn(program: Command): void {
     .option('--certificate <bound>', 'es | catoni | bernstein | bernstein-cv | london (default: the objective\'s bound, catoni for baselines)')
     .option('--holdout <share>', 'rows held out to certify a softmax policy', '0.25')
     .option('--context-columns <cols>', 'named feature columns to use as the context')
+    .option('--observed-rewards-only', 'learn from the rows with a reward only (a log with NULL rewards is refused otherwise); assumes rewards are missing at random')
     .option('--force', 'replace a non-empty --out directory')
     .requiredOption('--out <dir>', 'policy directory to write (policy.json, certificate.json, metrics.jsonl)')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
-      const [{ learnPolicy, priorFromJsonPolicy, writeLearnedPolicy }, { loadBanditRef }] = await Promise.all([import('../learning/index.js'), import('../datasets/load-bandit.js')]);
+      const [{ learnPolicy, priorFromJsonPolicy, writeLearnedPolicy }, { loadBanditRef, MISSING_AT_RANDOM }] = await Promise.all([import('../learning/index.js'), import('../datasets/load-bandit.js')]);
       const ws = await openWorkspace(cmd);
       const contextColumns = o.contextColumns === undefined ? undefined : String(o.contextColumns).split(',').map((c) => c.trim()).filter(Boolean);
-      const data = await loadBanditRef(ws, String(o.data), contextColumns ? { contextColumns } : {});
-      let range: [number, number] | undefined;
-      if (o.rewardRange !== undefined) {
-        const parts = String(o.rewardRange).split(',');
-        if (parts.length !== 2) throw new OffpolicyError('E_CLI_ARG', `--reward-range takes MIN,MAX, got "${o.rewardRange}".`, { hint: 'For example --reward-range 0,1.' });
-        range = [num('--reward-range', parts[0]!), num('--reward-range', parts[1]!)];
-      }
+      const data = await loadBanditRef(ws, String(o.data), { ...(contextColumns ? { contextColumns } : {}), observedRewardsOnly: Boolean(o.observedRewardsOnly) });
+      const range = o.rewardRange !== undefined ? rewardRangeFlag(String(o.rewardRange)) : undefined;
       let prior: LearnOptions['prior'];
       if (o.prior !== undefined) {
         let spec: unknown;
@@ -75,6 +71,7 @@ export function registerLearn(program: Command): void {
         bar.stop();
       }
       const dir = await writeLearnedPolicy(String(o.out), result, { data: data.version.ref, command: ['offpolicy', ...process.argv.slice(2)].join(' '), force: Boolean(o.force) });
+      if (data.rowsWithoutReward > 0) process.stdout.write(`Learned on the ${data.n} rows with a reward (${data.rowsWithoutReward} without one were left out): the certificate assumes ${MISSING_AT_RANDOM}.\n`);
       process.stdout.write(`${result.certificate.statement}\nPolicy directory: ${dir} (offpolicy evaluate --policy ${dir})\n`);
     });
 }

@@ -9,7 +9,7 @@ export function registerRollout(program: Command): void {
   program
     .command('rollout')
     .description('roll a trained policy out in a built-in environment: returns, normalized score, optionally a new dataset')
-    .requiredOption('--policy <dir>', 'policy directory (e.g. the policy/ folder of offpolicy train --out)')
+    .requiredOption('--policy <dir>', 'a training run directory (offpolicy train --out DIR) or the policy/ folder inside it')
     .option('--env <id>', 'environment id or alias (default: the one the policy was trained for)')
     .option('--episodes <n>', 'episodes', '10')
     .option('--seed <seed>', 'random seed (episode starts and, with --stochastic, action draws)', '0')

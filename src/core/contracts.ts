@@ -15,6 +15,12 @@ export interface Policy {
    * means the policy may read them.
    */
   readonly usesContext?: boolean;
+  /**
+   * Position-aware policies (a log with a `position` column: one slot of a
+   * ranking per row): the distribution at each row's 0-based position, n x K.
+   * Evaluation calls this instead of actionProbs when the log has positions.
+   */
+  actionProbsAtPositions?(contexts: Float32Array, positions: Int32Array, n: number): Float64Array;
 }
 
 /** A continuous-action policy (offline-RL learners export these). */

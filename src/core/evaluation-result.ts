@@ -174,6 +174,8 @@ export interface BanditEvaluationResult {
     version: number;
     contentHash: string;
     rowCount: number;
+    /** Present when rows without a reward were left out (observedRewardsOnly): what was scored and what that assumes. */
+    observedRewardsOnly?: { rowsUsed: number; rowsWithoutReward: number; assumption: string };
     numActions: number;
     contextDim?: number;
     /** Summary numbers for the report (reward mean, propensity min, ...). */

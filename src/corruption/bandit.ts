@@ -28,7 +28,7 @@ import { ident, lit, openMemoryConnection, queryOne } from '../datasets/duckdb.j
 import { arraysToTable, type ArrayColumn } from '../datasets/from-arrays.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { Rng } from '../util/rng.js';
-import { allRows, checkKind, checkRate, checkScale, checkSeed, chooseRows } from './params.js';
+import { allRows, checkKind, corruptedName, checkRate, checkScale, checkSeed, chooseRows, spell, type ParamStyle } from './params.js';
 import { inheritMetadata, writePatched, type PatchedColumn } from './write.js';
 
 /** Bits of the bandit-log `corrupted` column. */
@@ -55,6 +55,9 @@ export interface CorruptBanditOptions {
   seed: number;
   /** propensity-round: decimals kept (integer 1..15, default 2). */
   decimals?: number;
+  /** How the caller's user writes parameters, for hints (default 'flag'; robustness settings: 'setting'). */
+  paramStyle?: ParamStyle;
+  /** Output dataset name; default NAME-corrupted (corruptedName), never a new version of the parent's dataset. */
   name?: string;
 }
 
@@ -80,13 +83,14 @@ export async function corruptBanditLog(ws: Workspace, opts: CorruptBanditOptions
   const rate = opts.rate ?? 0.3;
   const eps = opts.scale ?? 1.0;
   const decimals = opts.decimals ?? 2;
-  checkRate(rate);
-  checkScale(eps);
+  const style = opts.paramStyle ?? 'flag';
+  checkRate(rate, style);
+  checkScale(eps, style);
   checkSeed(opts.seed);
   checkBanditKind(opts.kind);
   const kind = opts.kind;
   if (kind === 'propensity-round' && (!Number.isInteger(decimals) || decimals < 1 || decimals > 15)) {
-    throw new OffpolicyError('E_CORRUPTION_PARAM', `Rounding keeps 1 to 15 decimals, got ${decimals}.`, { hint: 'Pass --decimals 2, for example.' });
+    throw new OffpolicyError('E_CORRUPTION_PARAM', `Rounding keeps 1 to 15 decimals, got ${decimals}.`, { hint: `Pass ${spell('decimals', '2', style)}, for example.` });
   }
   const parent = await ws.resolve(opts.data);
   checkKind(parent, 'bandit');
@@ -122,7 +126,7 @@ export async function corruptBanditLog(ws: Workspace, opts: CorruptBanditOptions
       const bad = Array.from(eligible).filter((i) => reward[i] !== 0 && reward[i] !== 1);
       if (bad.length > 0) {
         throw new OffpolicyError('E_REWARD_NOT_BINARY', `Reward flips need binary rewards, but ${bad.length} rows of ${parent.ref} hold other values (first row_ids: ${bad.slice(0, 5).map((i) => rowId[i]).join(', ')}).`, {
-          hint: 'Use --kind reward-noise for continuous rewards.',
+          hint: `Use ${spell('kind', 'reward-noise', style)} for continuous rewards.`,
         });
       }
     }
@@ -138,7 +142,7 @@ export async function corruptBanditLog(ws: Workspace, opts: CorruptBanditOptions
       extra,
       ...(kind === 'drop-rewards' ? { rewardNullable: true } : {}),
     });
-    const name = opts.name ?? parent.name;
+    const name = corruptedName(parent, opts.name);
 
     if (kind === 'duplicate-rows') {
       await arraysToTable(conn, 'dup', rows.length, [{ name: 'row_id', type: 'BIGINT', data: Float64Array.from(rows, (i) => rowId[i]!) }], { temp: true });

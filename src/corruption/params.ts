@@ -12,18 +12,26 @@ import type { DatasetVersion } from '../datasets/workspace.js';
 import type { DatasetKind } from '../datasets/metadata.js';
 import type { Rng } from '../util/rng.js';
 
-export function checkRate(rate: number): void {
+/** How the user wrote a corruption parameter, so hints name what they can type: a flag (corrupt, corrupt-log: --rate 0.3) or a robustness setting key (rate=0.3). */
+export type ParamStyle = 'flag' | 'setting';
+
+/** "--key value" or "key=value". */
+export function spell(key: string, value: string, style: ParamStyle = 'flag'): string {
+  return style === 'flag' ? `--${key} ${value}` : `${key}=${value}`;
+}
+
+export function checkRate(rate: number, style: ParamStyle = 'flag'): void {
   if (!Number.isFinite(rate) || rate < 0 || rate > 1) {
     throw new OffpolicyError('E_CORRUPTION_RATE', `Corruption rate must lie in [0, 1], got ${rate}.`, {
-      hint: 'Pass the share of rows to corrupt, e.g. --rate 0.3.',
+      hint: `Pass the share of rows to corrupt, e.g. ${spell('rate', '0.3', style)}.`,
     });
   }
 }
 
-export function checkScale(scale: number): void {
+export function checkScale(scale: number, style: ParamStyle = 'flag'): void {
   if (!Number.isFinite(scale) || scale <= 0) {
     throw new OffpolicyError('E_CORRUPTION_SCALE', `Corruption scale must be a positive number, got ${scale}.`, {
-      hint: 'Pass the perturbation size eps, e.g. --scale 1.0.',
+      hint: `Pass the perturbation size eps, e.g. ${spell('scale', '1.0', style)}.`,
     });
   }
 }
@@ -34,6 +42,15 @@ export function checkSeed(seed: number): void {
       hint: 'Pass --seed 0 (or any integer); the same seed gives the same corrupted dataset.',
     });
   }
+}
+
+/**
+ * The dataset a corruption writes to when no name is given: NAME-corrupted (a new
+ * dataset, or a new version of it), never a new latest version of the clean
+ * dataset, which the next command reading NAME would silently pick up.
+ */
+export function corruptedName(parent: DatasetVersion, name?: string): string {
+  return name ?? `${parent.name}-corrupted`;
 }
 
 /** Refuses a dataset of the wrong kind with a sentence naming the command that fits it. */

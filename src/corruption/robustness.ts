@@ -17,7 +17,7 @@ import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { checkBanditKind, corruptBanditLog, type BanditCorruptionKind } from './bandit.js';
 import { checkKind, checkRate, checkScale, checkSeed } from './params.js';
 import type { Critic, TrainCriticOptions } from './critic.js';
-import { corruptTrajectories, parseFields, type CorruptionMode } from './trajectories.js';
+import { checkMode, corruptTrajectories, parseFields, type CorruptionMode } from './trajectories.js';
 import { VERSION } from '../version.js';
 import { ROBUSTNESS_SCHEMA, type RobustnessStudyResult } from '../core/robustness-result.js';
 
@@ -95,10 +95,13 @@ export async function robustnessStudy(ws: Workspace, opts: RobustnessStudyOption
   }
   for (const s of opts.settings) {
     // Fail fast on a bad parameter, before anything is written or scored.
-    checkRate(s.rate ?? 0.3);
-    checkScale(s.scale ?? 1);
+    checkRate(s.rate ?? 0.3, 'setting');
+    checkScale(s.scale ?? 1, 'setting');
     if ('kind' in s) checkBanditKind(s.kind);
-    else parseFields(s.fields);
+    else {
+      parseFields(s.fields, 'setting');
+      checkMode(s.mode ?? 'random', 'setting');
+    }
   }
   checkSeed(opts.seed);
   const parent = await ws.resolve(opts.data);
@@ -121,7 +124,7 @@ export async function robustnessStudy(ws: Workspace, opts: RobustnessStudyOption
     const label = settingLabel(s);
     let version: DatasetVersion;
     if ('kind' in s) {
-      version = (await corruptBanditLog(ws, { data: parent.ref, kind: s.kind, rate: s.rate, scale: s.scale, decimals: s.decimals, seed: opts.seed, name })).version;
+      version = (await corruptBanditLog(ws, { data: parent.ref, kind: s.kind, rate: s.rate, scale: s.scale, decimals: s.decimals, seed: opts.seed, name, paramStyle: 'setting' })).version;
     } else {
       const res = await corruptTrajectories(ws, {
         data: parent.ref,
@@ -132,6 +135,7 @@ export async function robustnessStudy(ws: Workspace, opts: RobustnessStudyOption
         trajectoryConsistent: s.trajectoryConsistent,
         seed: opts.seed,
         name,
+        paramStyle: 'setting',
         ...(critic ? { critic } : opts.trainCritic ? { trainCritic: opts.trainCritic } : {}),
       });
       // A critic trained for the first adversarial setting serves the later ones too.

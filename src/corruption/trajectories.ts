@@ -34,7 +34,7 @@ import { Rng } from '../util/rng.js';
 import { adamAttack } from './adversarial.js';
 import { actionInput } from '../models/q-network.js';
 import { columnStats, trainFqeCritic, type Critic, type MlpCritic, type TrainCriticOptions } from './critic.js';
-import { allRows, checkKind, checkRate, checkScale, checkSeed, chooseRows } from './params.js';
+import { allRows, checkKind, corruptedName, checkRate, checkScale, checkSeed, chooseRows, spell, type ParamStyle } from './params.js';
 import { inheritMetadata, writePatched } from './write.js';
 
 export const TRAJECTORY_FIELDS = ['obs', 'action', 'reward', 'next_obs'] as const;
@@ -82,7 +82,9 @@ export interface CorruptTrajectoriesOptions {
   trainCritic?: boolean | Omit<TrainCriticOptions, 'seed' | 'onProgress'>;
   /** Adam steps of the attack (default 100). */
   attackSteps?: number;
-  /** Output dataset name; default the parent's name (a new version of it). */
+  /** How the caller's user writes parameters, for hints (default 'flag'; robustness settings: 'setting'). */
+  paramStyle?: ParamStyle;
+  /** Output dataset name; default NAME-corrupted (corruptedName), never a new version of the parent's dataset. */
   name?: string;
   onProgress?: (done: number, total: number) => void;
 }
@@ -99,11 +101,11 @@ export interface TrajectoryCorruptionResult {
 }
 
 /** Parses field names ("obs", "obs,reward", "all"); unknown names raise E_CORRUPTION_FIELD. */
-export function parseFields(fields: readonly string[] | 'all'): TrajectoryField[] | 'all' {
+export function parseFields(fields: readonly string[] | 'all', style: ParamStyle = 'flag'): TrajectoryField[] | 'all' {
   const parts = (fields === 'all' ? ['all'] : fields).flatMap((f) => f.split(',')).map((f) => f.trim().toLowerCase()).filter(Boolean);
   if (parts.length === 0) {
     throw new OffpolicyError('E_CORRUPTION_FIELD', 'No field to corrupt was given.', {
-      hint: `Pass --field with one or more of: ${TRAJECTORY_FIELDS.join(', ')}, all.`,
+      hint: `Pass ${style === 'flag' ? '--field' : 'field='} with one or more of: ${TRAJECTORY_FIELDS.join(', ')}, all.`,
     });
   }
   if (parts.includes('all')) return 'all';
@@ -120,9 +122,9 @@ export function parseFields(fields: readonly string[] | 'all'): TrajectoryField[
   return TRAJECTORY_FIELDS.filter((f) => out.has(f));
 }
 
-function checkMode(mode: string): asserts mode is CorruptionMode {
+export function checkMode(mode: string, style: ParamStyle = 'flag'): asserts mode is CorruptionMode {
   if (mode !== 'random' && mode !== 'adversarial') {
-    throw new OffpolicyError('E_CORRUPTION_MODE', `Unknown corruption mode "${mode}".`, { hint: 'Use --mode random or --mode adversarial.' });
+    throw new OffpolicyError('E_CORRUPTION_MODE', `Unknown corruption mode "${mode}".`, { hint: `Use ${spell('mode', 'random', style)} or ${spell('mode', 'adversarial', style)}.` });
   }
 }
 
@@ -130,11 +132,12 @@ function checkMode(mode: string): asserts mode is CorruptionMode {
 export async function corruptTrajectories(ws: Workspace, opts: CorruptTrajectoriesOptions): Promise<TrajectoryCorruptionResult> {
   const rate = opts.rate ?? 0.3;
   const eps = opts.scale ?? 1.0;
-  checkRate(rate);
-  checkScale(eps);
+  const style = opts.paramStyle ?? 'flag';
+  checkRate(rate, style);
+  checkScale(eps, style);
   checkSeed(opts.seed);
-  checkMode(opts.mode);
-  const parsed = parseFields(opts.fields);
+  checkMode(opts.mode, style);
+  const parsed = parseFields(opts.fields, style);
   const parent = await ws.resolve(opts.data);
   checkKind(parent, 'trajectory');
   const hasNext = parent.metadata.columns.some((c) => c.name === 'next_observation');
@@ -218,7 +221,7 @@ export async function corruptTrajectories(ws: Workspace, opts: CorruptTrajectori
         reward: { bit: BIT.reward, patchColumn: 'reward' },
         ...(hasNext ? { next_observation: { bit: BIT.next_obs, patchColumn: 'next_observation', wrapScalar: data.obsDim === 1 } } : {}),
       },
-      name: opts.name ?? parent.name,
+      name: corruptedName(parent, opts.name),
       metadata: inheritMetadata(
         parent.metadata,
         {

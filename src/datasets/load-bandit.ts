@@ -5,7 +5,7 @@
  * turn it into one-step episodes) and the synthetic generators (whose BanditLog
  * is a BanditArrays with the generator's extras).
  */
-import { OffpolicyError } from '../core/errors.js';
+import { MAX_ROWS_IN_MESSAGE, OffpolicyError } from '../core/errors.js';
 import { readColumns } from './columns.js';
 import { ident, lit, openMemoryConnection, queryOne, type DuckDBConnection } from './duckdb.js';
 import type { DatasetVersion, Workspace } from './workspace.js';
@@ -36,11 +36,85 @@ export interface LoadBanditOptions {
   contextColumns?: string[];
   /** SQL condition over the stored columns (e.g. "row_id % 2 = 0"). */
   where?: string;
+  /**
+   * Keep only the rows whose reward is observed. Without it a log with NULL
+   * rewards is refused (E_NULL_REWARDS): a missing reward is never read as 0 or NaN.
+   */
+  observedRewardsOnly?: boolean;
+  /** How the caller's user restricts to rows with rewards, for the E_NULL_REWARDS hint (default: the evaluate / learn flag). */
+  nullRewardsFix?: string;
 }
 
-/** The SQL relation over a version's Parquet files. */
+/** The SQL relation over a version's Parquet files (for a view, only the rows its rowFilter keeps). */
 export function versionScan(v: DatasetVersion): string {
-  return `read_parquet(${lit(v.glob)})`;
+  const scan = `read_parquet(${lit(v.glob)})`;
+  return v.rowFilter ? `(SELECT * FROM ${scan} WHERE ${v.rowFilter})` : scan;
+}
+
+/** SQL of the row_ids a view leaves out (null for a stored version): candidate tables may score them, the log no longer holds them. */
+export function rowIdsLeftOut(v: DatasetVersion): string | null {
+  return v.rowFilter ? `SELECT row_id FROM read_parquet(${lit(v.glob)}) WHERE NOT (${v.rowFilter})` : null;
+}
+
+/** The rows with a reward. */
+export const OBSERVED_REWARD = 'reward IS NOT NULL';
+
+/** The default fix named by E_NULL_REWARDS: the flag of evaluate, robustness and learn, and the library option. */
+export const OBSERVED_REWARDS_FIX = 'Pass --observed-rewards-only (library: observedRewardsOnly: true) to use only the rows with rewards, which assumes rewards are missing at random';
+
+/** Why restricting to observed rewards is allowed, for every result that did it. */
+export const MISSING_AT_RANDOM =
+  'rewards are missing at random (whether a reward is missing does not depend on the context, the action or the reward), so the rows with rewards represent the log';
+
+export interface MissingRewards {
+  /** Rows whose reward is NULL. */
+  count: number;
+  /** Their first few row_ids. */
+  rowIds: number[];
+}
+
+/**
+ * Rows of a version (within `where`) whose reward is NULL. Only a log declared
+ * reward-nullable can hold any (stored-data validation refuses NULL rewards
+ * otherwise), so other logs cost no scan.
+ */
+export async function missingRewards(conn: DuckDBConnection, v: DatasetVersion, where?: string): Promise<MissingRewards> {
+  if (v.metadata.rewardNullable !== true) return { count: 0, rowIds: [] };
+  const cond = `reward IS NULL${where ? ` AND (${where})` : ''}`;
+  const count = Number((await queryOne(conn, `SELECT count(*) AS n FROM ${versionScan(v)} WHERE ${cond}`)).n);
+  if (count === 0) return { count, rowIds: [] };
+  const rows = (await conn.runAndReadAll(`SELECT row_id::DOUBLE AS id FROM ${versionScan(v)} WHERE ${cond} ORDER BY row_id LIMIT ${MAX_ROWS_IN_MESSAGE}`)).getRowObjectsJS();
+  return { count, rowIds: rows.map((r) => Number(r.id)) };
+}
+
+/** E_NULL_REWARDS: the log has rows without a reward, which no estimator or learner may read as 0. */
+export function nullRewardsError(v: DatasetVersion, m: MissingRewards, fix: string = OBSERVED_REWARDS_FIX): OffpolicyError {
+  return new OffpolicyError(
+    'E_NULL_REWARDS',
+    `${m.count} of the ${v.metadata.rowCount} rows of ${v.ref} ${m.count === 1 ? 'has' : 'have'} no reward (NULL; first row_ids: ${m.rowIds.join(', ')}). A missing reward is not a 0, so these rows cannot be used as they are.`,
+    { hint: `${fix}, or fill the rewards in and store the log again.`, details: { rule: 'reward is not NULL', count: m.count, rows: m.rowIds } },
+  );
+}
+
+export interface ObservedRewards {
+  /** The version itself, or a view of its rows with rewards (rowCount theirs). */
+  version: DatasetVersion;
+  /** Rows left out for a missing reward (0: nothing left out, `version` is the stored one). */
+  rowsWithoutReward: number;
+}
+
+/**
+ * A log ready to score: the version itself when every reward is observed; with
+ * NULL rewards, E_NULL_REWARDS unless `observedRewardsOnly`, and then a view of
+ * the rows with rewards (versionScan reads only those; every backend sees the same rows).
+ */
+export async function observedRewardsView(conn: DuckDBConnection, v: DatasetVersion, opts: { observedRewardsOnly?: boolean; fix?: string } = {}): Promise<ObservedRewards> {
+  const m = await missingRewards(conn, v);
+  if (m.count === 0) return { version: v, rowsWithoutReward: 0 };
+  if (!opts.observedRewardsOnly) throw nullRewardsError(v, m, opts.fix);
+  const filter = v.rowFilter ? `(${v.rowFilter}) AND ${OBSERVED_REWARD}` : OBSERVED_REWARD;
+  const metadata = { ...v.metadata, rowCount: v.metadata.rowCount - m.count, rewardNullable: false };
+  return { version: { ...v, metadata, rowFilter: filter }, rowsWithoutReward: m.count };
 }
 
 /** Action-space size: metadata when declared, else max(action) + 1 over the version. */
@@ -103,10 +177,13 @@ export async function readMatrix(
  * propensity, action_probs and expected_reward when present. K comes from the
  * action-space metadata, else max(action) + 1 over the version.
  */
-export async function loadBanditArrays(conn: DuckDBConnection, version: DatasetVersion, opts: LoadBanditOptions = {}): Promise<BanditArrays & { rowIds: Float64Array }> {
+export async function loadBanditArrays(conn: DuckDBConnection, version: DatasetVersion, opts: LoadBanditOptions = {}): Promise<BanditArrays & { rowIds: Float64Array; rowsWithoutReward: number }> {
   requireBandit(version);
   const has = (c: string): boolean => version.metadata.columns.some((x) => x.name === c);
-  const where = opts.where ? ` WHERE ${opts.where}` : '';
+  const missing = await missingRewards(conn, version, opts.where);
+  if (missing.count > 0 && !opts.observedRewardsOnly) throw nullRewardsError(version, missing, opts.nullRewardsFix);
+  const cond = [opts.where, missing.count > 0 ? OBSERVED_REWARD : undefined].filter((c): c is string => c !== undefined).map((c) => `(${c})`);
+  const where = cond.length > 0 ? ` WHERE ${cond.join(' AND ')}` : '';
   const numActions = await numActionsOf(conn, version);
   let contextDim = 0;
   let contextExpr = 'NULL';
@@ -164,11 +241,12 @@ export async function loadBanditArrays(conn: DuckDBConnection, version: DatasetV
     propensities: has('propensity') ? base.columns.propensity : null,
     actionProbs: (ex.action_probs as Float64Array | undefined) ?? null,
     expectedRewards: (ex.expected_reward as Float64Array | undefined) ?? null,
+    rowsWithoutReward: missing.count,
   };
 }
 
 /** loadBanditArrays for a reference ("name" or "name@version") in a workspace, on a connection of its own; the version comes back too. */
-export async function loadBanditRef(ws: Workspace, ref: string, opts: LoadBanditOptions = {}): Promise<BanditArrays & { rowIds: Float64Array; version: DatasetVersion }> {
+export async function loadBanditRef(ws: Workspace, ref: string, opts: LoadBanditOptions = {}): Promise<BanditArrays & { rowIds: Float64Array; rowsWithoutReward: number; version: DatasetVersion }> {
   const version = await ws.resolve(ref);
   const conn = await openMemoryConnection();
   try {

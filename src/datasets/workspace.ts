@@ -59,6 +59,12 @@ export interface DatasetVersion {
   /** Glob over the version's Parquet part files (the directory part escaped, so it matches only this version). */
   glob: string;
   metadata: DatasetMetadata;
+  /**
+   * A row restriction (SQL condition over the stored columns) that versionScan
+   * applies: set only on in-memory views such as observedRewardsView
+   * (load-bandit.ts); a stored version has none.
+   */
+  rowFilter?: string;
 }
 
 export interface CreateVersionOptions {

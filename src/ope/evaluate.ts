@@ -15,14 +15,15 @@
  *    reward models, estimated propensities and the bootstrap.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { sha256File } from '../datasets/fs-guard.js';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
-import { loadBanditArrays, numActionsOf, readMatrix, requireBandit, type BanditArrays } from '../datasets/load-bandit.js';
+import { loadBanditArrays, MISSING_AT_RANDOM, numActionsOf, observedRewardsView, readMatrix, requireBandit, versionScan, type BanditArrays } from '../datasets/load-bandit.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
-import { candidateFrom, candidateLeafPaths, candidateRowChecks, checkSqlCandidate, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
+import { candidateFrom, candidateLeafPaths, candidateName, checkCandidateNames, candidateRowChecks, checkSqlCandidate, isPositionAware, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
 import { checkProbabilityMatrix } from '../policies/probabilities.js';
 import { vecAsList, vecDot, type SqlVector } from '../policies/sql-vector.js';
 import { VERSION } from '../version.js';
@@ -83,6 +84,11 @@ export interface EvaluateOptions {
   pushdown?: 'auto' | 'never';
   /** Estimator id or certificate kind whose lower bound decides the verdict (default: see VERDICT_PREFERENCE). */
   verdictSource?: string;
+  /**
+   * Score only the rows whose reward is observed, assuming rewards are missing at
+   * random (the result says so). Without it a log with NULL rewards is refused (E_NULL_REWARDS).
+   */
+  observedRewardsOnly?: boolean;
   /** The command line, recorded for reproduction. */
   command?: string;
   onProgress?: (done: number, total: number, stage: string) => void;
@@ -102,9 +108,7 @@ export function checkOptions(opts: Pick<EvaluateOptions, 'policies' | 'interval'
   if (!opts.policies || opts.policies.length === 0) {
     throw new OffpolicyError('E_NO_POLICY', 'No candidate policy to evaluate.', { hint: 'Pass at least one --policy FILE (or column:NAME).' });
   }
-  const names = opts.policies.map((p, i) => p.name ?? (typeof p.spec === 'string' ? p.spec : `policy${i}`));
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new OffpolicyError('E_POLICY_NAME', `Two candidates are named "${dup}".`, { hint: 'Name them apart with --policy NAME=FILE.' });
+  checkCandidateNames(opts.policies.map(candidateName));
   const interval = opts.interval ?? 'bootstrap';
   if (!['bootstrap', 't', 'hoeffding', 'bernstein', 'poisson-bootstrap', 'betting', 'empirical-likelihood'].includes(interval)) {
     throw new OffpolicyError('E_INTERVAL_METHOD', `Unknown interval method "${interval}".`, { hint: 'Use bootstrap, t, hoeffding, bernstein, poisson-bootstrap, betting or empirical-likelihood.' });
@@ -141,9 +145,9 @@ function logVector(v: DatasetVersion, columns: string[], k: number): SqlVector {
 
 export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<EvaluationResult> {
   checkOptions(opts);
-  const version = await ws.resolve(opts.data);
-  requireBandit(version);
-  checkEvaluationLimits(version.metadata.rowCount, version.metadata.actionSpace?.type === 'discrete' ? version.metadata.actionSpace.n : undefined, opts.resamples);
+  const stored = await ws.resolve(opts.data);
+  requireBandit(stored);
+  checkEvaluationLimits(stored.metadata.rowCount, stored.metadata.actionSpace?.type === 'discrete' ? stored.metadata.actionSpace.n : undefined, opts.resamples);
   const estimators = checkEstimators(opts.estimators);
   const interval = opts.interval ?? 'bootstrap';
   const seed = opts.seed ?? 0;
@@ -156,6 +160,8 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
   const progress = opts.onProgress ?? (() => {});
   const conn = await openMemoryConnection();
   try {
+    // Missing rewards are never scored as 0: refused, or (observedRewardsOnly) left out by a view every backend reads.
+    const { version, rowsWithoutReward } = await observedRewardsView(conn, stored, { observedRewardsOnly: opts.observedRewardsOnly ?? false });
     const k = await numActionsOf(conn, version);
     const n = version.metadata.rowCount;
     const params = resolveParams({ clip: opts.clip, smoothingAlpha: opts.smoothingAlpha }, n);
@@ -173,7 +179,16 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
     }
     const rewardSpec: RewardModelSpec | null = needsModel ? parseRewardModelSpec(opts.rewardModel ?? defaultModel) : null;
     const globalWarnings: Warning[] = [];
+    if (rowsWithoutReward > 0) {
+      globalWarnings.push({
+        code: 'MISSING_AT_RANDOM',
+        message: `Scored on the ${n} rows with a reward; ${rowsWithoutReward} of ${stored.metadata.rowCount} rows have none and were left out. Every estimate assumes ${MISSING_AT_RANDOM}.`,
+      });
+    }
     const contextDim = await contextDimOf(conn, version, opts.contextColumns);
+    const numPositions = has(version, 'position') ? await numPositionsOf(conn, version) : undefined;
+    let positionsP: Promise<Int32Array> | null = null;
+    const positions = (): Promise<Int32Array> => (positionsP ??= readPositions(conn, version));
 
     // Lazily loaded arrays (needed by JSON policies, fitted models, the bootstrap...).
     let dataP: Promise<BanditArrays> | null = null;
@@ -188,7 +203,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
       (opts.pushdown ?? 'auto') === 'auto' &&
       !needsRows(interval) &&
       hasPropensity &&
-      opts.policies.every((p) => typeof p.spec === 'string' && !p.spec.trim().toLowerCase().endsWith('.json')) &&
+      opts.policies.every((p) => typeof p.spec === 'string' && (!p.spec.trim().toLowerCase().endsWith('.json') || isFixedJson(p.spec))) &&
       (rewardSpec === null || rewardSpec.type === 'columns');
     progress(0, opts.policies.length, 'loading candidates');
     const candidates: Candidate[] = [];
@@ -199,6 +214,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
           log: version,
           numActions: k,
           contextDim,
+          ...(numPositions !== undefined ? { numPositions } : {}),
           fitRewardModel: async (kind) => fitRewardModel(await rewardData(), { kind, seed }),
           deferColumnChecks: maybePushdown,
           ...(opts.loadPolicyDir ? { loadPolicyDir: opts.loadPolicyDir } : {}),
@@ -333,7 +349,8 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
           if (d.contextDim === 0 && cand.policy.usesContext !== false) {
             globalWarnings.push({ code: 'NO_CONTEXT', message: `Candidate "${cand.name}" was scored without contexts (the log has none).` });
           }
-          targetProbs = cand.policy.actionProbs(d.contexts, d.n);
+          const atPositions = cand.policy.actionProbsAtPositions?.bind(cand.policy);
+          targetProbs = atPositions && numPositions !== undefined ? atPositions(d.contexts, await positions(), d.n) : cand.policy.actionProbs(d.contexts, d.n);
           checkProbabilityMatrix(targetProbs, d.n, k, `"${cand.name}"`);
         }
         const batch: BanditBatch = {
@@ -432,6 +449,11 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
       }),
       ...(hashes[c] ? { sha256: hashes[c] } : {}),
     }));
+    if (numPositions !== undefined) {
+      candidates.forEach((cand, c) => {
+        if (!isPositionAware(cand)) candidateResults[c]!.warnings.push(positionIgnoredWarning(cand.name, numPositions));
+      });
+    }
     const accuracy = candidateResults.every((c) => c.trueValue !== undefined)
       ? accuracyTable(candidateResults, estimators, loggingTrue ?? loggingValue, globalWarnings)
       : undefined;
@@ -446,7 +468,8 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         name: version.name,
         version: version.version,
         contentHash: version.metadata.contentHash,
-        rowCount: n,
+        rowCount: stored.metadata.rowCount,
+        ...(rowsWithoutReward > 0 ? { observedRewardsOnly: { rowsUsed: n, rowsWithoutReward, assumption: MISSING_AT_RANDOM } } : {}),
         numActions: k,
         ...(contextDim > 0 ? { contextDim } : {}),
         summary: logging.summary,
@@ -532,10 +555,51 @@ export function dedupe(ws: Warning[]): Warning[] {
   return ws.filter((w) => (seen.has(w.code + w.message) ? false : (seen.add(w.code + w.message), true)));
 }
 
+/**
+ * A log with positions and a candidate with one distribution per row and no
+ * position: the estimators read that distribution at whatever position each row
+ * was logged at (Open Bandit Pipeline's position-based evaluation reads the
+ * candidate's distribution at the logged position).
+ */
+function positionIgnoredWarning(name: string, positions: number): Warning {
+  return {
+    code: 'POSITION_IGNORED',
+    message:
+      `The log records ${positions} positions, but candidate "${name}" gives no position: its one distribution per row is used for every position, ` +
+      'so it is scored as a policy that ranks the same way at every slot (on the Open Bandit Dataset ignoring position moved IPS from 0.0045 to 0.0049). ' +
+      'To score it per position, give a probability table with a position column whose rows carry the distribution at the row\'s position, or {"type":"fixed","byPosition":[...]}.',
+  };
+}
+
+/** A JSON policy file of type "fixed" (a constant SQL candidate that the DuckDB scan can read); false when unreadable. */
+function isFixedJson(spec: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path.resolve(spec.trim()), 'utf8')) as { type?: unknown })?.type === 'fixed';
+  } catch {
+    return false;
+  }
+}
+
+/** max(position) + 1 of a log with a position column (positions are 0-based). */
+async function numPositionsOf(conn: DuckDBConnection, v: DatasetVersion): Promise<number> {
+  const row = await queryOne(conn, `SELECT max(position) AS m, min(position) AS lo, count(*) FILTER (WHERE position IS NULL) AS nulls FROM read_parquet('${v.glob.replaceAll("'", "''")}')`);
+  if (Number(row.nulls) > 0 || Number(row.lo) < 0) {
+    throw new OffpolicyError('E_POSITION', `The position column of ${v.ref} holds ${Number(row.nulls) > 0 ? `${row.nulls} NULL values` : `negative positions (smallest ${row.lo})`}; positions are 0-based slot numbers.`, {
+      hint: 'Re-ingest the log with every row\'s 0-based position (or without the position column).',
+    });
+  }
+  return Number(row.m) + 1;
+}
+
+/** The log's positions, ordered by row_id. */
+async function readPositions(conn: DuckDBConnection, v: DatasetVersion): Promise<Int32Array> {
+  return Int32Array.from(await readMatrix(conn, `read_parquet('${v.glob.replaceAll("'", "''")}') AS l`, ['l.position'], 'l.row_id'));
+}
+
 async function contextDimOf(conn: DuckDBConnection, v: DatasetVersion, contextColumns?: string[]): Promise<number> {
   if (contextColumns && contextColumns.length > 0) return contextColumns.length;
   if (!has(v, 'context')) return 0;
-  const row = await queryOne(conn, `SELECT max(len(context)) AS d FROM read_parquet('${v.glob.replaceAll("'", "''")}')`);
+  const row = await queryOne(conn, `SELECT max(len(context)) AS d FROM ${versionScan(v)}`);
   return Number(row.d ?? 0);
 }
 
@@ -551,7 +615,7 @@ async function checkPredictionColumns(conn: DuckDBConnection, v: DatasetVersion,
   const list = vecAsList(vec);
   const row = await queryOne(
     conn,
-    `SELECT count(*) FILTER (WHERE len(${list}) <> ${k}) AS width, count(*) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS bad, min(row_id) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS first FROM read_parquet('${v.glob.replaceAll("'", "''")}') AS l`,
+    `SELECT count(*) FILTER (WHERE len(${list}) <> ${k}) AS width, count(*) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS bad, min(row_id) FILTER (WHERE len(list_filter(${list}, lambda x: x IS NULL OR isnan(x) OR isinf(x))) > 0) AS first FROM ${versionScan(v)} AS l`,
   );
   if (Number(row.width) > 0) {
     throw new OffpolicyError('E_ACTION_SPACE', `The reward-prediction column(s) give a number of values other than K = ${k} on ${row.width} rows.`, {
@@ -573,7 +637,7 @@ async function loggingAndSummary(conn: DuckDBConnection, v: DatasetVersion, k: n
   // The logging policy's true value needs its full distribution and the ground truth (and is not reported when propensities are estimated).
   const truth = p && has(v, 'action_probs') && has(v, 'expected_reward') ? vecDot({ kind: 'list', expr: 'action_probs' }, { kind: 'list', expr: 'expected_reward' }, k) : undefined;
   const select = logSummarySelect({ reward: 'reward::DOUBLE', action: 'action', ...(p ? { propensity: 'propensity::DOUBLE' } : {}), rowId: 'row_id', ...(truth ? { truth } : {}) }, v.metadata.rowCount, k, shift);
-  const row = await queryOne(conn, `SELECT ${select.join(', ')} FROM read_parquet('${v.glob.replaceAll("'", "''")}')`);
+  const row = await queryOne(conn, `SELECT ${select.join(', ')} FROM ${versionScan(v)}`);
   return logSummaryFromGroups([row], k, shift);
 }
 

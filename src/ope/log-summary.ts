@@ -129,8 +129,8 @@ export function logSummaryFromGroups(rows: readonly Record<string, unknown>[], k
       for (const v of (row[`${PREFIX}psample`] as unknown[] | null) ?? []) sample.push(Number(v));
     }
   }
-  // Logging value: the mean reward over the n rows (NULL rewards count in n but not in the sums, as SQL sum does).
-  const sums: MergeableSums = { ...emptySums(), n, sumNum: s1 + shift * nr, sumNum2: s2 + 2 * shift * s1 + shift * shift * nr, sumDen: n, sumDen2: n, sumNumDen: s1 + shift * nr };
+  // Logging value: the mean of the observed rewards (a NULL reward is never a 0; evaluate refuses such logs or scores a view without them).
+  const sums: MergeableSums = { ...emptySums(), n: nr, sumNum: s1 + shift * nr, sumNum2: s2 + 2 * shift * s1 + shift * shift * nr, sumDen: nr, sumDen2: nr, sumNumDen: s1 + shift * nr };
   const summary: Record<string, number> = {};
   const put = (key: string, v: number | null): void => {
     if (v !== null && !Number.isNaN(v)) summary[key] = v;

@@ -5,7 +5,10 @@
  *   FILE.parquet | FILE.csv   a table of action probabilities keyed by row_id:
  *                             one DOUBLE[K] column, or p_0..p_{K-1}, or the
  *                             columns named by probColumns (--prob-columns);
- *                             joined to the log by row_id inside DuckDB
+ *                             joined to the log by row_id inside DuckDB. A
+ *                             `position` column (equal to the log's on every
+ *                             row) says the rows carry the distribution at
+ *                             the row's position: the candidate is position-aware
  *   column:NAME               a DOUBLE[K] column of the log (or column:c0,c1,...)
  *   FILE.json                 a JSON policy file (see json-policy.ts)
  *   DIR                       a trained policy directory (policy.json + weights,
@@ -22,11 +25,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dataError, OffpolicyError } from '../core/errors.js';
 import { ident, lit, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
+import { rowIdsLeftOut, versionScan } from '../datasets/load-bandit.js';
 import type { DatasetVersion } from '../datasets/workspace.js';
 import type { ContinuousPolicy, Policy, RewardModel } from '../core/contracts.js';
-import { buildJsonPolicy } from './json-policy.js';
+import { buildJsonPolicy, FixedByPositionPolicy, FixedPolicy } from './json-policy.js';
 import { PROB_SUM_TOLERANCE, RULE_RANGE, RULE_SUM, sqlSumBad } from './probabilities.js';
-import { DUCKDB_VECTORS, vecMin, vecRangeBad, vecSum, vecSumFast, vecWidthBad, type SqlVector, type VectorSql } from './sql-vector.js';
+import { byPositionVector, constantVector, DUCKDB_VECTORS, vecMin, vecRangeBad, vecSum, vecSumFast, vecWidthBad, type SqlVector, type VectorSql } from './sql-vector.js';
 
 export interface PolicyInput {
   /** Display name; defaults to the file or column name. */
@@ -45,6 +49,8 @@ export type Candidate =
       /** SQL relation joined to the log (alias c) by row_id; absent when the probabilities are log columns (alias l). */
       relation?: string;
       probs: SqlVector;
+      /** The table has a position column matching the log's: its rows are the distribution at each row's position. */
+      positionAware?: boolean;
     }
   | { type: 'policy'; name: string; source: string; policy: Policy };
 
@@ -53,6 +59,8 @@ export interface CandidateContext {
   log: DatasetVersion;
   numActions: number;
   contextDim: number;
+  /** Positions of the log (max position + 1), when it has a position column. */
+  numPositions?: number;
   fitRewardModel?: (kind: 'logistic' | 'ridge' | 'mlp') => Promise<RewardModel>;
   /**
    * Skip the separate validation scan of column candidates: the caller folds
@@ -76,6 +84,34 @@ function isJsonPolicyDir(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The name a candidate goes by: its NAME= part, else its columns (column:a,b ->
+ * a+b), else the file's name without its extension, or the directory's name; a
+ * trained policy's `policy/` folder goes by its run directory
+ * (runs/robot-iql/policy and runs/robot-iql are both robot-iql).
+ */
+export function candidateName(input: { name?: string; spec: unknown }): string {
+  if (input.name !== undefined) return input.name;
+  if (typeof input.spec !== 'string') return 'policy';
+  const spec = input.spec.trim();
+  if (spec.startsWith('column:')) return spec.slice('column:'.length).split(',').map((c) => c.trim()).filter(Boolean).join('+');
+  const file = path.resolve(spec);
+  const isDir = existsSync(file) && statSync(file).isDirectory();
+  if (!isDir) return path.basename(file).replace(/\.[^.]+$/, '');
+  return path.basename(file) === 'policy' ? path.basename(path.dirname(file)) : path.basename(file);
+}
+
+/** Refuses candidates that share a name (every kind: tables, columns, JSON, policy directories, trajectory candidates), naming each shared name. */
+export function checkCandidateNames(names: readonly string[]): void {
+  const counts = new Map<string, number>();
+  for (const n of names) counts.set(n, (counts.get(n) ?? 0) + 1);
+  const dups = [...counts].filter(([, c]) => c > 1);
+  if (dups.length === 0) return;
+  throw new OffpolicyError('E_POLICY_NAME', `Candidate names must differ, but ${dups.map(([n, c]) => `"${n}" names ${c} candidates`).join(', ')}.`, {
+    hint: 'Name them apart with --policy NAME=SPEC (library: the name of each policy); a trained policy is named after its run directory by default.',
+  });
 }
 
 /** Splits "name=SPEC" into its parts (a bare SPEC has no name). */
@@ -152,8 +188,8 @@ export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): 
   const k = ctx.numActions;
   if (typeof input.spec !== 'string') {
     const policy = input.spec;
-    checkPolicyFitsLog(policy, `Policy "${input.name ?? 'policy'}"`, ctx);
-    return { type: 'policy', name: input.name ?? 'policy', source: 'api:Policy', policy };
+    checkPolicyFitsLog(policy, `Policy "${candidateName(input)}"`, ctx);
+    return { type: 'policy', name: candidateName(input), source: 'api:Policy', policy };
   }
   const spec = input.spec.trim();
   if (spec.startsWith('column:')) {
@@ -164,7 +200,7 @@ export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): 
       .filter(Boolean);
     const where = `Dataset ${ctx.log.ref}`;
     const probs = pickProbColumns(ctx.log.metadata.columns, 'l', k, where, cols, new Set());
-    const cand: Candidate = { type: 'sql', name: input.name ?? cols.join('+'), source: spec, probs };
+    const cand: Candidate = { type: 'sql', name: candidateName(input), source: spec, probs };
     if (!ctx.deferColumnChecks) await checkSqlCandidate(ctx.conn, ctx.log, cand, k);
     return cand;
   }
@@ -174,9 +210,9 @@ export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): 
       hint: 'Give a .parquet/.csv probability table, a .json policy file, or column:NAME for a column of the log.',
     });
   }
-  const name = input.name ?? path.basename(file).replace(/\.[^.]+$/, '');
+  const name = candidateName(input);
   const learnedDir = statSync(file).isDirectory() && isJsonPolicyDir(file);
-  if (statSync(file).isDirectory() && !learnedDir) return loadPolicyDirCandidate(file, spec, input.name ?? path.basename(file), ctx);
+  if (statSync(file).isDirectory() && !learnedDir) return loadPolicyDirCandidate(file, spec, name, ctx);
   if (learnedDir || path.extname(file).toLowerCase() === '.json') {
     let parsed: unknown;
     try {
@@ -186,6 +222,13 @@ export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): 
     }
     const policy = await buildJsonPolicy(parsed, spec, ctx);
     const type = (parsed as { type?: string }).type ?? 'policy';
+    // Fixed distributions are SQL constants, so they run in the DuckDB scan like column candidates.
+    if (policy instanceof FixedPolicy) return { type: 'sql', name, source: `json:${type}:${spec}`, probs: constantVector(policy.probs) };
+    if (policy instanceof FixedByPositionPolicy) {
+      const k = policy.numActions;
+      const rows = Array.from({ length: policy.numPositions }, (_, pos) => policy.probs.subarray(pos * k, pos * k + k));
+      return { type: 'sql', name, source: `json:${type}:${spec}`, probs: byPositionVector(rows, 'l.position'), positionAware: true };
+    }
     return { type: 'policy', name, source: `json:${type}:${spec}`, policy };
   }
   const relation = tableRelation(file);
@@ -202,10 +245,34 @@ export async function loadCandidate(input: PolicyInput, ctx: CandidateContext): 
       hint: `Key each row by the log's row_id. Columns found: ${columns.map((c) => c.name).join(', ')}.`,
     });
   }
-  const probs = pickProbColumns(columns, 'c', k, `The probability table ${spec}`, input.probColumns, new Set(['row_id']));
-  const cand: Candidate = { type: 'sql', name, source: spec, relation, probs };
+  const probs = pickProbColumns(columns, 'c', k, `The probability table ${spec}`, input.probColumns, new Set(['row_id', 'position']));
+  const positionAware = columns.some((c) => c.name === 'position');
+  const cand: Candidate = { type: 'sql', name, source: spec, relation, probs, ...(positionAware ? { positionAware } : {}) };
   await checkSqlCandidate(ctx.conn, ctx.log, cand, k);
+  if (positionAware) await checkCandidatePositions(ctx.conn, ctx.log, cand);
   return cand;
+}
+
+/** True when the candidate gives each row the distribution at that row's position. */
+export function isPositionAware(cand: Candidate): boolean {
+  return cand.type === 'sql' ? cand.positionAware === true : typeof cand.policy.actionProbsAtPositions === 'function';
+}
+
+/** A table's position column must repeat the log's position on every row_id. */
+async function checkCandidatePositions(conn: DuckDBConnection, log: DatasetVersion, cand: Candidate & { type: 'sql' }): Promise<void> {
+  const who = `Candidate "${cand.name}" (${cand.source})`;
+  if (!log.metadata.columns.some((c) => c.name === 'position')) {
+    throw new OffpolicyError('E_POLICY_POSITION', `${who} has a position column, but the log ${log.ref} has none.`, {
+      hint: 'Drop the position column from the table, or evaluate on a log that records positions.',
+    });
+  }
+  const from = candidateFrom(log, cand);
+  const bad = 'l.position IS DISTINCT FROM c.position';
+  const r = await queryOne(conn, `SELECT count(*) FILTER (WHERE ${bad}) AS n FROM ${from}`);
+  if (Number(r.n) > 0) {
+    const ids = await firstRowIds(conn, from, bad, 'l.row_id');
+    throw dataError('E_POLICY_POSITION', "the table's position equals the log's position on the same row_id", Number(r.n), ids, `${who} must give each row the distribution at the position the row was logged at (positions as stored: 0-based for Open Bandit Dataset ingests). Row numbers here are row_id values.`);
+  }
 }
 
 /**
@@ -247,8 +314,12 @@ async function loadPolicyDirCandidate(dir: string, spec: string, name: string, c
 
 /** FROM clause joining the log (alias l) and, for table candidates, the table (alias c). */
 export function candidateFrom(log: DatasetVersion, cand: Candidate & { type: 'sql' }, join: 'INNER' | 'FULL OUTER' = 'INNER'): string {
-  const l = `read_parquet(${lit(log.glob)}) AS l`;
-  return cand.relation ? `${l} ${join} JOIN ${cand.relation} AS c ON l.row_id = c.row_id` : l;
+  const l = `${versionScan(log)} AS l`;
+  if (!cand.relation) return l;
+  // A view of the log (e.g. its rows with rewards) leaves rows out: the table's rows for them are not extra rows.
+  const leftOut = rowIdsLeftOut(log);
+  const rel = leftOut ? `(SELECT * FROM ${cand.relation} WHERE row_id NOT IN (${leftOut}))` : cand.relation;
+  return `${l} ${join} JOIN ${rel} AS c ON l.row_id = c.row_id`;
 }
 
 /**

@@ -11,10 +11,14 @@
  *       E softmax(W x + b + s |[x, 1]| eps), eps ~ N(0, I_K): S fixed draws from the seed (linear-gibbs.ts)
  *   {"type": "probit", "weights", "bias", "sigma": s, "nodes": m}
  *       P(argmax of theta [x, 1]) under theta ~ N([W b], s^2 I): m-node Gauss-Hermite (linear-gibbs.ts)
+ *   {"type": "fixed", "probs": [p_0, ..., p_{K-1}]}      the same distribution on every row
+ *   {"type": "fixed", "byPosition": [[...], ...]}        one distribution per position 0..P-1 of a log
+ *       with a `position` column (P = the log's max position + 1): row i gets byPosition[position_i]
  */
 import { OffpolicyError } from '../core/errors.js';
 import type { Policy, RewardModel } from '../core/contracts.js';
 import { softmaxRows } from '../util/softmax.js';
+import { PROB_SUM_TOLERANCE } from './probabilities.js';
 import { fixedMixedLogitNoise, linearClassProbs, type LinearParams, type MixedLogitNoise } from './linear-gibbs.js';
 
 export type JsonPolicySpec =
@@ -24,7 +28,9 @@ export type JsonPolicySpec =
   | { type: 'argmax'; weights: number[][]; bias?: number[] }
   | { type: 'reward-model'; model: 'logistic' | 'ridge' | 'mlp'; mode?: 'argmax' | 'softmax'; temperature?: number }
   | { type: 'mixed-logit'; weights: number[][]; bias?: number[]; sigma: number; samples: number; seed: number }
-  | { type: 'probit'; weights: number[][]; bias?: number[]; sigma: number; nodes?: number };
+  | { type: 'probit'; weights: number[][]; bias?: number[]; sigma: number; nodes?: number }
+  | { type: 'fixed'; probs: number[] }
+  | { type: 'fixed'; byPosition: number[][] };
 
 function specError(source: string, what: string, hint: string): OffpolicyError {
   return new OffpolicyError('E_POLICY_SPEC', `Policy file ${source}: ${what}`, { hint });
@@ -36,6 +42,96 @@ export class UniformPolicy implements Policy {
   actionProbs(_contexts: Float32Array, n: number): Float64Array {
     return new Float64Array(n * this.numActions).fill(1 / this.numActions);
   }
+}
+
+/** The same distribution on every row, whatever the context. */
+export class FixedPolicy implements Policy {
+  readonly usesContext = false;
+  readonly numActions: number;
+  constructor(readonly probs: Float64Array) {
+    this.numActions = probs.length;
+  }
+  actionProbs(_contexts: Float32Array, n: number): Float64Array {
+    const out = new Float64Array(n * this.numActions);
+    for (let i = 0; i < n; i++) out.set(this.probs, i * this.numActions);
+    return out;
+  }
+}
+
+/** One distribution per position (0-based), the same for every context. */
+export class FixedByPositionPolicy implements Policy {
+  readonly usesContext = false;
+  readonly numActions: number;
+  constructor(
+    /** P x K, row-major. */
+    readonly probs: Float64Array,
+    readonly numPositions: number,
+  ) {
+    this.numActions = probs.length / numPositions;
+  }
+  actionProbs(): Float64Array {
+    throw new OffpolicyError('E_POLICY_POSITION', `This fixed policy gives one distribution per position (${this.numPositions}), and the rows were given without positions.`, {
+      hint: 'Evaluate it on a log with a position column.',
+    });
+  }
+  actionProbsAtPositions(_contexts: Float32Array, positions: Int32Array, n: number): Float64Array {
+    const k = this.numActions;
+    const out = new Float64Array(n * k);
+    for (let i = 0; i < n; i++) {
+      const pos = positions[i]!;
+      out.set(this.probs.subarray(pos * k, pos * k + k), i * k);
+    }
+    return out;
+  }
+}
+
+/** A distribution given in a policy file: K finite non-negative numbers summing to 1. */
+function distribution(source: string, value: unknown, k: number, field: string): Float64Array {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'number')) {
+    throw specError(source, `"${field}" must be an array of K = ${k} probabilities, got ${JSON.stringify(value)?.slice(0, 80)}.`, 'Give one probability per action, in action order.');
+  }
+  if (value.length !== k) {
+    throw new OffpolicyError('E_ACTION_SPACE', `Policy file ${source}: "${field}" has ${value.length} probabilities, but the log's action space has K = ${k} actions.`, {
+      hint: 'Give one probability per action of the log, in action order.',
+    });
+  }
+  const p = Float64Array.from(value as number[]);
+  const bad = p.findIndex((v) => !(v >= 0) || !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new OffpolicyError('E_POLICY_PROBS', `Policy file ${source}: "${field}"[${bad}] = ${p[bad]} is not a probability (negative, NaN or infinite).`, {
+      hint: 'Every probability must be a finite number >= 0.',
+    });
+  }
+  const sum = p.reduce((a, b) => a + b, 0);
+  if (!(Math.abs(sum - 1) <= PROB_SUM_TOLERANCE)) {
+    throw new OffpolicyError('E_POLICY_PROBS', `Policy file ${source}: "${field}" sums to ${sum}, not 1 (tolerance ${PROB_SUM_TOLERANCE}).`, {
+      hint: 'Renormalize the probabilities so they sum to 1.',
+    });
+  }
+  return p;
+}
+
+function fixedPolicy(source: string, s: Record<string, unknown>, ctx: JsonPolicyContext): Policy {
+  const k = ctx.numActions;
+  if ((s.probs === undefined) === (s.byPosition === undefined)) {
+    throw specError(source, 'a fixed policy takes exactly one of "probs" (one distribution) and "byPosition" (one per position).', 'E.g. {"type": "fixed", "probs": [0.5, 0.5]}.');
+  }
+  if (s.probs !== undefined) return new FixedPolicy(distribution(source, s.probs, k, 'probs'));
+  const rows = s.byPosition;
+  if (!Array.isArray(rows) || rows.length === 0) throw specError(source, '"byPosition" must be a non-empty array of distributions, one per position.', 'E.g. "byPosition": [[0.7, 0.3], [0.4, 0.6]].');
+  if (ctx.numPositions === undefined) {
+    throw new OffpolicyError('E_POLICY_POSITION', `Policy file ${source}: "byPosition" gives one distribution per position, but the log has no position column.`, {
+      hint: 'Use "probs" for a log without positions, or ingest the position column.',
+    });
+  }
+  if (rows.length !== ctx.numPositions) {
+    throw new OffpolicyError('E_POLICY_POSITION', `Policy file ${source}: "byPosition" has ${rows.length} distributions, but the log has ${ctx.numPositions} positions (0..${ctx.numPositions - 1}).`, {
+      hint: 'Give one distribution per position of the log, top position first.',
+    });
+  }
+  const out = new Float64Array(rows.length * k);
+  rows.forEach((r, pos) => out.set(distribution(source, r, k, `byPosition[${pos}]`), pos * k));
+  return new FixedByPositionPolicy(out, rows.length);
 }
 
 /** Scores W x + b for every row (K x d weights). */
@@ -173,6 +269,8 @@ function vector(source: string, value: unknown, k: number, field: string): Float
 export interface JsonPolicyContext {
   numActions: number;
   contextDim: number;
+  /** Positions of the log (max position + 1), when it has a position column. */
+  numPositions?: number;
   /** Fits a reward model on the log, for {"type": "reward-model"}. */
   fitRewardModel?: (kind: 'logistic' | 'ridge' | 'mlp') => Promise<RewardModel>;
 }
@@ -220,6 +318,8 @@ export async function buildJsonPolicy(spec: unknown, source: string, ctx: JsonPo
       const expectation = s.type === 'mixed-logit' ? { samples: int('samples', 1, 100000), seed: int('seed', 0, 2 ** 32 - 1) } : { nodes: int('nodes', 1, 200, 20) };
       return new LinearGibbsPolicy(k, d, s.type, params, expectation);
     }
+    case 'fixed':
+      return fixedPolicy(source, s, ctx);
     case 'reward-model': {
       const model = s.model;
       if (model !== 'logistic' && model !== 'ridge' && model !== 'mlp') throw specError(source, `"model" must be "logistic", "ridge" or "mlp", got ${JSON.stringify(model)}.`, 'Pick one of the three.');
@@ -233,7 +333,7 @@ export async function buildJsonPolicy(spec: unknown, source: string, ctx: JsonPo
       throw specError(
         source,
         `unknown policy type ${JSON.stringify(s.type)}.`,
-        'Use "uniform", "epsilon-greedy", "softmax", "argmax", "mixed-logit", "probit" or "reward-model".',
+        'Use "uniform", "fixed", "epsilon-greedy", "softmax", "argmax", "mixed-logit", "probit" or "reward-model".',
       );
   }
 }

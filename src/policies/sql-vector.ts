@@ -118,3 +118,19 @@ export function vecRangeBad(v: SqlVector, d: VectorSql = DUCKDB_VECTORS): string
 export function vecWidthBad(v: SqlVector, k: number, d: VectorSql = DUCKDB_VECTORS): string | null {
   return v.kind === 'list' ? `(${v.expr} IS NULL OR ${d.listLen(v.expr)} <> ${k})` : null;
 }
+
+/** A number as an SQL DOUBLE (parsed as a double, so the value is the JS number's). */
+function sqlDouble(x: number): string {
+  return `CAST('${String(x)}' AS DOUBLE)`;
+}
+
+/** The same K values on every row (a fixed candidate distribution). */
+export function constantVector(values: ArrayLike<number>): SqlVector {
+  return { kind: 'scalars', exprs: Array.from(values, sqlDouble) };
+}
+
+/** Row-dependent on a 0-based position: entry a is rows[position][a] (NULL for positions past the table). */
+export function byPositionVector(rows: ArrayLike<number>[], positionExpr: string): SqlVector {
+  const k = rows[0]!.length;
+  return { kind: 'scalars', exprs: Array.from({ length: k }, (_, a) => `CASE ${positionExpr} ${rows.map((r, pos) => `WHEN ${pos} THEN ${sqlDouble(r[a]!)}`).join(' ')} END`) };
+}

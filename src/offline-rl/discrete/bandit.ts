@@ -70,5 +70,5 @@ export async function loadBanditTrainingArrays(conn: DuckDBConnection, version: 
       hint: `Name its feature columns with --context-columns (columns found: ${names.join(', ')}).`,
     });
   }
-  return banditLogToTrajectoryArrays(await loadBanditArrays(conn, version, opts));
+  return banditLogToTrajectoryArrays(await loadBanditArrays(conn, version, { nullRewardsFix: 'Train on the rows with rewards with --where "reward IS NOT NULL" (library: where), which assumes rewards are missing at random', ...opts }));
 }

@@ -5,6 +5,7 @@
  * (the continuous ones). loadDiscretePolicyDir is the form the OPE candidate
  * loader takes (a bandit log needs a policy over its K actions).
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OffpolicyError } from '../../core/errors.js';
@@ -13,14 +14,23 @@ import { categoricalFromJson, type CategoricalMlpPolicy, type CategoricalPolicyJ
 
 export type LoadedPolicy = CategoricalMlpPolicy | MlpPolicy;
 
-/** Reads and checks `dir`/policy.json (E_POLICY_NOT_FOUND, E_POLICY_FORMAT). */
+/**
+ * The policy directory `dir` names: itself when it holds policy.json, else the
+ * policy/ folder of a training run directory (train --out DIR writes DIR/policy).
+ */
+export function resolvePolicyDir(dir: string): string {
+  if (!existsSync(join(dir, 'policy.json')) && existsSync(join(dir, 'policy', 'policy.json'))) return join(dir, 'policy');
+  return dir;
+}
+
+/** Reads and checks `dir`/policy.json (E_POLICY_NOT_FOUND, E_POLICY_FORMAT); `dir` may be a run directory (resolvePolicyDir). */
 export async function readPolicyJson(dir: string): Promise<Record<string, unknown>> {
-  const file = join(dir, 'policy.json');
+  const file = join(resolvePolicyDir(dir), 'policy.json');
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    throw new OffpolicyError('E_POLICY_NOT_FOUND', `No policy.json in ${dir}.`, { hint: 'Pass the directory a training run exported its policy to (<out>/policy).' });
+    throw new OffpolicyError('E_POLICY_NOT_FOUND', `No policy.json in ${dir}.`, { hint: `Nor in ${join(dir, 'policy')}: pass a training run directory (train --out DIR) or the policy/ folder inside it.` });
   }
   let j: unknown;
   try {
@@ -38,7 +48,8 @@ export async function readPolicyJson(dir: string): Promise<Record<string, unknow
 }
 
 /** Loads whichever kind of policy `dir` holds. */
-export async function loadPolicyDir(dir: string): Promise<LoadedPolicy> {
+export async function loadPolicyDir(runOrPolicyDir: string): Promise<LoadedPolicy> {
+  const dir = resolvePolicyDir(runOrPolicyDir);
   const j = await readPolicyJson(dir);
   if (j.kind === 'categorical') return categoricalFromJson(j as unknown as CategoricalPolicyJson, dir);
   if (j.kind === 'deterministic' || j.kind === 'gaussian') return loadPolicy(dir);

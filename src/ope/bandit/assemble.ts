@@ -16,8 +16,8 @@ import { biasedByDesign, DEFAULT_CLIP, getEstimator, termRange } from '../estima
 import type { EstimatorId, ResolvedParams } from '../estimators/types.js';
 import { bernsteinInterval } from '../intervals/bernstein.js';
 import { hoeffdingInterval } from '../intervals/hoeffding.js';
-import { clipToRange } from '../intervals/common.js';
 import { needsRows, type RowIntervalMethod } from '../intervals/row-methods.js';
+import { clipToRange } from '../intervals/common.js';
 import { tInterval } from '../intervals/t.js';
 import { sumsStdError, sumsValue, type MergeableSums } from '../sums.js';
 import type { CandidateResult, Certificate, CertificateKind, Estimate, Interval, IntervalMethod, Warning } from '../../core/evaluation-result.js';

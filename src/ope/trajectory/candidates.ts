@@ -20,6 +20,7 @@ import { readColumns } from '../../datasets/columns.js';
 import { lit, queryRows, type DuckDBConnection } from '../../datasets/duckdb.js';
 import type { Space } from '../../datasets/metadata.js';
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
+import { candidateName } from '../../policies/candidates.js';
 import { buildJsonPolicy } from '../../policies/json-policy.js';
 import type { ContinuousPolicy, Policy } from '../../core/contracts.js';
 import { actionBox, BANDWIDTH_RULE, checkBandwidth, defaultBandwidth, kernelLogDensity, type ActionBox } from './kernel.js';
@@ -144,7 +145,7 @@ export function policyCandidate(p: Policy | ContinuousPolicy, name: string, sour
 
 /** Loads one candidate from a policy object or a spec string. */
 export async function loadTrajectoryCandidate(input: TrajectoryCandidateInput, ctx: TrajectoryCandidateContext): Promise<ResolvedCandidate> {
-  if (typeof input.spec !== 'string') return policyCandidate(input.spec, input.name ?? 'policy', 'api:Policy', ctx);
+  if (typeof input.spec !== 'string') return policyCandidate(input.spec, candidateName(input), 'api:Policy', ctx);
   const spec = input.spec.trim();
   const file = path.resolve(spec);
   if (!existsSync(file)) {
@@ -152,7 +153,6 @@ export async function loadTrajectoryCandidate(input: TrajectoryCandidateInput, c
       hint: 'Give a trained policy directory, a .json policy file, or a .parquet / .csv table keyed by (episode_id, step).',
     });
   }
-  const base = path.basename(file).replace(/\.[^.]+$/, '');
   if (statSync(file).isDirectory()) {
     if (!ctx.loadPolicyDir) {
       throw new OffpolicyError('E_POLICY_SPEC', `Policy ${spec} is a directory, and this caller gave no loader for trained policy directories.`, {
@@ -160,7 +160,7 @@ export async function loadTrajectoryCandidate(input: TrajectoryCandidateInput, c
       });
     }
     const p = await ctx.loadPolicyDir(file);
-    return policyCandidate(p, input.name ?? path.basename(file), `dir:${spec}`, ctx);
+    return policyCandidate(p, candidateName(input), `dir:${spec}`, ctx);
   }
   const ext = path.extname(file).toLowerCase();
   if (ext === '.json') {
@@ -176,9 +176,9 @@ export async function loadTrajectoryCandidate(input: TrajectoryCandidateInput, c
       throw new OffpolicyError('E_POLICY_SPEC', `Policy file ${spec} is not valid JSON: ${(e as Error).message}`, { hint: 'Fix the JSON syntax.' });
     }
     const p = await buildJsonPolicy(parsed, spec, { numActions: ctx.steps.discreteActions, contextDim: ctx.steps.obsDim });
-    return policyCandidate(p, input.name ?? base, `json:${(parsed as { type?: string }).type ?? 'policy'}:${spec}`, ctx);
+    return policyCandidate(p, candidateName(input), `json:${(parsed as { type?: string }).type ?? 'policy'}:${spec}`, ctx);
   }
-  if (ext === '.parquet' || ext === '.csv') return tableCandidate(file, spec, input.name ?? base, ctx);
+  if (ext === '.parquet' || ext === '.csv') return tableCandidate(file, spec, candidateName(input), ctx);
   throw new OffpolicyError('E_POLICY_SPEC', `Cannot tell what kind of policy "${spec}" is from its extension "${ext}".`, {
     hint: 'Give a trained policy directory, a .json policy file, or a .parquet / .csv table keyed by (episode_id, step).',
   });

@@ -11,6 +11,7 @@ import type { DatasetVersion, Workspace } from '../../datasets/workspace.js';
 import type { Interval, Warning } from '../../core/evaluation-result.js';
 import { tInterval } from '../intervals/t.js';
 import { sumsFromTerms } from '../sums.js';
+import { candidateName, checkCandidateNames } from '../../policies/candidates.js';
 import { loadTrajectoryCandidate, type ResolvedCandidate, type TrajectoryCandidateInput, type TrajectoryPolicyDirLoader } from './candidates.js';
 import { DEFAULT_GAMMA, discountedReturns, trajectoryOpeData, type TrajectoryOpeData } from './data.js';
 import type { ActionBox } from './kernel.js';
@@ -76,6 +77,7 @@ export async function evaluateTrajectoryArrays(
   const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
   const d = trajectoryOpeData(a, gamma, { requireBehaviorLogprob: ids.some((id) => getTrajectoryEstimator(id).needsWeights) });
   const behaviour = behaviourValue(d, opts.alpha ?? 0.05);
+  checkCandidateNames(opts.candidates.map(candidateName));
   const candidates: TrajectoryCandidateResult[] = [];
   const total = opts.candidates.length;
   for (let j = 0; j < total; j++) {
