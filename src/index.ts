@@ -60,7 +60,8 @@ export { relativeError, squaredError, spearman, regretAtK, sharpeRatioAtK, accur
 export { evaluate, writeEvaluation, type EvaluateOptions } from './ope/evaluate.js';
 export { evaluateClickhouse, type ClickhouseEvaluateOptions } from './ope/evaluate-clickhouse.js';
 export { estimateScorer, type EstimateScorer } from './ope/scorer.js';
-export { loadBanditArrays, loadBanditRef, type BanditArrays, type LoadBanditOptions } from './datasets/load-bandit.js';
+export { loadBanditArrays, loadBanditRef, readContexts, type BanditArrays, type LoadBanditOptions } from './datasets/load-bandit.js';
+export { resolveFeatures, actionFeaturesOf, describeFeatures, featureNames, fitLevels, DEFAULT_MAX_LEVELS, type ContextOptions, type ActionFeatures } from './datasets/features.js';
 export { type BanditPlan, type CandidateSums, countsRewardsOutside } from './ope/bandit/plan.js';
 export { assembleCandidate, admitted, sumsInterval, certificateTau, deficiencyOf, IPS_FAMILY, VERDICT_PREFERENCE, type AssembleContext } from './ope/bandit/assemble.js';
 export { memoryCandidateSums } from './ope/bandit/backend-memory.js';

@@ -221,7 +221,9 @@ describe('describe', () => {
     });
     const d = (await describeDataset(ws, 'named')) as BanditDescription;
     expect(d.featureColumns).toEqual(['age', 'income']);
-    expect(d.contextDim).toBe(2);
+    // Named columns are not the context until named (evaluate agrees: --context-columns age,income).
+    expect(d.contextDim).toBe(0);
+    expect(d.context).toBe('none');
     expect(d.propensity).toBeNull();
     expect(d.actions.every((a) => a.propensityMin === null)).toBe(true);
     expect(formatDescription(d)).toMatch(/propensity\s+absent/);

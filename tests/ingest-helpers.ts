@@ -41,3 +41,10 @@ export async function byteSnapshot(root: string): Promise<string[]> {
   await walk(root);
   return out.sort();
 }
+
+/** An OBD-like CSV: pandas index first (empty header), then 10 more columns, so DuckDB names the index column00. */
+export function obdLikeCsv(rows: { item: number; pos: number; click: number; p: number; u: string; aff: number[] }[]): string {
+  const header = ',timestamp,item_id,position,click,propensity_score,user_feature_0,user-item_affinity_0,user-item_affinity_1,user-item_affinity_2,user-item_affinity_3';
+  const lines = rows.map((r, i) => `${i},2019-11-24 00:00:${String(10 + i).padStart(2, '0')}.000000+00:00,${r.item},${r.pos},${r.click},${r.p},${r.u},${r.aff.join(',')}`);
+  return [header, ...lines].join('\n') + '\n';
+}

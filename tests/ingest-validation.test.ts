@@ -168,7 +168,13 @@ describe('bandit validation: each rule names itself, the count and the first row
 
   it('E_MISSING_COLUMN names the columns found and the --map flag that fixes it', async () => {
     const src = await file('m.csv', 'click,pscore,item_id\n1,0.5,0\n');
-    await expectFailure(src, {}, 'E_MISSING_COLUMN', 'Required column "action" of a bandit dataset is missing; found: click, pscore, item_id; pass --map action=item_id.');
+    // Every missing column at once, each with its --map fix.
+    await expectFailure(
+      src,
+      {},
+      'E_MISSING_COLUMN',
+      '2 required columns of a bandit dataset are missing: "action" (pass --map action=item_id), "reward" (pass --map reward=click); found: click, pscore, item_id.',
+    );
     await expectFailure(
       src,
       { map: { action: 'item_id' } },
@@ -179,10 +185,22 @@ describe('bandit validation: each rule names itself, the count and the first row
       src,
       { map: { action: 'item_id', reward: 'clicks' } },
       'E_MISSING_COLUMN',
-      '--map reward=clicks names column "clicks", which the input does not have; found: click, pscore, item_id. Check the spelling (column names are case-sensitive).',
+      '--map reward=clicks names column "clicks", which the input does not have; found: click, pscore, item_id. Check the spelling (column names are case-sensitive; a dotted path like user.features reads a field of a struct column).',
+    );
+    // A bad --map and a missing column in the same error.
+    await expectFailure(
+      src,
+      { map: { reward: 'clicks' } },
+      'E_MISSING_COLUMN',
+      'Required column "action" of a bandit dataset is missing; found: click, pscore, item_id; pass --map action=item_id. --map reward=clicks names column "clicks", which the input does not have. Check the spelling (column names are case-sensitive; a dotted path like user.features reads a field of a struct column).',
     );
     const t = await file('t.csv', 'episode_id,step,obs_0,act_0,reward\n0,0,1,1,0\n');
-    await expectFailure(t, {}, 'E_MISSING_COLUMN', 'Required column "terminated" of a trajectory dataset is missing; found: episode_id, step, obs_0, act_0, reward; pass --map terminated=COLUMN naming the column that holds it.');
+    await expectFailure(
+      t,
+      {},
+      'E_MISSING_COLUMN',
+      '2 required columns of a trajectory dataset are missing: "terminated" (pass --map terminated=COLUMN naming the column that holds it), "truncated" (pass --map truncated=COLUMN naming the column that holds it); found: episode_id, step, obs_0, act_0, reward.',
+    );
   });
 
   it('numbered columns with a gap: an error for the vector that needs them, plain features otherwise', async () => {

@@ -37,6 +37,9 @@ export function registerEvaluate(program: Command): void {
     .option('--folds <k>', 'cross-fitting folds for fitted reward models', '1')
     .option('--reward-range <min,max>', 'reward bounds for Hoeffding, Bernstein, betting, empirical likelihood and certificates (default: observed)')
     .option('--context-columns <cols>', 'named feature columns to use as the context')
+    .option('--categorical <cols>', 'columns to one-hot encode (added to the context; text columns detected at ingest are encoded when named)')
+    .option('--max-levels <n>', 'levels kept per categorical column; the rest share "other"', '32')
+    .option('--no-item-features', 'do not join the log\'s item table (e.g. OBD item_context.csv) into fitted reward models')
     .option('--verdict-source <id>', 'estimator or certificate whose lower bound decides the verdict')
     .option('--allow-deficient', 'compute importance-weighted estimates even where the candidate leaves the logger\'s support')
     .option('--strict', 'compare against the upper end of the logging policy\'s interval')
@@ -137,6 +140,9 @@ export function registerEvaluate(program: Command): void {
         folds: num('--folds', String(o.folds)),
         ...(range ? { rewardRange: range } : {}),
         ...(o.contextColumns !== undefined ? { contextColumns: list(String(o.contextColumns)) } : {}),
+        ...(o.categorical !== undefined ? { categorical: list(String(o.categorical)) } : {}),
+        maxLevels: num('--max-levels', String(o.maxLevels)),
+        ...(o.itemFeatures === false ? { itemFeatures: false } : {}),
         ...(o.verdictSource !== undefined ? { verdictSource: String(o.verdictSource) } : {}),
         allowDeficient: Boolean(o.allowDeficient),
         strict: Boolean(o.strict),
@@ -163,6 +169,8 @@ export function registerEvaluate(program: Command): void {
       }
       assertFiniteEstimates(result.candidates.flatMap((c) => c.estimates.map((e) => ({ label: `${c.name} ${e.estimator}`, value: e.value }))));
       const file = await writeEvaluation(result, String(o.out));
+      process.stdout.write(`context: ${result.dataset.context ?? 'none'}\n`);
+      if (result.settings.rewardModelInputs) process.stdout.write(`reward model: ${result.settings.rewardModelInputs}\n`);
       process.stdout.write(banditTable(result) + '\n');
       process.stdout.write(`\nResults written to ${file}\n`);
     });

@@ -30,13 +30,16 @@ export function registerLearn(program: Command): void {
     .option('--holdout <share>', 'rows held out to certify a softmax policy', '0.25')
     .option('--context-columns <cols>', 'named feature columns to use as the context')
     .option('--observed-rewards-only', 'learn from the rows with a reward only (a log with NULL rewards is refused otherwise); assumes rewards are missing at random')
+    .option('--categorical <cols>', 'columns to one-hot encode (added to the context; stored with the policy)')
+    .option('--max-levels <n>', 'levels kept per categorical column; the rest share "other"', '32')
     .option('--force', 'replace a non-empty --out directory')
     .requiredOption('--out <dir>', 'policy directory to write (policy.json, certificate.json, metrics.jsonl)')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const [{ learnPolicy, priorFromJsonPolicy, writeLearnedPolicy }, { loadBanditRef, MISSING_AT_RANDOM }] = await Promise.all([import('../learning/index.js'), import('../datasets/load-bandit.js')]);
       const ws = await openWorkspace(cmd);
       const contextColumns = o.contextColumns === undefined ? undefined : String(o.contextColumns).split(',').map((c) => c.trim()).filter(Boolean);
-      const data = await loadBanditRef(ws, String(o.data), { ...(contextColumns ? { contextColumns } : {}), observedRewardsOnly: Boolean(o.observedRewardsOnly) });
+      const categorical = o.categorical === undefined ? undefined : String(o.categorical).split(',').map((c) => c.trim()).filter(Boolean);
+      const data = await loadBanditRef(ws, String(o.data), { ...(contextColumns ? { contextColumns } : {}), ...(categorical ? { categorical } : {}), maxLevels: num('--max-levels', String(o.maxLevels)), observedRewardsOnly: Boolean(o.observedRewardsOnly) });
       const range = o.rewardRange !== undefined ? rewardRangeFlag(String(o.rewardRange)) : undefined;
       let prior: LearnOptions['prior'];
       if (o.prior !== undefined) {

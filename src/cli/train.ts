@@ -71,6 +71,9 @@ export function registerTrain(program: Command): void {
     .option('--seed <seed>', 'random seed', '0')
     .option('--env <id>', 'evaluation environment (default: the dataset\'s env_id)')
     .option('--where <sql>', 'train on the rows matching this SQL condition')
+    .option('--context-columns <cols>', 'bandit logs: named feature columns to use as the context')
+    .option('--categorical <cols>', 'bandit logs: columns to one-hot encode (added to the context; stored with the policy)')
+    .option('--max-levels <n>', 'bandit logs: levels kept per categorical column; the rest share "other" (default 32)')
     .option('--eval-every <n>', 'evaluate every n steps (0: only at the end)', '5000')
     .option('--eval-episodes <k>', 'episodes per evaluation (0: no evaluation)', '10')
     .option('--eval-seed <s>', 'seed of the evaluation episodes', '0')
@@ -112,6 +115,15 @@ export function registerTrain(program: Command): void {
         seed: num('--seed', String(o.seed)),
         ...(o.env !== undefined ? { env: String(o.env) } : {}),
         ...(o.where !== undefined ? { where: String(o.where) } : {}),
+        ...(o.contextColumns !== undefined || o.categorical !== undefined || o.maxLevels !== undefined
+          ? {
+              context: {
+                ...(o.contextColumns !== undefined ? { contextColumns: String(o.contextColumns).split(',').map((c) => c.trim()).filter(Boolean) } : {}),
+                ...(o.categorical !== undefined ? { categorical: String(o.categorical).split(',').map((c) => c.trim()).filter(Boolean) } : {}),
+                ...(o.maxLevels !== undefined ? { maxLevels: num('--max-levels', String(o.maxLevels)) } : {}),
+              },
+            }
+          : {}),
         ...(o.resume ? { resume: true } : {}),
         ...(o.force ? { force: true } : {}),
         ...(o.hidden !== undefined ? { hidden: numberList('--hidden', String(o.hidden), '256,256') } : {}),

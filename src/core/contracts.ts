@@ -21,6 +21,31 @@ export interface Policy {
    * Evaluation calls this instead of actionProbs when the log has positions.
    */
   actionProbsAtPositions?(contexts: Float32Array, positions: Int32Array, n: number): Float64Array;
+  /**
+   * How the policy's context is built from a log's columns (fitted on the log it
+   * was trained on: columns, one-hot levels). When present, an evaluator builds
+   * the contexts it passes to actionProbs with this spec rather than its own.
+   */
+  readonly features?: FeatureSpec;
+}
+
+/** One input column of a context: a number, or a categorical column one-hot encoded on fitted levels (+ an "other" bucket). */
+export type FeatureColumn = { name: string; kind: 'numeric' } | { name: string; kind: 'categorical'; levels: string[] };
+
+/**
+ * How a bandit log's rows become context vectors: the `context` FLOAT[] column
+ * (width `vectorWidth`) when used, then `columns` in order, a categorical column
+ * giving one entry per level and a last "other" entry (unseen levels and NULL).
+ * Plain JSON, stored with learned policies so they apply to new data.
+ */
+export interface FeatureSpec {
+  /** Width of the leading `context` vector (0: not used). */
+  vectorWidth: number;
+  columns: FeatureColumn[];
+  /** The cap on levels per categorical column it was fitted with. */
+  maxLevels: number;
+  /** Total width d. */
+  width: number;
 }
 
 /** A continuous-action policy (offline-RL learners export these). */
@@ -42,6 +67,12 @@ export interface RewardData {
   contexts: Float32Array;
   actions: Int32Array;
   rewards: Float64Array;
+  /**
+   * Features of each action (K x m, row-major; e.g. an item catalogue joined by
+   * action): joint models then read [x, one-hot(a), z_a], so what they learn about
+   * a feature carries over between actions that share it.
+   */
+  actionFeatures?: { width: number; values: Float32Array };
 }
 
 /** What every reward model gives: q(x, a) for every action (the horizon-1 Q function of a bandit). */

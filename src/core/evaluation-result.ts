@@ -178,6 +178,8 @@ export interface BanditEvaluationResult {
     observedRewardsOnly?: { rowsUsed: number; rowsWithoutReward: number; assumption: string };
     numActions: number;
     contextDim?: number;
+    /** What the context is, in words ("none", "the context vector (5): 5 features", "one-hot city (3 levels + other): 4 features"). */
+    context?: string;
     /** Summary numbers for the report (reward mean, propensity min, ...). */
     summary: Record<string, number>;
     /** How the version was made (its metadata's lineage): the report rebuilds the ingest command from it. */
@@ -197,6 +199,8 @@ export interface BanditEvaluationResult {
     /** Hash buckets of the Poisson bootstrap (interval 'poisson-bootstrap'). */
     bootstrapBuckets?: number;
     rewardModel?: string;
+    /** What the fitted reward model reads, in words (e.g. "logistic on [action one-hot]; the log gives it no context, ..."). */
+    rewardModelInputs?: string;
     clip?: number;
     strict: boolean;
     /** Bounds of the reward used by Hoeffding, Bernstein and the certificates. */

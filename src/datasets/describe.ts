@@ -19,6 +19,7 @@ import { OffpolicyError } from '../core/errors.js';
 import { formatTable, type Cell } from '../util/text-table.js';
 import { ident, lit, openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from './duckdb.js';
 import { normalizedScore, type DatasetMetadata } from './metadata.js';
+import { describeFeatures, detectedCategorical, resolveFeatures } from './features.js';
 import { BANDIT_COLUMNS, CORRUPTED_BITS } from './schema.js';
 import { quantileRanks, resolveFromBins } from '../util/binned-order-statistics.js';
 import type { DamagedVersion, DatasetVersion, Workspace } from './workspace.js';
@@ -53,10 +54,14 @@ export interface BanditDescription {
   ref: string;
   contentHash: string;
   rows: number;
-  /** Length of the `context` vector, or the number of named feature columns. */
+  /** Width of the context evaluate uses by default (the `context` vector; 0 when the log has none): the same answer evaluate gives. */
   contextDim: number;
-  /** Named feature columns when the log has no `context` vector. */
+  /** That context in words (datasets/features.ts describeFeatures). */
+  context: string;
+  /** Named columns beyond the canonical ones: not in the default context; evaluate and learn use them when named (--context-columns). */
   featureColumns: string[];
+  /** Those of them ingest detected as categorical (one-hot encoded when named). */
+  categoricalColumns: string[];
   actions: BanditActionRow[];
   reward: SummaryStats & { nulls: number };
   propensity: { min: number; q01: number; q05: number; q25: number; q50: number; max: number } | null;
@@ -314,22 +319,19 @@ async function describeBandit(conn: DuckDBConnection, version: DatasetVersion, s
   const pq = hasProp ? await exactQuantiles(conn, scan, 'propensity', [0.01, 0.05, 0.25, 0.5]) : null;
   const total = mergeMoments(perAction);
   const n = Number(total.n);
-  let contextDim = 0;
-  let featureColumns: string[] = [];
-  if (hasColumn(m, 'context')) {
-    contextDim = await vectorWidth(conn, scan, 'context');
-  } else {
-    const canonical = new Set(BANDIT_COLUMNS.map((c) => c.name));
-    featureColumns = m.columns.map((c) => c.name).filter((c) => !canonical.has(c));
-    contextDim = featureColumns.length;
-  }
+  const features = await resolveFeatures(conn, version, {}, scan);
+  const canonical = new Set([...BANDIT_COLUMNS.map((c) => c.name), 'expected_reward']);
+  const featureColumns = m.columns.map((c) => c.name).filter((c) => !canonical.has(c));
+  const categorical = new Set(detectedCategorical(version));
   return {
     kind: 'bandit',
     ref: version.ref,
     contentHash: m.contentHash,
     rows: n,
-    contextDim,
+    contextDim: features.width,
+    context: describeFeatures(features),
     featureColumns,
+    categoricalColumns: featureColumns.filter((c) => categorical.has(c)),
     actions: perAction.map((r) => ({
       action: Number(r.action),
       count: Number(r.n),
@@ -553,6 +555,10 @@ export function formatDescription(d: DatasetDescription): string {
         ['rows', d.rows],
         ['actions', d.actions.length],
         ['context dim', d.contextDim],
+        ['context', d.context],
+        ...(d.featureColumns.length
+          ? ([['other columns (--context-columns)', `${d.featureColumns.length}${d.categoricalColumns.length ? ` (${d.categoricalColumns.length} categorical)` : ''}: ${d.featureColumns.slice(0, 8).join(', ')}${d.featureColumns.length > 8 ? ', ...' : ''}`]] as [string, Cell][])
+          : []),
         ['reward mean', d.reward.mean],
         ['reward std', d.reward.std],
         ['reward min', d.reward.min],

@@ -8,6 +8,7 @@
 import { MAX_ROWS_IN_MESSAGE, OffpolicyError } from '../core/errors.js';
 import { readColumns } from './columns.js';
 import { ident, lit, openMemoryConnection, queryOne, type DuckDBConnection } from './duckdb.js';
+import { featureSql, resolveFeatures, type ContextOptions, type FeatureSpec } from './features.js';
 import type { DatasetVersion, Workspace } from './workspace.js';
 
 /** A bandit log as typed arrays, row i being the i-th row by row_id (all row-major). */
@@ -29,11 +30,12 @@ export interface BanditArrays {
   actionProbs: Float64Array | null;
   /** n x K expected rewards q*(x_i, a) (synthetic data with ground truth). */
   expectedRewards: Float64Array | null;
+  /** How the contexts were built from the log's columns (./features.ts), when loaded from a stored log. */
+  features?: FeatureSpec;
 }
 
-export interface LoadBanditOptions {
-  /** Named scalar feature columns to use as the context instead of the `context` list column. */
-  contextColumns?: string[];
+/** contextColumns / categorical / maxLevels / features say what the context is (./features.ts). */
+export interface LoadBanditOptions extends ContextOptions {
   /** SQL condition over the stored columns (e.g. "row_id % 2 = 0"). */
   where?: string;
   /**
@@ -185,21 +187,8 @@ export async function loadBanditArrays(conn: DuckDBConnection, version: DatasetV
   const cond = [opts.where, missing.count > 0 ? OBSERVED_REWARD : undefined].filter((c): c is string => c !== undefined).map((c) => `(${c})`);
   const where = cond.length > 0 ? ` WHERE ${cond.join(' AND ')}` : '';
   const numActions = await numActionsOf(conn, version);
-  let contextDim = 0;
-  let contextExpr = 'NULL';
-  if (opts.contextColumns && opts.contextColumns.length > 0) {
-    const missing = opts.contextColumns.filter((c) => !has(c));
-    if (missing.length > 0) {
-      throw new OffpolicyError('E_MISSING_COLUMN', `Context column(s) ${missing.join(', ')} are not in ${version.ref}.`, {
-        hint: `Columns found: ${version.metadata.columns.map((c) => c.name).join(', ')}.`,
-      });
-    }
-    contextDim = opts.contextColumns.length;
-    contextExpr = `[${opts.contextColumns.map((c) => `${ident(c)}::FLOAT`).join(', ')}]`;
-  } else if (has('context')) {
-    contextDim = await listWidth(conn, version, 'context', where);
-    contextExpr = 'context';
-  }
+  const features = await resolveFeatures(conn, version, opts, opts.where ? `(SELECT * FROM ${versionScan(version)}${where})` : undefined);
+  const contextDim = features.width;
   const probsWidth = has('action_probs') ? await listWidth(conn, version, 'action_probs', where) : 0;
   if (probsWidth !== 0 && probsWidth !== numActions) {
     throw new OffpolicyError('E_ACTION_SPACE', `action_probs of ${version.ref} has ${probsWidth} entries per row, but the action space has ${numActions} actions.`, {
@@ -212,7 +201,6 @@ export async function loadBanditArrays(conn: DuckDBConnection, version: DatasetV
     'action',
     'reward::DOUBLE AS reward',
     has('propensity') ? 'propensity::DOUBLE AS propensity' : 'NULL::DOUBLE AS propensity',
-    contextDim > 0 ? `${contextExpr} AS context` : 'NULL AS context',
     probsWidth > 0 ? 'action_probs' : 'NULL AS action_probs',
     erWidth === numActions ? 'expected_reward' : 'NULL AS expected_reward',
   ];
@@ -227,7 +215,7 @@ export async function loadBanditArrays(conn: DuckDBConnection, version: DatasetV
   const from = `(${sql}) AS t`;
   const entries = (col: string, w: number): string[] => Array.from({ length: w }, (_, j) => `t.${col}[${j + 1}]`);
   const ex: Record<string, Float64Array | Float32Array | undefined> = {};
-  if (contextDim > 0) ex.context = await readMatrix(conn, from, entries('context', contextDim), 't.row_id', 'f32');
+  if (contextDim > 0) ex.context = await readMatrix(conn, `${versionScan(version)}${where}`, featureSql(features), 'row_id', 'f32');
   if (probsWidth > 0) ex.action_probs = await readMatrix(conn, from, entries('action_probs', numActions), 't.row_id');
   if (erWidth === numActions) ex.expected_reward = await readMatrix(conn, from, entries('expected_reward', numActions), 't.row_id');
   return {
@@ -242,7 +230,15 @@ export async function loadBanditArrays(conn: DuckDBConnection, version: DatasetV
     actionProbs: (ex.action_probs as Float64Array | undefined) ?? null,
     expectedRewards: (ex.expected_reward as Float64Array | undefined) ?? null,
     rowsWithoutReward: missing.count,
+    features,
   };
+}
+
+/** The contexts of every row (ordered by row_id) built with a given feature spec (e.g. a learned policy's), checked against the log. */
+export async function readContexts(conn: DuckDBConnection, version: DatasetVersion, spec: FeatureSpec): Promise<Float32Array> {
+  await resolveFeatures(conn, version, { features: spec });
+  if (spec.width === 0) return new Float32Array(0);
+  return (await readMatrix(conn, versionScan(version), featureSql(spec), 'row_id', 'f32')) as Float32Array;
 }
 
 /** loadBanditArrays for a reference ("name" or "name@version") in a workspace, on a connection of its own; the version comes back too. */

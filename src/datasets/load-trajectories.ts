@@ -11,6 +11,7 @@
  * not bootstrap) or drop them (a truncated step without its next observation
  * cannot be bootstrapped), as d4rl.qlearning_dataset does.
  */
+import type { FeatureSpec } from '../core/contracts.js';
 import { OffpolicyError } from '../core/errors.js';
 import { readColumns, type ColumnSpec } from './columns.js';
 import { lit, queryOne, type DuckDBConnection } from './duckdb.js';
@@ -41,6 +42,8 @@ export interface TrajectoryArrays {
   behaviorLogprob: Float64Array | null;
   /** Corruption bitmask (CORRUPTED_BITS); null when the dataset was never corrupted. */
   corrupted: Uint8Array | null;
+  /** A bandit log read as one-step episodes: how its contexts were built from its columns (./features.ts). */
+  features?: FeatureSpec;
 }
 
 export interface LoadTrajectoryOptions {

@@ -25,7 +25,7 @@ import { buildCertificate, CERTIFICATE_BOUNDS, type CertificateBound, type Learn
 import { BOUND_OBJECTIVES, evaluateObjective, NEEDS_LOGGING_PROBS, objectiveSettings, OBJECTIVES, type ObjectiveBatch, type ObjectiveName, type ObjectiveOutput, type ObjectiveSettings } from './objectives.js';
 
 /** The columns of the bandit log (datasets' one array type) that learning reads. */
-export type LearningLog = Pick<BanditArrays, 'n' | 'numActions' | 'contextDim' | 'contexts' | 'actions' | 'rewards' | 'propensities' | 'actionProbs'>;
+export type LearningLog = Pick<BanditArrays, 'n' | 'numActions' | 'contextDim' | 'contexts' | 'actions' | 'rewards' | 'propensities' | 'actionProbs' | 'features'>;
 
 export const POLICY_CLASSES = ['softmax', 'mixed-logit', 'gaussian'] as const;
 export type PolicyClassName = (typeof POLICY_CLASSES)[number];
@@ -280,6 +280,8 @@ export function learnPolicy(log: LearningLog, opts: LearnOptions): LearnResult {
   } else if (cls === 'softmax') spec = { type: 'softmax', weights: W2, bias: b2 };
   else if (cls === 'mixed-logit') spec = { type: 'mixed-logit', weights: W2, bias: b2, sigma: params.sigma, samples: policySamples, seed };
   else spec = { type: 'probit', weights: W2, bias: b2, sigma: params.sigma, nodes };
+  // Named or one-hot context columns travel with the policy, so it reads new logs the way it read this one.
+  if (log.features && log.features.columns.length > 0) spec.features = log.features;
 
   const nc = certRows.length;
   const certCtx = new Float32Array(nc * d);

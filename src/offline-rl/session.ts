@@ -35,6 +35,7 @@ import { checkpointError, configJson, type JsonValue, type Learner, type Trained
 import { METRICS_FILE, MetricsLog, readMetrics, type MetricsEvent } from './metrics-log.js';
 import { checkAlgorithm, checkOptionsForAlgo, createLearner, type TrainOptions } from './train.js';
 import { checkFiniteTrainingData, loadTrainingData } from './train-dataset.js';
+import type { ContextOptions, FeatureSpec } from '../datasets/features.js';
 
 export interface TrainingSessionOptions extends TrainOptions {
   /** Dataset reference "name" or "name@version". */
@@ -43,6 +44,8 @@ export interface TrainingSessionOptions extends TrainOptions {
   out: string;
   /** SQL condition over the stored columns (e.g. "episode_id < 100"). */
   where?: string;
+  /** Bandit logs: what the context is (named and one-hot categorical columns; stored with the policy). */
+  context?: ContextOptions;
   /** Evaluation environment (id or alias); default: the dataset's env_id when it is a built-in environment. */
   env?: string;
   /** Evaluate every this many steps (default 5000; 0: only at the end). */
@@ -106,6 +109,7 @@ const SESSION_KEYS = [
   'data',
   'out',
   'where',
+  'context',
   'env',
   'evalEvery',
   'evalEpisodes',
@@ -193,7 +197,7 @@ export async function trainSession(ws: Workspace, algoName: string, opts: Traini
   }
 
   const learnerInput = Object.fromEntries(Object.entries(opts).filter(([k]) => !(SESSION_KEYS as readonly string[]).includes(k))) as TrainOptions;
-  const td = await loadTrainingData(ws, opts.data, { ...learnerInput, ...(opts.where ? { where: opts.where } : {}), ...(opts.env ? { env: opts.env } : {}) });
+  const td = await loadTrainingData(ws, opts.data, { ...learnerInput, ...(opts.where ? { where: opts.where } : {}), ...(opts.env ? { env: opts.env } : {}), ...(opts.context ? { context: opts.context } : {}) });
   checkFiniteTrainingData(td.data, td.version.ref);
   const meta = td.version.metadata;
   const fingerprint = {
@@ -201,6 +205,7 @@ export async function trainSession(ws: Workspace, algoName: string, opts: Traini
     dataset: td.version.ref,
     datasetHash: meta.contentHash,
     where: opts.where ?? null,
+    ...(td.data.features ? { features: JSON.parse(JSON.stringify(td.data.features)) as JsonValue } : {}),
     learner: configJson(td.opts),
   } satisfies Record<string, JsonValue>;
   const backend = { name: engineName() };
@@ -287,6 +292,8 @@ export async function trainSession(ws: Workspace, algoName: string, opts: Traini
       if (last) evaluation = { step: last.step, envId: String(last.envId), episodes: Number(last.episodes), returnMean: Number(last.returnMean), returnStd: Number(last.returnStd), normalizedScore: last.normalizedScore === null ? null : Number(last.normalizedScore) };
     }
     const policy = learner.policy();
+    // A bandit log's named / one-hot context columns travel with the policy, so it reads new logs the same way.
+    if (td.data.features && td.data.features.columns.length > 0) (policy as { features?: FeatureSpec }).features = td.data.features;
     annotate(policy, { dataset: td.version.ref, datasetHash: meta.contentHash, ...(td.env ? { env: td.env.id } : {}) });
     policyDir = join(out, 'policy');
     await savePolicyAtomically(policy, out, policyDir);

@@ -17,6 +17,7 @@ import { evaluateInEnv } from './evaluate-env.js';
 import type { EnvEvaluation } from './rollout.js';
 import { checkAlgorithm, trainOffline, type TrainOptions, type TrainResult } from './train.js';
 import { loadBanditTrainingArrays } from './discrete/bandit.js';
+import type { ContextOptions } from '../datasets/features.js';
 
 export interface DatasetTrainOptions extends TrainOptions {
   /** SQL condition over the stored columns (e.g. "episode_id < 100"). */
@@ -48,7 +49,7 @@ export interface TrainingData {
  * it names a built-in environment. The data must fit that env: same action kind
  * and width (E_ACTION_SHAPE) and observation width (E_OBS_SHAPE).
  */
-export async function loadTrainingData(ws: Workspace, ref: string, opts: TrainOptions & { where?: string; env?: string }): Promise<TrainingData> {
+export async function loadTrainingData(ws: Workspace, ref: string, opts: TrainOptions & { where?: string; env?: string; context?: ContextOptions }): Promise<TrainingData> {
   const explicitEnv = opts.env !== undefined ? getEnv(opts.env) : null;
   const version = await ws.resolve(ref);
   // A user condition runs on a connection that can read this version only, after a parse check.
@@ -59,7 +60,7 @@ export async function loadTrainingData(ws: Workspace, ref: string, opts: TrainOp
     // A bandit log trains the discrete learners as one-step episodes (context -> observation).
     data =
       version.metadata.kind === 'bandit'
-        ? await loadBanditTrainingArrays(conn, version, where)
+        ? await loadBanditTrainingArrays(conn, version, { ...where, ...(opts.context ?? {}) })
         : await loadTrajectoryArrays(conn, version, where);
   } finally {
     conn.closeSync();
@@ -67,7 +68,7 @@ export async function loadTrainingData(ws: Workspace, ref: string, opts: TrainOp
   const meta = version.metadata;
   const env = explicitEnv ?? (meta.envId && envIds().includes(meta.envId) ? getEnv(meta.envId) : null);
   if (env) checkDataFitsEnv(data, version.ref, env);
-  const { where: _where, env: _env, ...rest } = opts as TrainOptions & { where?: string; env?: string };
+  const { where: _where, env: _env, context: _context, ...rest } = opts as TrainOptions & { where?: string; env?: string; context?: ContextOptions };
   const opt: TrainOptions = { ...rest };
   const space = meta.actionSpace?.type === 'box' ? meta.actionSpace : env?.actionSpace.type === 'box' ? env.actionSpace : undefined;
   if (space?.type === 'box') {

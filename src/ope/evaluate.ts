@@ -21,7 +21,8 @@ import { sha256File } from '../datasets/fs-guard.js';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import { openMemoryConnection, queryOne, queryRows, type DuckDBConnection } from '../datasets/duckdb.js';
-import { loadBanditArrays, MISSING_AT_RANDOM, numActionsOf, observedRewardsView, readMatrix, requireBandit, versionScan, type BanditArrays } from '../datasets/load-bandit.js';
+import { loadBanditArrays, MISSING_AT_RANDOM, numActionsOf, observedRewardsView, readContexts, readMatrix, requireBandit, versionScan, type BanditArrays } from '../datasets/load-bandit.js';
+import { actionFeaturesOf, describeFeatures, resolveFeatures } from '../datasets/features.js';
 import type { DatasetVersion, Workspace } from '../datasets/workspace.js';
 import { candidateFrom, candidateLeafPaths, candidateName, checkCandidateNames, candidateRowChecks, checkSqlCandidate, isPositionAware, loadCandidate, type Candidate, type PolicyInput, type PolicyDirLoader } from '../policies/candidates.js';
 import { checkProbabilityMatrix } from '../policies/probabilities.js';
@@ -47,7 +48,7 @@ import { loggedInputs } from './estimators/inputs.js';
 import { checkEvaluationLimits } from '../datasets/limits.js';
 import { logSummaryFromGroups, logSummarySelect, type LogSummary } from './log-summary.js';
 import { estimatePropensities } from './propensity.js';
-import { estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
+import { describeRewardModelInputs, estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
 import type { RewardData } from '../core/contracts.js';
 import { sumsFromTerms, sumsValue } from './sums.js';
 import { rewardModelFit } from './reward-models/fit-quality.js';
@@ -80,6 +81,12 @@ export interface EvaluateOptions {
   rewardRange?: [number, number];
   /** Named scalar feature columns to use as the context (default: the `context` column). */
   contextColumns?: string[];
+  /** Columns to one-hot encode (added to the context when not in contextColumns; see datasets/features.ts). */
+  categorical?: string[];
+  /** Levels kept per categorical column before "other" (default 32). */
+  maxLevels?: number;
+  /** Join the log's item table (metadata.extra.itemContext) by action into fitted reward models (default true). */
+  itemFeatures?: boolean;
   /** 'auto' (default) uses the DuckDB fast path when it can; 'never' forces the in-memory path. */
   pushdown?: 'auto' | 'never';
   /** Estimator id or certificate kind whose lower bound decides the verdict (default: see VERDICT_PREFERENCE). */
@@ -185,17 +192,30 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         message: `Scored on the ${n} rows with a reward; ${rowsWithoutReward} of ${stored.metadata.rowCount} rows have none and were left out. Every estimate assumes ${MISSING_AT_RANDOM}.`,
       });
     }
-    const contextDim = await contextDimOf(conn, version, opts.contextColumns);
+    // What the context is (the same answer describe gives; datasets/features.ts).
+    const features = await resolveFeatures(conn, version, {
+      ...(opts.contextColumns ? { contextColumns: opts.contextColumns } : {}),
+      ...(opts.categorical ? { categorical: opts.categorical } : {}),
+      ...(opts.maxLevels !== undefined ? { maxLevels: opts.maxLevels } : {}),
+    });
+    const contextDim = features.width;
+    const items = opts.itemFeatures === false ? undefined : actionFeaturesOf(version, k, features.maxLevels);
+    if (items && items.missingActions.length > 0 && rewardSpec?.type === 'fit') {
+      globalWarnings.push({
+        code: 'ITEM_FEATURES_MISSING',
+        message: `${items.source} has no row for ${items.missingActions.length} action(s) (first: ${items.missingActions.slice(0, 5).join(', ')}); their item features are 0.`,
+      });
+    }
     const numPositions = has(version, 'position') ? await numPositionsOf(conn, version) : undefined;
     let positionsP: Promise<Int32Array> | null = null;
     const positions = (): Promise<Int32Array> => (positionsP ??= readPositions(conn, version));
 
     // Lazily loaded arrays (needed by JSON policies, fitted models, the bootstrap...).
     let dataP: Promise<BanditArrays> | null = null;
-    const data = (): Promise<BanditArrays> => (dataP ??= loadBanditArrays(conn, version, opts.contextColumns ? { contextColumns: opts.contextColumns } : {}));
+    const data = (): Promise<BanditArrays> => (dataP ??= loadBanditArrays(conn, version, { features }));
     const rewardData = async (): Promise<RewardData> => {
       const d = await data();
-      return { n: d.n, d: d.contextDim, numActions: k, contexts: d.contexts, actions: d.actions, rewards: d.rewards };
+      return { n: d.n, d: d.contextDim, numActions: k, contexts: d.contexts, actions: d.actions, rewards: d.rewards, ...(items ? { actionFeatures: { width: items.width, values: items.values } } : {}) };
     };
 
     const hasPropensity = has(version, 'propensity');
@@ -346,11 +366,13 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         if (cand.type === 'sql') {
           targetProbs = await readVector(conn, version, cand.relation, cand.probs, k, 'pi');
         } else {
-          if (d.contextDim === 0 && cand.policy.usesContext !== false) {
+          if (d.contextDim === 0 && cand.policy.usesContext !== false && !cand.policy.features) {
             globalWarnings.push({ code: 'NO_CONTEXT', message: `Candidate "${cand.name}" was scored without contexts (the log has none).` });
           }
+          const contexts = cand.policy.features ? await readContexts(conn, version, cand.policy.features) : d.contexts;
+          // A policy that carries its own feature spec (a learned policy) reads the log through it.
           const atPositions = cand.policy.actionProbsAtPositions?.bind(cand.policy);
-          targetProbs = atPositions && numPositions !== undefined ? atPositions(d.contexts, await positions(), d.n) : cand.policy.actionProbs(d.contexts, d.n);
+          targetProbs = atPositions && numPositions !== undefined ? atPositions(contexts, await positions(), d.n) : cand.policy.actionProbs(contexts, d.n);
           checkProbabilityMatrix(targetProbs, d.n, k, `"${cand.name}"`);
         }
         const batch: BanditBatch = {
@@ -472,6 +494,7 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         ...(rowsWithoutReward > 0 ? { observedRewardsOnly: { rowsUsed: n, rowsWithoutReward, assumption: MISSING_AT_RANDOM } } : {}),
         numActions: k,
         ...(contextDim > 0 ? { contextDim } : {}),
+        context: describeFeatures(features),
         summary: logging.summary,
         ...(version.metadata.lineage ? { lineage: version.metadata.lineage } : {}),
       },
@@ -483,6 +506,9 @@ export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<Ev
         ...(resampled ? { bootstrapResamples: opts.resamples ?? 1000 } : {}),
         ...(interval === 'poisson-bootstrap' ? { bootstrapBuckets: opts.bootstrapBuckets ?? DEFAULT_POISSON_BUCKETS } : {}),
         ...(rewardSpec ? { rewardModel: rewardSpec.type === 'fit' ? rewardSpec.kind : `columns:${rewardSpec.columns.join(',')}` } : {}),
+        ...(rewardSpec?.type === 'fit'
+          ? { rewardModelInputs: `${describeRewardModelInputs(rewardSpec.kind, describeFeatures(features), items)}${opts.rewardModel === undefined ? ` (the default: rewards ${rewardSpec.kind === 'logistic' ? 'lie' : 'do not all lie'} in [0, 1]; choose with --reward-model)` : ''}` }
+          : {}),
         ...(Number.isFinite(params.clip) ? { clip: params.clip } : {}),
         strict,
         rewardRange,
@@ -582,7 +608,7 @@ function isFixedJson(spec: string): boolean {
 
 /** max(position) + 1 of a log with a position column (positions are 0-based). */
 async function numPositionsOf(conn: DuckDBConnection, v: DatasetVersion): Promise<number> {
-  const row = await queryOne(conn, `SELECT max(position) AS m, min(position) AS lo, count(*) FILTER (WHERE position IS NULL) AS nulls FROM read_parquet('${v.glob.replaceAll("'", "''")}')`);
+  const row = await queryOne(conn, `SELECT max(position) AS m, min(position) AS lo, count(*) FILTER (WHERE position IS NULL) AS nulls FROM ${versionScan(v)}`);
   if (Number(row.nulls) > 0 || Number(row.lo) < 0) {
     throw new OffpolicyError('E_POSITION', `The position column of ${v.ref} holds ${Number(row.nulls) > 0 ? `${row.nulls} NULL values` : `negative positions (smallest ${row.lo})`}; positions are 0-based slot numbers.`, {
       hint: 'Re-ingest the log with every row\'s 0-based position (or without the position column).',
@@ -593,14 +619,7 @@ async function numPositionsOf(conn: DuckDBConnection, v: DatasetVersion): Promis
 
 /** The log's positions, ordered by row_id. */
 async function readPositions(conn: DuckDBConnection, v: DatasetVersion): Promise<Int32Array> {
-  return Int32Array.from(await readMatrix(conn, `read_parquet('${v.glob.replaceAll("'", "''")}') AS l`, ['l.position'], 'l.row_id'));
-}
-
-async function contextDimOf(conn: DuckDBConnection, v: DatasetVersion, contextColumns?: string[]): Promise<number> {
-  if (contextColumns && contextColumns.length > 0) return contextColumns.length;
-  if (!has(v, 'context')) return 0;
-  const row = await queryOne(conn, `SELECT max(len(context)) AS d FROM ${versionScan(v)}`);
-  return Number(row.d ?? 0);
+  return Int32Array.from(await readMatrix(conn, `${versionScan(v)} AS l`, ['l.position'], 'l.row_id'));
 }
 
 /** Reads an SqlVector (over the log, optionally joined with a table) as n x K, ordered by row_id. */

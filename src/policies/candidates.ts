@@ -287,7 +287,8 @@ function checkPolicyFitsLog(policy: Policy, who: string, ctx: CandidateContext):
     });
   }
   const obsDim = (policy as { obsDim?: unknown }).obsDim;
-  if (typeof obsDim === 'number' && obsDim !== ctx.contextDim) {
+  // A policy with its own feature spec reads the log through it (checked when its contexts are built).
+  if (typeof obsDim === 'number' && obsDim !== ctx.contextDim && !policy.features) {
     throw new OffpolicyError('E_CONTEXT_DIM', `${who} takes ${obsDim}-dimensional inputs, but the contexts of ${ctx.log.ref} have ${ctx.contextDim} features.`, {
       hint: 'Evaluate the policy on a log with the same context features as its training data (or pick them with --context-columns).',
     });

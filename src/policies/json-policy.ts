@@ -16,7 +16,8 @@
  *       with a `position` column (P = the log's max position + 1): row i gets byPosition[position_i]
  */
 import { OffpolicyError } from '../core/errors.js';
-import type { Policy, RewardModel } from '../core/contracts.js';
+import type { FeatureSpec, Policy, RewardModel } from '../core/contracts.js';
+import { parseFeatureSpec } from '../datasets/features.js';
 import { softmaxRows } from '../util/softmax.js';
 import { PROB_SUM_TOLERANCE } from './probabilities.js';
 import { fixedMixedLogitNoise, linearClassProbs, type LinearParams, type MixedLogitNoise } from './linear-gibbs.js';
@@ -275,12 +276,23 @@ export interface JsonPolicyContext {
   fitRewardModel?: (kind: 'logistic' | 'ridge' | 'mlp') => Promise<RewardModel>;
 }
 
+/** The policy with the feature spec an evaluator builds its contexts with. */
+function withFeatures(p: Policy, features: FeatureSpec): Policy {
+  return { numActions: p.numActions, actionProbs: (contexts, n) => p.actionProbs(contexts, n), features, ...(p.usesContext !== undefined ? { usesContext: p.usesContext } : {}) };
+}
+
 /** Builds the Policy a parsed JSON policy file describes, checked against the log's K and d. */
 export async function buildJsonPolicy(spec: unknown, source: string, ctx: JsonPolicyContext): Promise<Policy> {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
     throw specError(source, 'the file must hold a JSON object with a "type".', 'See the README for the policy file formats.');
   }
   const s = spec as Record<string, unknown>;
+  if (s.features !== undefined) {
+    // A learned policy's own context (columns, one-hot levels): its weights are checked against that width.
+    const features = parseFeatureSpec(s.features, source);
+    const { features: _, ...rest } = s;
+    return withFeatures(await buildJsonPolicy(rest, source, { ...ctx, contextDim: features.width }), features);
+  }
   const k = ctx.numActions;
   const d = ctx.contextDim;
   const temperature = (): number => {

@@ -3,6 +3,19 @@
 export interface SourceColumn {
   name: string;
   type: string;
+  /** SQL over the raw table when the source is not a plain column (a dotted path into a struct: "user"."features"). */
+  sql?: string;
+  /** The top-level column a dotted path starts from. */
+  root?: string;
+}
+
+/** The SQL that reads a source column. */
+export function sourceSql(c: SourceColumn, ident: (name: string) => string): string {
+  return c.sql ?? ident(c.name);
+}
+
+export function isStructType(type: string): boolean {
+  return type.startsWith('STRUCT(');
 }
 
 export function isListType(type: string): boolean {

@@ -16,12 +16,13 @@ import { OffpolicyError } from '../../core/errors.js';
 import { ident, lit, openMemoryConnection, queryRows, type DuckDBConnection } from '../duckdb.js';
 import type { MetadataInput, Space } from '../metadata.js';
 import { banditShape } from '../validate-bandit.js';
+import { CATEGORICAL_MAX_DISTINCT } from '../features.js';
 import { checkColumnNames } from './input-guard.js';
 import { checkDatasetName, type Workspace } from '../workspace.js';
 import { castRules, createStagedView, planCanonical, type PlanOptions } from './canonical.js';
 import { detectFormat } from './detect.js';
 import { finishIngest } from './finish.js';
-import { looksLikeObd, obdLayout } from './obd.js';
+import { isIndexColumn, looksLikeObd, obdLayout } from './obd.js';
 import { scanSql, stageTabular } from './read-tabular.js';
 import type { IngestFormat, IngestOptions, IngestResult } from './types.js';
 
@@ -157,15 +158,22 @@ export async function ingest(ws: Workspace, source: string, opts: IngestOptions)
 
     let planOpts: PlanOptions = { ...(opts.kind ? { kind: opts.kind } : {}), ...(opts.map ? { map: opts.map } : {}) };
     const extra: Record<string, unknown> = {};
+    const indexWarnings: string[] = [];
     let numActions = opts.numActions;
-    if (format === 'csv' && opts.format === undefined) {
+    if (format === 'csv' || format === 'obd') {
       const cols = (await queryRows(conn, `DESCRIBE SELECT * FROM ${ident(raw)}`)).map((r) => String(r.column_name));
-      if (looksLikeObd(cols) && opts.kind !== 'trajectory') format = 'obd';
+      if (format === 'csv' && opts.format === undefined && looksLikeObd(cols) && opts.kind !== 'trajectory') format = 'obd';
+      // The pandas index (an unnamed first column) is not data: row_id is the input order, which is what it holds.
+      const index = cols.filter(isIndexColumn);
+      if (index.length && !Object.values(opts.map ?? {}).some((v) => v.split(',').map((x) => x.trim()).includes(index[0]!))) {
+        planOpts.drop = index;
+        indexWarnings.push(`Column "${index[0]}" (an unnamed first column: the pandas index) was dropped; row_id is the input order.`);
+      }
     }
     if (format === 'obd') {
       lineage.transform = 'ingest:obd';
       const layout = await obdLayout(conn, source, raw, opts.map ?? {});
-      planOpts = layout.plan;
+      planOpts = { ...layout.plan, drop: [...(layout.plan.drop ?? []), ...(planOpts.drop ?? [])] };
       if (layout.itemContext) extra.itemContext = layout.itemContext;
       numActions ??= layout.numActions;
     }
@@ -175,7 +183,7 @@ export async function ingest(ws: Workspace, source: string, opts: IngestOptions)
     await conn.run(`CREATE OR REPLACE VIEW _ingest_source AS SELECT rowid AS _row, * FROM ${ident(raw)}`);
     progress(2, TOTAL);
 
-    const warnings = [...plan.warnings];
+    const warnings = [...indexWarnings, ...plan.warnings];
     const metadata: MetadataInput = { kind: plan.kind, lineage };
     if (Object.keys(plan.resolved).length) lineage.params.columns = plan.resolved;
     if (plan.kind === 'bandit') {
@@ -190,6 +198,8 @@ export async function ingest(ws: Workspace, source: string, opts: IngestOptions)
         .filter((r) => plan.kept.includes(String(r.column_name)) && /^(FLOAT|DOUBLE|REAL|DECIMAL|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?)/.test(String(r.column_type)) && !String(r.column_type).endsWith(']'))
         .map((r) => String(r.column_name));
       if (numeric.length) extra.featureColumns = numeric;
+      const categorical = await categoricalColumns(conn, staged, featureTypes.filter((r) => plan.kept.includes(String(r.column_name))).map((r) => ({ name: String(r.column_name), type: String(r.column_type) })));
+      if (categorical.length) extra.categoricalColumns = categorical;
     } else {
       const spaces = await trajectorySpaces(conn, staged);
       Object.assign(metadata, spaces);
@@ -213,6 +223,18 @@ export async function ingest(ws: Workspace, source: string, opts: IngestOptions)
     await closeIngestConnection(conn);
     await rm(spillDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Kept text and boolean columns with at most CATEGORICAL_MAX_DISTINCT distinct
+ * values: recorded in metadata so evaluation one-hot encodes them when they are
+ * named as context (higher-cardinality text, e.g. ids, must be declared).
+ */
+async function categoricalColumns(conn: DuckDBConnection, table: string, cols: { name: string; type: string }[]): Promise<string[]> {
+  const text = cols.filter((c) => c.type === 'VARCHAR' || c.type === 'BOOLEAN');
+  if (text.length === 0) return [];
+  const row = (await queryRows(conn, `SELECT ${text.map((c, i) => `count(DISTINCT ${ident(c.name)})::DOUBLE AS d${i}`).join(', ')} FROM ${ident(table)}`))[0]!;
+  return text.filter((_, i) => Number(row[`d${i}`]) <= CATEGORICAL_MAX_DISTINCT).map((c) => c.name);
 }
 
 /** Observation and action spaces of a staged trajectory table (most common vector lengths; K = max + 1 for discrete actions). */

@@ -38,8 +38,13 @@ export function looksLikeObd(columns: readonly string[]): boolean {
   return OBD_COLUMNS.every((c) => columns.includes(c));
 }
 
-function isIndexColumn(name: string, i: number): boolean {
-  return i === 0 && (name === '' || name === 'column0' || name === 'Unnamed: 0');
+/**
+ * The unnamed first column pandas writes (DataFrame.to_csv with its index): an
+ * empty header, which DuckDB names column0, column00, ... (zero-padded to the
+ * column count's digits), or "Unnamed: 0" after a pandas round trip.
+ */
+export function isIndexColumn(name: string, i: number): boolean {
+  return i === 0 && (name === '' || /^column0+$/.test(name) || name === 'Unnamed: 0');
 }
 
 /** Plan options for an OBD file already staged in `rawTable`, plus its item context. */

@@ -16,7 +16,7 @@ import type { DatasetVersion } from '../../datasets/workspace.js';
 import { OffpolicyError } from '../../core/errors.js';
 
 /** The log as one-step terminated episodes (see the module comment). */
-export function banditLogToTrajectoryArrays(log: Pick<BanditArrays, 'n' | 'numActions' | 'contextDim' | 'contexts' | 'actions' | 'rewards' | 'rowIds'> & { propensities?: Float64Array | null }): TrajectoryArrays {
+export function banditLogToTrajectoryArrays(log: Pick<BanditArrays, 'n' | 'numActions' | 'contextDim' | 'contexts' | 'actions' | 'rewards' | 'rowIds' | 'features'> & { propensities?: Float64Array | null }): TrajectoryArrays {
   const { n, contextDim: d, numActions: k } = log;
   if (d < 1) {
     throw new OffpolicyError('E_NO_CONTEXT', 'The bandit log has no context features, so a learned policy would have nothing to condition on.', {
@@ -55,6 +55,7 @@ export function banditLogToTrajectoryArrays(log: Pick<BanditArrays, 'n' | 'numAc
     step,
     behaviorLogprob: logp,
     corrupted: null,
+    ...(log.features ? { features: log.features } : {}),
   };
 }
 
@@ -65,9 +66,9 @@ export function banditLogToTrajectoryArrays(log: Pick<BanditArrays, 'n' | 'numAc
  */
 export async function loadBanditTrainingArrays(conn: DuckDBConnection, version: DatasetVersion, opts: LoadBanditOptions = {}): Promise<TrajectoryArrays> {
   const names = version.metadata.columns.map((c) => c.name);
-  if (version.metadata.kind === 'bandit' && !(opts.contextColumns && opts.contextColumns.length > 0) && !names.includes('context')) {
+  if (version.metadata.kind === 'bandit' && !(opts.contextColumns && opts.contextColumns.length > 0) && !(opts.categorical && opts.categorical.length > 0) && !names.includes('context')) {
     throw new OffpolicyError('E_NO_CONTEXT', `Bandit log ${version.ref} has no context column, so a learned policy would have nothing to condition on.`, {
-      hint: `Name its feature columns with --context-columns (columns found: ${names.join(', ')}).`,
+      hint: `Name its feature columns with --context-columns, or categorical ones with --categorical (columns found: ${names.join(', ')}).`,
     });
   }
   return banditLogToTrajectoryArrays(await loadBanditArrays(conn, version, { nullRewardsFix: 'Train on the rows with rewards with --where "reward IS NOT NULL" (library: where), which assumes rewards are missing at random', ...opts }));

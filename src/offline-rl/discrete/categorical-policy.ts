@@ -17,7 +17,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dataError, OffpolicyError } from '../../core/errors.js';
 import { checkVector, readPolicyWeights } from '../policy-guard.js';
-import type { Policy } from '../../core/contracts.js';
+import type { FeatureSpec, Policy } from '../../core/contracts.js';
+import { parseFeatureSpec } from '../../datasets/features.js';
 import { softmaxRows } from '../../util/softmax.js';
 import { checkSpec, parameterCount, type MlpSpec } from '../../nn/mlp.js';
 import { policyNetworkOutput, type ReturnConditioning } from '../policy.js';
@@ -38,6 +39,8 @@ export interface CategoricalPolicyJson {
   weightsFile: string;
   returnConditioning?: ReturnConditioning;
   training?: Record<string, unknown>;
+  /** Trained on a bandit log's named / one-hot columns: how to build its contexts from a log (datasets/features.ts). */
+  features?: FeatureSpec;
 }
 
 export interface CategoricalPolicyInit {
@@ -65,6 +68,8 @@ export class CategoricalMlpPolicy implements Policy {
   readonly obsDim: number;
   readonly numActions: number;
   readonly returnConditioning: ReturnConditioning | null;
+  /** Set after training on a bandit log's named / one-hot columns; evaluators build its contexts with it. */
+  features?: FeatureSpec;
   /** Return still to collect in the current episode (return-conditioned policies). */
   returnToGo = 0;
 
@@ -181,6 +186,7 @@ export class CategoricalMlpPolicy implements Policy {
       weightsFile: CATEGORICAL_WEIGHTS_FILE,
       ...(this.returnConditioning ? { returnConditioning: { ...this.returnConditioning } } : {}),
       ...(this.training ? { training: this.training } : {}),
+      ...(this.features ? { features: this.features } : {}),
     };
   }
 
@@ -220,5 +226,10 @@ export async function categoricalFromJson(j: CategoricalPolicyJson, dir: string)
     ...(j.training ? { training: j.training } : {}),
   });
   if (j.obsDim !== policy.obsDim) throw formatError(`${file}: obsDim is ${String(j.obsDim)} but the network takes ${policy.obsDim}-dimensional observations.`);
+  if (j.features !== undefined) {
+    const features = parseFeatureSpec(j.features, file);
+    if (features.width !== policy.obsDim) throw formatError(`${file}: features give ${features.width} context values but the network takes ${policy.obsDim}.`);
+    policy.features = features;
+  }
   return policy;
 }

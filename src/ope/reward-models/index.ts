@@ -79,3 +79,22 @@ export async function estimateRewardHat(
     onFold: opts.onProgress,
   });
 }
+
+/**
+ * What a fitted reward model reads, in words (evaluate prints it): the context
+ * (`context`, from describeFeatures), the action, and item features when given.
+ */
+export function describeRewardModelInputs(kind: RewardModelKind, context: string, itemFeatures?: { width: number; source: string }): string {
+  const ctx = context === 'none' ? undefined : `context (${context})`;
+  const items = itemFeatures ? `item features of the action (${itemFeatures.width}, from ${itemFeatures.source})` : undefined;
+  const noCtx = ctx ? '' : '; the log gives it no context, so it predicts from the action alone';
+  switch (kind) {
+    case 'ridge':
+    case 'logistic':
+      return `${kind} on [${[ctx, 'action one-hot', items].filter(Boolean).join(', ')}]${noCtx}`;
+    case 'ridge-per-action':
+      return `one ridge model per action on [${ctx ?? 'intercept'}]${noCtx}${items ? '; item features are constant within one action\'s model, so they are not used' : ''}`;
+    case 'mlp':
+      return `mlp on [${[ctx, 'action one-hot'].filter(Boolean).join(', ')}]${noCtx}${items ? '; the MLP does not read item features' : ''}`;
+  }
+}

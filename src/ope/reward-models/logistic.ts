@@ -8,7 +8,7 @@ import { OffpolicyError } from '../../core/errors.js';
 import type { Warning } from '../../core/evaluation-result.js';
 import { lbfgs } from './linalg.js';
 import type { RewardData, RewardModel } from '../../core/contracts.js';
-import { designWidth, linearScore } from './types.js';
+import { designWidth, linearScore, type ActionFeatureMatrix } from './types.js';
 
 export interface LogisticOptions {
   lambda?: number;
@@ -33,12 +33,14 @@ export class LogisticRewardModel implements RewardModel {
     readonly warnings: Warning[],
     /** The L2 penalty it was fitted with (DM intervals need it: ./uncertainty.ts). */
     readonly lambda = 1,
+    /** Item features of the design (none: context and action only). */
+    readonly z?: ActionFeatureMatrix,
   ) {}
 
   predict(contexts: Float32Array, n: number): Float64Array {
     const k = this.numActions;
     const out = new Float64Array(n * k);
-    for (let i = 0; i < n; i++) for (let a = 0; a < k; a++) out[i * k + a] = sigmoid(linearScore(this.weights, contexts, i, this.d, a));
+    for (let i = 0; i < n; i++) for (let a = 0; a < k; a++) out[i * k + a] = sigmoid(linearScore(this.weights, contexts, i, this.d, a, k, this.z));
     return out;
   }
 }
@@ -67,20 +69,22 @@ export function fitLogistic(data: RewardData, opts: LogisticOptions = {}): Logis
       { hint: 'Use --reward-model ridge, or evaluate with estimators that need no reward model (ips, snips, ...).' },
     );
   }
-  const p = designWidth(d, k);
+  const z = data.actionFeatures;
+  const p = designWidth(d, k, z);
   const scale = 1 / n;
   const fg = (w: Float64Array, g: Float64Array): number => {
     g.fill(0);
     let loss = 0;
     for (let i = 0; i < n; i++) {
       const a = data.actions[i]!;
-      const z = linearScore(w, data.contexts, i, d, a);
+      const s = linearScore(w, data.contexts, i, d, a, k, z);
       const y = data.rewards[i]!;
-      loss += softplus(z) - y * z;
-      const r = sigmoid(z) - y;
+      loss += softplus(s) - y * s;
+      const r = sigmoid(s) - y;
       g[0] = g[0]! + r;
       for (let j = 0; j < d; j++) g[1 + j] = g[1 + j]! + r * data.contexts[i * d + j]!;
       if (a > 0) g[d + a] = g[d + a]! + r;
+      if (z) for (let j = 0, o = a * z.width; j < z.width; j++) g[d + k + j] = g[d + k + j]! + r * z.values[o + j]!;
     }
     for (let j = 1; j < p; j++) {
       loss += 0.5 * lambda * w[j]! * w[j]!;
@@ -102,5 +106,5 @@ export function fitLogistic(data: RewardData, opts: LogisticOptions = {}): Logis
       message: `The logistic reward model did not converge in ${res.iterations} iterations; its predictions may be rough.`,
     });
   }
-  return new LogisticRewardModel(k, d, res.x, warnings, lambda);
+  return new LogisticRewardModel(k, d, res.x, warnings, lambda, z);
 }

@@ -9,7 +9,7 @@ import { OffpolicyError } from '../../core/errors.js';
 import type { Warning } from '../../core/evaluation-result.js';
 import { choleskySolve } from './linalg.js';
 import type { RewardData, RewardModel } from '../../core/contracts.js';
-import { designRow, designWidth, linearScore } from './types.js';
+import { designRow, designWidth, linearScore, type ActionFeatureMatrix } from './types.js';
 
 export interface RidgeOptions {
   /** L2 penalty (default 1). */
@@ -55,6 +55,8 @@ export class RidgeRewardModel implements RewardModel {
     warnings: Warning[],
     /** The L2 penalty it was fitted with (DM intervals need it: ./uncertainty.ts). */
     readonly lambda = 1,
+    /** Item features of the joint model's design. */
+    readonly z?: ActionFeatureMatrix,
   ) {
     this.kind = perAction ? 'ridge-per-action' : 'ridge';
     this.warnings = warnings;
@@ -66,7 +68,7 @@ export class RidgeRewardModel implements RewardModel {
     const out = new Float64Array(n * k);
     for (let i = 0; i < n; i++) {
       for (let a = 0; a < k; a++) {
-        out[i * k + a] = this.perAction ? linearScore(this.weights[a]!, contexts, i, d, 0) : linearScore(this.weights[0]!, contexts, i, d, a);
+        out[i * k + a] = this.perAction ? linearScore(this.weights[a]!, contexts, i, d, 0) : linearScore(this.weights[0]!, contexts, i, d, a, k, this.z);
       }
     }
     return out;
@@ -81,12 +83,13 @@ export function fitRidge(data: RewardData, opts: RidgeOptions = {}): RidgeReward
   checkRewards(data, 'ridge');
   const { n, d, numActions: k } = data;
   if (!opts.perAction) {
-    const p = designWidth(d, k);
+    const z = data.actionFeatures;
+    const p = designWidth(d, k, z);
     const xtx = new Float64Array(p * p);
     const xty = new Float64Array(p);
     const row = new Float64Array(p);
     for (let i = 0; i < n; i++) {
-      designRow(data.contexts, i, d, data.actions[i]!, k, row);
+      designRow(data.contexts, i, d, data.actions[i]!, k, row, z);
       const y = data.rewards[i]!;
       for (let u = 0; u < p; u++) {
         const ru = row[u]!;
@@ -96,7 +99,7 @@ export function fitRidge(data: RewardData, opts: RidgeOptions = {}): RidgeReward
       }
     }
     for (let u = 0; u < p; u++) for (let v = 0; v < u; v++) xtx[v * p + u] = xtx[u * p + v]!;
-    return new RidgeRewardModel(k, d, [solveRidge(xtx, xty, p, lambda, 'the joint model')], false, [], lambda);
+    return new RidgeRewardModel(k, d, [solveRidge(xtx, xty, p, lambda, 'the joint model')], false, [], lambda, z);
   }
   // Per-action models on [1, x].
   const p = d + 1;

@@ -15,7 +15,7 @@
  * DM's row terms dm_i + corr_i have the same mean as dm_i, and any interval over
  * them (t, the bootstrap) includes the reward model's error to first order: the
  * bootstrap over them is the one-step refit bootstrap, at no refitting cost.
- * Models without this form (per-action ridge, the MLP, supplied predictions) get
+ * Models without this form (per-action ridge, the MLP, supplied predictions, item features) get
  * no correction and their DM interval says so (rewardModelUncertainty: false).
  */
 import type { RewardData, RewardModel } from '../../core/contracts.js';
@@ -31,6 +31,8 @@ interface LinearIndex {
 }
 
 function linearIndexOf(model: RewardModel): LinearIndex | null {
+  // Item features widen the design beyond [1, x, one-hot(a)]; no correction for them yet.
+  if ((model instanceof LogisticRewardModel || model instanceof RidgeRewardModel) && model.z !== undefined) return null;
   if (model instanceof LogisticRewardModel) return { weights: model.weights, link: 'logistic', lambda: model.lambda };
   if (model instanceof RidgeRewardModel && !model.perAction) return { weights: model.weights[0]!, link: 'identity', lambda: model.lambda };
   return null;
