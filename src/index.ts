@@ -57,7 +57,7 @@ export { catoniClippedIpsBound, catoniFromSums, clippedRiskSums, type ClippedBou
 export { supportDeficiency, deficientMass, octaveOf, weightHistogram, weightStats, diagnosticsFromStats, ZERO_WEIGHT_BIN, type WeightStats, weightDiagnostics, estimatorDisagreement, candidateWarnings, LOW_ESS_RATIO, MIN_ESS, HEAVY_WEIGHT_MAX, HEAVY_WEIGHT_SHARE, SUPPORT_TOLERANCE, DISAGREEMENT_RELATIVE, DISAGREEMENT_ESTIMATORS, DEFAULT_WEIGHT_QUANTILES, type WeightDiagnosticsOptions } from './ope/diagnostics.js';
 export { deployVerdict, pickLowerBound, verdictCaveats, type VerdictInput, type LowerBoundSource } from './ope/verdict.js';
 export { relativeError, squaredError, spearman, regretAtK, sharpeRatioAtK, accuracyMetrics } from './ope/accuracy.js';
-export { evaluate, writeEvaluation, type EvaluateOptions } from './ope/evaluate.js';
+export { evaluate, writeEvaluation, type EvaluateOptions, type DispatchEvaluateOptions, type TrajectoryEvaluateSettings } from './ope/evaluate.js';
 export { evaluateClickhouse, type ClickhouseEvaluateOptions } from './ope/evaluate-clickhouse.js';
 export { estimateScorer, type EstimateScorer } from './ope/scorer.js';
 export { loadBanditArrays, loadBanditRef, readContexts, type BanditArrays, type LoadBanditOptions } from './datasets/load-bandit.js';
@@ -105,7 +105,7 @@ export { runDemo, type DemoOptions, type DemoCandidateSummary, type DemoSummary 
 
 
 // off-policy evaluation on trajectory data and off-policy selection
-export { evaluateTrajectories, writeTrajectoryEvaluation, DEFAULT_TRAJECTORY_SUITE, type EvaluateTrajectoriesOptions } from './ope/trajectory/result.js';
+export { evaluateTrajectories, DEFAULT_TRAJECTORY_SUITE, type EvaluateTrajectoriesOptions } from './ope/trajectory/result.js';
 export { evaluateTrajectoryArrays, evaluateTrajectoryDataset, behaviourValue, type TrajectoryEvaluation, type TrajectoryEvaluateOptions, type QProvider } from './ope/trajectory/evaluate.js';
 export { trajectoryOpeData, checkGamma, indexEpisodes, discountedReturns, DEFAULT_GAMMA, type TrajectoryOpeData, type EpisodeIndex } from './ope/trajectory/data.js';
 export { trajectoryWeights, weightSummary, weightWarnings, type TrajectoryWeights, type WeightSummary } from './ope/trajectory/weights.js';
@@ -127,3 +127,7 @@ export { generateSlateLog, enumerateSlates, SLATE_REWARD_STRUCTURES, MAX_ENUMERA
 export { generateObdSample, OBD_SLOTS, type ObdSampleOptions, type ObdSample } from './datasets/synthetic/obd-sample.js';
 export { FixedPolicy, FixedByPositionPolicy } from './policies/json-policy.js';
 export { isPositionAware } from './policies/candidates.js';
+export { trajectoryPushdown } from './ope/trajectory/pushdown.js';
+export { TRAJECTORY_DUCKDB, type TrajectorySqlDialect } from './ope/trajectory/scan-sql.js';
+export { fqeCheckpointScorer, CHECKPOINT_FQE_DEFAULTS, type CheckpointScorerOptions } from './ope/trajectory/checkpoint-scorer.js';
+export type { OfflinePolicyScorer, OfflineScore } from './core/offline-scorer.js';

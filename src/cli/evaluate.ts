@@ -1,7 +1,8 @@
 /** `offpolicy evaluate`: flags in, evaluate() from the library, a table and the JSON path out. */
 import type { Command } from 'commander';
 import { OffpolicyError } from '../core/errors.js';
-import type { EvaluateOptions } from '../ope/evaluate.js';
+import type { DispatchEvaluateOptions, TrajectoryEvaluateSettings } from '../ope/evaluate.js';
+import type { TrajectoryEvaluationResult } from '../core/trajectory-evaluation-result.js';
 import { VERDICT_LABELS, verdictOutcomeOf, type EvaluationResult, type Interval, type IntervalMethod } from '../core/evaluation-result.js';
 import { formatTable, type Cell } from '../util/text-table.js';
 import { collect, openWorkspace, numberFlag, rewardRangeFlag } from './context.js';
@@ -18,7 +19,7 @@ function list(value: string | undefined): string[] | undefined {
 export function registerEvaluate(program: Command): void {
   program
     .command('evaluate')
-    .description('estimate the value of candidate policies from a logged bandit dataset')
+    .description('estimate the value of candidate policies from a logged bandit dataset or trajectory data')
     .option('--data <ref>', 'dataset NAME or NAME@VERSION')
     .option('--source <url>', 'a bandit table in ClickHouse instead of --data: clickhouse://HOST:PORT/DB.TABLE (HTTP port; credentials from OFFPOLICY_CLICKHOUSE_USER / _PASSWORD)')
     .option('--num-actions <k>', 'with --source: K (default: length of action_probs, else max(action) + 1)')
@@ -45,9 +46,9 @@ export function registerEvaluate(program: Command): void {
     .option('--strict', 'compare against the upper end of the logging policy\'s interval')
     .option('--observed-rewards-only', 'score only the rows with a reward (a log with NULL rewards is refused otherwise); assumes rewards are missing at random')
     .option('--out <file>', 'write the JSON result here', 'results.json')
-    .option('--gamma <g>', 'trajectory data: discount in [0, 1]', '0.99')
-    .option('--fqe-steps <n>', 'trajectory data: fitted Q evaluation updates (DM / DR / SNDR)', '10000')
-    .option('--fqe-hidden <widths>', 'trajectory data: FQE hidden layer widths', '256,256')
+    .option('--gamma <g>', 'trajectory data: discount in [0, 1] (default 0.99)')
+    .option('--fqe-steps <n>', 'trajectory data: fitted Q evaluation updates for DM / DR / SNDR (default 10000)')
+    .option('--fqe-hidden <widths>', 'trajectory data: FQE hidden layer widths (default 256,256)')
     .option('--bandwidth <h>', 'trajectory data: action-kernel bandwidth for deterministic continuous candidates (box-scaled; default Scott\'s rule)')
     .option('--top-k <k>', 'trajectory data: k of regret@k and SharpeRatio@k in the selection table')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
@@ -67,64 +68,25 @@ export function registerEvaluate(program: Command): void {
         const { runSlateEvaluate } = await import('./evaluate-slate.js');
         return runSlateEvaluate(ws, o, list, cmd.getOptionValueSource('interval') !== 'default');
       }
-      if (ws && target && target.metadata.kind === 'trajectory') {
-        const { evaluateTrajectories, writeTrajectoryEvaluation } = await import('../ope/trajectory/result.js');
-        const bar = progressBar('evaluate');
-        let tr;
-        try {
-          tr = await evaluateTrajectories(ws, {
-            data: String(o.data),
-            candidates: (o.policy as string[]).map((p) => parsePolicyArg(p) as { name?: string; spec: string }),
-            loadPolicyDir,
-            ...(o.estimators !== undefined ? { estimators: list(String(o.estimators)) } : {}),
-            interval: String(o.interval) as IntervalMethod,
-            alpha: num('--alpha', String(o.alpha)),
-            resamples: num('--resamples', String(o.resamples)),
-            seed: num('--seed', String(o.seed)),
-            gamma: num('--gamma', String(o.gamma)),
-            ...(o.clip !== undefined ? { clip: num('--clip', String(o.clip)) } : {}),
-            ...(o.rewardModel !== undefined ? { rewardModel: String(o.rewardModel) } : {}),
-            ...(o.bandwidth !== undefined ? { bandwidth: num('--bandwidth', String(o.bandwidth)) } : {}),
-            ...(o.topK !== undefined ? { topK: num('--top-k', String(o.topK)) } : {}),
-            fqe: {
-              steps: num('--fqe-steps', String(o.fqeSteps)),
-              hidden: String(o.fqeHidden).split(',').map((h) => num('--fqe-hidden', h)),
-              folds: num('--folds', String(o.folds)),
-              onProgress: (_c, done, total) => bar.onProgress(done, total),
-            },
-            command: ['offpolicy', ...process.argv.slice(2)].join(' '),
-          });
-        } finally {
-          bar.stop();
-        }
-        const file = await writeTrajectoryEvaluation(tr, String(o.out));
-        const pct = Math.round(100 * (1 - tr.settings.alpha));
-        const rows: Record<string, Cell>[] = [{ candidate: '(behaviour)', estimator: 'discounted return', value: tr.behaviour.value, [`${pct}% interval`]: tr.behaviour.interval ? `[${tr.behaviour.interval.lower.toFixed(4)}, ${tr.behaviour.interval.upper.toFixed(4)}]` : '', verdict: '' }];
-        for (const c of tr.candidates) {
-          const label = VERDICT_LABELS[verdictOutcomeOf(c.verdict)];
-          const by = c.verdict.decidedBy?.id;
-          c.estimates.forEach((e, i) =>
-            rows.push({
-              candidate: i === 0 ? c.name : '',
-              estimator: e.estimator,
-              value: e.value,
-              [`${pct}% interval`]: e.interval ? `[${e.interval.lower.toFixed(4)}, ${e.interval.upper.toFixed(4)}]` : '',
-              verdict: e.estimator === by || (by === undefined && i === 0) ? label : '',
-            }),
-          );
-        }
-        process.stdout.write(formatTable(rows) + '\n\n');
-        for (const c of tr.candidates) {
-          process.stdout.write(`${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}\n`);
-          for (const w of c.warnings) process.stdout.write(`  warning [${w.code}] ${w.message}\n`);
-        }
-        process.stdout.write(`\nResults written to ${file}\n`);
-        return;
-      }
       const probColumns = list(o.probColumns as string | undefined);
       const range = o.rewardRange !== undefined ? rewardRangeFlag(String(o.rewardRange)) : undefined;
+      // the flags only trajectory data reads, when given
+      const trajectory: TrajectoryEvaluateSettings = {
+        ...(o.gamma !== undefined ? { gamma: num('--gamma', String(o.gamma)) } : {}),
+        ...(o.fqeSteps !== undefined || o.fqeHidden !== undefined
+          ? {
+              fqe: {
+                ...(o.fqeSteps !== undefined ? { steps: num('--fqe-steps', String(o.fqeSteps)) } : {}),
+                ...(o.fqeHidden !== undefined ? { hidden: String(o.fqeHidden).split(',').map((h) => num('--fqe-hidden', h)) } : {}),
+              },
+            }
+          : {}),
+        ...(o.bandwidth !== undefined ? { bandwidth: num('--bandwidth', String(o.bandwidth)) } : {}),
+        ...(o.topK !== undefined ? { topK: num('--top-k', String(o.topK)) } : {}),
+      };
       const bar = progressBar('evaluate');
-      const opts: EvaluateOptions = {
+      const opts: DispatchEvaluateOptions = {
+        setting: 'auto',
         data: String(o.data),
         loadPolicyDir,
         policies: (o.policy as string[]).map((p) => ({ ...parsePolicyArg(p), ...(probColumns ? { probColumns } : {}) })),
@@ -147,6 +109,7 @@ export function registerEvaluate(program: Command): void {
         allowDeficient: Boolean(o.allowDeficient),
         strict: Boolean(o.strict),
         observedRewardsOnly: Boolean(o.observedRewardsOnly),
+        ...(Object.keys(trajectory).length > 0 ? { trajectory } : {}),
         command: ['offpolicy', ...process.argv.slice(2)].join(' '),
         onProgress: bar.onProgress,
       };
@@ -154,7 +117,7 @@ export function registerEvaluate(program: Command): void {
       try {
         if (source !== undefined) {
           const { evaluateClickhouse } = await import('../ope/evaluate-clickhouse.js');
-          const { data: _d, loadPolicyDir: _l, resamples: _r, seed: _s, folds: _f, pushdown: _p, interval, ...rest } = opts;
+          const { data: _d, loadPolicyDir: _l, resamples: _r, seed: _s, folds: _f, pushdown: _p, setting: _st, trajectory: _t, interval, ...rest } = opts;
           result = await evaluateClickhouse({
             ...rest,
             source,
@@ -169,9 +132,13 @@ export function registerEvaluate(program: Command): void {
       }
       assertFiniteEstimates(result.candidates.flatMap((c) => c.estimates.map((e) => ({ label: `${c.name} ${e.estimator}`, value: e.value }))));
       const file = await writeEvaluation(result, String(o.out));
-      process.stdout.write(`context: ${result.dataset.context ?? 'none'}\n`);
-      if (result.settings.rewardModelInputs) process.stdout.write(`reward model: ${result.settings.rewardModelInputs}\n`);
-      process.stdout.write(banditTable(result) + '\n');
+      if (result.setting === 'trajectory') {
+        process.stdout.write(trajectoryTable(result));
+      } else {
+        process.stdout.write(`context: ${result.dataset.context ?? 'none'}\n`);
+        if (result.settings.rewardModelInputs) process.stdout.write(`reward model: ${result.settings.rewardModelInputs}\n`);
+        process.stdout.write(banditTable(result) + '\n');
+      }
       process.stdout.write(`\nResults written to ${file}\n`);
     });
 }
@@ -231,4 +198,30 @@ function banditTable(result: EvaluationResult): string {
   }
   for (const w of global) out.push(`warning [${w.code}] ${w.message}`);
   return out.join('\n');
+}
+
+/** The printed trajectory result: the verdict label on the deciding estimator's row, then each candidate's verdict and warnings. */
+function trajectoryTable(tr: TrajectoryEvaluationResult): string {
+  const out: string[] = [];
+  const pct = Math.round(100 * (1 - tr.settings.alpha));
+  const rows: Record<string, Cell>[] = [{ candidate: '(behaviour)', estimator: 'discounted return', value: tr.behaviour.value, [`${pct}% interval`]: tr.behaviour.interval ? `[${tr.behaviour.interval.lower.toFixed(4)}, ${tr.behaviour.interval.upper.toFixed(4)}]` : '', verdict: '' }];
+  for (const c of tr.candidates) {
+    const label = VERDICT_LABELS[verdictOutcomeOf(c.verdict)];
+    const by = c.verdict.decidedBy?.id;
+    c.estimates.forEach((e, i) =>
+      rows.push({
+        candidate: i === 0 ? c.name : '',
+        estimator: e.estimator,
+        value: e.value,
+        [`${pct}% interval`]: e.interval ? `[${e.interval.lower.toFixed(4)}, ${e.interval.upper.toFixed(4)}]` : '',
+        verdict: e.estimator === by || (by === undefined && i === 0) ? label : '',
+      }),
+    );
+  }
+  out.push(formatTable(rows) + '\n\n');
+  for (const c of tr.candidates) {
+    out.push(`${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}\n`);
+    for (const w of c.warnings) out.push(`  warning [${w.code}] ${w.message}\n`);
+  }
+  return out.join('');
 }

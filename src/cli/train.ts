@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { OffpolicyError } from '../core/errors.js';
 import type { ActorKind } from '../offline-rl/policy.js';
 import type { TrainingSessionOptions } from '../offline-rl/session.js';
+import type { MetricsEvent } from '../offline-rl/metrics-log.js';
 import { openWorkspace, numberFlag, printJson } from './context.js';
 import { progressBar } from './progress.js';
 
@@ -106,6 +107,8 @@ export function registerTrain(program: Command): void {
     .option('--prdc-beta <b>', 'PRDC state weight in the nearest-neighbour keys (default 2)')
     .option('--target-return <r>', 'RCBC return to condition on (default: best episode return in the data)')
     .option('--return-scale <s>', 'RCBC multiplier of the return-to-go input')
+    .option('--offline-score <mode>', 'score checkpoints by fitted Q evaluation on the data (initial-state value, TD error): auto (when no environment evaluates) | always | none', 'auto')
+    .option('--score-fqe-steps <n>', 'FQE updates per checkpoint score (default 2000)')
     .option('--json', 'print the result as JSON')
     .action(async (algo: string, o: Record<string, string | boolean | undefined>, cmd: Command) => {
       const opts: TrainingSessionOptions = {
@@ -139,10 +142,27 @@ export function registerTrain(program: Command): void {
       const bar = progressBar(`train ${algo}`, !json);
       let score = '';
       opts.onProgress = (done, total, losses) => bar.onProgress(done, total, `step ${done}/${total}  ${lossText(losses)}${score}`);
+      let offline: MetricsEvent | null = null;
       opts.onEvent = (e) => {
         if (e.event === 'eval') score = `  | eval ${fmt(e.returnMean as number, 1)}${e.normalizedScore === null ? '' : ` (${fmt(e.normalizedScore as number, 1)} normalized)`}`;
+        if (e.event === 'offline-score') {
+          offline = e;
+          score = `  | FQE V(s0) ${fmt(e.initialValue as number, 2)}`;
+        }
       };
       const ws = await openWorkspace(cmd);
+      const mode = String(o.offlineScore);
+      if (!['auto', 'always', 'none'].includes(mode)) throw new OffpolicyError('E_CLI_ARG', `--offline-score takes auto, always or none, got "${mode}".`, { hint: 'For example --offline-score always.' });
+      if (mode !== 'none') {
+        const { fqeCheckpointScorer } = await import('../ope/trajectory/checkpoint-scorer.js');
+        opts.offlineScorer = fqeCheckpointScorer(ws, opts.data, {
+          ...(opts.where ? { where: opts.where } : {}),
+          ...(opts.gamma !== undefined ? { gamma: opts.gamma } : {}),
+          seed: opts.seed,
+          ...(o.scoreFqeSteps !== undefined ? { fqe: { steps: num('--score-fqe-steps', String(o.scoreFqeSteps)) } } : {}),
+        });
+        opts.offlineScore = mode as 'auto' | 'always';
+      }
       let r;
       try {
         const { trainSession } = await import('../offline-rl/session.js');
@@ -159,6 +179,7 @@ export function registerTrain(program: Command): void {
         ['final losses', lossText(r.losses) || '-'],
         ['evaluation', ev ? `${ev.envId}, ${ev.episodes} episodes: return ${fmt(ev.returnMean, 2)} +- ${fmt(ev.returnStd, 2)}` : 'none (no matching environment or --eval-episodes 0)'],
         ['normalized score', ev && ev.normalizedScore !== null ? fmt(ev.normalizedScore, 1) : '-'],
+        ...(offline ? ([['offline score', `FQE at step ${(offline as MetricsEvent).step}: V(s0) ${fmt((offline as MetricsEvent).initialValue as number, 2)}, held-out TD error ${fmt((offline as MetricsEvent).tdError as number | null, 4)}`]] as [string, string][]) : []),
         ['policy', r.policyDir ?? '-'],
         ['metrics', `${r.out}/metrics.jsonl`],
         ['speed', `${fmt(r.updatesPerSec, 1)} updates/s (${r.backend}), wall ${fmt(r.wallSec, 1)} s, CPU ${fmt(r.cpuSec, 1)} s`],

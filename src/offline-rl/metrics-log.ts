@@ -6,6 +6,7 @@
  *   train      losses {name: value}, updatesPerSec, elapsedSec (every logEvery steps and at the end)
  *   eval       env, episodes, returnMean, returnStd, normalizedScore (null without reference scores)
  *   checkpoint path
+ *   offline-score  scorer (e.g. "fqe"), initialValue, tdError: the checkpoint's policy scored without a simulator
  *   end        policy (directory), evaluation summary, wallSec, cpuSec
  *   error      code, message (a run that stopped on an error)
  * On resume the log is cut back to the checkpoint's step (lines of later steps,

@@ -33,6 +33,7 @@ import { checkSteps } from './config.js';
 import { evaluateInEnv } from './evaluate-env.js';
 import { checkpointError, configJson, type JsonValue, type Learner, type TrainedPolicy } from './learner.js';
 import { METRICS_FILE, MetricsLog, readMetrics, type MetricsEvent } from './metrics-log.js';
+import type { OfflinePolicyScorer } from '../core/offline-scorer.js';
 import { checkAlgorithm, checkOptionsForAlgo, createLearner, type TrainOptions } from './train.js';
 import { checkFiniteTrainingData, loadTrainingData } from './train-dataset.js';
 import type { ContextOptions, FeatureSpec } from '../datasets/features.js';
@@ -68,6 +69,14 @@ export interface TrainingSessionOptions extends TrainOptions {
   onEvent?: (e: MetricsEvent) => void;
   /** Stop after this many updates in this call, without finishing (an interruption, for tests and time-boxed jobs). */
   stopAfter?: number;
+  /**
+   * Scores each checkpoint's policy without a simulator (e.g. fitted Q
+   * evaluation, injected by the caller: offline-rl never imports ope), logged as
+   * `offline-score` events at every checkpoint and at the end.
+   */
+  offlineScorer?: OfflinePolicyScorer;
+  /** When to use offlineScorer: 'auto' (default) only when there is no evaluation environment, 'always'. */
+  offlineScore?: 'auto' | 'always';
 }
 
 export interface SessionEvaluation {
@@ -123,6 +132,8 @@ const SESSION_KEYS = [
   'stopAfter',
   'onProgress',
   'progressEvery',
+  'offlineScorer',
+  'offlineScore',
 ] as const;
 
 /** Files and directories a session writes in <out> (what --force removes). */
@@ -234,6 +245,15 @@ export async function trainSession(ws: Workspace, algoName: string, opts: Traini
   else await emit({ event: 'start', step: 0, algo, dataset: td.version.ref, datasetHash: meta.contentHash, steps: opts.steps, seed: opts.seed, env: td.env?.id ?? null, backend: backend.name });
 
   const env = evalEpisodes > 0 ? td.env : null;
+  const scorer = opts.offlineScorer && ((opts.offlineScore ?? 'auto') === 'always' || !env) ? opts.offlineScorer : null;
+  let lastScoreStep = -1;
+  if (resumeFrom && scorer) for (const e of await readMetrics(metricsPath)) if (e.event === 'offline-score') lastScoreStep = Math.max(lastScoreStep, e.step);
+  const offlineScore = async (): Promise<void> => {
+    if (!scorer || lastScoreStep === learner.step) return;
+    const sc = await scorer.score(learner.policy());
+    lastScoreStep = learner.step;
+    await emit({ event: 'offline-score', step: learner.step, scorer: scorer.name, initialValue: sc.initialValue, tdError: sc.tdError });
+  };
   const evaluate = async (): Promise<SessionEvaluation> => {
     const r = evaluateInEnv(learner.policy(), env!, evalEpisodes, evalSeed);
     const ev: SessionEvaluation = { step: learner.step, envId: r.envId, episodes: evalEpisodes, returnMean: r.meanReturn, returnStd: r.stdReturn, normalizedScore: r.normalizedScore };
@@ -280,12 +300,14 @@ export async function trainSession(ws: Workspace, algoName: string, opts: Traini
       const dir = await writeCheckpoint(ckptRoot, learner.getState(), fingerprint);
       await pruneCheckpoints(ckptRoot, keep);
       await emit({ event: 'checkpoint', step: s, path: dir });
+      await offlineScore();
     }
   }
 
   let policyDir: string | null = null;
   if (!stopped) {
     if (env && lastEvalStep !== learner.step) evaluation = await evaluate();
+    await offlineScore();
     if (!evaluation && env) {
       // resumed from the final checkpoint with its evaluation already logged: read it back
       const last = (await readMetrics(metricsPath)).filter((e) => e.event === 'eval' && e.step === learner.step).pop();
@@ -320,8 +342,10 @@ export async function trainSession(ws: Workspace, algoName: string, opts: Traini
     cpuSec,
   };
   if (!stopped) {
-    const evaluations = (await readMetrics(metricsPath)).filter((e) => e.event === 'eval');
-    await writeFile(join(out, 'summary.json'), JSON.stringify({ ...result, seed: opts.seed, env: td.env?.id ?? null, evaluations }, nonFinite, 2) + '\n');
+    const events = await readMetrics(metricsPath);
+    const evaluations = events.filter((e) => e.event === 'eval');
+    const offlineScores = events.filter((e) => e.event === 'offline-score');
+    await writeFile(join(out, 'summary.json'), JSON.stringify({ ...result, seed: opts.seed, env: td.env?.id ?? null, evaluations, ...(offlineScores.length > 0 ? { offlineScores } : {}) }, nonFinite, 2) + '\n');
     await emit({ event: 'end', step: learner.step, policy: policyDir, evaluation, wallSec, cpuSec, updatesPerSec: result.updatesPerSec });
   }
   return result;

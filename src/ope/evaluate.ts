@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { sha256File } from '../datasets/fs-guard.js';
 import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
@@ -54,6 +54,8 @@ import { sumsFromTerms, sumsValue } from './sums.js';
 import { rewardModelFit } from './reward-models/fit-quality.js';
 import { dmUncertainty, type DmUncertainty } from './reward-models/uncertainty.js';
 import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, RewardModelFit, Warning } from '../core/evaluation-result.js';
+import type { AnyEvaluationResult, TrajectoryEvaluationResult } from '../core/trajectory-evaluation-result.js';
+import { evaluateTrajectories, type EvaluateTrajectoriesOptions } from './trajectory/result.js';
 
 export interface EvaluateOptions {
   /** Loads a trained-policy directory given as a candidate (the CLI passes the offline-RL loader; ope never imports a learner). */
@@ -99,7 +101,23 @@ export interface EvaluateOptions {
   /** The command line, recorded for reproduction. */
   command?: string;
   onProgress?: (done: number, total: number, stage: string) => void;
+  /** A bandit result (the default): trajectory data is refused with E_DATASET_KIND. See DispatchEvaluateOptions. */
+  setting?: 'bandit';
 }
+
+/**
+ * evaluate() options that dispatch on the dataset's kind: `setting: 'auto'`
+ * returns AnyEvaluationResult (told apart by its `setting`), 'trajectory' a
+ * trajectory result (other data is refused), 'bandit' a bandit one.
+ */
+export interface DispatchEvaluateOptions extends Omit<EvaluateOptions, 'setting'> {
+  setting: 'bandit' | 'trajectory' | 'auto';
+  /** Trajectory data only: discount, fitted Q evaluation, kernel bandwidth, selection. */
+  trajectory?: TrajectoryEvaluateSettings;
+}
+
+/** The options of a trajectory evaluation that a bandit one does not have (see evaluateTrajectories). */
+export type TrajectoryEvaluateSettings = Pick<EvaluateTrajectoriesOptions, 'gamma' | 'fqe' | 'bandwidth' | 'actionBox' | 'topK' | 'threshold' | 'trueValues' | 'where' | 'termRange'>;
 
 export function checkEstimators(ids: string[] | undefined): EstimatorId[] {
   const list = ids && ids.length > 0 ? ids : [...ESTIMATOR_IDS];
@@ -150,9 +168,87 @@ function logVector(v: DatasetVersion, columns: string[], k: number): SqlVector {
   return { kind: 'scalars', exprs: columns.map(q) };
 }
 
-export async function evaluate(ws: Workspace, opts: EvaluateOptions): Promise<EvaluationResult> {
+/**
+ * Evaluates candidate policies on a stored dataset. With `setting: 'auto'` it
+ * dispatches on the dataset's kind: a bandit log goes through the bandit
+ * pipeline (below), trajectory data through evaluateTrajectories (DuckDB
+ * pushdown when the candidates are tables and Q is columns, else in memory).
+ */
+export function evaluate(ws: Workspace, opts: EvaluateOptions | (DispatchEvaluateOptions & { setting: 'bandit' })): Promise<EvaluationResult>;
+export function evaluate(ws: Workspace, opts: DispatchEvaluateOptions & { setting: 'trajectory' }): Promise<TrajectoryEvaluationResult>;
+export function evaluate(ws: Workspace, opts: DispatchEvaluateOptions): Promise<AnyEvaluationResult>;
+export async function evaluate(ws: Workspace, opts: EvaluateOptions | DispatchEvaluateOptions): Promise<AnyEvaluationResult> {
   checkOptions(opts);
-  const stored = await ws.resolve(opts.data);
+  const version = await ws.resolve(opts.data);
+  const setting = opts.setting ?? 'bandit';
+  if (!['bandit', 'trajectory', 'auto'].includes(setting)) {
+    throw new OffpolicyError('E_SETTING', `Unknown evaluation setting "${setting}".`, { hint: "Use 'bandit', 'trajectory' or 'auto' (dispatch on the dataset kind)." });
+  }
+  if (version.metadata.kind === 'trajectory') {
+    if (setting === 'bandit') {
+      throw new OffpolicyError('E_DATASET_KIND', `Dataset ${version.ref} holds trajectories, and evaluate() was asked for a bandit result.`, {
+        hint: "Pass setting: 'auto' (dispatch on the dataset kind; the result is AnyEvaluationResult) or 'trajectory'.",
+      });
+    }
+    return evaluateTrajectoryData(ws, opts as DispatchEvaluateOptions);
+  }
+  if (setting === 'trajectory') {
+    throw new OffpolicyError('E_DATASET_KIND', `Dataset ${version.ref} is a ${version.metadata.kind} log, not trajectory data.`, { hint: "Pass setting: 'auto' or 'bandit'." });
+  }
+  const t = 'trajectory' in opts ? opts.trajectory : undefined;
+  if (t && Object.keys(t).length > 0) {
+    throw new OffpolicyError('E_OPTION_SETTING', `Dataset ${version.ref} is a bandit log; the trajectory options (${Object.keys(t).join(', ')}) do not apply.`, { hint: 'Drop them, or evaluate trajectory data.' });
+  }
+  const { setting: _s, ...bandit } = opts as DispatchEvaluateOptions;
+  return evaluateBandit(ws, bandit, version);
+}
+
+/** The bandit options that have no meaning on trajectory data, when set. */
+function banditOnly(opts: DispatchEvaluateOptions): string[] {
+  const out: string[] = [];
+  if (opts.policies.some((p) => p.probColumns)) out.push('probColumns');
+  if (opts.smoothingAlpha !== undefined) out.push('smoothingAlpha');
+  if (opts.contextColumns) out.push('contextColumns');
+  if (opts.verdictSource !== undefined) out.push('verdictSource');
+  if (opts.allowDeficient) out.push('allowDeficient');
+  if (opts.strict) out.push('strict');
+  return out;
+}
+
+async function evaluateTrajectoryData(ws: Workspace, opts: DispatchEvaluateOptions): Promise<TrajectoryEvaluationResult> {
+  const bad = banditOnly(opts);
+  if (bad.length > 0) {
+    throw new OffpolicyError('E_OPTION_SETTING', `Dataset ${opts.data} holds trajectories; the bandit option(s) ${bad.join(', ')} do not apply.`, {
+      hint: 'Drop them (trajectory candidates are policies or tables keyed by (episode_id, step) with p_0..p_{K-1} or logprob).',
+    });
+  }
+  const t = opts.trajectory ?? {};
+  const progress = opts.onProgress;
+  return evaluateTrajectories(ws, {
+    ...t,
+    data: opts.data,
+    candidates: opts.policies.map((p) => ({ ...(p.name !== undefined ? { name: p.name } : {}), spec: p.spec })),
+    ...(opts.loadPolicyDir ? { loadPolicyDir: opts.loadPolicyDir } : {}),
+    ...(opts.estimators ? { estimators: opts.estimators } : {}),
+    interval: opts.interval ?? 'bootstrap',
+    ...(opts.alpha !== undefined ? { alpha: opts.alpha } : {}),
+    ...(opts.resamples !== undefined ? { resamples: opts.resamples } : {}),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    ...(opts.clip !== undefined ? { clip: opts.clip } : {}),
+    ...(opts.rewardModel !== undefined ? { rewardModel: opts.rewardModel } : {}),
+    ...(opts.rewardRange ? { rewardRange: opts.rewardRange } : {}),
+    ...(opts.pushdown ? { pushdown: opts.pushdown } : {}),
+    ...(opts.command ? { command: opts.command } : {}),
+    fqe: {
+      ...(opts.folds !== undefined ? { folds: opts.folds } : {}),
+      ...t.fqe,
+      ...(progress && !t.fqe?.onProgress ? { onProgress: (c: string, done: number, total: number) => progress(done, total, `fitting Q for ${c}`) } : {}),
+    },
+    ...(progress ? { onProgress: (stage: string, done: number, total: number) => progress(done, total, stage) } : {}),
+  });
+}
+
+async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, stored: DatasetVersion): Promise<EvaluationResult> {
   requireBandit(stored);
   checkEvaluationLimits(stored.metadata.rowCount, stored.metadata.actionSpace?.type === 'discrete' ? stored.metadata.actionSpace.n : undefined, opts.resamples);
   const estimators = checkEstimators(opts.estimators);
@@ -661,8 +757,11 @@ async function loggingAndSummary(conn: DuckDBConnection, v: DatasetVersion, k: n
 }
 
 /** Writes the result as pretty JSON (creating no directories) and returns the absolute path. */
-export async function writeEvaluation(result: EvaluationResult, file: string): Promise<string> {
+/** Writes a bandit or trajectory result as JSON (to a temporary file, then renamed into place); returns the absolute path. */
+export async function writeEvaluation(result: AnyEvaluationResult, file: string): Promise<string> {
   const abs = path.resolve(file);
-  await writeFile(abs, JSON.stringify(result, null, 2) + '\n');
+  const tmp = `${abs}.tmp-${process.pid}`;
+  await writeFile(tmp, JSON.stringify(result, null, 2) + '\n');
+  await rename(tmp, abs);
   return abs;
 }

@@ -16,6 +16,7 @@ import { loadTrajectoryCandidate, type ResolvedCandidate, type TrajectoryCandida
 import { DEFAULT_GAMMA, discountedReturns, trajectoryOpeData, type TrajectoryOpeData } from './data.js';
 import type { ActionBox } from './kernel.js';
 import { qColumnsProvider } from './q-columns.js';
+import { trajectoryPushdown } from './pushdown.js';
 import { getTrajectoryEstimator } from './estimators/index.js';
 import { DEFAULT_TRAJECTORY_ESTIMATORS, scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
@@ -35,6 +36,8 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
   rewardModel?: string;
   /** Optional SQL condition over the stored columns. */
   where?: string;
+  /** 'auto' (default) computes the sums in DuckDB when every candidate is a table and Q (if needed) is columns (pushdown.ts); 'never' loads the steps. */
+  pushdown?: 'auto' | 'never';
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -42,8 +45,8 @@ export interface BehaviourValue {
   /** Mean discounted return of the logged episodes (on-policy). */
   value: number;
   interval?: Interval;
-  /** Per-episode discounted returns. */
-  returns: Float64Array;
+  /** Per-episode discounted returns (absent when DuckDB computed only their sums). */
+  returns?: Float64Array;
 }
 
 export interface TrajectoryCandidateResult extends CandidateScore {
@@ -58,6 +61,8 @@ export interface TrajectoryEvaluation {
   behaviour: BehaviourValue;
   candidates: TrajectoryCandidateResult[];
   warnings: Warning[];
+  /** Where the sums were computed: 'duckdb' (pushdown.ts) or 'memory'. */
+  backend: 'duckdb' | 'memory';
 }
 
 /** The behaviour policy's value on the same episodes: mean discounted return, t interval. */
@@ -102,6 +107,7 @@ export async function evaluateTrajectoryArrays(
     behaviour,
     candidates,
     warnings: [],
+    backend: 'memory',
   };
 }
 
@@ -110,6 +116,10 @@ export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opt
   const version = await ws.resolve(data);
   const conn = await openMemoryConnection();
   try {
+    if (opts.pushdown !== 'never') {
+      const pushed = await trajectoryPushdown(conn, version, opts);
+      if (pushed) return pushed;
+    }
     const a = await loadTrajectoryArrays(conn, version, { where: opts.where });
     let qProvider = opts.qProvider;
     if (!qProvider && opts.rewardModel?.startsWith('columns:')) {

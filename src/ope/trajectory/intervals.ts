@@ -19,7 +19,7 @@ import { DEFAULT_RESAMPLES, sortedQuantile } from '../intervals/bootstrap.js';
 import { checkAlpha, checkRange, checkRows, clipToRange } from '../intervals/common.js';
 import { hoeffdingInterval } from '../intervals/hoeffding.js';
 import { tInterval } from '../intervals/t.js';
-import { sumsFromTerms } from '../sums.js';
+import { sumsFromTerms, type MergeableSums } from '../sums.js';
 import type { Interval, IntervalMethod } from '../../core/evaluation-result.js';
 import { resampledValue, type TrajectoryEstimator, type TrajectoryTermsInput } from './estimators/index.js';
 import type { TrajectoryOpeData } from './data.js';
@@ -80,22 +80,14 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
   const n = items[0]!.terms.length;
   switch (opts.method) {
     case 't':
-      return items.map((it) => clipToRange(tInterval(sumsFromTerms({ num: it.terms, den: null, base: null }), alpha), opts.valueRange));
     case 'hoeffding':
     case 'bernstein':
+      return items.map((it) => intervalFromSums(it.estimator, sumsFromTerms({ num: it.terms, den: null, base: null }), opts));
     case 'betting':
       return items.map((it) => {
         if (it.estimator.selfNormalized) return null;
-        const range = rangeFor(opts, it.estimator.id);
-        if (!range) {
-          throw new OffpolicyError('E_RANGE_REQUIRED', `${({ hoeffding: 'Hoeffding', bernstein: 'Empirical Bernstein', betting: 'Betting' } as Record<string, string>)[opts.method]} intervals need the range [a, b] of ${it.estimator.label}'s per-episode terms, and none was given.`, {
-            hint: 'Importance-weighted terms have no range without a bound on the weights: pass termRange (e.g. from a weight clip and the reward range), or use --interval t or bootstrap.',
-          });
-        }
-        if (opts.method === 'betting') return clipToRange(bettingMeanInterval(it.terms, range, { alpha, seed: opts.seed ?? 0 }), opts.valueRange);
-        const s = sumsFromTerms({ num: it.terms, den: null, base: null });
-        const iv = opts.method === 'hoeffding' ? hoeffdingInterval(s, range, alpha, it.estimator.label) : bernsteinInterval(s, range, alpha, it.estimator.label);
-        return clipToRange(iv, opts.valueRange);
+        const range = requireRange(opts, it.estimator);
+        return clipToRange(bettingMeanInterval(it.terms, range, { alpha, seed: opts.seed ?? 0 }), opts.valueRange);
       });
     case 'empirical-likelihood':
       throw new OffpolicyError('E_INTERVAL_UNSUPPORTED', 'Empirical-likelihood intervals are for bandit IPS / SNIPS (they use the constraint E[w] = 1 on single-step weights), not for trajectory estimators.', {
@@ -121,6 +113,35 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
         hint: 'Use --interval bootstrap (episodes resampled).',
       });
   }
+}
+
+/** The range [a, b] of an estimator's per-episode terms that a concentration interval needs (E_RANGE_REQUIRED without one). */
+function requireRange(opts: TrajectoryIntervalOptions, estimator: TrajectoryEstimator): readonly [number, number] {
+  const range = rangeFor(opts, estimator.id);
+  if (!range) {
+    const name = ({ hoeffding: 'Hoeffding', bernstein: 'Empirical Bernstein', betting: 'Betting' } as Record<string, string>)[opts.method] ?? opts.method;
+    throw new OffpolicyError('E_RANGE_REQUIRED', `${name} intervals need the range [a, b] of ${estimator.label}'s per-episode terms, and none was given.`, {
+      hint: 'Importance-weighted terms have no range without a bound on the weights: pass termRange (e.g. from a weight clip and the reward range), or use --interval t or bootstrap.',
+    });
+  }
+  return range;
+}
+
+/**
+ * A t, Hoeffding or Bernstein interval from the sums of an estimator's
+ * per-episode terms (n, sum g, sum g^2): what the DuckDB pushdown computes.
+ * Null for Hoeffding / Bernstein on self-normalised estimators.
+ */
+export function intervalFromSums(estimator: TrajectoryEstimator, s: MergeableSums, opts: TrajectoryIntervalOptions): Interval | null {
+  const alpha = checkAlpha(opts.alpha);
+  if (opts.method === 't') return clipToRange(tInterval(s, alpha), opts.valueRange);
+  if (opts.method !== 'hoeffding' && opts.method !== 'bernstein') {
+    throw new OffpolicyError('E_INTERVAL_METHOD', `The ${opts.method} interval needs the per-episode terms, not their sums.`, { hint: 'Use t, hoeffding or bernstein here.' });
+  }
+  if (estimator.selfNormalized) return null;
+  const range = requireRange(opts, estimator);
+  const iv = opts.method === 'hoeffding' ? hoeffdingInterval(s, range, alpha, estimator.label) : bernsteinInterval(s, range, alpha, estimator.label);
+  return clipToRange(iv, opts.valueRange);
 }
 
 /** R resampled estimates per estimator; every resample draws n episodes with replacement (one draw shared by all estimators). */

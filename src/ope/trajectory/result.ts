@@ -6,8 +6,6 @@
  * given) and compares each with the behaviour policy.
  */
 import type { TrajectoryCandidateResult, TrajectoryEvaluationResult } from '../../core/trajectory-evaluation-result.js';
-import { rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Workspace } from '../../datasets/workspace.js';
 import { VERSION } from '../../version.js';
 import { getTrajectoryEstimator } from './estimators/index.js';
@@ -96,18 +94,10 @@ export async function evaluateTrajectories(ws: Workspace, opts: EvaluateTrajecto
       ...(opts.interval === 'bootstrap' ? { bootstrapResamples: opts.resamples ?? 1000 } : {}),
       ...(opts.clip !== undefined ? { clip: opts.clip } : {}),
       ...(needsQ ? { rewardModel: opts.rewardModel ?? 'fqe' } : {}),
+      backend: ev.backend,
     },
     candidates,
     selection,
     warnings: ev.warnings,
   };
-}
-
-/** Writes the result as JSON (to a temporary file, then renamed into place); returns the absolute path. */
-export async function writeTrajectoryEvaluation(result: TrajectoryEvaluationResult, file: string): Promise<string> {
-  const abs = path.resolve(file);
-  const tmp = `${abs}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify(result, null, 2) + '\n');
-  await rename(tmp, abs);
-  return abs;
 }

@@ -34,8 +34,8 @@ export interface ScoreOptions {
 }
 
 export interface TrajectoryEstimate extends Estimate {
-  /** Per-episode terms g_i (their mean is `value`). */
-  terms: Float64Array;
+  /** Per-episode terms g_i (their mean is `value`); absent when DuckDB computed only their sums. */
+  terms?: Float64Array;
 }
 
 export interface CandidateScore {
@@ -84,26 +84,58 @@ export function scoreCandidate(d: TrajectoryOpeData, cand: ResolvedCandidate, op
       ? trajectoryIntervals(items, { method, alpha, seed: opts.seed ?? 0, resamples: opts.resamples, termRange: opts.termRange, valueRange })
       : items.map(() => null);
   const summary = weights ? weightSummary(d, weights) : null;
-  const estimates: TrajectoryEstimate[] = items.map((it, j) => {
-    const value = it.estimator.selfNormalized ? it.estimator.resampled!(input, new Float64Array(d.episodes.count).fill(1)) : mean(it.terms);
-    const diagnostics: Record<string, number> = { n: d.episodes.count, steps: d.n, gamma: d.gamma };
-    if (summary && it.estimator.needsWeights) {
+  const values = items.map((it) => (it.estimator.selfNormalized ? it.estimator.resampled!(input, new Float64Array(d.episodes.count).fill(1)) : mean(it.terms)));
+  return finishScore(cand, {
+    estimators: specs,
+    values,
+    intervals,
+    terms: items.map((it) => it.terms),
+    summary,
+    clip: weights?.clip ?? null,
+    episodes: d.episodes.count,
+    steps: d.n,
+    gamma: d.gamma,
+    valueRange,
+  });
+}
+
+/** What finishScore turns into a CandidateScore (from arrays, or from sums computed by DuckDB). */
+export interface ScoreParts {
+  estimators: readonly TrajectoryEstimator[];
+  values: readonly number[];
+  intervals: readonly (Interval | null)[];
+  /** Per-episode terms, when they were computed in memory. */
+  terms?: readonly Float64Array[];
+  summary: WeightSummary | null;
+  clip: number | null;
+  episodes: number;
+  steps: number;
+  gamma: number;
+  valueRange: [number, number];
+}
+
+/** Estimates with their diagnostics, and the candidate's warnings. */
+export function finishScore(cand: Pick<ResolvedCandidate, 'name' | 'source' | 'kind' | 'kernel'>, p: ScoreParts): CandidateScore {
+  const { summary } = p;
+  const estimates: TrajectoryEstimate[] = p.estimators.map((e, j) => {
+    const diagnostics: Record<string, number> = { n: p.episodes, steps: p.steps, gamma: p.gamma };
+    if (summary && e.needsWeights) {
       diagnostics.ess = summary.trajectoryEss;
       diagnostics.maxWeight = summary.maxWeight;
       diagnostics.finalStepEss = summary.perStep.ess[summary.perStep.ess.length - 1]!;
     }
-    if (weights?.clip != null) diagnostics.clip = weights.clip;
-    const iv = intervals[j];
+    if (p.clip != null) diagnostics.clip = p.clip;
+    const iv = p.intervals[j];
     // DM (FQE) is biased by its fitted Q: its interval is a variance interval, as on bandit logs.
-    const interval = iv ? { ...iv, covers: it.estimator.id === 'dm' ? ('variance' as const) : ('value' as const) } : undefined;
-    return { estimator: it.estimator.id, value, ...(interval ? { interval } : {}), diagnostics, terms: it.terms };
+    const interval = iv ? { ...iv, covers: e.id === 'dm' ? ('variance' as const) : ('value' as const) } : undefined;
+    return { estimator: e.id, value: p.values[j]!, ...(interval ? { interval } : {}), diagnostics, ...(p.terms ? { terms: p.terms[j]! } : {}) };
   });
-  const warnings: Warning[] = summary ? weightWarnings(summary, d.episodes.count) : [];
+  const warnings: Warning[] = summary ? weightWarnings(summary, p.episodes) : [];
   if (cand.kernel) {
     warnings.push({
       code: 'KERNEL_WEIGHTS',
       message: `Candidate "${cand.name}" is deterministic: its weights use a Gaussian kernel on the box-scaled action (bandwidth ${cand.kernel.bandwidth.toPrecision(3)}, ${cand.kernel.rule}), which trades bias for variance.`,
     });
   }
-  return { name: cand.name, source: cand.source, kind: cand.kind, estimates, weights: summary, warnings, kernel: cand.kernel, valueRange };
+  return { name: cand.name, source: cand.source, kind: cand.kind, estimates, weights: summary, warnings, kernel: cand.kernel, valueRange: p.valueRange };
 }

@@ -98,44 +98,63 @@ export function trajectoryWeights(d: TrajectoryOpeData, targetLogprob: Float64Ar
 export function weightSummary(d: TrajectoryOpeData, tw: TrajectoryWeights, lowEssRatio = DEFAULT_LOW_ESS_RATIO): WeightSummary {
   const H = d.episodes.horizon;
   const ep = d.episodes;
-  const s1 = new Float64Array(H);
-  const s2 = new Float64Array(H);
-  const mx = new Float64Array(H);
-  const cnt = new Int32Array(H);
-  let maxWeight = 0;
+  const s: WeightSums = { s1: new Float64Array(H), s2: new Float64Array(H), max: new Float64Array(H), count: new Float64Array(H), maxRaw: 0, f1: 0, f2: 0, fMax: 0 };
   for (let i = 0; i < ep.count; i++) {
     for (let r = ep.start[i]!; r < ep.start[i + 1]!; r++) {
       const t = r - ep.start[i]!;
       const x = tw.w[r]!;
-      s1[t] += x;
-      s2[t] += x * x;
-      if (x > mx[t]!) mx[t] = x;
-      cnt[t]++;
+      s.s1[t] += x;
+      s.s2[t] += x * x;
+      if (x > s.max[t]!) s.max[t] = x;
+      s.count[t]++;
       const raw = Math.exp(tw.logW[r]!);
-      if (raw > maxWeight) maxWeight = raw;
+      if (raw > s.maxRaw) s.maxRaw = raw;
     }
   }
+  for (const x of tw.final) {
+    s.f1 += x;
+    s.f2 += x * x;
+    if (x > s.fMax) s.fMax = x;
+  }
+  return weightSummaryFromSums(s, lowEssRatio);
+}
+
+/**
+ * The sums a weight summary is made of (per step t over the running episodes:
+ * sum, sum of squares, largest and count of w_{0:t}; over episodes the same of
+ * w_{0:T_i-1}): mergeable, so DuckDB can compute them (scan-sql.ts).
+ */
+export interface WeightSums {
+  s1: Float64Array;
+  s2: Float64Array;
+  max: Float64Array;
+  count: Float64Array;
+  /** Largest unclipped w_{0:t}. */
+  maxRaw: number;
+  f1: number;
+  f2: number;
+  fMax: number;
+}
+
+export function weightSummaryFromSums(s: WeightSums, lowEssRatio = DEFAULT_LOW_ESS_RATIO): WeightSummary {
+  const H = s.s1.length;
   const perStep: StepDiagnostics = { episodes: [], ess: [], maxShare: [], maxWeight: [] };
   let firstLow = -1;
   for (let t = 0; t < H; t++) {
-    const ess = s2[t]! > 0 ? (s1[t]! * s1[t]!) / s2[t]! : 0;
-    perStep.episodes.push(cnt[t]!);
+    const s1 = s.s1[t]!;
+    const s2 = s.s2[t]!;
+    const ess = s2 > 0 ? (s1 * s1) / s2 : 0;
+    perStep.episodes.push(s.count[t]!);
     perStep.ess.push(ess);
-    perStep.maxShare.push(s1[t]! > 0 ? mx[t]! / s1[t]! : 1);
-    perStep.maxWeight.push(mx[t]!);
-    if (firstLow < 0 && ess < lowEssRatio * cnt[t]!) firstLow = t;
-  }
-  let f1 = 0, f2 = 0, fm = 0;
-  for (const x of tw.final) {
-    f1 += x;
-    f2 += x * x;
-    if (x > fm) fm = x;
+    perStep.maxShare.push(s1 > 0 ? s.max[t]! / s1 : 1);
+    perStep.maxWeight.push(s.max[t]!);
+    if (firstLow < 0 && ess < lowEssRatio * s.count[t]!) firstLow = t;
   }
   return {
     perStep,
-    trajectoryEss: f2 > 0 ? (f1 * f1) / f2 : 0,
-    trajectoryMaxShare: f1 > 0 ? fm / f1 : 1,
-    maxWeight,
+    trajectoryEss: s.f2 > 0 ? (s.f1 * s.f1) / s.f2 : 0,
+    trajectoryMaxShare: s.f1 > 0 ? s.fMax / s.f1 : 1,
+    maxWeight: s.maxRaw,
     firstLowEssStep: firstLow,
   };
 }

@@ -70,10 +70,7 @@ function snpdisValue(x: TrajectoryTermsInput, c: Float64Array): number {
   const w = requireWeights(x, 'SNPDIS');
   const B = carriedSums(x, w, c);
   const A = stepSums(x, c, (r) => prod(w.w[r]!, x.data.rewards[r]!));
-  const disc = discounts(x.data.gamma, B.length);
-  let v = 0;
-  for (let t = 0; t < B.length; t++) v += disc[t]! * ratio(A[t]!, B[t]!);
-  return v;
+  return stepRatioSum(x.data.gamma, A, B);
 }
 
 function sndrParts(x: TrajectoryTermsInput, c: Float64Array) {
@@ -88,10 +85,47 @@ function sndrParts(x: TrajectoryTermsInput, c: Float64Array) {
 
 function sndrValue(x: TrajectoryTermsInput, c: Float64Array): number {
   const { B, P, N1, N2 } = sndrParts(x, c);
-  const disc = discounts(x.data.gamma, B.length);
-  let val = 0;
-  for (let t = 0; t < B.length; t++) val += disc[t]! * (ratio(N1[t]!, B[t]!) + ratio(N2[t]!, P[t]!));
-  return val;
+  return stepRatioSum(x.data.gamma, N1, B, N2, P);
+}
+
+/** sum_t gamma^t (N_t / D_t [+ N2_t / D2_t]), a ratio with a zero denominator counting 0: the SN estimates from per-step sums. */
+export function stepRatioSum(gamma: number, N: Float64Array, D: Float64Array, N2?: Float64Array, D2?: Float64Array): number {
+  const disc = discounts(gamma, D.length);
+  let v = 0;
+  for (let t = 0; t < D.length; t++) v += disc[t]! * (N2 && D2 ? ratio(N[t]!, D[t]!) + ratio(N2[t]!, D2[t]!) : ratio(N[t]!, D[t]!));
+  return v;
+}
+
+/**
+ * Coefficients of the linearised terms of sum_t gamma^t N_t / D_t over n
+ * episodes: kk_t = gamma^t n / D_t, k_t = kk_t N_t / D_t (0 where D_t = 0), and
+ * suffix_t = sum_{u >= t} k_u for t = 0..H (suffix_H = 0). Episode i's influence
+ * is sum_{t < T_i} (kk_t num_it - k_t den_it) - carried_i suffix_{T_i}.
+ */
+export function influenceCoefficients(gamma: number, n: number, N: Float64Array, D: Float64Array): { kk: Float64Array; k: Float64Array; suffix: Float64Array } {
+  const H = D.length;
+  const disc = discounts(gamma, H);
+  const k = new Float64Array(H);
+  const kk = new Float64Array(H);
+  for (let t = 0; t < H; t++) {
+    if (D[t] === 0) continue;
+    kk[t] = (disc[t]! * n) / D[t]!;
+    k[t] = kk[t]! * (N[t]! / D[t]!);
+  }
+  const suffix = new Float64Array(H + 1);
+  for (let t = H - 1; t >= 0; t--) suffix[t] = suffix[t + 1]! + k[t]!;
+  return { kk, k, suffix };
+}
+
+/** Carried denominators from per-step sums: B_t = S_t + sum_{u < t} L_u, S_t the weights of the episodes running at t, L_u those of the episodes whose last step is u. */
+export function carriedFromSteps(running: Float64Array, lastAt: Float64Array): Float64Array {
+  const B = new Float64Array(running.length);
+  let acc = 0;
+  for (let t = 0; t < running.length; t++) {
+    B[t] = running[t]! + acc;
+    acc += lastAt[t]!;
+  }
+  return B;
 }
 
 function sntisValue(x: TrajectoryTermsInput, c: Float64Array): number {
@@ -122,17 +156,7 @@ function addInfluence(
 ): void {
   const ep = x.data.episodes;
   const n = ep.count;
-  const H = ep.horizon;
-  const disc = discounts(x.data.gamma, H);
-  const k = new Float64Array(H); // gamma^t R_t / mean(D_t)
-  const kk = new Float64Array(H); // gamma^t / mean(D_t)
-  for (let t = 0; t < H; t++) {
-    if (D[t] === 0) continue;
-    kk[t] = (disc[t]! * n) / D[t]!;
-    k[t] = kk[t]! * (N[t]! / D[t]!);
-  }
-  const suffix = new Float64Array(H + 1);
-  for (let t = H - 1; t >= 0; t--) suffix[t] = suffix[t + 1]! + k[t]!;
+  const { kk, k, suffix } = influenceCoefficients(x.data.gamma, n, N, D);
   for (let i = 0; i < n; i++) {
     let s = 0;
     const st = ep.start[i]!;
