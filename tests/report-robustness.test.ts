@@ -67,8 +67,10 @@ describe('robustness report', () => {
     await renderRobustnessReport(hostile, { formats: ['md'], outDir: out, command: 'offpolicy report --robustness "a```b.json"' });
     const md = await readFile(path.join(out, 'robustness.md'), 'utf8');
     // outside the fenced reproduce block (where text is literal) no raw HTML survives
-    expect(md.slice(0, md.indexOf('## Reproduce'))).not.toMatch(/<img|<script/);
-    expect(md).toContain('- **&lt;img src=x onerror=alert(1)&gt; *bold* \\| pipe next** (``weird`ref@2``): [E_REWARD_MODEL_FIT] &lt;script&gt;alert(1)&lt;/script&gt; \\| ```');
+    // (a backslash-escaped \< is literal text in Markdown, never a tag; no HTML entities either)
+    expect(md.slice(0, md.indexOf('## Reproduce'))).not.toMatch(/(?<!\\)<(img|script)/);
+    expect(md).not.toMatch(/&(amp|lt|gt|quot|#\d+);/);
+    expect(md).toContain('- **\\<img src=x onerror=alert(1)> \\*bold\\* \\| pipe next** (``weird`ref@2``): \\[E_REWARD_MODEL_FIT\\] \\<script>alert(1)\\</script> \\| \\`\\`\\`');
     // the reproduce block keeps the command whole inside a fence longer than its backtick run
     expect(md).toContain('````\nreport command:  offpolicy report --robustness "a```b.json"\n');
   });

@@ -56,7 +56,7 @@ describe('formatting and escaping helpers', () => {
   it('escapes HTML and Markdown', () => {
     expect(escapeHtml(`a<b>&"c'`)).toBe('a&lt;b&gt;&amp;&quot;c&#39;');
     // Backslash escapes, never HTML entities: the raw Markdown reads as text.
-    expect(escapeMarkdownCell('x|y\nz <i> a_b & *c*')).toBe('x\\|y z \\<i> a\\_b \\& \\*c\\*');
+    expect(escapeMarkdownCell('x|y\nz <i> a_b _c_ & *d*')).toBe('x\\|y z \\<i> a_b \\_c\\_ \\& \\*d\\*');
     expect(markdownCode('a`b')).toBe('``a`b``');
     expect(markdownCode('plain')).toBe('`plain`');
   });

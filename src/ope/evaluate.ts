@@ -456,8 +456,8 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, stored: Data
         const refit = (train: RewardData) => fitRewardModel(train, { kind: rewardSpec.kind, seed });
         rewardModelFitResult = await rewardModelFit(rd, rewardSpec.kind, folds, rewardHat, refit, seed);
         // DM's interval with the model's error (./reward-models/uncertainty.ts): from a model fitted on every row.
-        // Hoeffding and Bernstein need terms in the reward range, which the corrected terms leave.
-        if (estimators.includes('dm') && (interval === 't' || interval === 'bootstrap') && (rewardSpec.kind === 'ridge' || rewardSpec.kind === 'logistic')) dmError = dmUncertainty(await refit(rd), rd);
+        // Hoeffding, Bernstein, betting and empirical likelihood need terms in the reward range, which the corrected terms leave.
+        if (estimators.includes('dm') && (interval === 't' || interval === 'bootstrap' || interval === 'poisson-bootstrap') && (rewardSpec.kind === 'ridge' || rewardSpec.kind === 'logistic')) dmError = dmUncertainty(await refit(rd), rd);
       } else if (rewardSpec?.type === 'columns') {
         const vec = logVector(version, rewardSpec.columns, k);
         await checkPredictionColumns(conn, version, vec, k);

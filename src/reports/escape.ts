@@ -20,7 +20,10 @@ export function escapeHtml(text: string): string {
  * code or link syntax from the text.
  */
 export function escapeMarkdownCell(text: string): string {
-  return text.replace(/[\\`*_[\]<&|]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ');
+  // An underscore inside a word (LOW_ESS, action_probs) cannot open emphasis in CommonMark: left as is.
+  return text
+    .replace(/[\\`*[\]<&|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, (c) => `\\${c}`)
+    .replace(/\r?\n/g, ' ');
 }
 
 /** The length of the longest run of backticks in text: a fence must be longer. */

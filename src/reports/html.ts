@@ -101,7 +101,7 @@ export function renderHtml(result: EvaluationResult, tables: ReportTables, chart
     const weights = charts.filter((ch) => ch.kind === 'weights')[i];
     parts.push(`<section class="candidate" id="candidate-${i + 1}"><h2>Candidate: ${e(c.name)}</h2><p class="sub">Source: <code>${e(c.source)}</code></p>`);
     const truth = c.trueValue !== undefined;
-    parts.push(figure(forest, `Each estimator's value and ${level} interval. Reference lines: the logging policy's value${truth ? ' and the true values (synthetic data)' : ''}.`));
+    parts.push(figure(forest, `Each estimator's value and ${level} interval (a variance interval for the estimators biased by design: see the table). Reference lines: the logging policy's value${truth ? ' and the true values (synthetic data)' : ''}.`));
     parts.push('<h3>Estimators</h3>');
     const headers = ['estimator', 'value', 'lower', 'upper', 'interval', 'std. error', 'verdict'];
     if (truth) headers.push('error vs truth');
