@@ -153,7 +153,12 @@ export function registerTrain(program: Command): void {
       const ws = await openWorkspace(cmd);
       const mode = String(o.offlineScore);
       if (!['auto', 'always', 'none'].includes(mode)) throw new OffpolicyError('E_CLI_ARG', `--offline-score takes auto, always or none, got "${mode}".`, { hint: 'For example --offline-score always.' });
-      if (mode !== 'none') {
+      // Offline checkpoint scoring fits FQE on trajectories; a bandit log has none (its policies are scored by evaluate).
+      const trajectoryData = (await ws.resolve(opts.data)).metadata.kind === 'trajectory';
+      if (mode === 'always' && !trajectoryData) {
+        throw new OffpolicyError('E_CLI_ARG', `--offline-score always scores checkpoints by FQE on trajectory data, but ${opts.data} is not a trajectory dataset.`, { hint: 'Drop --offline-score, or score the trained policy with offpolicy evaluate.' });
+      }
+      if (mode !== 'none' && trajectoryData) {
         const { fqeCheckpointScorer } = await import('../ope/trajectory/checkpoint-scorer.js');
         opts.offlineScorer = fqeCheckpointScorer(ws, opts.data, {
           ...(opts.where ? { where: opts.where } : {}),
