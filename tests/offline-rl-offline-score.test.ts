@@ -70,4 +70,16 @@ describe('checkpoints scored offline', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/E_CLI_ARG.*--offline-score takes auto, always or none/s);
   });
+  it('a bandit log trains without offline scoring; --offline-score always on it is a usage error', async () => {
+    const wsArg = ['--workspace', join(dir, 'ws')];
+    const gen = await runCli([...wsArg, 'generate', 'bandit', '--name', 'log', '--rows', '300', '--actions', '3', '--context-dim', '2', '--reward', 'logistic', '--beta', '1', '--seed', '0']);
+    expect(gen.code, gen.err).toBe(0);
+    const w = [...wsArg, 'train', 'bc', '--data', 'log', '--steps', '10', '--hidden', '16,16', '--batch-size', '32', '--checkpoint-every', '10'];
+    const ok = await runCli([...w, '--out', join(dir, 'bandit-bc')]);
+    expect(ok.code, ok.err).toBe(0);
+    expect((await readMetrics(join(dir, 'bandit-bc', 'metrics.jsonl'))).some((e) => e.event === 'offline-score')).toBe(false);
+    const bad = await runCli([...w, '--out', join(dir, 'bandit-bc2'), '--offline-score', 'always']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/E_CLI_ARG.*--offline-score always scores checkpoints by FQE on trajectory data, but log is not a trajectory dataset/s);
+  });
 });

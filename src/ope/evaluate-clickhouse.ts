@@ -75,7 +75,7 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
   const interval = opts.interval ?? 't';
   if (!['t', 'hoeffding', 'bernstein', 'poisson-bootstrap'].includes(interval)) {
     checkOptions({ ...opts, interval });
-    throw new OffpolicyError('E_INTERVAL_METHOD', `The ${interval} interval needs the rows in memory; a ClickHouse source gives sum-based intervals.`, {
+    throw new OffpolicyError('E_INTERVAL_METHOD', `The ${interval} interval needs the rows in memory; a ClickHouse source gives sum-based intervals or the Poisson bootstrap (computed as sums on the shards).`, {
       hint: 'Use --interval t, hoeffding, bernstein or poisson-bootstrap.',
     });
   }
