@@ -19,10 +19,10 @@ import { OffpolicyError } from '../../core/errors.js';
 import { vecAt, vecDot } from '../../policies/sql-vector.js';
 import { getEstimator } from '../estimators/index.js';
 import { CLIP_BINDS_ABOVE_L, sqlNumber } from '../estimators/params.js';
-import type { EstimatorId, SqlColumns } from '../estimators/types.js';
+import type { EstimatorId } from '../estimators/types.js';
 import type { Interval } from '../../core/evaluation-result.js';
 import { checkPoissonOptions, checkRowIdRange, intervalsFromTotals, POISSON_THRESHOLDS, type PoissonBootstrapOptions, type ResampleTotals, type TermFields } from '../intervals/poisson-bootstrap.js';
-import { preludeLevels, rowBasics, scanFrom, type ScanInput } from './scan-sql.js';
+import { preludeLevels, rowBasics, rowColumns, scanFrom, type ScanInput } from './scan-sql.js';
 import type { RowExpr, SqlDialect } from './sql-dialect.js';
 
 type IntegerDialect = SqlDialect & Required<Pick<SqlDialect, 'int64' | 'xor' | 'shiftRight' | 'mod' | 'intDiv' | 'mulMod32' | 'countAtMost' | 'crossRange'>>;
@@ -104,14 +104,7 @@ export function poissonBootstrapSql(dialect: SqlDialect, input: PoissonScanInput
     levels[1]!.push({ expr: `power(p, ${sqlNumber(alpha)})`, alias: 'pa' });
     levels[2]!.push({ expr: '(pi / pa)', alias: 'ew' });
   }
-  const cols: SqlColumns = {
-    reward: 'r',
-    propensity: 'p',
-    piLogged: 'pi',
-    weight: 'w',
-    ...(needsPow ? { smoothedWeight: 'ew' } : {}),
-    ...(input.rewardHat ? { qLogged: 'q', dm: 'dmv' } : {}),
-  };
+  const cols = rowColumns(needsPow, input.rewardHat !== undefined);
   const termLevel: RowExpr[] = [];
   const fieldOf = new Map<string, number>();
   const field = (expr: string): number => {

@@ -111,6 +111,18 @@ function logFrom(input: Pick<ScanInput, 'log' | 'table'>): string {
 export const SUMMARY_COLUMNS = { reward: 'r', action: 'a', propensity: 'p', rowId: 'rid' };
 export const SUMMARY_GIVEN = { count: 'n', minPropensity: 'pmin' };
 
+
+/** The row aliases the estimators' sqlTerms read (from rowBasics and the levels after it): ew when ES-IPS smooths, q and dmv with reward predictions. */
+export function rowColumns(smoothed: boolean, rewardHat: boolean): SqlColumns {
+  return {
+    reward: 'r',
+    propensity: 'p',
+    piLogged: 'pi',
+    weight: 'w',
+    ...(smoothed ? { smoothedWeight: 'ew' } : {}),
+    ...(rewardHat ? { qLogged: 'q', dm: 'dmv' } : {}),
+  };
+}
 /** The SQL of r, p and pi(a_i|x_i), shared by the main scan and the follow-up queries so the weights (and bins) agree. */
 export function rowBasics(d: SqlDialect, input: Pick<ScanInput, 'candidate'>): RowExpr[] {
   return [
@@ -186,14 +198,7 @@ export function buildScan(d: SqlDialect, input: ScanInput): Scan {
   if (needsPow) third.push({ expr: '(pi / pa)', alias: 'ew' });
 
   // Level 4: the estimators' and certificates' row terms; identical expressions share one column and one set of sums.
-  const cols: SqlColumns = {
-    reward: 'r',
-    propensity: 'p',
-    piLogged: 'pi',
-    weight: 'w',
-    ...(needsPow ? { smoothedWeight: 'ew' } : {}),
-    ...(input.rewardHat ? { qLogged: 'q', dm: 'dmv' } : {}),
-  };
+  const cols = rowColumns(needsPow, input.rewardHat !== undefined);
   const fourth: RowExpr[] = [];
   const aggs: string[] = ['wbin', `${d.double('count(*)')} AS n`, 'min(w) AS wlo', 'max(w) AS whi', 'min(p) AS pmin'];
   const columnOf = new Map<string, string>();
