@@ -51,6 +51,8 @@ export function registerEvaluate(program: Command): void {
     .option('--fqe-hidden <widths>', 'trajectory data: FQE hidden layer widths (default 256,256)')
     .option('--bandwidth <h>', 'trajectory data: action-kernel bandwidth for deterministic continuous candidates (box-scaled; default Scott\'s rule)')
     .option('--top-k <k>', 'trajectory data: k of regret@k and SharpeRatio@k in the selection table')
+    .option('--behavior-model <mode>', 'trajectory data: auto (fit pi_b when behavior_logprob is absent; default), fit (always fit), none (never fit)')
+    .option('--behavior-folds <k>', 'trajectory data: cross-fitting folds of the fitted behaviour model (default 5)')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const [{ evaluate, writeEvaluation }, { parsePolicyArg }, { loadPolicyDir }] = await Promise.all([
         import('../ope/evaluate.js'),
@@ -83,6 +85,14 @@ export function registerEvaluate(program: Command): void {
           : {}),
         ...(o.bandwidth !== undefined ? { bandwidth: num('--bandwidth', String(o.bandwidth)) } : {}),
         ...(o.topK !== undefined ? { topK: num('--top-k', String(o.topK)) } : {}),
+        ...(o.behaviorModel !== undefined || o.behaviorFolds !== undefined
+          ? {
+              behaviorModel: {
+                ...(o.behaviorModel !== undefined ? { mode: String(o.behaviorModel) as 'auto' } : {}),
+                ...(o.behaviorFolds !== undefined ? { folds: num('--behavior-folds', String(o.behaviorFolds)) } : {}),
+              },
+            }
+          : {}),
       };
       const bar = progressBar('evaluate');
       const opts: DispatchEvaluateOptions = {
@@ -219,6 +229,10 @@ function trajectoryTable(tr: TrajectoryEvaluationResult): string {
     );
   }
   out.push(formatTable(rows) + '\n\n');
+  const bm = tr.behaviorModel;
+  if (bm) out.push(`Behaviour policy estimated (no logged behavior_logprob${bm.reason === 'forced' ? ' used' : ''}): ${bm.description}, ${bm.folds}-fold cross-fitted by episode, held-out log-likelihood ${bm.heldOutLogLik.toFixed(3)} per step.\n`);
+  for (const w of tr.warnings) if (w.code !== 'ESTIMATED_BEHAVIOR_POLICY') out.push(`warning [${w.code}] ${w.message}\n`);
+  if (bm || tr.warnings.length > 0) out.push('\n');
   for (const c of tr.candidates) {
     out.push(`${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}\n`);
     for (const w of c.warnings) out.push(`  warning [${w.code}] ${w.message}\n`);

@@ -22,6 +22,30 @@ export interface TrajectoryQFit {
   heldOutTdError?: number | null;
 }
 
+/** The fitted behaviour policy, when behavior_logprob was estimated (src/ope/trajectory/behavior-model.ts). */
+export interface TrajectoryBehaviorModel {
+  /** categorical-logistic | squashed-gaussian-mlp | censored-gaussian-mlp | gaussian-mlp */
+  kind: string;
+  description: string;
+  /** absent: the data has no behavior_logprob; forced: fitted although it has (behaviour model: fit). */
+  reason: 'absent' | 'forced';
+  /** Cross-fitting folds over episodes: each episode scored by the model not trained on it. */
+  folds: number;
+  seed: number;
+  /** Mean held-out log pi_b(a_t|s_t) per step, overall and per fold. */
+  heldOutLogLik: number;
+  foldLogLik: number[];
+  lambda?: number;
+  hidden?: number[];
+  steps?: number;
+  /** Learned uniform share of the squashed Gaussian mixture, per fold. */
+  uniformShare?: number[];
+  /** Steps with an action component on the box bound (censored model). */
+  boundarySteps?: number;
+  /** Steps whose fitted probability was raised to the floor 1e-6 (categorical). */
+  flooredSteps?: number;
+}
+
 export interface TrajectoryCandidateResult {
   name: string;
   source: string;
@@ -71,6 +95,8 @@ export interface TrajectoryEvaluationResult {
   };
   candidates: TrajectoryCandidateResult[];
   selection: { rows: TrajectorySelectionRow[]; threshold: number; k: number; trueRanking?: string[] } | null;
+  /** Present when log pi_b was fitted rather than read from behavior_logprob. */
+  behaviorModel?: TrajectoryBehaviorModel;
   warnings: Warning[];
 }
 

@@ -34,9 +34,25 @@ export function trajectorySections(r: TrajectoryEvaluationResult): Section[] {
     title: 'Deploy verdicts',
     text: [
       `Behaviour policy: mean discounted return ${formatNumber(r.behaviour.value)} ${formatInterval(r.behaviour.interval)} over ${r.dataset.episodes} logged episodes (gamma ${r.settings.gamma}).`,
+      ...(r.behaviorModel ? [`Behaviour log-probabilities estimated, not logged: ${r.behaviorModel.description}, ${r.behaviorModel.folds}-fold cross-fitted by episode (see "Behaviour model").`] : []),
       ...r.candidates.map((c) => `${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}`),
     ],
   });
+  if (r.behaviorModel) {
+    const bm = r.behaviorModel;
+    s.push({
+      title: 'Behaviour model',
+      text: [
+        `${bm.reason === 'absent' ? 'The data has no behavior_logprob column, so' : 'As asked, ignoring the stored behavior_logprob,'} pi_b(a|s) was fitted: ${bm.description}. Each episode's log-probabilities come from the model trained on the other ${bm.folds - 1} of ${bm.folds} folds (seed ${bm.seed}); mean held-out log-likelihood ${formatNumber(bm.heldOutLogLik)} per step.` +
+          (bm.boundarySteps ? ` ${bm.boundarySteps} steps have actions on the box bound (modelled as point masses).` : '') +
+          (bm.flooredSteps ? ` ${bm.flooredSteps} fitted probabilities were raised to 1e-6.` : ''),
+      ],
+      table: {
+        headers: ['fold', 'held-out log-likelihood per step', ...(bm.uniformShare ? ['uniform share'] : [])],
+        rows: bm.foldLogLik.map((ll, k) => [String(k), formatNumber(ll), ...(bm.uniformShare ? [formatNumber(bm.uniformShare[k]!)] : [])]),
+      },
+    });
+  }
   s.push({
     title: `Estimates (${r.settings.interval} intervals at ${level})`,
     table: {

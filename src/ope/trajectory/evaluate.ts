@@ -14,6 +14,8 @@ import { sumsFromTerms } from '../sums.js';
 import { candidateName, checkCandidateNames } from '../../policies/candidates.js';
 import { loadTrajectoryCandidate, type ResolvedCandidate, type TrajectoryCandidateInput, type TrajectoryPolicyDirLoader } from './candidates.js';
 import { DEFAULT_GAMMA, discountedReturns, trajectoryOpeData, type TrajectoryOpeData } from './data.js';
+import { resolveBehaviorLogprob, type BehaviorModelOptions } from './behavior-model.js';
+import type { TrajectoryBehaviorModel } from '../../core/trajectory-evaluation-result.js';
 import type { ActionBox } from './kernel.js';
 import { qColumnsProvider } from './q-columns.js';
 import { trajectoryPushdown } from './pushdown.js';
@@ -38,6 +40,8 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
   where?: string;
   /** 'auto' (default) computes the sums in DuckDB when every candidate is a table and Q (if needed) is columns (pushdown.ts); 'never' loads the steps. */
   pushdown?: 'auto' | 'never';
+  /** When behavior_logprob is absent (or mode 'fit'): fit pi_b, cross-fitted by episode (./behavior-model.ts). */
+  behaviorModel?: BehaviorModelOptions;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -61,6 +65,8 @@ export interface TrajectoryEvaluation {
   behaviour: BehaviourValue;
   candidates: TrajectoryCandidateResult[];
   warnings: Warning[];
+  /** Present when log pi_b was fitted rather than read from behavior_logprob. */
+  behaviorModel?: TrajectoryBehaviorModel;
   /** Where the sums were computed: 'duckdb' (pushdown.ts) or 'memory'. */
   backend: 'duckdb' | 'memory';
 }
@@ -80,7 +86,16 @@ export async function evaluateTrajectoryArrays(
 ): Promise<TrajectoryEvaluation> {
   const gamma = opts.gamma ?? DEFAULT_GAMMA;
   const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
-  const d = trajectoryOpeData(a, gamma, { requireBehaviorLogprob: ids.some((id) => getTrajectoryEstimator(id).needsWeights) });
+  const needsWeights = ids.some((id) => getTrajectoryEstimator(id).needsWeights);
+  const fitted = needsWeights
+    ? resolveBehaviorLogprob(a, opts.behaviorModel, {
+        seed: opts.seed ?? 0,
+        ...(meta.actionSpace ? { actionSpace: meta.actionSpace } : {}),
+        ...(opts.actionBox ? { actionBox: opts.actionBox } : {}),
+        ...(opts.onProgress ? { onProgress: (done: number, total: number) => opts.onProgress!('fitting the behaviour model', done, total) } : {}),
+      })
+    : null;
+  const d = trajectoryOpeData(fitted ? { ...a, behaviorLogprob: fitted.logprob } : a, gamma, { requireBehaviorLogprob: needsWeights });
   const behaviour = behaviourValue(d, opts.alpha ?? 0.05);
   checkCandidateNames(opts.candidates.map(candidateName));
   const candidates: TrajectoryCandidateResult[] = [];
@@ -97,6 +112,7 @@ export async function evaluateTrajectoryArrays(
     });
     const q = opts.qProvider ? await opts.qProvider(cand, a, gamma) : null;
     const score = scoreCandidate(d, cand, opts, q ?? undefined);
+    if (fitted && score.weights) score.warnings.push(fitted.warnings[0]!);
     candidates.push({ ...score, verdict: deployVerdict(score, behaviour, opts.alpha ?? 0.05), q: q ? { source: q.source } : null });
   }
   opts.onProgress?.('candidates', total, total);
@@ -106,7 +122,8 @@ export async function evaluateTrajectoryArrays(
     gamma,
     behaviour,
     candidates,
-    warnings: [],
+    warnings: fitted ? fitted.warnings : [],
+    ...(fitted ? { behaviorModel: fitted.summary } : {}),
     backend: 'memory',
   };
 }
@@ -116,7 +133,8 @@ export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opt
   const version = await ws.resolve(data);
   const conn = await openMemoryConnection();
   try {
-    if (opts.pushdown !== 'never') {
+    // a behaviour model fitted over a stored behavior_logprob needs the steps in memory
+    if (opts.pushdown !== 'never' && opts.behaviorModel?.mode !== 'fit') {
       const pushed = await trajectoryPushdown(conn, version, opts);
       if (pushed) return pushed;
     }

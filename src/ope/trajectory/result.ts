@@ -98,6 +98,7 @@ export async function evaluateTrajectories(ws: Workspace, opts: EvaluateTrajecto
     },
     candidates,
     selection,
+    ...(ev.behaviorModel ? { behaviorModel: ev.behaviorModel } : {}),
     warnings: ev.warnings,
   };
 }

@@ -5,7 +5,10 @@
  * return on the same episodes: better (lower bound above it), worse (upper
  * bound below it) or inconclusive. Caveats: LOW_ESS (the weight warnings
  * LOW_ESS or WEIGHT_DEGENERACY fired), VARIANCE_INTERVAL (DM decided: FQE's bias
- * is not in its interval), SOURCE_FALLBACK (DR could not be used).
+ * is not in its interval), SOURCE_FALLBACK (DR could not be used),
+ * ESTIMATED_BEHAVIOR_POLICY (log pi_b was fitted, not logged: the candidate's
+ * ESTIMATED_BEHAVIOR_POLICY warning; like the bandit side's ESTIMATED_PROPENSITIES
+ * it qualifies a "better" without blocking it).
  */
 import type { Interval, VerdictCaveat, VerdictOutcome } from '../../core/evaluation-result.js';
 import { applyCaveats, boundOutcome } from '../verdict.js';
@@ -45,6 +48,9 @@ export function deployVerdict(score: CandidateScore, behaviour: { value: number 
   if (low) caveats.push({ code: 'LOW_ESS', message: low.message });
   if (pick?.estimator === 'dm') caveats.push({ code: 'VARIANCE_INTERVAL', message: "DM's interval covers the fitted-Q estimate's spread, not FQE's bias." });
   if (sourceNote) caveats.push({ code: 'SOURCE_FALLBACK', message: sourceNote });
+  if (score.warnings.some((w) => w.code === 'ESTIMATED_BEHAVIOR_POLICY')) {
+    caveats.push({ code: 'ESTIMATED_BEHAVIOR_POLICY', message: 'The behaviour log-probabilities were estimated by a fitted behaviour model, not logged: every importance weight inherits that model\'s error.' });
+  }
   if (!pick) {
     return { outcome: 'inconclusive', recommended: false, lowerBound: null, upperBound: null, lowerBoundSource: 'none', caveats, baseline, sentence: `Inconclusive for candidate ${score.name}: no estimator gave an interval.` };
   }
