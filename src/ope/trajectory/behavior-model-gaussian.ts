@@ -18,7 +18,10 @@
  *             log N(t_j; mu_j, sigma_j) - log h_j;
  *   gaussian  no finite box: a ~ N(mu, diag sigma^2) in the data's units (c = 0, h = 1).
  * Trained by Adam on the mean negative log-likelihood (minibatches drawn with a
- * seeded generator); the forward / backward passes run on the wasm MLP engine.
+ * seeded generator), with early stopping: a tenth of the training episodes is
+ * kept aside and the parameters with the best validation log-likelihood (checked
+ * 20 times per fit) are kept, since a small data set overfits a 64x64 network.
+ * The forward / backward passes run on the wasm MLP engine.
  */
 import { Adam } from '../../nn/adam.js';
 import { initMlp, type MlpSpec } from '../../nn/mlp.js';
@@ -180,12 +183,25 @@ export function fitGaussianBehavior(
   obsDim: number,
   actions: Float32Array,
   m: number,
-  train: Int32Array,
+  rows: Int32Array,
+  episodeOfRow: ArrayLike<number>,
   geometry: BoxGeometry,
   settings: GaussianFitSettings,
   rng: Rng,
   onStep?: (done: number, total: number) => void,
 ): GaussianBehaviorModel {
+  // validation episodes: a seeded tenth of the distinct episodes of `rows` (none when fewer than 2)
+  const eps0: number[] = [];
+  for (let i = 0; i < rows.length; i++) if (i === 0 || episodeOfRow[rows[i]!] !== episodeOfRow[rows[i - 1]!]) eps0.push(episodeOfRow[rows[i]!]!);
+  const perm = rng.permutation(eps0.length);
+  const nValid = eps0.length >= 2 ? Math.max(1, Math.floor(eps0.length / 10)) : 0;
+  const validEp = new Set<number>();
+  for (let i = 0; i < nValid; i++) validEp.add(eps0[perm[i]!]!);
+  const trainList: number[] = [];
+  const validList: number[] = [];
+  for (let i = 0; i < rows.length; i++) (validEp.has(episodeOfRow[rows[i]!]!) ? validList : trainList).push(rows[i]!);
+  const train = Int32Array.from(trainList);
+  const valid = Int32Array.from(validList);
   const nTrain = train.length;
   const trainObs = new Float32Array(nTrain * obsDim);
   for (let i = 0; i < nTrain; i++) trainObs.set(obs.subarray(train[i]! * obsDim, (train[i]! + 1) * obsDim), i * obsDim);
@@ -208,6 +224,9 @@ export function fitGaussianBehavior(
   const dOut = new Float32Array(B * 2 * m);
   const epsGrad = new Float64Array(1);
   const every = Math.max(1, Math.floor(settings.steps / 50));
+  const checkEvery = Math.max(1, Math.floor(settings.steps / 20));
+  let best = { ll: -Infinity, params: Float32Array.from(params), theta: theta[0]! };
+  const current = (): GaussianBehaviorModel => ({ geometry, spec, params, norm, uniformShare: useEps ? sigmoid(theta[0]!) : 0 });
   for (let step = 0; step < settings.steps; step++) {
     for (let b = 0; b < B; b++) {
       const i = rng.int(nTrain);
@@ -228,9 +247,17 @@ export function fitGaussianBehavior(
       thetaGrad[0] = epsGrad[0]!;
       adamEps.step(theta, thetaGrad);
     }
+    if (valid.length > 0 && ((step + 1) % checkEvery === 0 || step + 1 === settings.steps)) {
+      const lp = gaussianBehaviorLogprob(current(), obs, obsDim, actions, m, valid);
+      let ll = 0;
+      for (let i = 0; i < lp.length; i++) ll += lp[i]!;
+      ll /= lp.length;
+      if (ll > best.ll) best = { ll, params: Float32Array.from(params), theta: theta[0]! };
+    }
     if (onStep && (step + 1) % every === 0) onStep(step + 1, settings.steps);
   }
-  return { geometry, spec, params, norm, uniformShare: useEps ? sigmoid(theta[0]!) : 0 };
+  if (valid.length === 0) return current();
+  return { geometry, spec, params: best.params, norm, uniformShare: useEps ? sigmoid(best.theta) : 0 };
 }
 
 /** log p(a_r | s_r) of the model for the rows `rows`. */

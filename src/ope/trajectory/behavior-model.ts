@@ -198,7 +198,7 @@ function fitOn(a: TrajectoryArrays, p: FitPlan, train: Int32Array, rng: Rng, onS
     return pred;
   }
   const acts = a.actions as Float32Array;
-  const model = fitGaussianBehavior(a.observations, d, acts, a.actDim, train, p.geometry!, p.settings, rng, onStep);
+  const model = fitGaussianBehavior(a.observations, d, acts, a.actDim, train, a.episodeId, p.geometry!, p.settings, rng, onStep);
   return { floored: 0, uniformShare: model.uniformShare, logprob: (rows) => gaussianBehaviorLogprob(model, a.observations, d, acts, a.actDim, rows) };
 }
 
