@@ -114,6 +114,7 @@ export { trajectoryIntervals, feasibleValueRange } from './ope/trajectory/interv
 export { scoreCandidate, type QPredictions, type CandidateScore } from './ope/trajectory/score.js';
 export { loadTrajectoryCandidate, policyCandidate, type ResolvedCandidate } from './ope/trajectory/candidates.js';
 export { kernelLogDensity, defaultBandwidth, BANDWIDTH_RULE } from './ope/trajectory/kernel.js';
+export { fitBehaviorModel, resolveBehaviorLogprob, behaviorFolds, type BehaviorModelOptions, type BehaviorModelMode, type FittedBehavior } from './ope/trajectory/behavior-model.js';
 export { fqeProvider, fqeModelProvider, fitCandidateFqe, type FqeSettings, type FqeFitSummary } from './ope/trajectory/fqe-q.js';
 export { offPolicySelection, type SelectionResult } from './ope/trajectory/selection.js';
 export { onPolicyValue, simulateTrajectories, withTimeLimit, asContinuousPolicy, asDiscretePolicy, type SamplingPolicy } from './ope/trajectory/ground-truth.js';

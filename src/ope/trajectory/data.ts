@@ -179,7 +179,7 @@ export function trajectoryOpeData(a: TrajectoryDataInput, gamma: number = DEFAUL
   }
   if (!a.behaviorLogprob) {
     throw new OffpolicyError('E_NO_BEHAVIOR_LOGPROB', `The trajectory data has no behavior_logprob column, and no behaviour model is available to estimate it (${episodes.count} episodes affected, all of them).`, {
-      hint: 'Importance-sampling estimators need log pi_b(a_t|s_t) of every logged action: store it as behavior_logprob (the generators do), or use only the direct method (--estimators dm).',
+      hint: 'Importance-sampling estimators need log pi_b(a_t|s_t) of every logged action: store it as behavior_logprob (the generators do), let the evaluation fit a behaviour model (evaluateTrajectoryArrays / offpolicy evaluate do by default; or fitBehaviorModel), or use only the direct method (--estimators dm).',
     });
   }
   const n = a.episodeId.length;
