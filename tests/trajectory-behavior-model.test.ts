@@ -17,7 +17,7 @@ import { getEnv } from '../src/envs/registry.js';
 import { generateTrajectories, writeTrajectoryDataset, type TrajectoryData } from '../src/envs/trajectories.js';
 import { trajectoryDataToArrays } from '../src/offline-rl/from-generated.js';
 import { behaviorFolds, fitBehaviorFold, fitBehaviorModel, resolveBehaviorLogprob } from '../src/ope/trajectory/behavior-model.js';
-import { evaluateTrajectoryArrays } from '../src/ope/trajectory/evaluate.js';
+import { evaluateTrajectoryArrays, evaluateTrajectoryDataset } from '../src/ope/trajectory/evaluate.js';
 import type { TrajectoryEvaluationResult } from '../src/core/trajectory-evaluation-result.js';
 import { normalCdf } from '../src/util/normal.js';
 import { Rng } from '../src/util/rng.js';
@@ -278,5 +278,28 @@ describe('offpolicy evaluate on trajectory data without behavior_logprob', () =>
     const none = await runCli([...base, '--behavior-model', 'none', '--out', path.join(dir, 'x.json')]);
     expect(none.code).toBe(2);
     expect(none.err).toMatch(/E_NO_BEHAVIOR_LOGPROB.*--behavior-model none.*--behavior-model auto/s);
+  });
+
+  it('the DuckDB pushdown runs with the stored column; a fitted behaviour model (absent column, or mode fit) runs in memory', async () => {
+    const ws = await Workspace.open(path.join(dir, 'ws'));
+    const data = generateTrajectories({ env: 'cartpole', policy: 'medium', episodes: 12, seed: 6 });
+    await writeTrajectoryDataset(ws, 'withlog', data);
+    const rows = ['episode_id,step,p_0,p_1'];
+    for (let r = 0; r < data.n; r++) rows.push(`${data.episodeId[r]},${data.step[r]},0.5,0.5`);
+    const table = path.join(dir, 'uniform-table.csv');
+    await writeFile(table, rows.join('\n') + '\n');
+    const opts = { candidates: [{ name: 'u', spec: table }], estimators: ['pdis' as const], interval: 't' as const, gamma: 0.9 };
+    const pushed = await evaluateTrajectoryDataset(ws, 'withlog', opts);
+    expect(pushed.backend).toBe('duckdb');
+    expect(pushed.behaviorModel).toBeUndefined();
+    const forced = await evaluateTrajectoryDataset(ws, 'withlog', { ...opts, behaviorModel: { mode: 'fit', folds: 3 } });
+    expect(forced.backend).toBe('memory');
+    expect(forced.behaviorModel!.reason).toBe('forced');
+    await writeTrajectoryDataset(ws, 'withoutlog', { ...data, behaviorLogprob: null } as unknown as TrajectoryData);
+    const absent = await evaluateTrajectoryDataset(ws, 'withoutlog', { ...opts, behaviorModel: { folds: 3 } });
+    expect(absent.backend).toBe('memory');
+    expect(absent.behaviorModel!.reason).toBe('absent');
+    // same data, same folds and seed: the same fitted log-probabilities whether forced or absent
+    expect(absent.candidates[0]!.estimates[0]!.value).toBe(forced.candidates[0]!.estimates[0]!.value);
   });
 });
