@@ -14,7 +14,7 @@ import { sumsFromTerms } from '../sums.js';
 import { candidateName, checkCandidateNames } from '../../policies/candidates.js';
 import { loadTrajectoryCandidate, type ResolvedCandidate, type TrajectoryCandidateInput, type TrajectoryPolicyDirLoader } from './candidates.js';
 import { DEFAULT_GAMMA, discountedReturns, trajectoryOpeData, type TrajectoryOpeData } from './data.js';
-import { resolveBehaviorLogprob, type BehaviorModelOptions } from './behavior-model.js';
+import { checkBehaviorOptions, resolveBehaviorLogprob, type BehaviorModelOptions } from './behavior-model.js';
 import type { TrajectoryBehaviorModel } from '../../core/trajectory-evaluation-result.js';
 import type { ActionBox } from './kernel.js';
 import { qColumnsProvider } from './q-columns.js';
@@ -87,6 +87,7 @@ export async function evaluateTrajectoryArrays(
   const gamma = opts.gamma ?? DEFAULT_GAMMA;
   const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
   const needsWeights = ids.some((id) => getTrajectoryEstimator(id).needsWeights);
+  if (opts.behaviorModel) checkBehaviorOptions(opts.behaviorModel);
   const fitted = needsWeights
     ? resolveBehaviorLogprob(a, opts.behaviorModel, {
         seed: opts.seed ?? 0,
