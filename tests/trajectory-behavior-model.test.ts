@@ -137,12 +137,21 @@ describe('fitted behaviour policy: box actions (Gaussian MLP)', () => {
   });
 
   it('the same seed gives the same bytes; another seed gives other values', () => {
-    const short = { folds: 2, steps: 200 };
+    const short = { folds: 2, steps: 100 };
     const once = fitBehaviorModel(dropLogprob(pendA), short, { seed: 3, actionSpace: pend.actionSpace });
     const again = fitBehaviorModel(dropLogprob(pendA), short, { seed: 3, actionSpace: pend.actionSpace });
     expect(Buffer.from(again.logprob.buffer).equals(Buffer.from(once.logprob.buffer))).toBe(true);
     const other = fitBehaviorModel(dropLogprob(pendA), short, { seed: 4, actionSpace: pend.actionSpace });
     expect(meanAbsDiff(other.logprob, once.logprob)).toBeGreaterThan(1e-4);
+  });
+
+  it('reports progress through the folds: done rises to total', () => {
+    const calls: [number, number][] = [];
+    fitBehaviorModel(dropLogprob(pendA), { folds: 2, steps: 100 }, { seed: 1, actionSpace: pend.actionSpace, onProgress: (done, total) => calls.push([done, total]) });
+    expect(calls.length).toBeGreaterThan(10);
+    expect(calls.every(([, t]) => t === 200)).toBe(true);
+    for (let i = 1; i < calls.length; i++) expect(calls[i]![0]).toBeGreaterThan(calls[i - 1]![0]);
+    expect(calls[calls.length - 1]![0]).toBe(200);
   });
 
   it("each fold's values are those of the model fitted on the other folds' rows only", () => {
@@ -245,6 +254,15 @@ describe('fitted behaviour policy: bad input', () => {
     obs[cartA.obsDim * 5 + 1] = NaN;
     expect(() => fitBehaviorModel({ ...dropLogprob(cartA), observations: obs })).toThrow(/E_NO_BEHAVIOR_LOGPROB|observation of episode \d+ step 5 is not finite/);
     expect(() => fitBehaviorModel({ ...dropLogprob(cartA), observations: obs })).toThrow(/observation of episode \d+ step 5 is not finite \(NaN\)/);
+  });
+
+  it('actions no model handles: E_NO_BEHAVIOR_LOGPROB naming the reason', () => {
+    const one = { ...dropLogprob(cartA), discreteActions: 1, actions: new Int32Array(cartA.n) };
+    expect(() => fitBehaviorModel(one)).toThrow(/E_NO_BEHAVIOR_LOGPROB|the action space has 1 action\(s\); a categorical model needs at least 2/);
+    expect(() => fitBehaviorModel(one)).toThrow(/the action space has 1 action\(s\); a categorical model needs at least 2/);
+    const acts = Float32Array.from(pendA.actions as Float32Array);
+    acts[3] = Infinity;
+    expect(() => fitBehaviorModel({ ...dropLogprob(pendA), actions: acts }, {}, { actionSpace: pend.actionSpace })).toThrow(/action of episode \d+ step 3 is not finite \(Infinity\)/);
   });
 
   it('bad settings: E_BEHAVIOR_MODEL for an unknown mode or fewer than 2 folds', () => {
