@@ -119,7 +119,7 @@ describe('fitted behaviour policy: discrete actions (multinomial logistic)', () 
 });
 
 describe('fitted behaviour policy: box actions (Gaussian MLP)', () => {
-  const opts = { folds: 3, steps: 1500 };
+  const opts = { folds: 3, steps: 1000 };
   let fit: ReturnType<typeof fitBehaviorModel>;
   beforeAll(() => {
     fit = fitBehaviorModel(dropLogprob(pendA), opts, { seed: 3, actionSpace: pend.actionSpace });
