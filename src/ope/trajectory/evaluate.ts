@@ -44,7 +44,7 @@ export interface BehaviourValue {
   /** Mean discounted return of the logged episodes (on-policy). */
   value: number;
   interval?: Interval;
-  /** Per-episode discounted returns (absent when DuckDB computed only their sums). */
+  /** Per-episode discounted returns. */
   returns?: Float64Array;
 }
 
