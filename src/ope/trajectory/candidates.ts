@@ -249,10 +249,9 @@ async function tableCandidate(file: string, spec: string, name: string, ctx: Tra
   let extraCount = 0;
   const extra: string[] = [];
   let values: Float64Array;
-  let filled: Uint8Array;
+  let filled: Uint8Array | null = null;
   if (sameKeys(s, ep, st)) {
     // the usual case: the table lists the logged steps in their order (both written in (episode_id, step) order)
-    filled = new Uint8Array(s.n).fill(1);
     if (perRow === 1) values = columns[valueCols[0]!] as Float64Array;
     else {
       values = new Float64Array(s.n * perRow);
@@ -284,7 +283,7 @@ async function tableCandidate(file: string, spec: string, name: string, ctx: Tra
   }
   const missing: string[] = [];
   let missingCount = 0;
-  for (let r = 0; r < s.n; r++) {
+  for (let r = 0; filled && r < s.n; r++) {
     if (!filled[r]) {
       missingCount++;
       if (missing.length < 5) missing.push(`episode ${s.episodeId[r]} step ${s.step[r]}`);
