@@ -20,6 +20,7 @@ import { trajectoryPushdown } from './pushdown.js';
 import { getTrajectoryEstimator } from './estimators/index.js';
 import { DEFAULT_TRAJECTORY_ESTIMATORS, scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
+import { learnMarginalWeights, type MwlSettings } from './marginal/mwl.js';
 
 /** Supplies Q predictions for a candidate (fitted Q evaluation, or Q columns); null = none. */
 export type QProvider = (cand: ResolvedCandidate, steps: TrajectoryArrays, gamma: number) => Promise<QPredictions | null>;
@@ -39,6 +40,8 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
   /** 'auto' (default) computes the sums in DuckDB when every candidate is a table and Q (if needed) is columns (pushdown.ts); 'never' loads the steps. */
   pushdown?: 'auto' | 'never';
   onProgress?: (stage: string, done: number, total: number) => void;
+  /** MIS / MDR: minimax weight learning settings (marginal/mwl.ts); the seed defaults to `seed`. */
+  marginal?: MwlSettings;
 }
 
 export interface BehaviourValue {
@@ -96,7 +99,8 @@ export async function evaluateTrajectoryArrays(
       actionBox: opts.actionBox,
     });
     const q = opts.qProvider ? await opts.qProvider(cand, a, gamma) : null;
-    const score = scoreCandidate(d, cand, opts, q ?? undefined);
+    const marginal = ids.some((id) => getTrajectoryEstimator(id).needsMarginal) ? learnMarginalWeights(a, d, cand, { seed: opts.seed ?? 0, ...opts.marginal }) : undefined;
+    const score = scoreCandidate(d, cand, opts, q ?? undefined, marginal);
     candidates.push({ ...score, verdict: deployVerdict(score, behaviour, opts.alpha ?? 0.05), q: q ? { source: q.source } : null });
   }
   opts.onProgress?.('candidates', total, total);

@@ -72,6 +72,8 @@ async function plan(conn: DuckDBConnection, version: DatasetVersion, opts: Traje
   }
   const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
   if (ids.some((id) => getTrajectoryEstimator(id).needsQ) && qColumns.length === 0) return null;
+  // MIS / MDR learn weights from the observations (marginal/mwl.ts): in memory
+  if (ids.some((id) => getTrajectoryEstimator(id).needsMarginal)) return null;
   const probColumns = K !== undefined ? Array.from({ length: K }, (_, a) => `p_${a}`) : ['logprob'];
   const candidates: TableCandidate[] = [];
   for (const input of opts.candidates) {
