@@ -178,14 +178,14 @@ export function fqeProvider(settings: FqeSettings, fits: Map<string, FqeFitSumma
     const folds = settings.folds ?? 1;
     const qLogged = new Float64Array(a.n);
     const vState = new Float64Array(a.n);
-    const vNext = new Float64Array(a.n).fill(NaN);
+    const vAtNext = new Float64Array(a.n).fill(NaN);
     let summary: FqeFitSummary;
     if (folds <= 1) {
       const fit = fitSingle(cand, a, gamma, settings, base);
       const p = predict(fit.model, a, null);
       qLogged.set(p.q);
       vState.set(p.v);
-      predictNextValues(fit.model, a, Int32Array.from({ length: a.n }, (_, r) => r), vNext);
+      predictNextValues(fit.model, a, Int32Array.from({ length: a.n }, (_, r) => r), vAtNext);
       summary = fit.summary;
     } else {
       const { folds: results, foldOf } = crossFitFqe(data, space, target, { ...base, folds, groups: a.episodeId });
@@ -202,7 +202,7 @@ export function fqeProvider(settings: FqeSettings, fits: Map<string, FqeFitSumma
           qLogged[r] = p.q[k]!;
           vState[r] = p.v[k]!;
         });
-        predictNextValues(model, a, rows, vNext);
+        predictNextValues(model, a, rows, vAtNext);
         // held-out TD error of this fold's model on the episodes it did not see
         const td = Array.from(rows).filter((r) => fitted.has(r));
         const next = new Float32Array(td.length * a.obsDim);
@@ -218,7 +218,7 @@ export function fqeProvider(settings: FqeSettings, fits: Map<string, FqeFitSumma
       summary = { curve: results[0]!.curve, heldOutTdError: cnt > 0 ? sq / cnt : null, folds, config: results[0]!.config };
     }
     fits.set(cand.name, summary);
-    return { qLogged, vState, vNext, source: folds > 1 ? `fqe (${folds}-fold cross-fitted)` : 'fqe' };
+    return { qLogged, vState, vNext: vAtNext, source: folds > 1 ? `fqe (${folds}-fold cross-fitted)` : 'fqe' };
   };
 }
 
