@@ -412,3 +412,38 @@ describe('minimax weight learning: bad input', () => {
     await expectRejects(evaluateTrajectoryArrays(base, { estimators: ['mwl' as never], candidates: [] }), 'E_UNKNOWN_ESTIMATOR', /Trajectory estimators: .*mis, mdr/);
   });
 });
+
+describe('offpolicy evaluate --estimators mis,mdr (CLI, compiled dist/)', () => {
+  it('scores a deterministic JSON candidate with MIS and MDR (FQE), and the result names the weight method and its settings', async () => {
+    const { mkdtemp, readFile, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { Workspace } = await import('../src/datasets/workspace.js');
+    const { generateTrajectories, writeTrajectoryDataset } = await import('../src/envs/trajectories.js');
+    const { runCli } = await import('./support/run-cli.js');
+    const dir = await mkdtemp(path.join(tmpdir(), 'offpolicy-mis-cli-'));
+    try {
+      const ws = await Workspace.open(path.join(dir, 'ws'));
+      await writeTrajectoryDataset(ws, 'cart', generateTrajectories({ env: 'cartpole', policy: 'medium', episodes: 20, seed: 3 }));
+      await writeFile(path.join(dir, 'greedy.json'), '{"type":"argmax","weights":[[0,0,-1,-1],[0,0,1,1]]}');
+      const out = path.join(dir, 'res.json');
+      const r = await runCli(['--workspace', path.join(dir, 'ws'), 'evaluate', '--data', 'cart', '--policy', `greedy=${path.join(dir, 'greedy.json')}`,
+        '--estimators', 'mis,mdr', '--interval', 't', '--gamma', '0.9', '--fqe-steps', '300', '--fqe-hidden', '16', '--mwl-features', 'rbf', '--mwl-ridge', '1e-4', '--out', out]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      const res = JSON.parse(await readFile(out, 'utf8')) as import('../src/core/trajectory-evaluation-result.js').TrajectoryEvaluationResult;
+      const c = res.candidates[0]!;
+      expect(c.estimates.map((e) => e.estimator)).toEqual(['mis', 'mdr']);
+      expect(c.estimates.every((e) => Number.isFinite(e.value) && e.interval !== undefined)).toBe(true);
+      expect(c.marginal).toMatchObject({ method: 'mwl', ridge: 1e-4, k: 2 * 65, normalised: true });
+      expect(c.marginal!.features).toMatch(/^onehot\(action\) x rbf: \[64 random Fourier features/);
+      expect(c.warnings.map((w) => w.code)).toContain('MARGINAL_WEIGHTS');
+      const bad = await runCli(['--workspace', path.join(dir, 'ws'), 'evaluate', '--data', 'cart', '--policy', `greedy=${path.join(dir, 'greedy.json')}`,
+        '--estimators', 'mis', '--mwl-features', 'poly', '--out', path.join(dir, 'x.json')]);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(/E_MWL_FEATURES.*Unknown MWL feature map "poly"/s);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -118,6 +118,10 @@ export function learnMarginalWeights(steps: MwlSteps, d: TrajectoryOpeData, cand
   if (!(ridge >= 0 && Number.isFinite(ridge))) {
     throw new OffpolicyError('E_MWL_RIDGE', `The MWL ridge must be a finite number >= 0, got ${ridge}.`, { hint: 'Use e.g. 1e-6 (the default).' });
   }
+  const kind = settings.features ?? 'linear';
+  if (kind !== 'linear' && kind !== 'rbf') {
+    throw new OffpolicyError('E_MWL_FEATURES', `Unknown MWL feature map "${String(kind)}".`, { hint: 'Use linear (standardised observation and 1) or rbf (random Fourier features).' });
+  }
   const samples = settings.samples ?? DEFAULT_MWL_SAMPLES;
   const { n, obsDim: dObs } = steps;
   const ep = d.episodes;
@@ -151,7 +155,7 @@ export function learnMarginalWeights(steps: MwlSteps, d: TrajectoryOpeData, cand
   const nextObs = new Float32Array(finals.length * dObs);
   finals.forEach((r, j) => nextObs.set(steps.nextObservations!.subarray(r * dObs, (r + 1) * dObs), j * dObs));
 
-  const fmap = stateFeatureMap(steps.observations, n, dObs, { kind: settings.features ?? 'linear', dim: settings.rbfDim, bandwidth: settings.rbfBandwidth, seed: settings.seed ?? 0 });
+  const fmap = stateFeatureMap(steps.observations, n, dObs, { kind, dim: settings.rbfDim, bandwidth: settings.rbfBandwidth, seed: settings.seed ?? 0 });
   const p = fmap.p;
   const X = fmap.apply(steps.observations, n);
   const Xn = fmap.apply(nextObs, finals.length);
