@@ -413,6 +413,31 @@ describe('minimax weight learning: bad input', () => {
   });
 });
 
+describe('fitted Q evaluation gives MDR V(next_observation) where it bootstraps', () => {
+  it('vNext is V of the stored next observation on truncated last steps, NaN elsewhere; MDR then runs on truncated data', async () => {
+    const { getEnv } = await import('../src/envs/registry.js');
+    const { levelPolicy, noiseLevel } = await import('../src/envs/behavior-policies.js');
+    const { simulateTrajectories, withTimeLimit, asDiscretePolicy } = await import('../src/ope/trajectory/ground-truth.js');
+    const { fqeProvider } = await import('../src/ope/trajectory/fqe-q.js');
+    const env = withTimeLimit(getEnv('cartpole'), 8);
+    const beh = levelPolicy(env, noiseLevel(env, 'medium', 1));
+    const a = simulateTrajectories(env, beh, 12, 'vnext');
+    const cand = policyCandidate(asDiscretePolicy(beh, 4, 2), 'b', 'sim', { steps: a });
+    const q = (await fqeProvider({ seed: 0, steps: 50, hidden: [8] })(cand, a, 0.9))!;
+    let truncatedLast = 0;
+    for (let r = 0; r < a.n; r++) {
+      const last = r === a.n - 1 || a.episodeId[r + 1] !== a.episodeId[r];
+      if (last && a.truncated[r]) {
+        truncatedLast++;
+        expect(Number.isFinite(q.vNext![r]!)).toBe(true);
+      } else expect(Number.isNaN(q.vNext![r]!)).toBe(true);
+    }
+    expect(truncatedLast).toBeGreaterThan(0);
+    const ev = await evaluateTrajectoryArrays(a, { gamma: 0.9, estimators: ['mdr'], candidates: [{ name: 'b', spec: asDiscretePolicy(beh, 4, 2) }], qProvider: async () => q });
+    expect(Number.isFinite(ev.candidates[0]!.estimates[0]!.value)).toBe(true);
+  });
+});
+
 describe('offpolicy evaluate --estimators mis,mdr (CLI, compiled dist/)', () => {
   it('scores a deterministic JSON candidate with MIS and MDR (FQE), and the result names the weight method and its settings', async () => {
     const { mkdtemp, readFile, rm, writeFile } = await import('node:fs/promises');
