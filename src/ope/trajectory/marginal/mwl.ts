@@ -10,7 +10,8 @@
  *
  * The normalisation for our data (episodes of any length, gamma^t from t = 0,
  * every reward counted). Write E_D[h] = (1/n) sum_i sum_{t < T_i} gamma^t h(step i, t)
- * (per episode, discounted, unnormalised) and c_t = 0 on a terminated episode's
+ * (per episode, discounted, unnormalised; s' of a step is the next row's observation, or
+ * next_observation on an episode's last step) and c_t = 0 on a terminated episode's
  * last step, 1 otherwise (a truncated last step bootstraps from next_observation,
  * as fitted Q evaluation does). Let d_pi(s, a) = E_pi[sum_t gamma^t 1{s_t = s, a_t = a}]
  * (stopping only at termination) and d_D the same sum over the data. Then
