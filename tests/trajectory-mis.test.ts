@@ -313,7 +313,7 @@ describe('minimax weight learning on a tabular MDP (one-hot states, gamma 0.95)'
     }
     expect(c.marginal?.method).toBe('mwl');
     expect(c.marginal?.features).toMatch(/^onehot\(action\) x linear: \[standardised observation \(3\), 1\]/);
-    expect(c.marginal?.ridge).toBe(1e-6);
+    expect(c.marginal?.ridge).toBe(1e-9);
     expect(c.warnings.map((w) => w.code)).toContain('MARGINAL_WEIGHTS');
     expect(c.warnings.find((w) => w.code === 'MARGINAL_WEIGHTS')!.message).toMatch(/leave out the weight-learning error/);
     expect(c.weights).toBeNull();
@@ -382,7 +382,7 @@ describe('minimax weight learning: bad input', () => {
   });
   it('a negative or non-finite ridge: E_MWL_RIDGE', () => {
     const { d, cand } = setup(base, TARGET);
-    expectError(() => learnMarginalWeights(base, d, cand, { ridge: -1 }), 'E_MWL_RIDGE', 'The MWL ridge must be a finite number >= 0, got -1. Use e.g. 1e-6 (the default).');
+    expectError(() => learnMarginalWeights(base, d, cand, { ridge: -1 }), 'E_MWL_RIDGE', 'The MWL ridge must be a finite number >= 0, got -1. Use e.g. 1e-9 (the default).');
   });
   const truncatedLast = (): TrajectoryArrays => {
     const a = { ...base, terminated: Uint8Array.from(base.terminated), truncated: Uint8Array.from(base.truncated), nextObservationMissing: new Uint8Array(base.n) };

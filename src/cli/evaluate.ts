@@ -52,7 +52,7 @@ export function registerEvaluate(program: Command): void {
     .option('--bandwidth <h>', 'trajectory data: action-kernel bandwidth for deterministic continuous candidates (box-scaled; default Scott\'s rule)')
     .option('--top-k <k>', 'trajectory data: k of regret@k and SharpeRatio@k in the selection table')
     .option('--mwl-features <kind>', 'trajectory data, MIS / MDR: minimax weight learning state features, linear | rbf (default linear)')
-    .option('--mwl-ridge <r>', 'trajectory data, MIS / MDR: relative ridge of the minimax weight learning solve (default 1e-6)')
+    .option('--mwl-ridge <r>', 'trajectory data, MIS / MDR: relative ridge of the minimax weight learning solve (default 1e-9)')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const [{ evaluate, writeEvaluation }, { parsePolicyArg }, { loadPolicyDir }] = await Promise.all([
         import('../ope/evaluate.js'),

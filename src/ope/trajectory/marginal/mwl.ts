@@ -29,8 +29,10 @@
  * violation is ||A theta - b||^2, A = E_D[(phi - gamma c phibar') phi'], b = mean_i phibar(s_{i,0}),
  * phibar(s) = E_{a ~ pi} phi(s, a). MWL's estimate is the minimiser, with a ridge:
  *
- *   theta = (A'A + lambda I)^{-1} A'b,   lambda = ridge * trace(A'A) / k  (default ridge 1e-6),
+ *   theta = (A'A + lambda I)^{-1} A'b,   lambda = ridge * trace(A'A) / k,
  *
+ * default ridge 1e-9 (A'A holds squared singular values, so this damps the
+ * directions of A below about 3e-5 of their RMS; 1e-6 visibly biased RBF fits),
  * solved by Cholesky. When the ridge is small the moments hold almost exactly;
  * the ridge picks the smallest-norm theta among exact solutions (redundant
  * features, unvisited actions). `normalise` (default on) then rescales w so that
@@ -59,11 +61,11 @@ import { targetFor } from '../fqe-q.js';
 import { columnScale, stateFeatureMap, type StateFeatureKind } from './features.js';
 
 export const MWL_REFERENCE = 'Uehara, Huang & Jiang 2020 (minimax weight learning)';
-export const DEFAULT_MWL_RIDGE = 1e-6;
+export const DEFAULT_MWL_RIDGE = 1e-9;
 export const DEFAULT_MWL_SAMPLES = 16;
 
 export interface MwlSettings {
-  /** Relative ridge: lambda = ridge * trace(A'A) / k (default 1e-6; 0 allowed when A has full rank). */
+  /** Relative ridge: lambda = ridge * trace(A'A) / k (default 1e-9; 0 allowed when A has full rank). */
   ridge?: number;
   /** Rescale w so that E_D[w (1 - gamma c)] = 1 exactly (default true). */
   normalise?: boolean;
@@ -117,7 +119,7 @@ function meanActions(cand: ResolvedCandidate, obs: Float32Array, count: number, 
 export function learnMarginalWeights(steps: MwlSteps, d: TrajectoryOpeData, cand: ResolvedCandidate, settings: MwlSettings = {}): MarginalWeights {
   const ridge = settings.ridge ?? DEFAULT_MWL_RIDGE;
   if (!(ridge >= 0 && Number.isFinite(ridge))) {
-    throw new OffpolicyError('E_MWL_RIDGE', `The MWL ridge must be a finite number >= 0, got ${ridge}.`, { hint: 'Use e.g. 1e-6 (the default).' });
+    throw new OffpolicyError('E_MWL_RIDGE', `The MWL ridge must be a finite number >= 0, got ${ridge}.`, { hint: 'Use e.g. 1e-9 (the default).' });
   }
   const kind = settings.features ?? 'linear';
   if (kind !== 'linear' && kind !== 'rbf') {
@@ -268,7 +270,7 @@ export function learnMarginalWeights(steps: MwlSteps, d: TrajectoryOpeData, cand
   const theta = trace > 0 ? choleskySolve(M, rhs, k) : null;
   if (!theta) {
     throw new OffpolicyError('E_MWL_SINGULAR', `The MWL moment system (${k} features, ridge ${ridge}) is singular: some feature directions are never visited by the data or are collinear, so the weights are not identified.`, {
-      hint: 'Use a ridge > 0 (e.g. 1e-6, the default), fewer features, or more data covering the candidate\'s actions.',
+      hint: 'Use a ridge > 0 (e.g. 1e-9, the default), fewer features, or more data covering the candidate\'s actions.',
     });
   }
   let res2 = 0;
