@@ -365,6 +365,27 @@ describe('minimax weight learning: continuous actions', () => {
     expect(Array.from(m.w).every(Number.isFinite)).toBe(true);
   });
 
+  it('a stochastic candidate: E_{a ~ pi}[a] from seeded draws (its own sampler), the same seed giving the same weights', async () => {
+    const { asContinuousPolicy } = await import('../src/ope/trajectory/ground-truth.js');
+    const a = lineData(100);
+    const d = trajectoryOpeData(a, 0.9);
+    const gauss = asContinuousPolicy(
+      {
+        sample: (o, rng) => ({ action: Float64Array.of(-0.6 * o[0]! + 0.3 * rng.normal()), logProb: 0 }),
+        logProb: (o, act) => -0.5 * ((act[0]! + 0.6 * o[0]!) / 0.3) ** 2 - Math.log(0.3 * Math.sqrt(2 * Math.PI)),
+      },
+      1,
+      1,
+    );
+    const cand: ResolvedCandidate = { name: 'g', source: 'test', kind: 'gaussian', targetLogprob: null, refusal: null, probs: null, policy: gauss, kernel: null };
+    const m1 = learnMarginalWeights(a, d, cand, { seed: 1, samples: 8 });
+    const m2 = learnMarginalWeights(a, d, cand, { seed: 1, samples: 8 });
+    const m3 = learnMarginalWeights(a, d, cand, { seed: 2, samples: 8 });
+    expect(m1.info.policyExpectation).toBe('sampled (8 seeded draws per state)');
+    expect(Buffer.from(m1.w.buffer).equals(Buffer.from(m2.w.buffer))).toBe(true);
+    expect(Buffer.from(m1.w.buffer).equals(Buffer.from(m3.w.buffer))).toBe(false);
+  });
+
   it('a table candidate on continuous actions is refused (E_MWL_CANDIDATE)', () => {
     const a = lineData(20);
     const d = trajectoryOpeData(a, 0.9);
