@@ -106,8 +106,8 @@ beforeAll(async () => {
   await both(`CREATE DATABASE ${db}`);
   // Deficient support: 1,200 rows, K = 4; on every third row the logger never takes action 3.
   const rng = new Rng(17);
+  // Written as JSON lines and read by DuckDB with fixed types (a 1,200-row VALUES literal takes DuckDB seconds to parse).
   const rows: string[] = [];
-  const arr = (v: number[]): string => `[${v.map((x) => `${x}::DOUBLE`).join(', ')}]`;
   const softmax = (s: number[]): number[] => {
     const e = s.map((v) => Math.exp(v));
     const z = e.reduce((x, y) => x + y, 0);
@@ -121,12 +121,15 @@ beforeAll(async () => {
     const r = rng.uniform() < er[a]! ? 1 : 0;
     const cand = softmax([0, 1, 2, 3].map(() => 1.5 * rng.normal()));
     const q = [0, 1, 2, 3].map(() => Math.round(1000 * rng.uniform()) / 1000);
-    rows.push(`(${i}::BIGINT, ${a}::INTEGER, ${r}::DOUBLE, ${pi0[a]}::DOUBLE, ${arr(pi0)}, ${arr(er)}, ${arr(cand)}, ${arr(q)}, ${q.map((x) => `${x}::DOUBLE`).join(', ')})`);
+    rows.push(JSON.stringify({ row_id: i, action: a, reward: r, propensity: pi0[a], action_probs: pi0, expected_reward: er, cand, q, q_0: q[0], q_1: q[1], q_2: q[2], q_3: q[3] }));
   }
+  const jsonl = path.join(dir, 'deficient.jsonl');
+  await writeFile(jsonl, rows.join('\n') + '\n');
+  const types = { row_id: 'BIGINT', action: 'INTEGER', reward: 'DOUBLE', propensity: 'DOUBLE', action_probs: 'DOUBLE[]', expected_reward: 'DOUBLE[]', cand: 'DOUBLE[]', q: 'DOUBLE[]', q_0: 'DOUBLE', q_1: 'DOUBLE', q_2: 'DOUBLE', q_3: 'DOUBLE' };
   await ws.createVersion({
     name: 'deficient',
     conn,
-    select: `SELECT * FROM (VALUES ${rows.join(', ')}) t(row_id, action, reward, propensity, action_probs, expected_reward, cand, q, q_0, q_1, q_2, q_3) ORDER BY row_id`,
+    select: `SELECT * FROM read_json(${lit(jsonl)}, format = 'newline_delimited', columns = {${Object.entries(types).map(([k, t]) => `${k}: '${t}'`).join(', ')}}) ORDER BY row_id`,
     metadata: { kind: 'bandit', actionSpace: { type: 'discrete', n: 4 }, lineage: { transform: 'test', params: {} } },
   });
   // A synthetic log with contexts and ground truth (JSON policies over linear scores).
