@@ -30,12 +30,13 @@ import { runPoissonBootstrap } from './bandit/poisson-bootstrap-sql.js';
 import { DEFAULT_POISSON_BUCKETS } from './intervals/poisson-bootstrap.js';
 import type { EstimatorId } from './estimators/types.js';
 import { clickhouseCandidateSums, clickhouseExplain, clickhouseLogRules } from './bandit/backend-clickhouse.js';
+import { exactColumnQuantiles } from './bandit/backend-sql.js';
 import type { CandidateSums } from './bandit/plan.js';
 import type { RowExpr } from './bandit/sql-dialect.js';
 import { CLICKHOUSE } from './bandit/sql-dialect.js';
 import { getEstimator, resolveParams } from './estimators/index.js';
 import { accuracyTable, assembleCandidates, checkEstimators, checkOptions, dedupe, type EvaluateOptions } from './evaluate.js';
-import type { LogSummary } from './log-summary.js';
+import { SUMMARY_SAMPLE_ABOVE, type LogSummary } from './log-summary.js';
 import { parseRewardModelSpec } from './reward-models/index.js';
 import { sumsValue } from './sums.js';
 import type { EvaluationResult, Interval, Warning } from '../core/evaluation-result.js';
@@ -261,6 +262,13 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
     // ---- assemble (the same step as the other backends) ---------------------------------
     const globalWarnings: Warning[] = [];
     const log = logging!;
+    if (log.summary.propensityMin !== undefined) {
+      // The propensity quantiles of the summary, exact and on the same rows as the DuckDB path's (every 64th row_id above SUMMARY_SAMPLE_ABOVE rows), without the propensities leaving the shards.
+      progress(candidates.length, candidates.length, 'propensity quantiles');
+      const sample = n > SUMMARY_SAMPLE_ABOVE ? ' AND l.row_id % 64 = 0' : '';
+      const [q01, median] = await exactColumnQuantiles((sql) => conn.query(sql, qo), CLICKHOUSE, from, CLICKHOUSE.double('l.propensity'), `v IS NOT NULL${sample}`, [0.01, 0.5]);
+      if (!Number.isNaN(q01!.value)) Object.assign(log.summary, { propensityQ01: q01!.value, propensityMedian: median!.value });
+    }
     const loggingValue = sumsValue(log.sums);
     const rewardRange: [number, number] = opts.rewardRange ?? (log.minReward < log.maxReward ? [log.minReward, log.maxReward] : [log.minReward - 0.5, log.maxReward + 0.5]);
     if (interval !== 'poisson-bootstrap') loggingInterval = sumsInterval('dm', log.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
