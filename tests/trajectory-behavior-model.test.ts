@@ -328,7 +328,7 @@ describe('offpolicy evaluate on trajectory data without behavior_logprob', () =>
     expect(none.err).toMatch(/E_NO_BEHAVIOR_LOGPROB.*--behavior-model none.*--behavior-model auto/s);
   });
 
-  it('the DuckDB pushdown runs with the stored column; a fitted behaviour model (absent column, or mode fit) runs in memory', async () => {
+  it('the lean load (no observations) runs with the stored column; a fitted behaviour model (absent column, or mode fit) loads every column', async () => {
     const ws = await Workspace.open(path.join(dir, 'ws'));
     const data = generateTrajectories({ env: 'cartpole', policy: 'medium', episodes: 12, seed: 6 });
     await writeTrajectoryDataset(ws, 'withlog', data);
@@ -338,7 +338,7 @@ describe('offpolicy evaluate on trajectory data without behavior_logprob', () =>
     await writeFile(table, rows.join('\n') + '\n');
     const opts = { candidates: [{ name: 'u', spec: table }], estimators: ['pdis' as const], interval: 't' as const, gamma: 0.9 };
     const pushed = await evaluateTrajectoryDataset(ws, 'withlog', opts);
-    expect(pushed.backend).toBe('duckdb');
+    expect(pushed.backend).toBe('scan');
     expect(pushed.behaviorModel).toBeUndefined();
     const forced = await evaluateTrajectoryDataset(ws, 'withlog', { ...opts, behaviorModel: { mode: 'fit', folds: 3 } });
     expect(forced.backend).toBe('memory');
