@@ -88,13 +88,13 @@ export class MlpQFunction implements QFunction {
     return out;
   }
 
-  /** Q of n rows of network inputs with the given parameters (default: this network's), in chunks. */
-  predictInputs(x: Float32Array, n: number, params = this.params): Float64Array {
+  /** Q of n rows of network inputs with the given parameters (default: this network's), in chunks; reuseWeights as WasmMlp.infer. */
+  predictInputs(x: Float32Array, n: number, params = this.params, reuseWeights = false): Float64Array {
     const w = this.obsDim + this.actDim;
     const out = new Float64Array(n);
     for (let i0 = 0; i0 < n; i0 += CHUNK) {
       const rows = Math.min(CHUNK, n - i0);
-      const y = this.net.infer(params, x.subarray(i0 * w, (i0 + rows) * w), rows);
+      const y = this.net.infer(params, x.subarray(i0 * w, (i0 + rows) * w), rows, reuseWeights || i0 > 0);
       for (let i = 0; i < rows; i++) out[i0 + i] = y[i]!;
     }
     return out;

@@ -13,8 +13,10 @@
  * orientation of the left operand, so x^T g needs no transpose) with f32x4
  * mul + add and one v128.load32_splat per row and k, or fused multiply-add
  * (relaxed SIMD, see wasmFmaEnabled), and fuses bias + ReLU (forward) and the
- * ReLU mask (backward) into the product. Timings: bench/offline-rl-kernels.ts
- * and the README's Offline RL section.
+ * ReLU mask (backward) into the product. A second product kernel (spgemm)
+ * skips the exact zeros of its left operand (ReLU activations and masked
+ * gradients, about half zero). Timings: bench/offline-rl-kernels.ts and the
+ * README's Offline RL section.
  *
  * Layout: every matrix is row-major f32 in one wasm memory; addresses and
  * strides are in bytes. The product computes
@@ -34,6 +36,7 @@ import { OffpolicyError } from '../core/errors.js';
 
 const I32 = 0x7f;
 const V128 = 0x7b;
+const F32 = 0x7d;
 
 /** Bytes of one wasm function body, with the few instructions the kernels use. */
 class Code {
@@ -124,6 +127,27 @@ class Code {
   }
   f32Const0(): this {
     return this.op(0x43, 0, 0, 0, 0);
+  }
+  i32Load(offset = 0): this {
+    return this.op(0x28, 2).u(offset);
+  }
+  i32Store(offset = 0): this {
+    return this.op(0x36, 2).u(offset);
+  }
+  f32Ne(): this {
+    return this.op(0x5c);
+  }
+  sub(): this {
+    return this.op(0x6b);
+  }
+  and(): this {
+    return this.op(0x71);
+  }
+  shl(): this {
+    return this.op(0x74);
+  }
+  gtU(): this {
+    return this.op(0x4b);
   }
   simd(o: number): this {
     return this.op(0xfd).u(o);
@@ -439,6 +463,122 @@ function gemmKernel(fma: boolean): Func {
 }
 
 /**
+ * Columns per strip of the sparse product: 7 accumulators, 7 B vectors and the
+ * splat fill the 15 SIMD registers V8 allocates on x64 (with 8, one accumulator
+ * is spilled to the stack on every step, about 1.7x slower).
+ */
+export const SPARSE_STRIP = 28;
+
+/**
+ * spgemm(a, aRS, aCS, b, bRS, c, cRS, M, N, K, bias, mask, mRS, relu, list, rb):
+ * the product of gemm (same operands, strides and epilogues) for a left
+ * operand with many exact zeros (a ReLU activation, or a gradient masked by
+ * one, about half zero in the networks here): the zero terms are skipped.
+ * Rows are taken in blocks of rb; each row's nonzero A(i, k) are first listed
+ * as (k * bRS, A(i, k)) pairs in `list` (rb i32 list ends, padded to 16 bytes,
+ * then rb x K pairs: 4 * (rb + 2 * rb * K) + 16 bytes), without branches (a
+ * pair is always written, the write pointer advances only past a nonzero);
+ * then every row of the block is multiplied by column strips of B,
+ * SPARSE_STRIP columns at a time, then 4-column strips for the rest. Each element
+ * still sums its k in increasing order from the bias; a skipped term is an
+ * exact zero (+-0 times a finite B), so the results are the bits of gemm
+ * except that a sum of nothing but skipped terms keeps the sign of its start
+ * (bias or +0; ReLU and the mask make +0 and -0 the same downstream), and a
+ * zero times an infinite or NaN B is skipped rather than NaN.
+ */
+function spgemmKernel(fma: boolean): Func {
+  const NV = SPARSE_STRIP / 4;
+  const [a, aRS, aCS, b, bRS, c, cRS, M, N, K, bias, mask, mRS, relu, list, rb] = Array.from({ length: 16 }, (_, t) => t);
+  const [i0, rows, r, k, pa, e, eEnd, koff, j, bj, entries, p, rowBytes] = Array.from({ length: 13 }, (_, t) => 16 + t);
+  const VAL = 29;
+  const ACC = 30;
+  const SPL = ACC + 8;
+  const code = new Code();
+  // entries start after the rb list ends, 16-byte aligned; each row's pairs take 8K bytes
+  code.get(list).get(rb).i32(4).mul().i32(15).add().i32(-16).and().add().set(entries);
+  code.get(K).i32(8).mul().set(rowBytes);
+  /** Multiplies every row of the block by the strip of columns j.. (4 nv wide). */
+  const rowsLoop = (nv: number): void => {
+    code.get(b).get(j).i32(4).mul().add().set(bj);
+    code.i32(0).set(r);
+    code.block().loop();
+    code.get(r).get(rows).ltU().eqz().brIf(1);
+    code.get(bias).eqz().if();
+    for (let v = 0; v < nv; v++) code.vZero().set(ACC + v);
+    code.else();
+    for (let v = 0; v < nv; v++) code.get(bias).get(j).i32(4).mul().add().vLoad(16 * v).set(ACC + v);
+    code.end();
+    code.get(entries).get(r).get(rowBytes).mul().add().set(e);
+    code.get(list).get(r).i32(4).mul().add().i32Load().set(eEnd);
+    code.get(e).get(eEnd).ltU().if().loop();
+    code.get(bj).get(e).i32Load().add().set(p);
+    code.get(e).loadSplat(4).set(SPL);
+    for (let v = 0; v < nv; v++) {
+      if (fma) code.get(SPL).get(p).vLoad(16 * v).get(ACC + v).vMadd().set(ACC + v);
+      else code.get(SPL).get(p).vLoad(16 * v).vMul().get(ACC + v).vAdd().set(ACC + v);
+    }
+    code.get(e).i32(8).add().tee(e).get(eEnd).ltU().brIf(0);
+    code.end().end();
+    code.get(relu).if();
+    for (let v = 0; v < nv; v++) code.get(ACC + v).vZero().vMax().set(ACC + v);
+    code.end();
+    code.get(mask).if();
+    code.get(mask).get(i0).get(r).add().get(mRS).mul().add().get(j).i32(4).mul().add().set(p);
+    for (let v = 0; v < nv; v++) code.get(ACC + v).get(p).vLoad(16 * v).vZero().vGt().vAnd().set(ACC + v);
+    code.end();
+    code.get(c).get(i0).get(r).add().get(cRS).mul().add().get(j).i32(4).mul().add().set(p);
+    for (let v = 0; v < nv; v++) code.get(p).get(ACC + v).vStore(16 * v);
+    code.get(r).i32(1).add().set(r);
+    code.op(0x0c).u(0);
+    code.end().end();
+  };
+  code.i32(0).set(i0);
+  code.block().loop();
+  code.get(i0).get(M).ltU().eqz().brIf(1);
+  code.get(M).get(i0).sub().set(rows);
+  code.get(rows).get(rb).gtU().if().get(rb).set(rows).end();
+  // the nonzero lists of rows i0 .. i0 + rows - 1
+  code.i32(0).set(r);
+  code.block().loop();
+  code.get(r).get(rows).ltU().eqz().brIf(1);
+  code.get(a).get(i0).get(r).add().get(aRS).mul().add().set(pa);
+  code.get(entries).get(r).get(rowBytes).mul().add().set(e);
+  code.i32(0).set(koff);
+  code.i32(0).set(k);
+  code.get(K).eqz().eqz().if().loop();
+  code.get(pa).f32Load().set(VAL);
+  code.get(e).get(koff).i32Store();
+  code.get(e).get(VAL).f32Store(4);
+  code.get(e).get(VAL).f32Const0().f32Ne().i32(3).shl().add().set(e);
+  code.get(pa).get(aCS).add().set(pa);
+  code.get(koff).get(bRS).add().set(koff);
+  code.get(k).i32(1).add().tee(k).get(K).ltU().brIf(0);
+  code.end().end();
+  code.get(list).get(r).i32(4).mul().add().get(e).i32Store();
+  code.get(r).i32(1).add().set(r);
+  code.op(0x0c).u(0);
+  code.end().end();
+  // strips of SPARSE_STRIP columns, then of 4
+  code.i32(0).set(j);
+  code.block().loop();
+  code.get(j).i32(4 * NV).add().get(N).leU().eqz().brIf(1);
+  rowsLoop(NV);
+  code.get(j).i32(4 * NV).add().set(j);
+  code.op(0x0c).u(0);
+  code.end().end();
+  code.block().loop();
+  code.get(j).i32(4).add().get(N).leU().eqz().brIf(1);
+  rowsLoop(1);
+  code.get(j).i32(4).add().set(j);
+  code.op(0x0c).u(0);
+  code.end().end();
+  code.get(i0).get(rows).add().set(i0);
+  code.op(0x0c).u(0);
+  code.end().end();
+  return { name: 'spgemm', params: Array.from({ length: 16 }, () => I32), locals: [[13, I32], [1, F32], [9, V128]], body: code };
+}
+
+/**
  * transpose(src, dst, R, C): dst (C x R) = src (R x C)^T, R and C multiples of
  * 4, in 4 x 4 tiles transposed in registers with eight lane shuffles.
  */
@@ -673,6 +813,8 @@ export function optimModule(): WebAssembly.Module {
 export interface WasmKernels {
   /** See the module comment and gemmKernel. Addresses and strides in bytes; N a multiple of 4; bias / mask 0 for none; relu 0 or 1; scratch 4K floats, or 0 to read A as stored in place (it must be given when A is read transposed and N >= 8). */
   gemm(a: number, aRS: number, aCS: number, b: number, bRS: number, c: number, cRS: number, M: number, N: number, K: number, bias: number, mask: number, mRS: number, relu: number, scratch: number): void;
+  /** gemm skipping the zeros of A (see spgemmKernel): list holds 4 (rb + 2 rb K) + 16 bytes, rb >= 1 rows per block. */
+  spgemm(a: number, aRS: number, aCS: number, b: number, bRS: number, c: number, cRS: number, M: number, N: number, K: number, bias: number, mask: number, mRS: number, relu: number, list: number, rb: number): void;
   /** rows and cols multiples of 4. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
   colsum(src: number, dst: number, rows: number, cols: number): void;
@@ -685,7 +827,7 @@ export function kernelModule(fma: boolean): WebAssembly.Module {
   let m = compiled.get(fma);
   if (!m) {
     m = new WebAssembly.Module(
-      assemble([gemmKernel(fma), transposeKernel(), colsumKernel()]),
+      assemble([gemmKernel(fma), transposeKernel(), colsumKernel(), spgemmKernel(fma)]),
     );
     compiled.set(fma, m);
   }
