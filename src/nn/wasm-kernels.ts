@@ -469,37 +469,68 @@ function gemmKernel(fma: boolean): Func {
  */
 export const SPARSE_STRIP = 28;
 
+/** Floats of spgemm's packed copy of B (bp) for an N-column, K-row B. */
+export function sparsePackFloats(N: number, K: number): number {
+  return SPARSE_STRIP * K * (Math.ceil(N / SPARSE_STRIP) + SPARSE_STRIP / 4);
+}
+
 /**
- * spgemm(a, aRS, aCS, b, bRS, c, cRS, M, N, K, bias, mask, mRS, relu, list, rb):
+ * spgemm(a, aRS, aCS, b, bRS, c, cRS, M, N, K, bias, mask, mRS, relu, list, rb, bp):
  * the product of gemm (same operands, strides and epilogues) for a left
  * operand with many exact zeros (a ReLU activation, or a gradient masked by
  * one, about half zero in the networks here): the zero terms are skipped.
- * Rows are taken in blocks of rb; each row's nonzero A(i, k) are first listed
- * as (k * bRS, A(i, k)) pairs in `list` (rb i32 list ends, padded to 16 bytes,
- * then rb x K pairs: 4 * (rb + 2 * rb * K) + 16 bytes), without branches (a
- * pair is always written, the write pointer advances only past a nonzero);
- * then every row of the block is multiplied by column strips of B,
- * SPARSE_STRIP columns at a time, then 4-column strips for the rest. Each element
- * still sums its k in increasing order from the bias; a skipped term is an
- * exact zero (+-0 times a finite B), so the results are the bits of gemm
- * except that a sum of nothing but skipped terms keeps the sign of its start
- * (bias or +0; ReLU and the mask make +0 and -0 the same downstream), and a
- * zero times an infinite or NaN B is skipped rather than NaN.
+ * B is first copied (when bp != 0) into column strips, each K rows of
+ * SPARSE_STRIP columns (4 for the last N % SPARSE_STRIP columns) at a row
+ * stride of 4 SPARSE_STRIP bytes, so that a strip is contiguous and stays in
+ * the L1 cache (rows of B 1 KB apart all fall in a few cache sets);
+ * bp needs 4 SPARSE_STRIP K (ceil(N / SPARSE_STRIP) + SPARSE_STRIP / 4) bytes.
+ * Rows of A are taken in blocks of rb; each row's nonzero A(i, k) are listed
+ * as (k times the B row stride, A(i, k)) pairs in `list` (rb i32 list ends,
+ * padded to 16 bytes, then rb x K pairs: 4 (rb + 2 rb K) + 16 bytes), without
+ * branches (a pair is always written, the write pointer advances only past a
+ * nonzero); then every row of the block is multiplied by each strip. Each
+ * element still sums its k in increasing order from the bias; a skipped term
+ * is an exact zero (+-0 times a finite B), so the results are the numbers of
+ * gemm (a sum of skipped terms only keeps the sign of its start, bias or +0,
+ * where gemm could give -0 + 0 = +0; ReLU and the mask make them the same
+ * downstream), except that a zero times an infinite or NaN B is skipped.
  */
 function spgemmKernel(fma: boolean): Func {
   const NV = SPARSE_STRIP / 4;
-  const [a, aRS, aCS, b, bRS, c, cRS, M, N, K, bias, mask, mRS, relu, list, rb] = Array.from({ length: 16 }, (_, t) => t);
-  const [i0, rows, r, k, pa, e, eEnd, koff, j, bj, entries, p, rowBytes] = Array.from({ length: 13 }, (_, t) => 16 + t);
-  const VAL = 29;
-  const ACC = 30;
-  const SPL = ACC + 8;
+  const SB = 4 * SPARSE_STRIP;
+  const [a, aRS, aCS, b, bRS, c, cRS, M, N, K, bias, mask, mRS, relu, list, rb, bp] = Array.from({ length: 17 }, (_, t) => t);
+  const [i0, rows, r, k, pa, e, eEnd, koff, j, bj, entries, p, rowBytes, step, strip, src] = Array.from({ length: 16 }, (_, t) => 17 + t);
+  const VAL = 33;
+  const ACC = 34;
+  const SPL = ACC + NV;
   const code = new Code();
   // entries start after the rb list ends, 16-byte aligned; each row's pairs take 8K bytes
   code.get(list).get(rb).i32(4).mul().i32(15).add().i32(-16).and().add().set(entries);
   code.get(K).i32(8).mul().set(rowBytes);
-  /** Multiplies every row of the block by the strip of columns j.. (4 nv wide). */
+  // the row step of B as the lists record it: packed strips or B in place
+  code.get(bp).if().i32(SB).set(step).else().get(bRS).set(step).end();
+  /** Copies the strips of nv vectors from column j on into bp (strip index `strip` on), while they fit. */
+  const packStrips = (nv: number): void => {
+    code.block().loop();
+    code.get(j).i32(4 * nv).add().get(N).leU().eqz().brIf(1);
+    code.get(b).get(j).i32(4).mul().add().set(src);
+    code.get(bp).get(strip).get(K).mul().i32(SB).mul().add().set(p);
+    code.i32(0).set(k);
+    code.get(K).eqz().eqz().if().loop();
+    for (let v = 0; v < nv; v++) code.get(p).get(src).vLoad(16 * v).vStore(16 * v);
+    code.get(src).get(bRS).add().set(src);
+    code.get(p).i32(SB).add().set(p);
+    code.get(k).i32(1).add().tee(k).get(K).ltU().brIf(0);
+    code.end().end();
+    code.get(j).i32(4 * nv).add().set(j);
+    code.get(strip).i32(1).add().set(strip);
+    code.op(0x0c).u(0);
+    code.end().end();
+  };
+  /** Multiplies every row of the block by the strip at column j (index `strip`, 4 nv wide). */
   const rowsLoop = (nv: number): void => {
-    code.get(b).get(j).i32(4).mul().add().set(bj);
+    code.get(bp).if().get(bp).get(strip).get(K).mul().i32(SB).mul().add().set(bj);
+    code.else().get(b).get(j).i32(4).mul().add().set(bj).end();
     code.i32(0).set(r);
     code.block().loop();
     code.get(r).get(rows).ltU().eqz().brIf(1);
@@ -532,6 +563,22 @@ function spgemmKernel(fma: boolean): Func {
     code.op(0x0c).u(0);
     code.end().end();
   };
+  /** The strips of nv vectors from column j on, for the current row block. */
+  const stripsLoop = (nv: number): void => {
+    code.block().loop();
+    code.get(j).i32(4 * nv).add().get(N).leU().eqz().brIf(1);
+    rowsLoop(nv);
+    code.get(j).i32(4 * nv).add().set(j);
+    code.get(strip).i32(1).add().set(strip);
+    code.op(0x0c).u(0);
+    code.end().end();
+  };
+  code.get(bp).if();
+  code.i32(0).set(j);
+  code.i32(0).set(strip);
+  packStrips(NV);
+  packStrips(1);
+  code.end();
   code.i32(0).set(i0);
   code.block().loop();
   code.get(i0).get(M).ltU().eqz().brIf(1);
@@ -551,7 +598,7 @@ function spgemmKernel(fma: boolean): Func {
   code.get(e).get(VAL).f32Store(4);
   code.get(e).get(VAL).f32Const0().f32Ne().i32(3).shl().add().set(e);
   code.get(pa).get(aCS).add().set(pa);
-  code.get(koff).get(bRS).add().set(koff);
+  code.get(koff).get(step).add().set(koff);
   code.get(k).i32(1).add().tee(k).get(K).ltU().brIf(0);
   code.end().end();
   code.get(list).get(r).i32(4).mul().add().get(e).i32Store();
@@ -560,22 +607,13 @@ function spgemmKernel(fma: boolean): Func {
   code.end().end();
   // strips of SPARSE_STRIP columns, then of 4
   code.i32(0).set(j);
-  code.block().loop();
-  code.get(j).i32(4 * NV).add().get(N).leU().eqz().brIf(1);
-  rowsLoop(NV);
-  code.get(j).i32(4 * NV).add().set(j);
-  code.op(0x0c).u(0);
-  code.end().end();
-  code.block().loop();
-  code.get(j).i32(4).add().get(N).leU().eqz().brIf(1);
-  rowsLoop(1);
-  code.get(j).i32(4).add().set(j);
-  code.op(0x0c).u(0);
-  code.end().end();
+  code.i32(0).set(strip);
+  stripsLoop(NV);
+  stripsLoop(1);
   code.get(i0).get(rows).add().set(i0);
   code.op(0x0c).u(0);
   code.end().end();
-  return { name: 'spgemm', params: Array.from({ length: 16 }, () => I32), locals: [[13, I32], [1, F32], [9, V128]], body: code };
+  return { name: 'spgemm', params: Array.from({ length: 17 }, () => I32), locals: [[16, I32], [1, F32], [NV + 1, V128]], body: code };
 }
 
 /**
@@ -813,8 +851,8 @@ export function optimModule(): WebAssembly.Module {
 export interface WasmKernels {
   /** See the module comment and gemmKernel. Addresses and strides in bytes; N a multiple of 4; bias / mask 0 for none; relu 0 or 1; scratch 4K floats, or 0 to read A as stored in place (it must be given when A is read transposed and N >= 8). */
   gemm(a: number, aRS: number, aCS: number, b: number, bRS: number, c: number, cRS: number, M: number, N: number, K: number, bias: number, mask: number, mRS: number, relu: number, scratch: number): void;
-  /** gemm skipping the zeros of A (see spgemmKernel): list holds 4 (rb + 2 rb K) + 16 bytes, rb >= 1 rows per block. */
-  spgemm(a: number, aRS: number, aCS: number, b: number, bRS: number, c: number, cRS: number, M: number, N: number, K: number, bias: number, mask: number, mRS: number, relu: number, list: number, rb: number): void;
+  /** gemm skipping the zeros of A (see spgemmKernel): list holds 4 (rb + 2 rb K) + 16 bytes, rb >= 1 rows per block; bp 0 (B read in place) or sparsePackFloats(N, K) floats. */
+  spgemm(a: number, aRS: number, aCS: number, b: number, bRS: number, c: number, cRS: number, M: number, N: number, K: number, bias: number, mask: number, mRS: number, relu: number, list: number, rb: number, bp: number): void;
   /** rows and cols multiples of 4. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
   colsum(src: number, dst: number, rows: number, cols: number): void;

@@ -27,7 +27,7 @@
  */
 import { OffpolicyError } from '../core/errors.js';
 import { checkSpec, layerOffsets, type LayerOffsets, type MlpSpec } from './mlp.js';
-import { SPARSE_STRIP, WasmArena } from './wasm-kernels.js';
+import { SPARSE_STRIP, sparsePackFloats, WasmArena } from './wasm-kernels.js';
 
 /** Rows per block of the sparse product (its nonzero lists of a block stay in cache). */
 const SPARSE_ROWS = 16;
@@ -66,6 +66,9 @@ export class WasmMlp {
   /** The sparse product's nonzero lists (spgemm), for a K of up to listK. */
   private list = 0;
   private listK = 0;
+  /** spgemm's packed copy of its right operand. */
+  private pack = 0;
+  private packFloats = 0;
   /** The parameters the inference weights were last loaded from (see infer's reuseWeights). */
   private inferLoaded: Float32Array | null = null;
   /** The last training forward's output after tanh (for the tanh backward), else null. */
@@ -118,13 +121,18 @@ export class WasmMlp {
     this.trainCap = n;
   }
 
-  /** The list buffer of spgemm for products with K up to k. */
-  private ensureList(k: number): number {
-    if (k > this.listK) {
-      this.list = this.arena.alloc(SPARSE_ROWS + 2 * SPARSE_ROWS * k + 4);
-      this.listK = k;
+  /** The sparse product C (M x N) = epilogue(bias + A B) with A (M x K) at strides aRS, aCS (see spgemmKernel). */
+  private sparse(a: number, aRS: number, aCS: number, b: number, bRS: number, c: number, M: number, N: number, K: number, bias: number, mask: number, relu: number): void {
+    if (K > this.listK) {
+      this.list = this.arena.alloc(SPARSE_ROWS + 2 * SPARSE_ROWS * K + 4);
+      this.listK = K;
     }
-    return this.list;
+    const need = sparsePackFloats(N, K);
+    if (need > this.packFloats) {
+      this.pack = this.arena.alloc(need);
+      this.packFloats = need;
+    }
+    this.arena.k.spgemm(a, aRS, aCS, b, bRS, c, 4 * N, M, N, K, bias, mask, 4 * N, relu, this.list, SPARSE_ROWS, this.pack);
   }
 
   private ensureInferRows(n: number): void {
@@ -168,7 +176,7 @@ export class WasmMlp {
       const l = this.layers[li]!;
       const [w, b, relu] = [train ? l.wTrain : l.wInfer, train ? l.bTrain : l.bInfer, li < L - 1 ? 1 : 0];
       // a hidden layer's input is a ReLU output, about half exact zeros: skip them when the product is wide enough
-      if (li > 0 && l.outP >= SPARSE_STRIP) k.spgemm(acts[li]!, 4 * l.inP, 4, w, 4 * l.outP, acts[li + 1]!, 4 * l.outP, n, l.outP, l.inP, b, 0, 0, relu, this.ensureList(l.inP), SPARSE_ROWS);
+      if (li > 0 && l.outP >= SPARSE_STRIP) this.sparse(acts[li]!, 4 * l.inP, 4, w, 4 * l.outP, acts[li + 1]!, n, l.outP, l.inP, b, 0, relu);
       else k.gemm(acts[li]!, 4 * l.inP, 4, w, 4 * l.outP, acts[li + 1]!, 4 * l.outP, n, l.outP, l.inP, b, 0, 0, relu, this.panelK);
     }
     const last = this.layers[L - 1]!;
@@ -248,13 +256,13 @@ export class WasmMlp {
       const x = this.actsTrain[li]!;
       // sparse operands: x^T of a hidden layer (a ReLU output) and g below the output layer (masked by a ReLU)
       if (grad) {
-        if (li > 0 && l.outP >= SPARSE_STRIP) k.spgemm(x, 4, 4 * l.inP, g, 4 * l.outP, l.dW, 4 * l.outP, l.inP, l.outP, n, 0, 0, 0, 0, this.ensureList(n), SPARSE_ROWS);
+        if (li > 0 && l.outP >= SPARSE_STRIP) this.sparse(x, 4, 4 * l.inP, g, 4 * l.outP, l.dW, l.inP, l.outP, n, 0, 0, 0);
         else k.gemm(x, 4, 4 * l.inP, g, 4 * l.outP, l.dW, 4 * l.outP, l.inP, l.outP, n, 0, 0, 0, 0, this.panel);
         k.colsum(g, l.db, n, l.outP);
       }
       if (li > 0 || wantInputGrad) {
         k.transpose(l.wTrain, this.wT, l.inP, l.outP);
-        if (li < L - 1 && l.inP >= SPARSE_STRIP) k.spgemm(g, 4 * l.outP, 4, this.wT, 4 * l.inP, other, 4 * l.inP, n, l.inP, l.outP, 0, li > 0 ? x : 0, 4 * l.inP, 0, this.ensureList(l.outP), SPARSE_ROWS);
+        if (li < L - 1 && l.inP >= SPARSE_STRIP) this.sparse(g, 4 * l.outP, 4, this.wT, 4 * l.inP, other, n, l.inP, l.outP, 0, li > 0 ? x : 0, 0);
         else k.gemm(g, 4 * l.outP, 4, this.wT, 4 * l.inP, other, 4 * l.inP, n, l.inP, l.outP, 0, li > 0 ? x : 0, 4 * l.inP, 0, this.panelK);
         [g, other] = [other, g];
       }
