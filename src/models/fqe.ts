@@ -262,27 +262,24 @@ function checkTransitions(t: FqeTransitions, space: FqeActionSpace, target: FqeT
 /** The training batch's pieces, preallocated once per fit (an update allocates only small arrays). */
 class BatchBuffers {
   readonly x: Float32Array;
-  readonly obs: Float32Array;
   readonly nextObs: Float32Array;
-  readonly act: Float32Array;
-  readonly nextAct: Float32Array;
   readonly nextProbs: Float64Array;
   /** The targets y, the loss gradient, and the batch positions of the bootstrapped rows. */
   readonly y: Float64Array;
   readonly grad: Float32Array;
   readonly boot: Int32Array;
+  /** The data rows of the bootstrapped batch rows. */
+  readonly bootRows: Int32Array;
   /** The target network's inputs: B x S x (d + w), S the next actions per row (discrete: K). */
   readonly nextX: Float32Array;
   constructor(B: number, d: number, w: number, S: number) {
     this.x = new Float32Array(B * (d + w));
-    this.obs = new Float32Array(B * d);
     this.nextObs = new Float32Array(B * d);
-    this.act = new Float32Array(B * w);
-    this.nextAct = new Float32Array(B * w);
     this.nextProbs = new Float64Array(B * w);
     this.y = new Float64Array(B);
     this.grad = new Float32Array(B);
     this.boot = new Int32Array(B);
+    this.bootRows = new Int32Array(B);
     this.nextX = new Float32Array(B * S * (d + w));
   }
 }
@@ -353,8 +350,7 @@ export function fitFqe(data: FqeTransitions, space: FqeActionSpace, target: FqeT
     for (let b = 0; b < B; b++) idx[b] = rows[batchRng.int(rows.length)]!;
     const y = batchTargets(data, idx, B, target, na, net, targetParams, gamma, buf, sampleRng, !targetSynced);
     targetSynced = false;
-    gatherActions(data.actions, idx, B, K, w, buf.act);
-    net.inputs(gatherObs(data.obs, idx, B, d, buf.obs), buf.act, B, buf.x);
+    net.gatherInputs(data.obs, data.actions, idx, B, buf.x);
     const pred = net.net.forward(net.params, buf.x, B);
     const l = lossKind === 'huber' ? huberLoss(pred, y, 1, buf.grad) : mseLoss(pred, y, buf.grad);
     if (!Number.isFinite(l.loss)) {
@@ -391,10 +387,12 @@ export function fitFqe(data: FqeTransitions, space: FqeActionSpace, target: FqeT
   };
 }
 
+/** Rows idx[0..B-1] of src (d wide) into out, by element (a subarray view per row would allocate). */
 function gatherObs(src: Float32Array, idx: Int32Array, B: number, d: number, out: Float32Array): Float32Array {
   for (let b = 0; b < B; b++) {
-    const i = idx[b]!;
-    out.set(src.subarray(i * d, (i + 1) * d), b * d);
+    const i = idx[b]! * d;
+    const o = b * d;
+    for (let j = 0; j < d; j++) out[o + j] = src[i + j]!;
   }
   return out;
 }
@@ -456,35 +454,41 @@ function batchTargets(
   rng: Rng,
   reuseWeights: boolean,
 ): Float64Array {
-  const d = data.obsDim;
   const y = buf.y;
   // the bootstrapped rows of the batch, compacted
   const boot = buf.boot;
+  const rows = buf.bootRows;
   let m = 0;
   for (let b = 0; b < B; b++) {
     const i = idx[b]!;
     y[b] = data.rewards[i]!;
-    if (data.terminated[i] === 0) boot[m++] = b;
+    if (data.terminated[i] === 0) {
+      boot[m] = b;
+      rows[m++] = i;
+    }
   }
   if (m === 0 || gamma === 0) return y;
-  const nobs = buf.nextObs.subarray(0, m * d);
-  for (let k = 0; k < m; k++) {
-    const i = idx[boot[k]!]!;
-    nobs.set(data.nextObs.subarray(i * d, (i + 1) * d), k * d);
-  }
-  let na: NextActions;
-  if (target.kind === 'sampled') na = policyNextActions(target, nobs, m, rng);
-  else {
-    const src = (pre.probs ?? pre.acts)!;
-    const w = src.length / data.n;
-    const dst = pre.probs ? buf.nextProbs.subarray(0, m * w) : buf.nextAct.subarray(0, m * w);
+  let v: Float64Array;
+  if (pre.acts) {
+    // a' per row known (deterministic or logged): the target network's inputs straight from the data
+    v = net.predictInputs(net.gatherInputs(data.nextObs, pre.acts, rows, m, buf.nextX), m, targetParams, reuseWeights);
+  } else {
+    const d = data.obsDim;
+    const nobs = buf.nextObs.subarray(0, m * d);
     for (let k = 0; k < m; k++) {
-      const i = idx[boot[k]!]!;
-      for (let j = 0; j < w; j++) dst[k * w + j] = src[i * w + j]!;
+      const i = rows[k]! * d;
+      for (let j = 0; j < d; j++) nobs[k * d + j] = data.nextObs[i + j]!;
     }
-    na = pre.probs ? { probs: dst as Float64Array, samples: 1 } : { acts: dst as Float32Array, samples: 1 };
+    let na: NextActions;
+    if (target.kind === 'sampled') na = policyNextActions(target, nobs, m, rng);
+    else {
+      const K = pre.probs!.length / data.n;
+      const probs = buf.nextProbs.subarray(0, m * K);
+      for (let k = 0; k < m; k++) for (let a = 0; a < K; a++) probs[k * K + a] = pre.probs![rows[k]! * K + a]!;
+      na = { probs, samples: 1 };
+    }
+    v = expectedQ(net, nobs, m, na, targetParams, buf.nextX, reuseWeights);
   }
-  const v = expectedQ(net, nobs, m, na, targetParams, buf.nextX, reuseWeights);
   for (let k = 0; k < m; k++) {
     const b = boot[k]!;
     y[b] = y[b]! + gamma * v[k]!;
