@@ -618,12 +618,14 @@ function spgemmKernel(fma: boolean): Func {
 
 /**
  * transpose(src, dst, R, C): dst (C x R) = src (R x C)^T, R and C multiples of
- * 4, in 4 x 4 tiles transposed in registers with eight lane shuffles.
+ * 4, in 4 x 4 tiles transposed in registers with eight lane shuffles, taken in
+ * blocks of 16 source rows (row by row, every tile of a column range wrote to
+ * the same few cache sets of dst: 1 KB rows, 4 KB apart per tile).
  */
 function transposeKernel(): Func {
-  const [src, dst, R, C, i, j, p, q] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const r = [8, 9, 10, 11];
-  const t = [12, 13, 14, 15];
+  const [src, dst, R, C, i, j, p, q, i0, iEnd] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const r = [10, 11, 12, 13];
+  const t = [14, 15, 16, 17];
   const code = new Code();
   /** f32 lane indices (0..3 from the first operand, 4..7 from the second) as i8x16.shuffle bytes. */
   const shuffle = (lanes: number[]): void => {
@@ -631,9 +633,14 @@ function transposeKernel(): Func {
     for (const l of lanes) for (let byte = 0; byte < 4; byte++) code.b.push(4 * l + byte);
   };
   code.get(R).eqz().get(C).eqz().op(0x72).eqz().if(); // R != 0 && C != 0
-  code.i32(0).set(i);
+  // blocks of 16 source rows: the 4 x 4 tiles of a block that share a column range go out as whole
+  // 64-byte lines of dst, and the block's source lines are reused across the column loop
+  code.i32(0).set(i0);
   code.block().loop();
+  code.get(i0).i32(16).add().tee(iEnd).get(R).gtU().if().get(R).set(iEnd).end();
   code.i32(0).set(j);
+  code.block().loop();
+  code.get(i0).set(i);
   code.block().loop();
   // p = src + (i*C + j)*4, q = dst + (j*R + i)*4
   code.get(src).get(i).get(C).mul().get(j).add().i32(4).mul().add().set(p);
@@ -661,12 +668,14 @@ function transposeKernel(): Func {
   out(1, t[0]!, t[2]!, [2, 3, 6, 7]);
   out(2, t[1]!, t[3]!, [0, 1, 4, 5]);
   out(3, t[1]!, t[3]!, [2, 3, 6, 7]);
+  code.get(i).i32(4).add().tee(i).get(iEnd).ltU().brIf(0);
+  code.end().end();
   code.get(j).i32(4).add().tee(j).get(C).ltU().brIf(0);
   code.end().end();
-  code.get(i).i32(4).add().tee(i).get(R).ltU().brIf(0);
+  code.get(i0).i32(16).add().tee(i0).get(R).ltU().brIf(0);
   code.end().end();
   code.end();
-  return { name: 'transpose', params: [I32, I32, I32, I32], locals: [[4, I32], [8, V128]], body: code };
+  return { name: 'transpose', params: [I32, I32, I32, I32], locals: [[6, I32], [8, V128]], body: code };
 }
 
 /** colsum(src, dst, R, C): dst[j] = sum_i src[i, j], C a multiple of 4; rows summed in order. */
