@@ -117,7 +117,30 @@ export { kernelLogDensity, defaultBandwidth, BANDWIDTH_RULE } from './ope/trajec
 export { fqeProvider, fqeModelProvider, fitCandidateFqe, type FqeSettings, type FqeFitSummary } from './ope/trajectory/fqe-q.js';
 export { offPolicySelection, type SelectionResult } from './ope/trajectory/selection.js';
 export { onPolicyValue, simulateTrajectories, withTimeLimit, asContinuousPolicy, asDiscretePolicy, type SamplingPolicy } from './ope/trajectory/ground-truth.js';
-export type { TrajectoryEvaluationResult, AnyEvaluationResult } from './core/trajectory-evaluation-result.js';
+export type { TrajectoryEvaluationResult, AnyEvaluationResult, ReturnDistributionEstimate, ReturnDistributionResult } from './core/trajectory-evaluation-result.js';
+export {
+  DISTRIBUTION_ESTIMATORS,
+  DISTRIBUTION_ESTIMATOR_IDS,
+  checkDistributionOptions,
+  distributionGrid,
+  behaviourDistribution,
+  candidateDistributions,
+  returnGrid,
+  cdIsRaw,
+  cdSnisRaw,
+  cdDrRaw,
+  cdDmRaw,
+  empiricalRaw,
+  locationShiftModel,
+  zeroReturnModel,
+  projectCdf,
+  distributionStatistics,
+  DEFAULT_CDF_BINS,
+  DEFAULT_CVAR_ALPHA,
+  type DistributionOptions,
+  type DistributionEstimatorId,
+  type ReturnToGoModel,
+} from './ope/trajectory/distribution/index.js';
 
 // slate (ranking) logs: Open Bandit Pipeline's slate estimators, the synthetic slate generator, the OBD-format sample generator
 export { estimateSlates, slateDataFromRows, checkSlateData, availableSlateEstimators, getSlateEstimator, SLATE_ESTIMATORS, SLATE_ESTIMATOR_IDS, type SlateRows, type SlateData, type SlateEstimatorId, type SlateEstimatorSpec, type SlatePscores, type SlateEstimateOptions } from './ope/slate/index.js';

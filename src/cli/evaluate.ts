@@ -51,6 +51,9 @@ export function registerEvaluate(program: Command): void {
     .option('--fqe-hidden <widths>', 'trajectory data: FQE hidden layer widths (default 256,256)')
     .option('--bandwidth <h>', 'trajectory data: action-kernel bandwidth for deterministic continuous candidates (box-scaled; default Scott\'s rule)')
     .option('--top-k <k>', 'trajectory data: k of regret@k and SharpeRatio@k in the selection table')
+    .option('--distribution <ids>', 'trajectory data: cumulative-distribution OPE of the return, comma-separated: cd-is,cd-snis,cd-dr,cd-dm or all (CDF, mean, variance, CVaR, quantiles)')
+    .option('--cdf-bins <n>', 'with --distribution: grid points when the returns have more distinct values (quantiles of the returns; default 100)')
+    .option('--cvar-alpha <a>', 'with --distribution: lower-tail CVaR level in (0, 1) (default 0.1)')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const [{ evaluate, writeEvaluation }, { parsePolicyArg }, { loadPolicyDir }] = await Promise.all([
         import('../ope/evaluate.js'),
@@ -83,6 +86,7 @@ export function registerEvaluate(program: Command): void {
           : {}),
         ...(o.bandwidth !== undefined ? { bandwidth: num('--bandwidth', String(o.bandwidth)) } : {}),
         ...(o.topK !== undefined ? { topK: num('--top-k', String(o.topK)) } : {}),
+        ...distributionFlags(o),
       };
       const bar = progressBar('evaluate');
       const opts: DispatchEvaluateOptions = {
@@ -141,6 +145,24 @@ export function registerEvaluate(program: Command): void {
       }
       process.stdout.write(`\nResults written to ${file}\n`);
     });
+}
+
+/** --distribution, --cdf-bins, --cvar-alpha as the library's distribution option (the library checks the values). */
+function distributionFlags(o: Record<string, unknown>): Pick<TrajectoryEvaluateSettings, 'distribution'> {
+  if (o.distribution === undefined) {
+    const stray = (['cdfBins', 'cvarAlpha'] as const).filter((k) => o[k] !== undefined);
+    if (stray.length > 0) {
+      throw new OffpolicyError('E_CLI_ARG', `${stray.map((k) => (k === 'cdfBins' ? '--cdf-bins' : '--cvar-alpha')).join(' and ')} apply to cumulative-distribution OPE only.`, { hint: 'Add --distribution cd-is,cd-snis (or all), or drop them.' });
+    }
+    return {};
+  }
+  return {
+    distribution: {
+      estimators: list(String(o.distribution)) ?? [],
+      ...(o.cdfBins !== undefined ? { bins: num('--cdf-bins', String(o.cdfBins)) } : {}),
+      ...(o.cvarAlpha !== undefined ? { cvarAlpha: num('--cvar-alpha', String(o.cvarAlpha)) } : {}),
+    },
+  };
 }
 
 /** What an interval covers, for the table: the value, or (biased-by-design estimators) only the estimator's spread; and whether it was clipped. */

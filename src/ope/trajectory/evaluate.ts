@@ -20,6 +20,18 @@ import { trajectoryPushdown } from './pushdown.js';
 import { getTrajectoryEstimator } from './estimators/index.js';
 import { DEFAULT_TRAJECTORY_ESTIMATORS, scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
+import type { ReturnDistributionEstimate, ReturnDistributionResult } from '../../core/trajectory-evaluation-result.js';
+import { trajectoryWeights } from './weights.js';
+import {
+  behaviourDistribution,
+  candidateDistributions,
+  checkDistributionOptions,
+  distributionGrid,
+  distributionNeedsModel,
+  distributionNeedsWeights,
+  locationShiftModel,
+  type DistributionOptions,
+} from './distribution/index.js';
 
 /** Supplies Q predictions for a candidate (fitted Q evaluation, or Q columns); null = none. */
 export type QProvider = (cand: ResolvedCandidate, steps: TrajectoryArrays, gamma: number) => Promise<QPredictions | null>;
@@ -39,6 +51,8 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
   /** 'auto' (default) computes the sums in DuckDB when every candidate is a table and Q (if needed) is columns (pushdown.ts); 'never' loads the steps. */
   pushdown?: 'auto' | 'never';
   onProgress?: (stage: string, done: number, total: number) => void;
+  /** Cumulative-distribution OPE of the discounted return (src/ope/trajectory/distribution/); in memory only. */
+  distribution?: DistributionOptions;
 }
 
 export interface BehaviourValue {
@@ -52,6 +66,7 @@ export interface BehaviourValue {
 export interface TrajectoryCandidateResult extends CandidateScore {
   verdict: TrajectoryVerdict;
   q: { source: string } | null;
+  distribution?: ReturnDistributionResult;
 }
 
 export interface TrajectoryEvaluation {
@@ -63,6 +78,8 @@ export interface TrajectoryEvaluation {
   warnings: Warning[];
   /** Where the sums were computed: 'duckdb' (pushdown.ts) or 'memory'. */
   backend: 'duckdb' | 'memory';
+  /** The grid, its rule and settings, and the behaviour policy's empirical return CDF, when distributions were asked for. */
+  returnDistribution?: { estimators: string[]; grid: number[]; bins: number; gridRule: string; cvarAlpha: number; quantileLevels: number[]; model?: string; behaviour: ReturnDistributionEstimate };
 }
 
 /** The behaviour policy's value on the same episodes: mean discounted return, t interval. */
@@ -80,8 +97,11 @@ export async function evaluateTrajectoryArrays(
 ): Promise<TrajectoryEvaluation> {
   const gamma = opts.gamma ?? DEFAULT_GAMMA;
   const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
-  const d = trajectoryOpeData(a, gamma, { requireBehaviorLogprob: ids.some((id) => getTrajectoryEstimator(id).needsWeights) });
+  const dist = opts.distribution ? checkDistributionOptions(opts.distribution) : null;
+  const d = trajectoryOpeData(a, gamma, { requireBehaviorLogprob: ids.some((id) => getTrajectoryEstimator(id).needsWeights) || (dist !== null && distributionNeedsWeights(dist.estimators)) });
   const behaviour = behaviourValue(d, opts.alpha ?? 0.05);
+  const grid = dist ? distributionGrid(d, dist) : null;
+  let modelSource: string | undefined;
   checkCandidateNames(opts.candidates.map(candidateName));
   const candidates: TrajectoryCandidateResult[] = [];
   const total = opts.candidates.length;
@@ -97,7 +117,15 @@ export async function evaluateTrajectoryArrays(
     });
     const q = opts.qProvider ? await opts.qProvider(cand, a, gamma) : null;
     const score = scoreCandidate(d, cand, opts, q ?? undefined);
-    candidates.push({ ...score, verdict: deployVerdict(score, behaviour, opts.alpha ?? 0.05), q: q ? { source: q.source } : null });
+    let distribution: ReturnDistributionResult | undefined;
+    if (dist && grid) {
+      if (distributionNeedsWeights(dist.estimators) && !cand.targetLogprob && cand.refusal) throw cand.refusal;
+      const weights = distributionNeedsWeights(dist.estimators) && cand.targetLogprob ? trajectoryWeights(d, cand.targetLogprob, opts.clip) : null;
+      const model = q && distributionNeedsModel(dist.estimators) ? locationShiftModel(d, q.vState, `${q.source} V(s_t) + centred step-t residuals of the logged returns-to-go`) : null;
+      if (model) modelSource = model.source;
+      distribution = { grid: Array.from(grid.grid), estimates: candidateDistributions(d, grid.grid, dist, { weights, model, candidate: cand.name }) };
+    }
+    candidates.push({ ...score, verdict: deployVerdict(score, behaviour, opts.alpha ?? 0.05), q: q ? { source: q.source } : null, ...(distribution ? { distribution } : {}) });
   }
   opts.onProgress?.('candidates', total, total);
   return {
@@ -108,6 +136,20 @@ export async function evaluateTrajectoryArrays(
     candidates,
     warnings: [],
     backend: 'memory',
+    ...(dist && grid
+      ? {
+          returnDistribution: {
+            estimators: dist.estimators,
+            grid: Array.from(grid.grid),
+            bins: dist.bins,
+            gridRule: grid.rule,
+            cvarAlpha: dist.cvarAlpha,
+            quantileLevels: dist.quantileLevels,
+            ...(modelSource ? { model: modelSource } : {}),
+            behaviour: behaviourDistribution(d, grid.grid, dist),
+          },
+        }
+      : {}),
   };
 }
 
@@ -116,7 +158,8 @@ export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opt
   const version = await ws.resolve(data);
   const conn = await openMemoryConnection();
   try {
-    if (opts.pushdown !== 'never') {
+    // The distributions need the returns in memory.
+    if (opts.pushdown !== 'never' && !opts.distribution) {
       const pushed = await trajectoryPushdown(conn, version, opts);
       if (pushed) return pushed;
     }

@@ -1,0 +1,109 @@
+/**
+ * Cumulative-distribution OPE of trajectory candidates: which estimators exist,
+ * the options and their checks, and the entry points the evaluation calls
+ * (estimators.ts has the formulas, grid.ts the grid and fractional bins,
+ * statistics.ts the projection and the statistics).
+ */
+import { OffpolicyError } from '../../../core/errors.js';
+import type { ReturnDistributionEstimate } from '../../../core/trajectory-evaluation-result.js';
+import { discountedReturns, type TrajectoryOpeData } from '../data.js';
+import type { TrajectoryWeights } from '../weights.js';
+import { cdDmRaw, cdDrRaw, cdIsRaw, cdSnisRaw, empiricalRaw, type ReturnToGoModel } from './estimators.js';
+import { checkCdfBins, checkGrid, DEFAULT_CDF_BINS, returnGrid } from './grid.js';
+import { checkCvarAlpha, checkQuantileLevels, DEFAULT_CVAR_ALPHA, DEFAULT_QUANTILE_LEVELS, distributionEstimate } from './statistics.js';
+
+export { DEFAULT_CDF_BINS, returnGrid, addAtom } from './grid.js';
+export { DEFAULT_CVAR_ALPHA, DEFAULT_QUANTILE_LEVELS, distributionStatistics, projectCdf, isotonic } from './statistics.js';
+export { cdIsRaw, cdSnisRaw, cdDrRaw, cdDmRaw, empiricalRaw, locationShiftModel, zeroReturnModel, returnsToGo, type ReturnToGoModel } from './estimators.js';
+
+export type DistributionEstimatorId = 'cd-is' | 'cd-snis' | 'cd-dr' | 'cd-dm';
+
+export const DISTRIBUTION_ESTIMATORS: Readonly<Record<DistributionEstimatorId, { label: string; needsWeights: boolean; needsModel: boolean; reference: string }>> = {
+  'cd-is': { label: 'CD-IS', needsWeights: true, needsModel: false, reference: 'Chandak et al. 2021' },
+  'cd-snis': { label: 'CD-SNIS', needsWeights: true, needsModel: false, reference: 'Chandak et al. 2021' },
+  'cd-dr': { label: 'CD-DR', needsWeights: true, needsModel: true, reference: 'Huang, Leqi, Lipton & Azizzadenesheli 2022' },
+  'cd-dm': { label: 'CD-DM', needsWeights: false, needsModel: true, reference: 'Huang et al. 2021 (its model part)' },
+};
+
+export const DISTRIBUTION_ESTIMATOR_IDS = Object.keys(DISTRIBUTION_ESTIMATORS) as DistributionEstimatorId[];
+
+/** The cumulative-distribution options of an evaluation. */
+export interface DistributionOptions {
+  /** Estimator ids (cd-is, cd-snis, cd-dr, cd-dm), or ['all']. */
+  estimators: readonly string[];
+  /** Grid points when the returns have more distinct values (default 100). */
+  bins?: number;
+  /** An explicit grid of returns (strictly increasing) instead of one from the data. */
+  grid?: readonly number[];
+  /** Lower-tail CVaR level in (0, 1) (default 0.1). */
+  cvarAlpha?: number;
+  /** Quantile levels in (0, 1) (default 0.1, 0.25, 0.5, 0.75, 0.9). */
+  quantileLevels?: readonly number[];
+}
+
+export interface CheckedDistributionOptions {
+  estimators: DistributionEstimatorId[];
+  bins: number;
+  grid: Float64Array | null;
+  cvarAlpha: number;
+  quantileLevels: number[];
+}
+
+export function checkDistributionOptions(o: DistributionOptions): CheckedDistributionOptions {
+  const asked = o.estimators.length === 1 && o.estimators[0]!.trim().toLowerCase() === 'all' ? DISTRIBUTION_ESTIMATOR_IDS : o.estimators;
+  const ids = asked.map((id) => {
+    const k = id.trim().toLowerCase();
+    if (!(k in DISTRIBUTION_ESTIMATORS)) {
+      throw new OffpolicyError('E_UNKNOWN_ESTIMATOR', `Unknown cumulative-distribution estimator "${id}".`, { hint: `Distribution estimators: ${DISTRIBUTION_ESTIMATOR_IDS.join(', ')}.` });
+    }
+    return k as DistributionEstimatorId;
+  });
+  if (ids.length === 0) throw new OffpolicyError('E_NO_ESTIMATORS', 'No cumulative-distribution estimators were requested.', { hint: `Pass some of ${DISTRIBUTION_ESTIMATOR_IDS.join(', ')}.` });
+  return {
+    estimators: [...new Set(ids)],
+    bins: checkCdfBins(o.bins ?? DEFAULT_CDF_BINS),
+    grid: o.grid ? checkGrid(o.grid) : null,
+    cvarAlpha: checkCvarAlpha(o.cvarAlpha ?? DEFAULT_CVAR_ALPHA),
+    quantileLevels: checkQuantileLevels(o.quantileLevels ?? DEFAULT_QUANTILE_LEVELS),
+  };
+}
+
+const specOf = (id: string) => (id.trim().toLowerCase() === 'all' ? { needsWeights: true, needsModel: true } : DISTRIBUTION_ESTIMATORS[id.trim().toLowerCase() as DistributionEstimatorId]);
+export const distributionNeedsWeights = (ids: readonly string[]): boolean => ids.some((id) => specOf(id)?.needsWeights);
+export const distributionNeedsModel = (ids: readonly string[]): boolean => ids.some((id) => specOf(id)?.needsModel);
+
+/** The grid of an evaluation: the explicit one, or one from the logged returns (grid.ts). */
+export function distributionGrid(d: TrajectoryOpeData, o: CheckedDistributionOptions): { grid: Float64Array; rule: string } {
+  return o.grid ? { grid: o.grid, rule: 'given' } : returnGrid(discountedReturns(d), o.bins);
+}
+
+/** The behaviour policy's empirical return CDF on the grid (the logged episodes, on-policy). */
+export function behaviourDistribution(d: TrajectoryOpeData, grid: Float64Array, o: CheckedDistributionOptions): ReturnDistributionEstimate {
+  return distributionEstimate('behaviour', grid, empiricalRaw(d, grid), o.cvarAlpha, o.quantileLevels);
+}
+
+/** One candidate's CDF estimates on the grid; `weights` for CD-IS / SNIS / DR, `model` for CD-DR / DM. */
+export function candidateDistributions(
+  d: TrajectoryOpeData,
+  grid: Float64Array,
+  o: CheckedDistributionOptions,
+  x: { weights: TrajectoryWeights | null; model: ReturnToGoModel | null; candidate: string },
+): ReturnDistributionEstimate[] {
+  return o.estimators.map((id) => {
+    const spec = DISTRIBUTION_ESTIMATORS[id];
+    if (spec.needsWeights && !x.weights) {
+      throw new OffpolicyError('E_NO_WEIGHTS', `${spec.label} needs importance weights for candidate "${x.candidate}", but it gives no action probabilities.`, { hint: 'Use --distribution cd-dm, or give the candidate\'s probabilities.' });
+    }
+    if (spec.needsModel && !x.model) {
+      throw new OffpolicyError('E_NO_Q', `${spec.label} needs Q predictions for candidate "${x.candidate}" (its model of the return's distribution is V(s_t) plus residual noise), and none were given.`, {
+        hint: 'Fit Q by fitted Q evaluation, give Q columns (--reward-model columns:q_0,...), or use cd-is / cd-snis.',
+      });
+    }
+    const raw =
+      id === 'cd-is' ? cdIsRaw(d, x.weights!, grid)
+      : id === 'cd-snis' ? cdSnisRaw(d, x.weights!, grid)
+      : id === 'cd-dr' ? cdDrRaw(d, x.weights!, x.model!, grid)
+      : cdDmRaw(d, x.model!, grid);
+    return distributionEstimate(id, grid, raw, o.cvarAlpha, o.quantileLevels);
+  });
+}
