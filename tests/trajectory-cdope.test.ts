@@ -370,3 +370,59 @@ describe('evaluation and report', () => {
     }
   }, 30_000);
 });
+
+describe('offpolicy evaluate --distribution (CLI)', () => {
+  it('writes every CD estimator, the behaviour CDF and the grid; report renders the chart; bad flags are coded errors', async () => {
+    const [{ Workspace }, { generateTrajectories, writeTrajectoryDataset }, { runCli }, { writeFile }] = await Promise.all([
+      import('../src/datasets/workspace.js'),
+      import('../src/envs/trajectories.js'),
+      import('./support/run-cli.js'),
+      import('node:fs/promises'),
+    ]);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cdope-cli-'));
+    try {
+      const ws = await Workspace.open(path.join(dir, 'ws'));
+      await writeTrajectoryDataset(ws, 'cart', generateTrajectories({ env: 'cartpole', policy: 'medium', episodes: 30, seed: 5 }));
+      await writeFile(path.join(dir, 'uniform.json'), '{"type":"uniform"}');
+      const base = ['--workspace', path.join(dir, 'ws'), 'evaluate', '--data', 'cart', '--policy', `uniform=${path.join(dir, 'uniform.json')}`, '--interval', 't', '--gamma', '0.95'];
+      const out = path.join(dir, 'res.json');
+      const r = await runCli([...base, '--estimators', 'tis,sntis', '--distribution', 'all', '--cdf-bins', '12', '--cvar-alpha', '0.2', '--fqe-steps', '200', '--fqe-hidden', '16', '--out', out]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/Return distribution \(12 quantiles of the 30 returns\):/);
+      expect(r.out).toMatch(/\(behaviour\)\s+behaviour/);
+      const res = JSON.parse(await readFile(out, 'utf8')) as TrajectoryEvaluationResult;
+      const rd = res.returnDistribution!;
+      expect(rd.grid.length).toBe(12);
+      expect(rd.cvarAlpha).toBe(0.2);
+      expect(rd.model).toMatch(/V\(s_t\) \+ centred step-t residuals/);
+      expect(rd.behaviour.mean!).toBeCloseTo(res.behaviour.value, 9);
+      const c = res.candidates[0]!;
+      expect(c.distribution!.estimates.map((e) => e.estimator)).toEqual(['cd-is', 'cd-snis', 'cd-dr', 'cd-dm']);
+      for (const e of c.distribution!.estimates) {
+        expect(e.cdf.length).toBe(12);
+        expect(e.cdf[11]).toBe(1);
+        for (let j = 1; j < 12; j++) expect(e.cdf[j]!).toBeGreaterThanOrEqual(e.cdf[j - 1]!);
+      }
+      expect(c.distribution!.estimates[1]!.mean!).toBeCloseTo(c.estimates.find((e) => e.estimator === 'sntis')!.value, 9);
+      const rep = await runCli(['report', '--results', out, '--out', path.join(dir, 'report')]);
+      expect(rep.code).toBe(0);
+      const md = await readFile(path.join(dir, 'report', 'report.md'), 'utf8');
+      expect(md).toContain('## Return distribution: uniform');
+      expect(md).toContain('](charts/cdf-uniform.svg)');
+      expect(await readFile(path.join(dir, 'report', 'charts', 'cdf-uniform.svg'), 'utf8')).toMatch(/^<svg/);
+
+      const bad = await runCli([...base, '--distribution', 'cd-is', '--cvar-alpha', '1.5', '--out', path.join(dir, 'x.json')]);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(/E_CVAR_ALPHA.*got 1\.5/s);
+      const bins = await runCli([...base, '--distribution', 'cd-is', '--cdf-bins', '1', '--out', path.join(dir, 'x.json')]);
+      expect(bins.code).toBe(2);
+      expect(bins.err).toMatch(/E_CDF_BINS.*integer >= 2, got 1/s);
+      const stray = await runCli([...base, '--cdf-bins', '10', '--out', path.join(dir, 'x.json')]);
+      expect(stray.code).toBe(2);
+      expect(stray.err).toMatch(/E_CLI_ARG.*--cdf-bins apply to cumulative-distribution OPE only/s);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -241,6 +241,22 @@ function trajectoryTable(tr: TrajectoryEvaluationResult): string {
     );
   }
   out.push(formatTable(rows) + '\n\n');
+  const rd = tr.returnDistribution;
+  if (rd) {
+    // The return's distribution: mean, standard deviation, lower-tail CVaR and median per CD estimator, the behaviour's first.
+    const median = (e: typeof rd.behaviour) => e.quantiles.find((q) => q.level === 0.5)?.value ?? '';
+    const drow = (candidate: string, e: typeof rd.behaviour): Record<string, Cell> => ({
+      candidate,
+      distribution: e.estimator,
+      mean: e.mean ?? '',
+      sd: e.variance === null ? '' : Math.sqrt(e.variance),
+      [`CVaR ${rd.cvarAlpha}`]: e.cvar ?? '',
+      median: median(e),
+    });
+    const drows = [drow('(behaviour)', rd.behaviour)];
+    for (const c of tr.candidates) c.distribution?.estimates.forEach((e, i) => drows.push(drow(i === 0 ? c.name : '', e)));
+    out.push(`Return distribution (${rd.gridRule}):\n${formatTable(drows)}\n\n`);
+  }
   for (const c of tr.candidates) {
     out.push(`${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}\n`);
     for (const w of c.warnings) out.push(`  warning [${w.code}] ${w.message}\n`);
