@@ -20,6 +20,7 @@ import {
   checkDistributionOptions,
   distributionGrid,
   distributionStatistics,
+  distributionWarnings,
   empiricalRaw,
   isotonic,
   locationShiftModel,
@@ -335,7 +336,13 @@ describe('evaluation and report', () => {
       return { d: dd, w: trajectoryWeights(dd, lp) };
     })();
     expect(d.episodes.count).toBe(60);
-    expect(c.distribution!.estimates[0]!.totalMass).toBeCloseTo(w.final.reduce((s, x) => s + x, 0) / 60, 12);
+    const mass = w.final.reduce((s, x) => s + x, 0) / 60;
+    expect(c.distribution!.estimates[0]!.totalMass).toBeCloseTo(mass, 12);
+    // a CDF_MASS warning exactly when the mean weight is more than 0.2 from 1
+    expect(c.warnings.some((x) => x.code === 'CDF_MASS')).toBe(Math.abs(mass - 1) > 0.2);
+    const warned = distributionWarnings([{ ...c.distribution!.estimates[0]!, totalMass: 0.5 }], 'cand');
+    expect(warned).toEqual([{ code: 'CDF_MASS', message: 'CD-IS of "cand": the raw CDF ends at 0.500 instead of 1 (the mean trajectory weight), so the projection puts 0.500 of the probability on the largest return: its mean, variance and upper quantiles lean on that. CD-SNIS is a distribution by construction.' }]);
+    expect(distributionWarnings([{ ...c.distribution!.estimates[0]!, totalMass: 1.1 }], 'cand')).toEqual([]);
 
     const result = {
       setting: 'trajectory',

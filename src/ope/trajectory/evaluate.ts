@@ -29,6 +29,7 @@ import {
   distributionGrid,
   distributionNeedsModel,
   distributionNeedsWeights,
+  distributionWarnings,
   locationShiftModel,
   type DistributionOptions,
 } from './distribution/index.js';
@@ -124,6 +125,7 @@ export async function evaluateTrajectoryArrays(
       const model = q && distributionNeedsModel(dist.estimators) ? locationShiftModel(d, q.vState, `${q.source} V(s_t) + centred step-t residuals of the logged returns-to-go`) : null;
       if (model) modelSource = model.source;
       distribution = { grid: Array.from(grid.grid), estimates: candidateDistributions(d, grid.grid, dist, { weights, model, candidate: cand.name }) };
+      score.warnings.push(...distributionWarnings(distribution.estimates, cand.name));
     }
     candidates.push({ ...score, verdict: deployVerdict(score, behaviour, opts.alpha ?? 0.05), q: q ? { source: q.source } : null, ...(distribution ? { distribution } : {}) });
   }

@@ -6,6 +6,7 @@
  */
 import { OffpolicyError } from '../../../core/errors.js';
 import type { ReturnDistributionEstimate } from '../../../core/trajectory-evaluation-result.js';
+import type { Warning } from '../../../core/evaluation-result.js';
 import { discountedReturns, type TrajectoryOpeData } from '../data.js';
 import type { TrajectoryWeights } from '../weights.js';
 import { cdDmRaw, cdDrRaw, cdIsRaw, cdSnisRaw, empiricalRaw, type ReturnToGoModel } from './estimators.js';
@@ -80,6 +81,24 @@ export function distributionGrid(d: TrajectoryOpeData, o: CheckedDistributionOpt
 /** The behaviour policy's empirical return CDF on the grid (the logged episodes, on-policy). */
 export function behaviourDistribution(d: TrajectoryOpeData, grid: Float64Array, o: CheckedDistributionOptions): ReturnDistributionEstimate {
   return distributionEstimate('behaviour', grid, empiricalRaw(d, grid), o.cvarAlpha, o.quantileLevels);
+}
+
+/** CD-IS's (and CD-DR's) raw CDF ends at its total mass; far from 1, the projection decides much of the distribution. */
+export const CDF_MASS_TOLERANCE = 0.2;
+
+export function distributionWarnings(estimates: readonly ReturnDistributionEstimate[], candidate: string): Warning[] {
+  const out: Warning[] = [];
+  for (const e of estimates) {
+    if ((e.estimator === 'cd-is' || e.estimator === 'cd-dr') && Math.abs(e.totalMass - 1) > CDF_MASS_TOLERANCE) {
+      out.push({
+        code: 'CDF_MASS',
+        message:
+          `${e.estimator.toUpperCase()} of "${candidate}": the raw CDF ends at ${e.totalMass.toPrecision(3)} instead of 1${e.estimator === 'cd-is' ? ' (the mean trajectory weight)' : ''}, ` +
+          `so the projection ${e.totalMass < 1 ? `puts ${(1 - e.totalMass).toPrecision(3)} of the probability on the largest return` : 'cuts the excess'}: its mean, variance and upper quantiles lean on that. CD-SNIS is a distribution by construction.`,
+      });
+    }
+  }
+  return out;
 }
 
 /** One candidate's CDF estimates on the grid; `weights` for CD-IS / SNIS / DR, `model` for CD-DR / DM. */
