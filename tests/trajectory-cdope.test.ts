@@ -379,7 +379,7 @@ describe('evaluation and report', () => {
 });
 
 describe('offpolicy evaluate --distribution (CLI)', () => {
-  it('writes every CD estimator, the behaviour CDF and the grid; report renders the chart; bad flags are coded errors', async () => {
+  it('writes the CD estimates, the behaviour CDF and the grid; report renders the chart; bad flags are coded errors', async () => {
     const [{ Workspace }, { generateTrajectories, writeTrajectoryDataset }, { runCli }, { writeFile }] = await Promise.all([
       import('../src/datasets/workspace.js'),
       import('../src/envs/trajectories.js'),
@@ -393,7 +393,7 @@ describe('offpolicy evaluate --distribution (CLI)', () => {
       await writeFile(path.join(dir, 'uniform.json'), '{"type":"uniform"}');
       const base = ['--workspace', path.join(dir, 'ws'), 'evaluate', '--data', 'cart', '--policy', `uniform=${path.join(dir, 'uniform.json')}`, '--interval', 't', '--gamma', '0.95'];
       const out = path.join(dir, 'res.json');
-      const r = await runCli([...base, '--estimators', 'tis,sntis', '--distribution', 'all', '--cdf-bins', '12', '--cvar-alpha', '0.2', '--fqe-steps', '200', '--fqe-hidden', '16', '--out', out]);
+      const r = await runCli([...base, '--estimators', 'tis,sntis', '--distribution', 'cd-is,cd-snis', '--cdf-bins', '12', '--cvar-alpha', '0.2', '--out', out]);
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
       expect(r.out).toMatch(/Return distribution \(12 quantiles of the 30 returns\):/);
@@ -402,10 +402,9 @@ describe('offpolicy evaluate --distribution (CLI)', () => {
       const rd = res.returnDistribution!;
       expect(rd.grid.length).toBe(12);
       expect(rd.cvarAlpha).toBe(0.2);
-      expect(rd.model).toMatch(/V\(s_t\) \+ centred step-t residuals/);
       expect(rd.behaviour.mean!).toBeCloseTo(res.behaviour.value, 9);
       const c = res.candidates[0]!;
-      expect(c.distribution!.estimates.map((e) => e.estimator)).toEqual(['cd-is', 'cd-snis', 'cd-dr', 'cd-dm']);
+      expect(c.distribution!.estimates.map((e) => e.estimator)).toEqual(['cd-is', 'cd-snis']);
       for (const e of c.distribution!.estimates) {
         expect(e.cdf.length).toBe(12);
         expect(e.cdf[11]).toBe(1);
@@ -432,4 +431,42 @@ describe('offpolicy evaluate --distribution (CLI)', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('stored data with a table candidate and Q columns', () => {
+  it('distributions run in memory (the DuckDB pushdown has none); CD-DR reads Q from the columns', async () => {
+    const [{ Workspace }, { generateTrajectories, writeTrajectoryDataset }, { openMemoryConnection }, { ingest }, { evaluateTrajectoryDataset }] = await Promise.all([
+      import('../src/datasets/workspace.js'),
+      import('../src/envs/trajectories.js'),
+      import('../src/datasets/duckdb.js'),
+      import('../src/datasets/ingest/index.js'),
+      import('../src/ope/trajectory/evaluate.js'),
+    ]);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cdope-push-'));
+    try {
+      const ws = await Workspace.open(path.join(dir, 'ws'));
+      await writeTrajectoryDataset(ws, 'cart0', generateTrajectories({ env: 'cartpole', policy: 'medium', episodes: 12, seed: 4 }));
+      const v = await ws.resolve('cart0');
+      const conn = await openMemoryConnection();
+      try {
+        await conn.run(`COPY (SELECT *, 10 + observation[1] AS q_0, 10 + observation[1] + observation[3] AS q_1 FROM read_parquet('${v.glob}')) TO '${path.join(dir, 'cartq.parquet')}' (FORMAT parquet)`);
+        await conn.run(`COPY (SELECT episode_id, step, 0.25 + 0.5 * (observation[3] > 0)::DOUBLE AS p_0, 0.75 - 0.5 * (observation[3] > 0)::DOUBLE AS p_1 FROM read_parquet('${v.glob}')) TO '${path.join(dir, 'soft.parquet')}' (FORMAT parquet)`);
+      } finally {
+        conn.closeSync();
+      }
+      await ingest(ws, path.join(dir, 'cartq.parquet'), { name: 'cart', kind: 'trajectory' });
+      const base = { gamma: 0.95, candidates: [{ name: 'soft', spec: path.join(dir, 'soft.parquet') }], estimators: ['tis', 'dr'] as const, rewardModel: 'columns:q_0,q_1', interval: 't' as const };
+      const pushed = await evaluateTrajectoryDataset(ws, 'cart', { ...base, estimators: [...base.estimators] });
+      expect(pushed.backend).toBe('duckdb');
+      expect(pushed.returnDistribution).toBeUndefined();
+      const ev = await evaluateTrajectoryDataset(ws, 'cart', { ...base, estimators: [...base.estimators], distribution: { estimators: ['cd-is', 'cd-dr', 'cd-dm'] } });
+      expect(ev.backend).toBe('memory');
+      expect(ev.returnDistribution!.model).toBe('columns:q_0,q_1 V(s_t) + centred step-t residuals of the logged returns-to-go');
+      expect(ev.candidates[0]!.distribution!.estimates.map((e) => e.estimator)).toEqual(['cd-is', 'cd-dr', 'cd-dm']);
+      // the same estimates as the pushdown
+      for (const e of pushed.candidates[0]!.estimates) expect(ev.candidates[0]!.estimates.find((x) => x.estimator === e.estimator)!.value).toBeCloseTo(e.value, 9);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
