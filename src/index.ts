@@ -117,7 +117,7 @@ export { kernelLogDensity, defaultBandwidth, BANDWIDTH_RULE } from './ope/trajec
 export { fqeProvider, fqeModelProvider, fitCandidateFqe, type FqeSettings, type FqeFitSummary } from './ope/trajectory/fqe-q.js';
 export { offPolicySelection, type SelectionResult } from './ope/trajectory/selection.js';
 export { onPolicyValue, simulateTrajectories, withTimeLimit, asContinuousPolicy, asDiscretePolicy, type SamplingPolicy } from './ope/trajectory/ground-truth.js';
-export type { TrajectoryEvaluationResult, AnyEvaluationResult, ReturnDistributionEstimate, ReturnDistributionResult } from './core/trajectory-evaluation-result.js';
+export type { TrajectoryEvaluationResult, AnyEvaluationResult, ReturnDistributionEstimate, ReturnDistributionResult, ReturnDistributionSettings } from './core/trajectory-evaluation-result.js';
 export {
   DISTRIBUTION_ESTIMATORS,
   DISTRIBUTION_ESTIMATOR_IDS,

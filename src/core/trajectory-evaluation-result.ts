@@ -46,6 +46,21 @@ export interface ReturnDistributionResult {
   estimates: ReturnDistributionEstimate[];
 }
 
+/** The grid shared by every candidate, how it was chosen, the statistics' settings, and the behaviour policy's empirical CDF on it. */
+export interface ReturnDistributionSettings {
+  estimators: string[];
+  grid: number[];
+  /** The --cdf-bins setting (grid points when the returns have more distinct values). */
+  bins: number;
+  /** "the 81 distinct returns", "100 quantiles of the 1000 returns" or "given". */
+  gridRule: string;
+  cvarAlpha: number;
+  quantileLevels: number[];
+  /** The CD-DR / CD-DM model, when one was used. */
+  model?: string;
+  behaviour: ReturnDistributionEstimate;
+}
+
 export interface TrajectoryCandidateResult {
   name: string;
   source: string;
@@ -98,7 +113,7 @@ export interface TrajectoryEvaluationResult {
   candidates: TrajectoryCandidateResult[];
   selection: { rows: TrajectorySelectionRow[]; threshold: number; k: number; trueRanking?: string[] } | null;
   /** Cumulative-distribution OPE settings and the behaviour policy's empirical return CDF on the same grid, when asked for. */
-  returnDistribution?: { estimators: string[]; grid: number[]; bins: number; gridRule: string; cvarAlpha: number; quantileLevels: number[]; model?: string; behaviour: ReturnDistributionEstimate };
+  returnDistribution?: ReturnDistributionSettings;
   warnings: Warning[];
 }
 

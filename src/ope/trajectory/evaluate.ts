@@ -20,7 +20,7 @@ import { trajectoryPushdown } from './pushdown.js';
 import { getTrajectoryEstimator } from './estimators/index.js';
 import { DEFAULT_TRAJECTORY_ESTIMATORS, scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
-import type { ReturnDistributionEstimate, ReturnDistributionResult } from '../../core/trajectory-evaluation-result.js';
+import type { ReturnDistributionResult, ReturnDistributionSettings } from '../../core/trajectory-evaluation-result.js';
 import { trajectoryWeights } from './weights.js';
 import {
   behaviourDistribution,
@@ -80,7 +80,7 @@ export interface TrajectoryEvaluation {
   /** Where the sums were computed: 'duckdb' (pushdown.ts) or 'memory'. */
   backend: 'duckdb' | 'memory';
   /** The grid, its rule and settings, and the behaviour policy's empirical return CDF, when distributions were asked for. */
-  returnDistribution?: { estimators: string[]; grid: number[]; bins: number; gridRule: string; cvarAlpha: number; quantileLevels: number[]; model?: string; behaviour: ReturnDistributionEstimate };
+  returnDistribution?: ReturnDistributionSettings;
 }
 
 /** The behaviour policy's value on the same episodes: mean discounted return, t interval. */
