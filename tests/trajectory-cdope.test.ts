@@ -124,6 +124,13 @@ describe('CD-OPE on the hand-computed 3 x 3 table (gamma 0.9)', () => {
     ]);
   });
 
+  it('CD-IS with mean weight below 1: the missing mass goes to the largest return, so its mean is TIS + (1 - mean w) G_max', () => {
+    const low = { ...w, final: Float64Array.from([0.5, 0.8, 1]) }; // episodes 0, 1, 2: returns 2.62, 1.71, 2.9
+    const e = distributionStatistics(grid, projectCdf(cdIsRaw(d, low, grid)), 0.5, [0.5]);
+    const tis = (0.5 * R0 + 0.8 * R1 + 1 * R2) / 3;
+    expect(Math.abs(e.mean - (tis + (1 - 2.3 / 3) * R2))).toBeLessThan(TOL);
+  });
+
   it('CD-SNIS: divided by sum_i w_i; its mean is SNTIS', () => {
     const [, sn] = candidateDistributions(d, grid, opts, { weights: w, model: null, candidate: 'c' });
     const S = W0 + W1 + W2;

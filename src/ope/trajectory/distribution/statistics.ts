@@ -7,9 +7,11 @@
  * adjacent violators: the L2 projection), clipped to [0, 1] (clipping an
  * isotonic fit is the L2 projection onto non-decreasing sequences in [0, 1]),
  * and the distribution is completed at the top: F(g_last) = 1, so mass missing
- * below the largest return (or cut by the clip) sits on it. Chandak et al. 2021
- * and Huang et al. 2021 likewise clip the estimate and treat the largest return
- * as the end of the support.
+ * below the largest return (or cut by the clip) sits on it (our choice: the
+ * statistics need a distribution, and the largest logged return is the end of the
+ * support the data show). Huang et al. 2021 also make the estimate monotone and
+ * clip it to [0, 1]; SCOPE-RL does so by a running maximum instead of isotonic
+ * regression.
  *
  * Statistics of the discrete distribution p_j = F(g_j) - F(g_{j-1}) (F(g_{-1}) = 0):
  *  - mean sum_j p_j g_j, variance sum_j p_j (g_j - mean)^2;
