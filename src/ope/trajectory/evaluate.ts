@@ -21,18 +21,7 @@ import { getTrajectoryEstimator } from './estimators/index.js';
 import { DEFAULT_TRAJECTORY_ESTIMATORS, scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
 import type { ReturnDistributionResult, ReturnDistributionSettings } from '../../core/trajectory-evaluation-result.js';
-import { trajectoryWeights } from './weights.js';
-import {
-  behaviourDistribution,
-  candidateDistributions,
-  checkDistributionOptions,
-  distributionGrid,
-  distributionNeedsModel,
-  distributionNeedsWeights,
-  distributionWarnings,
-  locationShiftModel,
-  type DistributionOptions,
-} from './distribution/index.js';
+import { checkDistributionOptions, distributionGrid, distributionNeedsWeights, returnDistributionSettings, scoreCandidateDistribution, type DistributionOptions } from './distribution/index.js';
 
 /** Supplies Q predictions for a candidate (fitted Q evaluation, or Q columns); null = none. */
 export type QProvider = (cand: ResolvedCandidate, steps: TrajectoryArrays, gamma: number) => Promise<QPredictions | null>;
@@ -120,12 +109,10 @@ export async function evaluateTrajectoryArrays(
     const score = scoreCandidate(d, cand, opts, q ?? undefined);
     let distribution: ReturnDistributionResult | undefined;
     if (dist && grid) {
-      if (distributionNeedsWeights(dist.estimators) && !cand.targetLogprob && cand.refusal) throw cand.refusal;
-      const weights = distributionNeedsWeights(dist.estimators) && cand.targetLogprob ? trajectoryWeights(d, cand.targetLogprob, opts.clip) : null;
-      const model = q && distributionNeedsModel(dist.estimators) ? locationShiftModel(d, q.vState, `${q.source} V(s_t) + centred step-t residuals of the logged returns-to-go`) : null;
-      if (model) modelSource = model.source;
-      distribution = { grid: Array.from(grid.grid), estimates: candidateDistributions(d, grid.grid, dist, { weights, model, candidate: cand.name }) };
-      score.warnings.push(...distributionWarnings(distribution.estimates, cand.name));
+      const cd = scoreCandidateDistribution(d, grid.grid, dist, cand, q, opts.clip);
+      distribution = cd.result;
+      score.warnings.push(...cd.warnings);
+      modelSource = cd.model ?? modelSource;
     }
     candidates.push({ ...score, verdict: deployVerdict(score, behaviour, opts.alpha ?? 0.05), q: q ? { source: q.source } : null, ...(distribution ? { distribution } : {}) });
   }
@@ -138,20 +125,7 @@ export async function evaluateTrajectoryArrays(
     candidates,
     warnings: [],
     backend: 'memory',
-    ...(dist && grid
-      ? {
-          returnDistribution: {
-            estimators: dist.estimators,
-            grid: Array.from(grid.grid),
-            bins: dist.bins,
-            gridRule: grid.rule,
-            cvarAlpha: dist.cvarAlpha,
-            quantileLevels: dist.quantileLevels,
-            ...(modelSource ? { model: modelSource } : {}),
-            behaviour: behaviourDistribution(d, grid.grid, dist),
-          },
-        }
-      : {}),
+    ...(dist && grid ? { returnDistribution: returnDistributionSettings(d, grid, dist, modelSource) } : {}),
   };
 }
 

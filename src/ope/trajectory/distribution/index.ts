@@ -5,11 +5,14 @@
  * statistics.ts the projection and the statistics).
  */
 import { OffpolicyError } from '../../../core/errors.js';
-import type { ReturnDistributionEstimate } from '../../../core/trajectory-evaluation-result.js';
+import type { ReturnDistributionEstimate, ReturnDistributionResult, ReturnDistributionSettings } from '../../../core/trajectory-evaluation-result.js';
+import type { ResolvedCandidate } from '../candidates.js';
+import type { QPredictions } from '../score.js';
+import { trajectoryWeights } from '../weights.js';
 import type { Warning } from '../../../core/evaluation-result.js';
 import { discountedReturns, type TrajectoryOpeData } from '../data.js';
 import type { TrajectoryWeights } from '../weights.js';
-import { cdDmRaw, cdDrRaw, cdIsRaw, cdSnisRaw, empiricalRaw, type ReturnToGoModel } from './estimators.js';
+import { cdDmRaw, cdDrRaw, cdIsRaw, cdSnisRaw, empiricalRaw, locationShiftModel, type ReturnToGoModel } from './estimators.js';
 import { checkCdfBins, checkGrid, DEFAULT_CDF_BINS, returnGrid } from './grid.js';
 import { checkCvarAlpha, checkQuantileLevels, DEFAULT_CVAR_ALPHA, DEFAULT_QUANTILE_LEVELS, distributionEstimate } from './statistics.js';
 
@@ -125,4 +128,39 @@ export function candidateDistributions(
       : cdDmRaw(d, x.model!, grid);
     return distributionEstimate(id, grid, raw, o.cvarAlpha, o.quantileLevels);
   });
+}
+
+/**
+ * One candidate's return distributions in an evaluation: its weights (as the
+ * value estimators compute them, clip included), the location-shift model from its
+ * Q predictions when CD-DR / CD-DM are asked for, the estimates and their warnings.
+ */
+export function scoreCandidateDistribution(
+  d: TrajectoryOpeData,
+  grid: Float64Array,
+  o: CheckedDistributionOptions,
+  cand: Pick<ResolvedCandidate, 'name' | 'targetLogprob' | 'refusal'>,
+  q: QPredictions | null,
+  clip?: number,
+): { result: ReturnDistributionResult; warnings: Warning[]; model?: string } {
+  const needW = distributionNeedsWeights(o.estimators);
+  if (needW && !cand.targetLogprob && cand.refusal) throw cand.refusal;
+  const weights = needW && cand.targetLogprob ? trajectoryWeights(d, cand.targetLogprob, clip) : null;
+  const model = q && distributionNeedsModel(o.estimators) ? locationShiftModel(d, q.vState, `${q.source} V(s_t) + centred step-t residuals of the logged returns-to-go`) : null;
+  const estimates = candidateDistributions(d, grid, o, { weights, model, candidate: cand.name });
+  return { result: { grid: Array.from(grid), estimates }, warnings: distributionWarnings(estimates, cand.name), ...(model ? { model: model.source } : {}) };
+}
+
+/** The evaluation-wide part: grid, settings and the behaviour policy's empirical CDF. */
+export function returnDistributionSettings(d: TrajectoryOpeData, grid: { grid: Float64Array; rule: string }, o: CheckedDistributionOptions, model?: string): ReturnDistributionSettings {
+  return {
+    estimators: o.estimators,
+    grid: Array.from(grid.grid),
+    bins: o.bins,
+    gridRule: grid.rule,
+    cvarAlpha: o.cvarAlpha,
+    quantileLevels: o.quantileLevels,
+    ...(model ? { model } : {}),
+    behaviour: behaviourDistribution(d, grid.grid, o),
+  };
 }
