@@ -30,6 +30,7 @@ import {
   type ReturnToGoModel,
 } from '../src/ope/trajectory/distribution/index.js';
 import { evaluateTrajectoryArrays } from '../src/ope/trajectory/evaluate.js';
+import { getTrajectoryEstimator } from '../src/ope/trajectory/estimators/index.js';
 import { boxPolicy } from '../src/envs/behavior-policies.js';
 import { mountainCarController, pendulumController } from '../src/envs/controllers.js';
 import { getEnv } from '../src/envs/registry.js';
@@ -244,6 +245,8 @@ describe('bad input', () => {
     expectError(() => checkDistributionOptions({ estimators: ['cd-foo'] }), 'E_UNKNOWN_ESTIMATOR', 'Unknown cumulative-distribution estimator "cd-foo". Distribution estimators: cd-is, cd-snis, cd-dr, cd-dm.');
     expectError(() => checkDistributionOptions({ estimators: [] }), 'E_NO_ESTIMATORS', /No cumulative-distribution estimators/);
     expect(checkDistributionOptions({ estimators: ['all'] }).estimators).toEqual(['cd-is', 'cd-snis', 'cd-dr', 'cd-dm']);
+    // a CD id among the value estimators points to the distribution option
+    expectError(() => getTrajectoryEstimator('cd-is'), 'E_UNKNOWN_ESTIMATOR', /^Unknown trajectory estimator "cd-is"\..*go in --distribution \(library option distribution\)\.$/);
   });
 
   it('CD-DR without Q, and weights-based estimators without weights, are refused', () => {
