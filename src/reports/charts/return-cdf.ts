@@ -7,7 +7,10 @@ const LINE_COLORS = ['#1f5fa8', '#b45309', '#7c3aed', '#0e7490'];
 
 export function returnCdfSpec(candidate: string, dist: ReturnDistributionResult, behaviour: ReturnDistributionEstimate | undefined, opts: { width?: number; gamma?: number } = {}): TopLevelSpec {
   const series = [...dist.estimates.map((e) => ({ label: e.estimator.toUpperCase(), e })), ...(behaviour ? [{ label: 'behaviour (logged)', e: behaviour }] : [])];
-  const values = series.flatMap(({ label, e }) => dist.grid.map((m, j) => ({ series: label, m, F: e.cdf[j]! })));
+  // F = 0 left of the smallest return (SCOPE-RL's CD-IS starts at w_(1)/n there): one point a little to the left.
+  const g = dist.grid;
+  const left = g[0]! - (g.length > 1 ? 0.03 * (g[g.length - 1]! - g[0]!) : 1);
+  const values = series.flatMap(({ label, e }) => [{ series: label, m: left, F: 0 }, ...g.map((m, j) => ({ series: label, m, F: e.cdf[j]! }))]);
   const labels = series.map((s) => s.label);
   const colors = series.map((s, i) => (s.e.estimator === 'behaviour' ? COLORS.logging : LINE_COLORS[i % LINE_COLORS.length]!));
   return {
