@@ -132,6 +132,21 @@ describe('CD-OPE on the hand-computed 3 x 3 table (gamma 0.9)', () => {
     expect(Math.abs(e.mean - (tis + (1 - 2.3 / 3) * R2))).toBeLessThan(TOL);
   });
 
+  it('all weights zero: no distribution (statistics null, CDF_MASS warned); all returns equal: a one-point grid', () => {
+    const zero = { ...w, final: new Float64Array(3) };
+    const [is, sn] = candidateDistributions(d, grid, opts, { weights: zero, model: null, candidate: 'z' });
+    for (const e of [is!, sn!]) {
+      expect(e.rawCdf).toEqual([0, 0, 0]);
+      expect([e.mean, e.variance, e.cvar]).toEqual([null, null, null]);
+      expect(e.quantiles.every((q) => q.value === null)).toBe(true);
+    }
+    expect(distributionWarnings([is!, sn!], 'z').map((x) => x.code)).toEqual(['CDF_MASS']);
+    const flat = returnGrid(Float64Array.from([1.5, 1.5, 1.5]), 10);
+    close(flat.grid, [1.5]);
+    const e = distributionStatistics(flat.grid, projectCdf(Float64Array.from([0.7])), 0.1, [0.5]);
+    close([e.mean, e.variance, e.cvar, e.quantiles[0]!.value], [1.5, 0, 1.5, 1.5]);
+  });
+
   it('CD-SNIS: divided by sum_i w_i; its mean is SNTIS', () => {
     const [, sn] = candidateDistributions(d, grid, opts, { weights: w, model: null, candidate: 'c' });
     const S = W0 + W1 + W2;
