@@ -459,7 +459,7 @@ describe('offpolicy evaluate --distribution (CLI)', () => {
 });
 
 describe('stored data with a table candidate and Q columns', () => {
-  it('distributions run in memory (the DuckDB pushdown has none); CD-DR reads Q from the columns', async () => {
+  it('distributions on the lean scan of a table candidate; CD-DR reads Q from the columns; the value estimates are unchanged', async () => {
     const [{ Workspace }, { generateTrajectories, writeTrajectoryDataset }, { openMemoryConnection }, { ingest }, { evaluateTrajectoryDataset }] = await Promise.all([
       import('../src/datasets/workspace.js'),
       import('../src/envs/trajectories.js'),
@@ -482,13 +482,13 @@ describe('stored data with a table candidate and Q columns', () => {
       await ingest(ws, path.join(dir, 'cartq.parquet'), { name: 'cart', kind: 'trajectory' });
       const base = { gamma: 0.95, candidates: [{ name: 'soft', spec: path.join(dir, 'soft.parquet') }], estimators: ['tis', 'dr'] as const, rewardModel: 'columns:q_0,q_1', interval: 't' as const };
       const pushed = await evaluateTrajectoryDataset(ws, 'cart', { ...base, estimators: [...base.estimators] });
-      expect(pushed.backend).toBe('duckdb');
+      expect(pushed.backend).toBe('scan');
       expect(pushed.returnDistribution).toBeUndefined();
       const ev = await evaluateTrajectoryDataset(ws, 'cart', { ...base, estimators: [...base.estimators], distribution: { estimators: ['cd-is', 'cd-dr', 'cd-dm'] } });
-      expect(ev.backend).toBe('memory');
+      expect(ev.backend).toBe('scan');
       expect(ev.returnDistribution!.model).toBe('columns:q_0,q_1 V(s_t) + centred step-t residuals of the logged returns-to-go');
       expect(ev.candidates[0]!.distribution!.estimates.map((e) => e.estimator)).toEqual(['cd-is', 'cd-dr', 'cd-dm']);
-      // the same estimates as the pushdown
+      // the same value estimates as without distributions
       for (const e of pushed.candidates[0]!.estimates) expect(ev.candidates[0]!.estimates.find((x) => x.estimator === e.estimator)!.value).toBeCloseTo(e.value, 9);
     } finally {
       await rm(dir, { recursive: true, force: true });

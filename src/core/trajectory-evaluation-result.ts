@@ -107,8 +107,8 @@ export interface TrajectoryEvaluationResult {
     bootstrapResamples?: number;
     clip?: number;
     rewardModel?: string;
-    /** Where the sums were computed: DuckDB (candidates as tables, Q as columns) or in memory. */
-    backend?: 'duckdb' | 'memory';
+    /** How the steps were loaded: 'scan' (only the columns the estimators read: every candidate a table) or 'memory' (every column). */
+    backend?: 'scan' | 'memory';
   };
   candidates: TrajectoryCandidateResult[];
   selection: { rows: TrajectorySelectionRow[]; threshold: number; k: number; trueRanking?: string[] } | null;

@@ -12,11 +12,10 @@ import type { Interval, Warning } from '../../core/evaluation-result.js';
 import { tInterval } from '../intervals/t.js';
 import { sumsFromTerms } from '../sums.js';
 import { candidateName, checkCandidateNames } from '../../policies/candidates.js';
-import { loadTrajectoryCandidate, type ResolvedCandidate, type TrajectoryCandidateInput, type TrajectoryPolicyDirLoader } from './candidates.js';
+import { isTableCandidate, loadTrajectoryCandidate, type ResolvedCandidate, type TrajectoryCandidateInput, type TrajectoryPolicyDirLoader } from './candidates.js';
 import { DEFAULT_GAMMA, discountedReturns, trajectoryOpeData, type TrajectoryOpeData } from './data.js';
 import type { ActionBox } from './kernel.js';
-import { qColumnsProvider } from './q-columns.js';
-import { trajectoryPushdown } from './pushdown.js';
+import { qColumnNames, qColumnsExtra, qColumnsFromValues } from './q-columns.js';
 import { getTrajectoryEstimator } from './estimators/index.js';
 import { DEFAULT_TRAJECTORY_ESTIMATORS, scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
@@ -38,7 +37,7 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
   rewardModel?: string;
   /** Optional SQL condition over the stored columns. */
   where?: string;
-  /** 'auto' (default) computes the sums in DuckDB when every candidate is a table and Q (if needed) is columns (pushdown.ts); 'never' loads the steps. */
+  /** 'auto' (default) loads only the columns the estimators read when every candidate is a table (no observations); 'never' loads every column. */
   pushdown?: 'auto' | 'never';
   onProgress?: (stage: string, done: number, total: number) => void;
   /** Cumulative-distribution OPE of the discounted return (src/ope/trajectory/distribution/); in memory only. */
@@ -49,7 +48,7 @@ export interface BehaviourValue {
   /** Mean discounted return of the logged episodes (on-policy). */
   value: number;
   interval?: Interval;
-  /** Per-episode discounted returns (absent when DuckDB computed only their sums). */
+  /** Per-episode discounted returns. */
   returns?: Float64Array;
 }
 
@@ -66,8 +65,8 @@ export interface TrajectoryEvaluation {
   behaviour: BehaviourValue;
   candidates: TrajectoryCandidateResult[];
   warnings: Warning[];
-  /** Where the sums were computed: 'duckdb' (pushdown.ts) or 'memory'. */
-  backend: 'duckdb' | 'memory';
+  /** How the steps were loaded: 'scan' (only the columns the estimators read) or 'memory' (every column). */
+  backend: 'scan' | 'memory';
   /** The grid, its rule and settings, and the behaviour policy's empirical return CDF, when distributions were asked for. */
   returnDistribution?: ReturnDistributionSettings;
 }
@@ -129,23 +128,24 @@ export async function evaluateTrajectoryArrays(
   };
 }
 
-/** Evaluates candidates on a stored trajectory dataset of the workspace. */
+/**
+ * Evaluates candidates on a stored trajectory dataset of the workspace. When
+ * every candidate is a table and no Q provider is injected, only the columns
+ * the estimators read are loaded (no observations) and the result says
+ * backend 'scan'; `pushdown: 'never'` loads every column ('memory').
+ */
 export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opts: TrajectoryEvaluateOptions): Promise<TrajectoryEvaluation> {
   const version = await ws.resolve(data);
   const conn = await openMemoryConnection();
   try {
-    // The distributions need the returns in memory.
-    if (opts.pushdown !== 'never' && !opts.distribution) {
-      const pushed = await trajectoryPushdown(conn, version, opts);
-      if (pushed) return pushed;
-    }
-    const a = await loadTrajectoryArrays(conn, version, { where: opts.where });
-    let qProvider = opts.qProvider;
-    if (!qProvider && opts.rewardModel?.startsWith('columns:')) {
-      const cols = opts.rewardModel.slice('columns:'.length).split(',').map((c) => c.trim()).filter(Boolean);
-      qProvider = await qColumnsProvider(conn, version, cols, opts.where);
-    }
-    return await evaluateTrajectoryArrays(a, { ...opts, ...(qProvider ? { qProvider } : {}) }, { ref: version.ref, actionSpace: version.metadata.actionSpace, conn });
+    // one thread: an order-preserving scan of a few columns costs DuckDB several times less CPU than on two
+    await conn.run('SET threads = 1');
+    const lean = opts.pushdown !== 'never' && !opts.qProvider && opts.candidates.length > 0 && opts.candidates.every(isTableCandidate);
+    const qCols = opts.qProvider ? null : qColumnNames(opts.rewardModel);
+    const a = await loadTrajectoryArrays(conn, version, { where: opts.where, observations: !lean, ...(qCols ? { extra: qColumnsExtra(version, qCols) } : {}) });
+    const qProvider = opts.qProvider ?? (qCols ? qColumnsFromValues(version.ref, qCols, qCols.map((_, k) => a.extra![`q${k}`] as Float64Array)) : undefined);
+    const ev = await evaluateTrajectoryArrays(a, { ...opts, ...(qProvider ? { qProvider } : {}) }, { ref: version.ref, actionSpace: version.metadata.actionSpace, conn });
+    return { ...ev, backend: lean ? 'scan' : 'memory' };
   } finally {
     conn.closeSync();
   }

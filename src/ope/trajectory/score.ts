@@ -34,7 +34,7 @@ export interface ScoreOptions {
 }
 
 export interface TrajectoryEstimate extends Estimate {
-  /** Per-episode terms g_i (their mean is `value`); absent when DuckDB computed only their sums. */
+  /** Per-episode terms g_i (their mean is `value`). */
   terms?: Float64Array;
 }
 
@@ -99,7 +99,7 @@ export function scoreCandidate(d: TrajectoryOpeData, cand: ResolvedCandidate, op
   });
 }
 
-/** What finishScore turns into a CandidateScore (from arrays, or from sums computed by DuckDB). */
+/** What finishScore turns into a CandidateScore. */
 export interface ScoreParts {
   estimators: readonly TrajectoryEstimator[];
   values: readonly number[];
