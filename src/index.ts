@@ -116,8 +116,9 @@ export { loadTrajectoryCandidate, policyCandidate, type ResolvedCandidate } from
 export { kernelLogDensity, defaultBandwidth, BANDWIDTH_RULE } from './ope/trajectory/kernel.js';
 export { fqeProvider, fqeModelProvider, fitCandidateFqe, type FqeSettings, type FqeFitSummary } from './ope/trajectory/fqe-q.js';
 export { offPolicySelection, type SelectionResult } from './ope/trajectory/selection.js';
+export { learnMarginalWeights, MWL_REFERENCE, DEFAULT_MWL_RIDGE, type MwlSettings, type MarginalWeights, type MarginalWeightInfo } from './ope/trajectory/marginal/mwl.js';
 export { onPolicyValue, simulateTrajectories, withTimeLimit, asContinuousPolicy, asDiscretePolicy, type SamplingPolicy } from './ope/trajectory/ground-truth.js';
-export type { TrajectoryEvaluationResult, AnyEvaluationResult, ReturnDistributionEstimate, ReturnDistributionResult, ReturnDistributionSettings } from './core/trajectory-evaluation-result.js';
+export type { TrajectoryEvaluationResult, AnyEvaluationResult, TrajectoryMarginalWeights, ReturnDistributionEstimate, ReturnDistributionResult, ReturnDistributionSettings } from './core/trajectory-evaluation-result.js';
 export {
   DISTRIBUTION_ESTIMATORS,
   DISTRIBUTION_ESTIMATOR_IDS,

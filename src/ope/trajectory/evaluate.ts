@@ -21,6 +21,7 @@ import { DEFAULT_TRAJECTORY_ESTIMATORS, scoreCandidate, type CandidateScore, typ
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
 import type { ReturnDistributionResult, ReturnDistributionSettings } from '../../core/trajectory-evaluation-result.js';
 import { checkDistributionOptions, distributionGrid, distributionNeedsWeights, returnDistributionSettings, scoreCandidateDistribution, type DistributionOptions } from './distribution/index.js';
+import { learnMarginalWeights, type MwlSettings } from './marginal/mwl.js';
 
 /** Supplies Q predictions for a candidate (fitted Q evaluation, or Q columns); null = none. */
 export type QProvider = (cand: ResolvedCandidate, steps: TrajectoryArrays, gamma: number) => Promise<QPredictions | null>;
@@ -42,6 +43,8 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
   onProgress?: (stage: string, done: number, total: number) => void;
   /** Cumulative-distribution OPE of the discounted return (src/ope/trajectory/distribution/); in memory only. */
   distribution?: DistributionOptions;
+  /** MIS / MDR: minimax weight learning settings (marginal/mwl.ts); the seed defaults to `seed`. */
+  marginal?: MwlSettings;
 }
 
 export interface BehaviourValue {
@@ -105,7 +108,8 @@ export async function evaluateTrajectoryArrays(
       actionBox: opts.actionBox,
     });
     const q = opts.qProvider ? await opts.qProvider(cand, a, gamma) : null;
-    const score = scoreCandidate(d, cand, opts, q ?? undefined);
+    const marginal = ids.some((id) => getTrajectoryEstimator(id).needsMarginal) ? learnMarginalWeights(a, d, cand, { seed: opts.seed ?? 0, ...opts.marginal }) : undefined;
+    const score = scoreCandidate(d, cand, opts, q ?? undefined, marginal);
     let distribution: ReturnDistributionResult | undefined;
     if (dist && grid) {
       const cd = scoreCandidateDistribution(d, grid.grid, dist, cand, q, opts.clip);
@@ -140,8 +144,11 @@ export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opt
   try {
     // one thread: an order-preserving scan of a few columns costs DuckDB several times less CPU than on two
     await conn.run('SET threads = 1');
-    const lean = opts.pushdown !== 'never' && !opts.qProvider && opts.candidates.length > 0 && opts.candidates.every(isTableCandidate);
     const qCols = opts.qProvider ? null : qColumnNames(opts.rewardModel);
+    // observations are needed to fit Q (no Q columns) or to learn marginal weights
+    const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
+    const needsObs = ids.some((id) => { const e = getTrajectoryEstimator(id); return e.needsMarginal === true || (e.needsQ && !qCols); });
+    const lean = opts.pushdown !== 'never' && !opts.qProvider && !needsObs && opts.candidates.length > 0 && opts.candidates.every(isTableCandidate);
     const a = await loadTrajectoryArrays(conn, version, { where: opts.where, observations: !lean, ...(qCols ? { extra: qColumnsExtra(version, qCols) } : {}) });
     const qProvider = opts.qProvider ?? (qCols ? qColumnsFromValues(version.ref, qCols, qCols.map((_, k) => a.extra![`q${k}`] as Float64Array)) : undefined);
     const ev = await evaluateTrajectoryArrays(a, { ...opts, ...(qProvider ? { qProvider } : {}) }, { ref: version.ref, actionSpace: version.metadata.actionSpace, conn });
