@@ -21,6 +21,8 @@ import { qColumnNames, qColumnsExtra, qColumnsFromValues } from './q-columns.js'
 import { getTrajectoryEstimator } from './estimators/index.js';
 import { DEFAULT_TRAJECTORY_ESTIMATORS, scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
+import type { ReturnDistributionResult, ReturnDistributionSettings } from '../../core/trajectory-evaluation-result.js';
+import { checkDistributionOptions, distributionGrid, distributionNeedsWeights, returnDistributionSettings, scoreCandidateDistribution, type DistributionOptions } from './distribution/index.js';
 import { learnMarginalWeights, type MwlSettings } from './marginal/mwl.js';
 
 /** Supplies Q predictions for a candidate (fitted Q evaluation, or Q columns); null = none. */
@@ -41,6 +43,8 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
   /** 'auto' (default) loads only the columns the estimators read when every candidate is a table (no observations); 'never' loads every column. */
   pushdown?: 'auto' | 'never';
   onProgress?: (stage: string, done: number, total: number) => void;
+  /** Cumulative-distribution OPE of the discounted return (src/ope/trajectory/distribution/); in memory only. */
+  distribution?: DistributionOptions;
   /** MIS / MDR: minimax weight learning settings (marginal/mwl.ts); the seed defaults to `seed`. */
   marginal?: MwlSettings;
   /** When behavior_logprob is absent (or mode 'fit'): fit pi_b, cross-fitted by episode (./behavior-model.ts). */
@@ -58,6 +62,7 @@ export interface BehaviourValue {
 export interface TrajectoryCandidateResult extends CandidateScore {
   verdict: TrajectoryVerdict;
   q: { source: string } | null;
+  distribution?: ReturnDistributionResult;
 }
 
 export interface TrajectoryEvaluation {
@@ -71,6 +76,8 @@ export interface TrajectoryEvaluation {
   behaviorModel?: TrajectoryBehaviorModel;
   /** How the steps were loaded: 'scan' (only the columns the estimators read) or 'memory' (every column). */
   backend: 'scan' | 'memory';
+  /** The grid, its rule and settings, and the behaviour policy's empirical return CDF, when distributions were asked for. */
+  returnDistribution?: ReturnDistributionSettings;
 }
 
 /** The behaviour policy's value on the same episodes: mean discounted return, t interval. */
@@ -89,8 +96,10 @@ export async function evaluateTrajectoryArrays(
   const gamma = opts.gamma ?? DEFAULT_GAMMA;
   const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
   const needsWeights = ids.some((id) => getTrajectoryEstimator(id).needsWeights);
+  const dist = opts.distribution ? checkDistributionOptions(opts.distribution) : null;
+  const weighted = needsWeights || (dist !== null && distributionNeedsWeights(dist.estimators));
   if (opts.behaviorModel) checkBehaviorOptions(opts.behaviorModel);
-  const fitted = needsWeights
+  const fitted = weighted
     ? resolveBehaviorLogprob(a, opts.behaviorModel, {
         seed: opts.seed ?? 0,
         ...(meta.actionSpace ? { actionSpace: meta.actionSpace } : {}),
@@ -98,8 +107,10 @@ export async function evaluateTrajectoryArrays(
         ...(opts.onProgress ? { onProgress: (done: number, total: number) => opts.onProgress!('fitting the behaviour model', done, total) } : {}),
       })
     : null;
-  const d = trajectoryOpeData(fitted ? { ...a, behaviorLogprob: fitted.logprob } : a, gamma, { requireBehaviorLogprob: needsWeights });
+  const d = trajectoryOpeData(fitted ? { ...a, behaviorLogprob: fitted.logprob } : a, gamma, { requireBehaviorLogprob: weighted });
   const behaviour = behaviourValue(d, opts.alpha ?? 0.05);
+  const grid = dist ? distributionGrid(d, dist) : null;
+  let modelSource: string | undefined;
   checkCandidateNames(opts.candidates.map(candidateName));
   const candidates: TrajectoryCandidateResult[] = [];
   const total = opts.candidates.length;
@@ -116,8 +127,15 @@ export async function evaluateTrajectoryArrays(
     const q = opts.qProvider ? await opts.qProvider(cand, a, gamma) : null;
     const marginal = ids.some((id) => getTrajectoryEstimator(id).needsMarginal) ? learnMarginalWeights(a, d, cand, { seed: opts.seed ?? 0, ...opts.marginal }) : undefined;
     const score = scoreCandidate(d, cand, opts, q ?? undefined, marginal);
-    if (fitted && score.weights) score.warnings.push(fitted.warnings[0]!);
-    candidates.push({ ...score, verdict: deployVerdict(score, behaviour, opts.alpha ?? 0.05), q: q ? { source: q.source } : null });
+    let distribution: ReturnDistributionResult | undefined;
+    if (dist && grid) {
+      const cd = scoreCandidateDistribution(d, grid.grid, dist, cand, q, opts.clip);
+      distribution = cd.result;
+      score.warnings.push(...cd.warnings);
+      modelSource = cd.model ?? modelSource;
+    }
+    if (fitted && (score.weights || distribution)) score.warnings.push(fitted.warnings[0]!);
+    candidates.push({ ...score, verdict: deployVerdict(score, behaviour, opts.alpha ?? 0.05), q: q ? { source: q.source } : null, ...(distribution ? { distribution } : {}) });
   }
   opts.onProgress?.('candidates', total, total);
   return {
@@ -129,6 +147,7 @@ export async function evaluateTrajectoryArrays(
     warnings: fitted ? fitted.warnings : [],
     ...(fitted ? { behaviorModel: fitted.summary } : {}),
     backend: 'memory',
+    ...(dist && grid ? { returnDistribution: returnDistributionSettings(d, grid, dist, modelSource) } : {}),
   };
 }
 
