@@ -14,7 +14,7 @@ import type { CandidateScore } from './score.js';
 export interface TrajectoryVerdict {
   outcome: VerdictOutcome;
   recommended: boolean;
-  /** null when no estimator gave an interval. */
+  /** null when no estimator gave an interval (then sourceNote says why; the shared Verdict type says the same). */
   lowerBound: number | null;
   upperBound: number | null;
   lowerBoundSource: string;
@@ -46,7 +46,16 @@ export function deployVerdict(score: CandidateScore, behaviour: { value: number 
   if (pick?.estimator === 'dm') caveats.push({ code: 'VARIANCE_INTERVAL', message: "DM's interval covers the fitted-Q estimate's spread, not FQE's bias." });
   if (sourceNote) caveats.push({ code: 'SOURCE_FALLBACK', message: sourceNote });
   if (!pick) {
-    return { outcome: 'inconclusive', recommended: false, lowerBound: null, upperBound: null, lowerBoundSource: 'none', caveats, baseline, sentence: `Inconclusive for candidate ${score.name}: no estimator gave an interval.` };
+    // As the bandit verdict without a usable source: inconclusive, no bound (null, as JSON writes it), and the reason.
+    const ran = score.estimates.map((e) => e.estimator.toUpperCase()).join(', ') || 'none';
+    const episodes = score.estimates[0]?.diagnostics.n;
+    const why =
+      episodes !== undefined && episodes < 2
+        ? `the data has ${episodes} episode, and an interval over episodes needs at least 2`
+        : 'Hoeffding and Bernstein intervals cover only the plain (not self-normalised) estimators; add one of DR, PDIS, TIS, or use --interval t or bootstrap';
+    const note = `No estimator interval can be used (estimators run: ${ran}): ${why}.`;
+    const listed = caveats.length > 0 ? ` Caveats: ${caveats.map((c) => c.code).join(', ')}.` : '';
+    return { outcome: 'inconclusive', recommended: false, lowerBound: null, upperBound: null, lowerBoundSource: 'none', sourceNote: note, caveats, baseline, sentence: `Inconclusive for candidate ${score.name}: ${note}${listed}` };
   }
   const { lower: lb, upper: ub } = pick.interval;
   const src = `${pick.estimator.toUpperCase()} ${pick.interval.method} ${level}`;
