@@ -73,6 +73,12 @@ describe('a trajectory verdict without any interval', () => {
     expect([none.outcome, none.lowerBound, none.upperBound, none.lowerBoundSource]).toEqual(['inconclusive', null, null, 'none']);
     const some = deployVerdict(score(true), { value: -4 }, 0.05);
     expect([some.outcome, some.lowerBound, some.upperBound, some.lowerBoundSource]).toEqual(['better', -2, -1, 'PDIS t 95%']);
+    // Degenerate weights (LOW_ESS or WEIGHT_DEGENERACY) block that "better": the bound stays, the outcome is inconclusive.
+    const degenerate = deployVerdict({ ...score(true), warnings: [{ code: 'WEIGHT_DEGENERACY', message: 'ESS below 10% from step 3.' }] }, { value: -4 }, 0.05);
+    expect([degenerate.outcome, degenerate.recommended, degenerate.lowerBound, degenerate.caveats.map((c) => c.code)]).toEqual(['inconclusive', false, -2, ['LOW_ESS']]);
+    expect(degenerate.sentence).toBe('Inconclusive for candidate c: PDIS t 95% lower bound -2.000 > -4.000, but the importance weights are degenerate, so the interval cannot be trusted. Caveats: LOW_ESS.');
+    // A "worse" is not blocked.
+    expect(deployVerdict({ ...score(true), warnings: [{ code: 'LOW_ESS', message: 'few' }] }, { value: 0 }, 0.05).outcome).toBe('worse');
   });
 
   it('the bandit verdict without a bound also gives null, not NaN', () => {

@@ -5,7 +5,9 @@
  * return on the same episodes: better (lower bound above it), worse (upper
  * bound below it) or inconclusive. Caveats: LOW_ESS (the weight warnings
  * LOW_ESS or WEIGHT_DEGENERACY fired), VARIANCE_INTERVAL (DM decided: FQE's bias
- * is not in its interval), SOURCE_FALLBACK (DR could not be used).
+ * is not in its interval), SOURCE_FALLBACK (DR could not be used). Unlike the
+ * bandit rule, LOW_ESS alone makes a "better" from a weighted estimator
+ * inconclusive.
  */
 import type { Interval, VerdictCaveat, VerdictOutcome } from '../../core/evaluation-result.js';
 import { applyCaveats, boundOutcome } from '../verdict.js';
@@ -60,11 +62,16 @@ export function deployVerdict(score: CandidateScore, behaviour: { value: number 
   const { lower: lb, upper: ub } = pick.interval;
   const src = `${pick.estimator.toUpperCase()} ${pick.interval.method} ${level}`;
   const raw = boundOutcome(lb, ub, baseline, baseline);
-  const outcome = applyCaveats(raw, caveats);
+  // Degenerate weights block a "better" from a weighted estimator: with a handful of effective
+  // episodes the t interval's normal approximation fails and DR leans on FQE's bias, which no
+  // interval holds (README: the Pendulum selection study's false "better" verdicts).
+  const blocked = raw === 'better' && low !== undefined && pick.estimator !== 'dm';
+  const outcome = blocked ? 'inconclusive' : applyCaveats(raw, caveats);
   const fmt = (v: number): string => v.toPrecision(4);
   const listed = caveats.length > 0 ? ` Caveats: ${caveats.map((c) => c.code).join(', ')}.` : '';
-  const sentence =
-    raw === 'better'
+  const sentence = blocked
+    ? `Inconclusive for candidate ${score.name}: ${src} lower bound ${fmt(lb)} > ${fmt(baseline)}, but the importance weights are degenerate, so the interval cannot be trusted.${listed}`
+    : raw === 'better'
       ? `Candidate ${score.name} beats the behaviour policy${outcome === 'better-with-caveats' ? ', with caveats' : ''}: ${src} lower bound ${fmt(lb)} > ${fmt(baseline)} (discounted return of the logged episodes).${listed}`
       : raw === 'worse'
         ? `Candidate ${score.name} is worse than the behaviour policy: ${src} upper bound ${fmt(ub)} < ${fmt(baseline)} (discounted return of the logged episodes).${listed}`
