@@ -33,7 +33,7 @@ import { getEnv } from '../src/envs/registry.js';
 import { gaussianLogProb } from '../src/offline-rl/losses.js';
 import type { MlpPolicy } from '../src/offline-rl/policy.js';
 import { trainOffline } from '../src/offline-rl/train.js';
-import { sampleTruncatedGaussian, logStdNormalMass } from '../src/offline-rl/truncated-normal.js';
+import { sampleTruncatedGaussian, logStdNormalMass } from '../src/util/truncated-normal.js';
 import { evaluateTrajectoryArrays, type TrajectoryEvaluation } from '../src/ope/trajectory/evaluate.js';
 import { fqeProvider, type FqeFitSummary } from '../src/ope/trajectory/fqe-q.js';
 import { onPolicyValue, simulateTrajectories, withTimeLimit, type OnPolicyValue, type SamplingPolicy } from '../src/ope/trajectory/ground-truth.js';

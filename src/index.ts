@@ -94,7 +94,7 @@ export { trainSession, type TrainingSessionOptions, type SessionEvaluation, type
 export { writeCheckpoint, listCheckpoints, readCheckpoint, CHECKPOINT_DIR, type CheckpointInfo } from './offline-rl/checkpoint.js';
 export { readMetrics, type MetricsEvent, METRICS_FILE, MetricsLog } from './offline-rl/metrics-log.js';
 export { rolloutPolicy, writeRolloutDataset, runRollout, checkPolicyFitsEnv, type Rollout, type RolloutOptions, type RolloutSteps, type RolloutPolicy, type RolloutCommandOptions, type RolloutCommandResult, type RolloutDatasetInfo, type EnvEvaluation, type EpisodicHooks } from './offline-rl/rollout.js';
-export { logStdNormalMass, sampleTruncatedGaussian } from './offline-rl/truncated-normal.js';
+export { logStdNormalMass, sampleTruncatedGaussian } from './util/truncated-normal.js';
 export { erfc } from './util/normal.js';
 
 // reports and the demo
