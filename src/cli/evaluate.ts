@@ -52,6 +52,8 @@ export function registerEvaluate(program: Command): void {
     .option('--bandwidth <h>', 'trajectory data: action-kernel bandwidth for deterministic continuous candidates (box-scaled; default Scott\'s rule)')
     .option('--top-k <k>', 'trajectory data: k of regret@k and SharpeRatio@k in the selection table')
     .option('--mwl-features <kind>', 'trajectory data, MIS / MDR: minimax weight learning state features, linear | rbf (default linear)')
+    .option('--pushdown <mode>', 'trajectory data: auto (lean load; DuckDB window sums beyond --memory-budget) | duckdb (sum in DuckDB, no steps in memory) | never (load every column)')
+    .option('--memory-budget <bytes>', 'trajectory data: memory the lean load may take before auto switches to DuckDB (default 6.25e9: 50M steps)')
     .option('--mwl-ridge <r>', 'trajectory data, MIS / MDR: relative ridge of the minimax weight learning solve (default 1e-9)')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const [{ evaluate, writeEvaluation }, { parsePolicyArg }, { loadPolicyDir }] = await Promise.all([
@@ -85,6 +87,8 @@ export function registerEvaluate(program: Command): void {
           : {}),
         ...(o.bandwidth !== undefined ? { bandwidth: num('--bandwidth', String(o.bandwidth)) } : {}),
         ...(o.topK !== undefined ? { topK: num('--top-k', String(o.topK)) } : {}),
+        ...(o.pushdown !== undefined ? { pushdown: String(o.pushdown) as 'duckdb' } : {}),
+        ...(o.memoryBudget !== undefined ? { memoryBudgetBytes: num('--memory-budget', String(o.memoryBudget)) } : {}),
         ...(o.mwlFeatures !== undefined || o.mwlRidge !== undefined
           ? {
               marginal: {
