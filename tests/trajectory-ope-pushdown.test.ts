@@ -5,7 +5,9 @@
  * warnings, to 1e-10; the cases that must fall back to loading the steps (and
  * the in-memory path's coded errors); when 'auto' picks it (the memory budget).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { TrajectoryEvaluationResult } from '../src/core/trajectory-evaluation-result.js';
+import { runCli } from './support/run-cli.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -181,5 +183,20 @@ describe('library evaluate() dispatches on the dataset kind', () => {
     const b = await evaluate(ws, { setting: 'auto', data: 'logs', policies: [{ spec: 'column:action_probs' }], estimators: ['ips'], interval: 't' });
     expect(b.setting).toBeUndefined();
     if (b.setting !== 'trajectory') expect(b.logging.value).toBeGreaterThan(-Infinity);
+  });
+  it('the CLI passes --pushdown duckdb and --memory-budget through (a bad mode: E_PUSHDOWN)', async () => {
+    const soft = path.join(dir, 'soft.parquet');
+    const out = path.join(dir, 'cli.json');
+    const base = ['--workspace', path.join(dir, 'ws'), 'evaluate', '--data', 'cart', '--policy', `soft=${soft}`, '--estimators', 'tis,pdis,dr', '--reward-model', 'columns:q_0,q_1', '--interval', 't', '--out', out];
+    const r = await runCli([...base, '--pushdown', 'duckdb']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect((JSON.parse(await readFile(out, 'utf8')) as TrajectoryEvaluationResult).settings.backend).toBe('duckdb');
+    const b = await runCli([...base, '--memory-budget', '1']);
+    expect(b.code).toBe(0);
+    expect((JSON.parse(await readFile(out, 'utf8')) as TrajectoryEvaluationResult).settings.backend).toBe('duckdb');
+    const bad = await runCli([...base, '--pushdown', 'sql']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/E_PUSHDOWN.*Unknown pushdown mode "sql"/s);
   });
 });
