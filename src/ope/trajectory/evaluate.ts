@@ -5,7 +5,9 @@
  * fitted Q evaluation), score, and compare each candidate with the behaviour
  * policy's discounted return on the same episodes.
  */
-import { openMemoryConnection, type DuckDBConnection } from '../../datasets/duckdb.js';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { lit, openMemoryConnection, type DuckDBConnection } from '../../datasets/duckdb.js';
 import { loadTrajectoryArrays, type TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import type { DatasetVersion, Workspace } from '../../datasets/workspace.js';
 import type { Interval, Warning } from '../../core/evaluation-result.js';
@@ -153,6 +155,10 @@ export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opt
   const conn = await openMemoryConnection();
   try {
     if (wantsDuckdbPushdown(opts, version.metadata.rowCount)) {
+      // DuckDB keeps to the budget (at least 256 MB, its working minimum here), spilling to a temporary directory beyond it
+      const budget = Math.max(opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES, 256e6);
+      await conn.run(`SET memory_limit = '${Math.floor(budget / 1e6)}MB'`);
+      await conn.run(`SET temp_directory = ${lit(path.join(tmpdir(), `offpolicy-duckdb-${process.pid}`))}`);
       // null when it cannot sum these candidates / estimators / data: then the steps are loaded
       const pushed = await trajectoryPushdown(conn, version, opts);
       if (pushed) return pushed;
