@@ -123,12 +123,15 @@ describe('trajectory sums pushed down to DuckDB equal the in-memory path', () =>
 });
 
 describe('what falls back to the in-memory path', () => {
-  it('the bootstrap, MIS / MDR, a JSON policy and data without behavior_logprob load the steps', async () => {
+  it('the bootstrap, MIS / MDR, return distributions, a JSON policy and data without behavior_logprob load the steps', async () => {
     const soft = path.join(dir, 'soft.parquet');
     const r = await evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: soft }], interval: 'bootstrap', resamples: 50, seed: 1, pushdown: 'duckdb' });
     expect(r.backend).toBe('scan');
     const mis = await evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: soft }], estimators: ['tis', 'mis'], pushdown: 'duckdb' });
     expect(mis.backend).not.toBe('duckdb');
+    const cd = await evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: soft }], estimators: ['tis'], distribution: { estimators: ['cd-is'] }, pushdown: 'duckdb' });
+    expect(cd.backend).toBe('scan');
+    expect(cd.returnDistribution).toBeDefined();
     const json = path.join(dir, 'uniform.json');
     await writeFile(json, JSON.stringify({ type: 'uniform' }));
     expect((await evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: json }], pushdown: 'duckdb' })).backend).toBe('memory');

@@ -15,7 +15,8 @@
  * Anything else returns null and the caller loads the steps: other candidates
  * (policies need the observations), fitted Q, other estimators (MIS / MDR learn
  * marginal weights from the observations), the bootstrap and betting intervals
- * (they need the per-episode terms), a dataset without behavior_logprob, and
+ * (they need the per-episode terms), return distributions, a dataset without
+ * behavior_logprob, and
  * data the checks in the SQL reject (step gaps, an end flag before the last
  * step, invalid log-probabilities or rewards, table rows that do not match the
  * logged steps, deterministic discrete candidates): the in-memory path then
@@ -78,7 +79,8 @@ function carriedFromSteps(running: Float64Array, lastAt: Float64Array): Float64A
 /** The pushdown plan, or null when a candidate or an option needs the in-memory path. */
 async function plan(conn: DuckDBConnection, version: DatasetVersion, opts: TrajectoryEvaluateOptions): Promise<Plan | null> {
   if (opts.qProvider || !['t', 'hoeffding', 'bernstein'].includes(opts.interval ?? 't')) return null;
-  if (opts.candidates.length === 0) return null;
+  // cumulative-distribution OPE reads the per-episode returns and weights in memory
+  if (opts.candidates.length === 0 || opts.distribution !== undefined) return null;
   const meta = version.metadata;
   const types = new Map(meta.columns.map((c) => [c.name, c.type]));
   for (const c of ['episode_id', 'step', 'action', 'reward', 'terminated', 'truncated', 'behavior_logprob']) if (!types.has(c)) return null;
