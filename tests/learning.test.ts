@@ -351,8 +351,8 @@ describe('outputs', () => {
     const prior = priorFromJsonPolicy({ type: 'softmax', weights: [[2, 0], [0, 2], [1, 1]], bias: [0, 1, 0], temperature: 2 }, 'p.json', 3, 2);
     expect(Array.from(prior.weights)).toEqual([1, 0, 0, 1, 0.5, 0.5]);
     expect(Array.from(prior.bias)).toEqual([0, 0.5, 0]);
-    expect(() => priorFromJsonPolicy({ type: 'softmax', weights: [[1, 0]] }, 'p.json', 3, 2)).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE' }));
-    expect(() => priorFromJsonPolicy({ type: 'softmax', weights: [[1], [1], [1]] }, 'p.json', 3, 2)).toThrow(expect.objectContaining({ code: 'E_CONTEXT_DIM' }));
+    expect(() => priorFromJsonPolicy({ type: 'softmax', weights: [[1, 0]] }, 'p.json', 3, 2)).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE', message: expect.stringContaining('Prior policy p.json has 1 weight rows, but the log has K = 3 actions.') }));
+    expect(() => priorFromJsonPolicy({ type: 'softmax', weights: [[1], [1], [1]] }, 'p.json', 3, 2)).toThrow(expect.objectContaining({ code: 'E_CONTEXT_DIM', message: expect.stringContaining("Prior policy p.json takes 1 context features, but the log's contexts have d = 2.") }));
     const r = learnPolicy(log, { objective: 'catoni', policyClass: 'mixed-logit', epochs: 0, seed: 1, prior, initialSigma: 1 });
     expect(r.kl).toBe(0); // no training: the posterior is the prior
   });
@@ -382,13 +382,13 @@ describe('bad input', () => {
   });
 
   it('K or context width mismatch', () => {
-    expect(() => run({ ...base, actionProbs: base.actionProbs!.subarray(0, 100) }, { objective: 'es' })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE' }));
-    expect(() => run({ ...base, contexts: base.contexts.subarray(0, 99) })).toThrow(expect.objectContaining({ code: 'E_CONTEXT_DIM' }));
+    expect(() => run({ ...base, actionProbs: base.actionProbs!.subarray(0, 100) }, { objective: 'es' })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE', message: 'action_probs holds 100 values, but n x K = 50 x 3 = 150. The logging distribution needs one probability per action.' }));
+    expect(() => run({ ...base, contexts: base.contexts.subarray(0, 99) })).toThrow(expect.objectContaining({ code: 'E_CONTEXT_DIM', message: 'The contexts hold 99 values, but n x d = 50 x 2 = 100. Every row needs d context features.' }));
     const actions = Int32Array.from(base.actions);
     actions[4] = 3;
-    expect(() => run({ ...base, actions })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE', message: expect.stringContaining('first: 4') }));
-    expect(() => run(base, { prior: { weights: new Float64Array(6), bias: new Float64Array(2) } })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE' }));
-    expect(() => run(base, { prior: { weights: new Float64Array(9), bias: new Float64Array(3) } })).toThrow(expect.objectContaining({ code: 'E_CONTEXT_DIM' }));
+    expect(() => run({ ...base, actions })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE', message: expect.stringMatching(/^Rule "action in 0\.\.2" failed for 1 rows? \(first: 4\)/) }));
+    expect(() => run(base, { prior: { weights: new Float64Array(6), bias: new Float64Array(2) } })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE', message: expect.stringContaining('The prior policy has 2 actions and 3 features per action; the log has K = 3, d = 2.') }));
+    expect(() => run(base, { prior: { weights: new Float64Array(9), bias: new Float64Array(3) } })).toThrow(expect.objectContaining({ code: 'E_CONTEXT_DIM', message: expect.stringContaining('The prior policy has 3 actions and 3 features per action; the log has K = 3, d = 2.') }));
   });
 
   it('non-finite contexts', () => {
@@ -399,14 +399,14 @@ describe('bad input', () => {
   });
 
   it('empty or single-action log', () => {
-    expect(() => run({ ...base, n: 0, contexts: new Float32Array(0), actions: new Int32Array(0), rewards: new Float64Array(0), propensities: new Float64Array(0), actionProbs: new Float64Array(0) })).toThrow(expect.objectContaining({ code: 'E_TOO_FEW_ROWS' }));
+    expect(() => run({ ...base, n: 0, contexts: new Float32Array(0), actions: new Int32Array(0), rewards: new Float64Array(0), propensities: new Float64Array(0), actionProbs: new Float64Array(0) })).toThrow(expect.objectContaining({ code: 'E_TOO_FEW_ROWS', message: expect.stringContaining('The log is empty: learning a policy needs logged rows.') }));
     expect(() => run({ ...base, numActions: 1, actions: new Int32Array(50), actionProbs: new Float64Array(50).fill(1) })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE', message: expect.stringContaining('single action') }));
   });
 
   it('bad propensities and options', () => {
     const propensities = Float64Array.from(base.propensities!);
     propensities[6] = 0;
-    expect(() => run({ ...base, propensities })).toThrow(expect.objectContaining({ code: 'E_PROPENSITY' }));
+    expect(() => run({ ...base, propensities })).toThrow(expect.objectContaining({ code: 'E_PROPENSITY', message: expect.stringContaining('"propensity in (0, 1]" failed for 1 row') }));
     expect(() => run(base, { delta: 1 })).toThrow(expect.objectContaining({ code: 'E_DELTA' }));
     expect(() => run(base, { objective: 'nope' as ObjectiveName })).toThrow(expect.objectContaining({ code: 'E_CLI_ARG' }));
   });
