@@ -41,7 +41,8 @@ const lr = Number(arg('--lr', '0.01'));
 const learners = arg('--learners', 'es,catoni,bernstein,london').split(',') as ObjectiveName[];
 // --class gaussian (probit) works but costs ~13x a mixed-logit epoch at K = 10 (K^2 normal CDFs per node and row)
 const policyClass = arg('--class', 'mixed-logit') as 'mixed-logit' | 'gaussian';
-const out = path.join(path.dirname(new URL(import.meta.url).pathname), 'results', policyClass === 'mixed-logit' ? 'learning-fashion.json' : `learning-fashion-${policyClass}.json`);
+// --out: run seeds in parallel processes, each into its own copy of the results file (then --merge them)
+const out = arg('--out', path.join(path.dirname(new URL(import.meta.url).pathname), 'results', policyClass === 'mixed-logit' ? 'learning-fashion.json' : `learning-fashion-${policyClass}.json`));
 
 function findFile(pattern: RegExp): string {
   const files = execFileSync('dpkg', ['-L', 'dataset-fashion-mnist'], { encoding: 'utf8' }).split('\n');
@@ -81,6 +82,14 @@ if (saved && JSON.stringify(saved.settings) !== JSON.stringify(settings)) {
   throw new Error(`${out} holds runs with settings ${JSON.stringify(saved.settings)}, not ${JSON.stringify(settings)}: move it away or pass the same --epochs / --lr`);
 }
 const results: Row[] = saved?.runs ?? [];
+// --merge A.json,B.json: add the runs of other result files (same settings) that this one lacks
+for (const other of process.argv.includes('--merge') ? arg('--merge', '').split(',') : []) {
+  const o = JSON.parse(readFileSync(other, 'utf8')) as { settings: typeof settings; runs: Row[] };
+  if (JSON.stringify(o.settings) !== JSON.stringify(settings)) throw new Error(`${other} was run with other settings`);
+  for (const r of o.runs) if (!results.some((x) => x.eta === r.eta && x.seed === r.seed && x.learner === r.learner)) results.push(r);
+  writeFileSync(out + '.tmp', JSON.stringify({ settings, runs: results }, null, 2) + '\n');
+  renameSync(out + '.tmp', out);
+}
 const skipRuns = process.argv.includes('--table') || process.argv.includes('--chart') ? process.argv.includes('--run') === false : false;
 
 for (const seed of skipRuns ? [] : seeds) {
