@@ -192,7 +192,7 @@ export class LinearGibbsKernel {
    * gradB, given gp = dL/dpi (B x K); returns dL/d(ln sigma) (0 for softmax).
    */
   backward(p: LinearParams, x: Float32Array, idx: Int32Array | null, B: number, gp: Float64Array, gradW: Float64Array, gradB: Float64Array): number {
-    const { k, d } = this;
+    const k = this.k;
     const gs = new Float64Array(k);
     const s = this.s;
     let gLogSigma = 0;
