@@ -12,7 +12,9 @@
  *    Debian's python3-torch; installed here with apt-get when missing.
  *
  * Each side runs `--reps` times (default 3) alternately; the best CPU rate of
- * each is compared. Prints the load average with the figures (shared machine).
+ * each is compared, and the median of the rounds' ratios (each round's two
+ * runs are back to back, so they share its load). Prints the load average
+ * with the figures (shared machine).
  * Run: npx tsx bench/fqe.ts [--steps 1000] [--reps 3]   (OFFPOLICY_WASM_FMA=1 for fused multiply-add)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -145,6 +147,7 @@ const t = data();
 console.log(`FQE updates at obs ${D}, act ${M}, 2 x 256, batch ${B}; ${steps} timed updates after ${warmup}; node ${process.version}, wasm FMA ${wasmFmaEnabled() ? 'on' : 'off'}`);
 let bestOurs = 0;
 let bestTorch = 0;
+const ratios: number[] = [];
 let version = '';
 for (let r = 0; r < reps; r++) {
   const a = ours(t);
@@ -152,8 +155,11 @@ for (let r = 0; r < reps; r++) {
   const b = torchRun(file);
   version = b.version;
   console.log(`  PyTorch    ${b.rate.toFixed(1)} updates per CPU-second (${b.wallRate.toFixed(1)} wall)   load ${load()}`);
+  ratios.push(a.rate / b.rate);
   bestOurs = Math.max(bestOurs, a.rate);
   bestTorch = Math.max(bestTorch, b.rate);
 }
 rmSync(dir, { recursive: true, force: true });
-console.log(`best: offpolicy ${bestOurs.toFixed(1)}, PyTorch ${version} ${bestTorch.toFixed(1)} updates per CPU-second: ratio ${(bestOurs / bestTorch).toFixed(2)} (goal >= 1.5); load ${load()}`);
+ratios.sort((x, y) => x - y);
+const median = ratios.length % 2 ? ratios[(ratios.length - 1) / 2]! : (ratios[ratios.length / 2 - 1]! + ratios[ratios.length / 2]!) / 2;
+console.log(`best: offpolicy ${bestOurs.toFixed(1)}, PyTorch ${version} ${bestTorch.toFixed(1)} updates per CPU-second: ratio ${(bestOurs / bestTorch).toFixed(2)} (goal >= 1.5); median of the rounds' ratios ${median.toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(', ')}); load ${load()}`);

@@ -6,7 +6,8 @@
  *     fresh right-hand operand (XNNPACK packs it on every call), tf.transpose.
  *  2. The engine's own WebAssembly SIMD kernels (src/nn/wasm-kernels.ts):
  *     product with A as stored and read transposed, the transpose, column sums,
- *     plain (mul + add) and fused multiply-add (relaxed SIMD) variants.
+ *     plain (mul + add) and fused multiply-add (relaxed SIMD) variants; the
+ *     sparse product (spgemm) on a left operand half exact zeros, as after a ReLU.
  *  3. One IQL update broken into its parts: the WasmMlp passes of each network,
  *     Adam, Polyak averaging, batch sampling.
  * Run: npx tsx bench/offline-rl-kernels.ts
@@ -37,7 +38,7 @@ import type { TrajectoryArrays } from '../src/datasets/load-trajectories.js';
 import { Adam, polyakUpdate } from '../src/nn/adam.js';
 import { concatRows, initMlp, type MlpSpec } from '../src/nn/mlp.js';
 import { identityStats } from '../src/nn/normalization.js';
-import { WasmArena, relaxedSimdAvailable, wasmFmaEnabled } from '../src/nn/wasm-kernels.js';
+import { WasmArena, relaxedSimdAvailable, sparsePackFloats, wasmFmaEnabled } from '../src/nn/wasm-kernels.js';
 import { WasmMlp } from '../src/nn/wasm-mlp.js';
 import { buildTransitions, sampleBatch } from '../src/offline-rl/transitions.js';
 import { ensureTfBackend } from '../src/util/tf-backend.js';
@@ -100,6 +101,15 @@ function kernelPart(fma: boolean): void {
     ar.k.transpose(b, c, H, H);
     ar.k.gemm(a, 4 * H, 4, c, 4 * H, c, 4 * H, B, H, H, 0, a, 4 * H, 0, panel);
   });
+  // the sparse product on A with every other entry an exact zero (a ReLU output is about half zero)
+  const z = ar.alloc(B * H);
+  const list = ar.alloc(16 + 2 * 16 * Math.max(B, H) + 4);
+  const bp = ar.alloc(sparsePackFloats(H, Math.max(B, H)));
+  const fz = ar.f32();
+  for (let i = 0; i < B * H; i++) fz[z / 4 + i] = (i * 7) % 2 ? Math.sin(i) : 0;
+  timeit(`wasm gemm ${tag}: C = relu(A W + b), A half zeros`, 50, () => ar.k.gemm(z, 4 * H, 4, b, 4 * H, c, 4 * H, B, H, H, bias, 0, 0, 1, panel));
+  timeit(`wasm spgemm ${tag}: C = relu(A W + b), A half zeros`, 50, () => ar.k.spgemm(z, 4 * H, 4, b, 4 * H, c, 4 * H, B, H, H, bias, 0, 0, 1, list, 16, bp));
+  timeit(`wasm spgemm ${tag}: dW = x^T g, x half zeros`, 50, () => ar.k.spgemm(z, 4, 4 * H, b, 4 * H, c, 4 * H, H, H, B, 0, 0, 0, 0, list, 16, bp));
   timeit('wasm transpose 256x256 (4x4 register tiles)', 200, () => ar.k.transpose(a, c, H, H));
   timeit('wasm column sums 256x256 (bias gradient)', 200, () => ar.k.colsum(a, c, B, H));
   console.log(`  wasm ${tag} GFLOP/s: ${(GFLOP / nn).toFixed(1)} (A as stored), ${(GFLOP / tn).toFixed(1)} (A transposed)`);

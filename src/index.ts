@@ -116,8 +116,9 @@ export { loadTrajectoryCandidate, policyCandidate, type ResolvedCandidate } from
 export { kernelLogDensity, defaultBandwidth, BANDWIDTH_RULE } from './ope/trajectory/kernel.js';
 export { fqeProvider, fqeModelProvider, fitCandidateFqe, type FqeSettings, type FqeFitSummary } from './ope/trajectory/fqe-q.js';
 export { offPolicySelection, type SelectionResult } from './ope/trajectory/selection.js';
+export { learnMarginalWeights, MWL_REFERENCE, DEFAULT_MWL_RIDGE, type MwlSettings, type MarginalWeights, type MarginalWeightInfo } from './ope/trajectory/marginal/mwl.js';
 export { onPolicyValue, simulateTrajectories, withTimeLimit, asContinuousPolicy, asDiscretePolicy, type SamplingPolicy } from './ope/trajectory/ground-truth.js';
-export type { TrajectoryEvaluationResult, AnyEvaluationResult } from './core/trajectory-evaluation-result.js';
+export type { TrajectoryEvaluationResult, AnyEvaluationResult, TrajectoryMarginalWeights } from './core/trajectory-evaluation-result.js';
 
 // slate (ranking) logs: Open Bandit Pipeline's slate estimators, the synthetic slate generator, the OBD-format sample generator
 export { estimateSlates, slateDataFromRows, checkSlateData, availableSlateEstimators, getSlateEstimator, SLATE_ESTIMATORS, SLATE_ESTIMATOR_IDS, type SlateRows, type SlateData, type SlateEstimatorId, type SlateEstimatorSpec, type SlatePscores, type SlateEstimateOptions } from './ope/slate/index.js';
@@ -127,7 +128,5 @@ export { generateSlateLog, enumerateSlates, SLATE_REWARD_STRUCTURES, MAX_ENUMERA
 export { generateObdSample, OBD_SLOTS, type ObdSampleOptions, type ObdSample } from './datasets/synthetic/obd-sample.js';
 export { FixedPolicy, FixedByPositionPolicy } from './policies/json-policy.js';
 export { isPositionAware } from './policies/candidates.js';
-export { trajectoryPushdown } from './ope/trajectory/pushdown.js';
-export { TRAJECTORY_DUCKDB, type TrajectorySqlDialect } from './ope/trajectory/scan-sql.js';
 export { fqeCheckpointScorer, CHECKPOINT_FQE_DEFAULTS, type CheckpointScorerOptions } from './ope/trajectory/checkpoint-scorer.js';
 export type { OfflinePolicyScorer, OfflineScore } from './core/offline-scorer.js';

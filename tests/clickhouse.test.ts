@@ -22,6 +22,9 @@ import { evaluate, type EvaluateOptions } from '../src/ope/evaluate.js';
 import { evaluateClickhouse, type ClickhouseEvaluateOptions } from '../src/ope/evaluate-clickhouse.js';
 import type { EvaluationResult } from '../src/core/evaluation-result.js';
 import { Rng } from '../src/util/rng.js';
+import { exactColumnQuantiles } from '../src/ope/bandit/backend-sql.js';
+import { CLICKHOUSE } from '../src/ope/bandit/sql-dialect.js';
+import { sortedQuantile } from '../src/ope/intervals/bootstrap.js';
 import { runCli } from './support/run-cli.js';
 import { chSql, CLICKHOUSE_TESTS, createDistributed, sharedCluster, type TestCluster } from './support/clickhouse-cluster.js';
 
@@ -55,9 +58,6 @@ function comparable(r: EvaluationResult): EvaluationResult {
   x.dataset = { ...x.dataset, ref: '', name: '', version: 0, contentHash: '' };
   // How a stored version was made; a table has no such record.
   delete x.dataset.lineage;
-  // Not computed from ClickHouse (they would need every propensity from the shards).
-  delete x.dataset.summary.propensityQ01;
-  delete x.dataset.summary.propensityMedian;
   for (const c of x.candidates) {
     c.source = c.source.replace(/^json:(\w[\w-]*):.*$/, 'json:$1');
     for (const cert of c.certificates) if (cert.kind === 'catoni-clipped-ips') cert.params.lambda = 0;
@@ -79,6 +79,9 @@ async function agree(opts: Omit<EvaluateOptions, 'data'> & { data: string }, tab
     // Catoni's lambda is the argmin of a function flat at its minimum: a 1e-16 change in the risk moves it by ~1e-8 (the bound itself does not move).
     expect(differences(lambdas(got), lambdas(want), 1e-6)).toEqual([]);
     expect(differences(comparable(got), comparable(want), 1e-10)).toEqual([]);
+    // The propensity quantiles are order statistics (interpolated as DuckDB does): equal to the last bit.
+    expect(got.dataset.summary.propensityQ01).toBeTypeOf('number');
+    expect([got.dataset.summary.propensityQ01, got.dataset.summary.propensityMedian]).toEqual([want.dataset.summary.propensityQ01, want.dataset.summary.propensityMedian]);
     out.push(got);
   }
   return out;
@@ -106,8 +109,8 @@ beforeAll(async () => {
   await both(`CREATE DATABASE ${db}`);
   // Deficient support: 1,200 rows, K = 4; on every third row the logger never takes action 3.
   const rng = new Rng(17);
+  // Written as JSON lines and read by DuckDB with fixed types (a 1,200-row VALUES literal takes DuckDB seconds to parse).
   const rows: string[] = [];
-  const arr = (v: number[]): string => `[${v.map((x) => `${x}::DOUBLE`).join(', ')}]`;
   const softmax = (s: number[]): number[] => {
     const e = s.map((v) => Math.exp(v));
     const z = e.reduce((x, y) => x + y, 0);
@@ -121,12 +124,15 @@ beforeAll(async () => {
     const r = rng.uniform() < er[a]! ? 1 : 0;
     const cand = softmax([0, 1, 2, 3].map(() => 1.5 * rng.normal()));
     const q = [0, 1, 2, 3].map(() => Math.round(1000 * rng.uniform()) / 1000);
-    rows.push(`(${i}::BIGINT, ${a}::INTEGER, ${r}::DOUBLE, ${pi0[a]}::DOUBLE, ${arr(pi0)}, ${arr(er)}, ${arr(cand)}, ${arr(q)}, ${q.map((x) => `${x}::DOUBLE`).join(', ')})`);
+    rows.push(JSON.stringify({ row_id: i, action: a, reward: r, propensity: pi0[a], action_probs: pi0, expected_reward: er, cand, q, q_0: q[0], q_1: q[1], q_2: q[2], q_3: q[3] }));
   }
+  const jsonl = path.join(dir, 'deficient.jsonl');
+  await writeFile(jsonl, rows.join('\n') + '\n');
+  const types = { row_id: 'BIGINT', action: 'INTEGER', reward: 'DOUBLE', propensity: 'DOUBLE', action_probs: 'DOUBLE[]', expected_reward: 'DOUBLE[]', cand: 'DOUBLE[]', q: 'DOUBLE[]', q_0: 'DOUBLE', q_1: 'DOUBLE', q_2: 'DOUBLE', q_3: 'DOUBLE' };
   await ws.createVersion({
     name: 'deficient',
     conn,
-    select: `SELECT * FROM (VALUES ${rows.join(', ')}) t(row_id, action, reward, propensity, action_probs, expected_reward, cand, q, q_0, q_1, q_2, q_3) ORDER BY row_id`,
+    select: `SELECT * FROM read_json(${lit(jsonl)}, format = 'newline_delimited', columns = {${Object.entries(types).map(([k, t]) => `${k}: '${t}'`).join(', ')}}) ORDER BY row_id`,
     metadata: { kind: 'bandit', actionSpace: { type: 'discrete', n: 4 }, lineage: { transform: 'test', params: {} } },
   });
   // A synthetic log with contexts and ground truth (JSON policies over linear scores).
@@ -228,7 +234,36 @@ describe.runIf(CLICKHOUSE_TESTS)('ClickHouse and DuckDB give the same evaluation
       expect(Number(q.result_rows)).toBeGreaterThan(0);
       expect(Number(q.result_rows)).toBeLessThanOrEqual(1100);
       expect(Number(q.result_bytes)).toBeLessThan(50000 * 8 * 5);
+      // The propensity quantiles' scan returns per-bin counts too (one bin here: every propensity is 0.25).
+      const pq = (
+        await chSql(host, `SELECT result_rows FROM system.query_log WHERE type = 2 AND is_initial_query = 0 AND query LIKE '%${db}.big_part%' AND query LIKE '%GROUP BY vbin%' AND query NOT LIKE '%system.query_log%' FORMAT JSONEachRow`)
+      )
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, string>);
+      expect(pq.map((x) => Number(x.result_rows))).toEqual([1]);
     }
+    expect([r.dataset.summary.propensityQ01, r.dataset.summary.propensityMedian]).toEqual([0.25, 0.25]);
+  });
+
+  it('exact column quantiles: ranks strictly inside a bin come from a second query over that bin, equal to sortedQuantile', async () => {
+    // 1,001 propensities in one fine bin (0.5 + j 1e-9) and 200 spread over (0.1, 0.3): the median and q01 fall inside bins.
+    const values = [...Array.from({ length: 1001 }, (_, j) => 0.5 + j * 1e-9), ...Array.from({ length: 200 }, (_, j) => 0.1 + (0.2 * j) / 200)];
+    await chSql(cluster.http1, `CREATE TABLE ${db}.pq (row_id Int64, propensity Float64) ENGINE = MergeTree ORDER BY row_id`);
+    await chSql(cluster.http1, `INSERT INTO ${db}.pq VALUES ${values.map((v, i) => `(${i}, ${v})`).join(', ')}`);
+    const sqls: string[] = [];
+    const run = async (sql: string): Promise<Record<string, unknown>[]> => {
+      sqls.push(sql);
+      const text = (await chSql(cluster.http1, `${sql}\nFORMAT JSONEachRow`)).trim();
+      return text === '' ? [] : text.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    };
+    const qs = [0.01, 0.5, 0.9];
+    const got = await exactColumnQuantiles(run, CLICKHOUSE, `${db}.pq AS l`, CLICKHOUSE.double('l.propensity'), 'v IS NOT NULL', qs);
+    // The values as ClickHouse stored them (parsed from the same decimal text), sorted.
+    const stored = Float64Array.from((await run(`SELECT propensity FROM ${db}.pq`)).map((r) => Number(r.propensity))).sort();
+    expect(got).toEqual(qs.map((q) => ({ q, value: sortedQuantile(stored, q) })));
+    expect(sqls.some((x) => x.includes('vbin IN'))).toBe(true);
+    expect(await exactColumnQuantiles(run, CLICKHOUSE, `${db}.pq AS l`, CLICKHOUSE.double('l.propensity'), 'v > 2', [0.5])).toEqual([{ q: 0.5, value: NaN }]);
   });
 
   it('reads the same through the credentials in the environment, which never appear in the result', async () => {

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam, adamStepF32Js, adamStepJs, cosineLr, polyakUpdate, polyakUpdateJs, type AdamState } from '../src/nn/adam.js';
 import { ensureTfBackend, setTfThreads, tfThreadsWanted } from '../src/util/tf-backend.js';
-import { WasmArena, parseFmaSetting, relaxedSimdAvailable } from '../src/nn/wasm-kernels.js';
+import { WasmArena, parseFmaSetting, relaxedSimdAvailable, sparsePackFloats } from '../src/nn/wasm-kernels.js';
 import { WasmMlp } from '../src/nn/wasm-mlp.js';
 import { backwardTf, forwardJs, forwardTf, initMlp, layerOffsets, parameterCount, predictTf, uploadMlp, type MlpSpec } from '../src/nn/mlp.js';
 import { computeNormStats, normalizeRows } from '../src/nn/normalization.js';
@@ -387,6 +387,46 @@ describe('wasm SIMD kernels (wasm-kernels.ts)', () => {
       arena.k.gemm(a, 4 * K, 4, b, 4 * N, c2, 4 * N, M, N, K, bias, 0, 0, 1, 0);
       const g = new Uint32Array(arena.memory.buffer);
       expect(g.slice(c1 / 4, c1 / 4 + M * N)).toEqual(g.slice(c2 / 4, c2 / 4 + M * N));
+    }
+  });
+  it('the sparse product (spgemm) gives the numbers of gemm on a left operand with many zeros: both orientations, B packed or in place, every tail and row block', () => {
+    for (const fma of [false, true]) {
+      if (fma && !relaxedSimdAvailable()) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+      const arena = new WasmArena(fma);
+      const rng = new Rng(5);
+      let compared = 0;
+      for (const [M, N, K] of [[5, 4, 3], [7, 12, 9], [3, 4, 0], [13, 60, 37], [17, 28, 64], [9, 92, 5]] as const) {
+        for (const orientation of ['stored', 'transposed'] as const) {
+          for (const [useBias, useMask, relu] of [[false, false, false], [true, false, true], [false, true, false], [true, true, true]] as const) {
+            for (const [rb, packed] of [[1, false], [4, true], [16, false], [16, true]] as const) {
+              const a = arena.alloc(M * K);
+              const b = arena.alloc(K * N);
+              const c1 = arena.alloc(M * N);
+              const c2 = arena.alloc(M * N);
+              const bias = arena.alloc(N);
+              const mask = arena.alloc(M * N);
+              const panel = arena.alloc(4 * Math.max(M, K, N));
+              const list = arena.alloc(rb + 2 * rb * Math.max(K, 1) + 4);
+              const bp = packed ? arena.alloc(sparsePackFloats(N, K)) : 0;
+              const f = arena.f32();
+              // about half the entries of A exact zeros (some -0), as after a ReLU or a ReLU mask
+              for (let t = 0; t < M * K; t++) f[a / 4 + t] = rng.uniform() < 0.5 ? (t % 3 ? 0 : -0) : rng.normal();
+              for (let t = 0; t < K * N; t++) f[b / 4 + t] = rng.normal();
+              for (let t = 0; t < N; t++) f[bias / 4 + t] = 0.1 * t - 0.3;
+              for (let t = 0; t < M * N; t++) f[mask / 4 + t] = rng.normal();
+              const [aRS, aCS] = orientation === 'stored' ? [4 * K, 4] : [4, 4 * M];
+              const [bi, ma, re] = [useBias ? bias : 0, useMask ? mask : 0, relu ? 1 : 0];
+              arena.k.gemm(a, aRS, aCS, b, 4 * N, c1, 4 * N, M, N, K, bi, ma, 4 * N, re, panel);
+              arena.k.spgemm(a, aRS, aCS, b, 4 * N, c2, 4 * N, M, N, K, bi, ma, 4 * N, re, list, rb, bp);
+              // equal as numbers (a sum of skipped terms only may differ from gemm in the sign of a zero)
+              const g = arena.f32();
+              expect(g.slice(c2 / 4, c2 / 4 + M * N)).toEqual(g.slice(c1 / 4, c1 / 4 + M * N));
+              compared += M * N;
+            }
+          }
+        }
+      }
+      expect(compared).toBeGreaterThan(10000);
     }
   });
   it('the fused multiply-add variant (relaxed SIMD) matches the reference too', () => {

@@ -236,14 +236,15 @@ describe('the CLI', () => {
     const without = await run(['robustness', '--data', 'syn', '--setting', 'kind=drop-rewards,rate=0.2', '--policy', 'column:action_probs', '--estimators', 'ips', '--name', 'syn-rob']);
     expect(without.code).toBe(0);
     expect(without.out).toMatch(/not scored:\n.*\[E_NULL_REWARDS\].*--observed-rewards-only/);
-    const withFlag = await run(['robustness', '--data', 'syn', '--setting', 'kind=drop-rewards,rate=0.2', '--policy', 'column:action_probs', '--estimators', 'ips', '--name', 'syn-rob', '--observed-rewards-only', '--json']);
+    // One run: the printed table (with the assumption) and the study written by --out.
+    const file = path.join(dir, 'syn-rob.json');
+    const withFlag = await run(['robustness', '--data', 'syn', '--setting', 'kind=drop-rewards,rate=0.2', '--policy', 'column:action_probs', '--estimators', 'ips', '--name', 'syn-rob', '--observed-rewards-only', '--out', file]);
     expect(withFlag.code).toBe(0);
-    const study = JSON.parse(withFlag.out) as { settings: { error?: unknown }[]; rows: { metric: string; clean: number; corrupted: number }[] };
+    expect(withFlag.out).toContain('their estimates assume rewards are missing at random');
+    const study = JSON.parse(await readFile(file, 'utf8')) as { settings: { error?: unknown }[]; rows: { metric: string; clean: number; corrupted: number }[] };
     expect(study.settings[0]!.error).toBeUndefined();
     expect(study.rows.every((x) => Number.isFinite(x.corrupted))).toBe(true);
     expect(study.rows.find((x) => x.metric === '(rows with a reward)')).toMatchObject({ clean: 1500, corrupted: 1200 });
-    const table = await run(['robustness', '--data', 'syn', '--setting', 'kind=drop-rewards,rate=0.2', '--policy', 'column:action_probs', '--estimators', 'ips', '--name', 'syn-rob', '--observed-rewards-only']);
-    expect(table.out).toContain('their estimates assume rewards are missing at random');
   });
 
   it('learn refuses a log with NULL rewards and learns on the observed rows with --observed-rewards-only', async () => {

@@ -11,11 +11,14 @@ import { generateSlateLog } from '../src/datasets/synthetic/slate.js';
 import { estimateSlates, slateDataFromRows } from '../src/ope/slate/index.js';
 import type { SlateEvaluationResult } from '../src/core/slate-evaluation-result.js';
 import { runCli } from './support/run-cli.js';
+import { ingest } from '../src/datasets/ingest/index.js';
+import { Workspace } from '../src/datasets/workspace.js';
 
 const g = generateSlateLog({ slates: 300, actions: 4, slateLength: 3, rewardStructure: 'cascade_additive', interactionScale: 1, seed: 3 });
 const K = 4;
 let dir: string;
 let ws: string[];
+let ingestErr: string;
 
 async function writeCsv(name: string, header: string[], row: (r: number) => (number | string)[], rows = g.slateId.length): Promise<string> {
   const f = path.join(dir, name);
@@ -42,9 +45,25 @@ beforeAll(async () => {
   const log = await writeCsv('slates.csv', LOG_HEADER, logRow);
   const ing = await runCli([...ws, 'datasets', 'ingest', log, '--name', 'slates']);
   expect(ing.code).toBe(0);
+  ingestErr = ing.err;
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
+});
+
+describe('ingest of a slate log', () => {
+  it('says nothing about estimated propensities when the pscore columns are given, and warns when none is', async () => {
+    expect(ingestErr).toBe('');
+    const v = await (await Workspace.open(path.join(dir, 'ws'))).resolve('slates');
+    expect(v.metadata.extra?.propensitySource).toBe('slate');
+    const bare = await writeCsv('slates-bare.csv', ['slate_id', 'position', 'action', 'reward'], (r) => logRow(r).slice(0, 4), 30);
+    const res = await ingest(await Workspace.open(path.join(dir, 'ws')), bare, { name: 'bare' });
+    expect(res.warnings).toEqual([
+      "Slate log (a slate_id column) with no pscore, pscore_item_position, pscore_cascade or propensity column: the slate estimators need the logging policy's probabilities and will refuse this log; add the column(s) the chosen estimators need (Open Bandit Pipeline's names).",
+    ]);
+    expect(res.warnings.join(' ')).not.toContain('estimated');
+    expect((await (await Workspace.open(path.join(dir, 'ws'))).resolve('bare')).metadata.extra?.propensitySource).toBe('missing');
+  });
 });
 
 describe('offpolicy evaluate on a slate log', () => {

@@ -26,7 +26,7 @@ export function registerEvaluate(program: Command): void {
     .option('--timeout <seconds>', 'with --source: per-query time limit (the query is killed on the server)')
     .requiredOption('--policy <spec>', 'candidate: FILE.parquet|FILE.csv (probabilities by row_id), FILE.json, column:NAME, DIR (a policy trained by offpolicy train); NAME=SPEC names it (repeatable)', collect)
     .option('--prob-columns <cols>', 'per-action probability columns of table policies, comma-separated')
-    .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all); slate logs (a slate_id column): sips,iips,rips,cascade-dr')
+    .option('--estimators <ids>', 'comma-separated: ips,clipped-ips,snips,es-ips,dm,dr,sndr,switch-dr,dr-os (default: all); slate logs (a slate_id column): sips,iips,rips,cascade-dr; trajectory data: tis,pdis,sntis,snpdis,dr,sndr,dm,mis,mdr')
     .option('--interval <method>', 'bootstrap | t | hoeffding | bernstein | poisson-bootstrap (bandit: resamples as SQL sums, on the DuckDB path too) | betting | empirical-likelihood', 'bootstrap')
     .option('--alpha <alpha>', 'miscoverage of intervals and certificates', '0.05')
     .option('--resamples <n>', 'bootstrap resamples', '1000')
@@ -51,6 +51,8 @@ export function registerEvaluate(program: Command): void {
     .option('--fqe-hidden <widths>', 'trajectory data: FQE hidden layer widths (default 256,256)')
     .option('--bandwidth <h>', 'trajectory data: action-kernel bandwidth for deterministic continuous candidates (box-scaled; default Scott\'s rule)')
     .option('--top-k <k>', 'trajectory data: k of regret@k and SharpeRatio@k in the selection table')
+    .option('--mwl-features <kind>', 'trajectory data, MIS / MDR: minimax weight learning state features, linear | rbf (default linear)')
+    .option('--mwl-ridge <r>', 'trajectory data, MIS / MDR: relative ridge of the minimax weight learning solve (default 1e-9)')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const [{ evaluate, writeEvaluation }, { parsePolicyArg }, { loadPolicyDir }] = await Promise.all([
         import('../ope/evaluate.js'),
@@ -83,6 +85,14 @@ export function registerEvaluate(program: Command): void {
           : {}),
         ...(o.bandwidth !== undefined ? { bandwidth: num('--bandwidth', String(o.bandwidth)) } : {}),
         ...(o.topK !== undefined ? { topK: num('--top-k', String(o.topK)) } : {}),
+        ...(o.mwlFeatures !== undefined || o.mwlRidge !== undefined
+          ? {
+              marginal: {
+                ...(o.mwlFeatures !== undefined ? { features: String(o.mwlFeatures) as 'linear' } : {}),
+                ...(o.mwlRidge !== undefined ? { ridge: num('--mwl-ridge', String(o.mwlRidge)) } : {}),
+              },
+            }
+          : {}),
       };
       const bar = progressBar('evaluate');
       const opts: DispatchEvaluateOptions = {

@@ -6,7 +6,7 @@ import { shellCommand } from '../reports/command-line.js';
 export function registerReport(program: Command): void {
   program
     .command('report')
-    .description('write an HTML / Markdown / JSON report from an evaluation result (offpolicy evaluate --out) or a robustness study (offpolicy robustness --out)')
+    .description('write an HTML / Markdown / JSON report from an evaluation result (offpolicy evaluate --out: bandit, slate or trajectory) or a robustness study (offpolicy robustness --out)')
     .option('--results <file>', 'the evaluation result JSON')
     .option('--robustness <file>', 'the robustness study JSON')
     .option('--format <list>', 'comma-separated formats: html, md, json', 'html,md,json')

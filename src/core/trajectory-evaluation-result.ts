@@ -22,6 +22,28 @@ export interface TrajectoryQFit {
   heldOutTdError?: number | null;
 }
 
+/** How MIS / MDR's marginal weights w(s, a) were learned (src/ope/trajectory/marginal/mwl.ts). */
+export interface TrajectoryMarginalWeights {
+  method: 'mwl';
+  reference: string;
+  /** The feature map phi(s, a) of the weight and discriminator class. */
+  features: string;
+  k: number;
+  /** Relative ridge: lambda = ridge * trace(A'A) / k. */
+  ridge: number;
+  normalised: boolean;
+  /** E_D[w (1 - gamma c)] before normalising. */
+  scale: number;
+  /** Relative moment violation ||A theta - b|| / ||b||. */
+  residual: number;
+  negativeShare: number;
+  min: number;
+  max: number;
+  ess: number;
+  /** How E_{a ~ pi} phi(s, a) was formed. */
+  policyExpectation: string;
+}
+
 export interface TrajectoryCandidateResult {
   name: string;
   source: string;
@@ -32,6 +54,8 @@ export interface TrajectoryCandidateResult {
   weights: { ess: number; maxShare: number; maxWeight: number; perStep: TrajectoryStepDiagnostics } | null;
   kernel?: { bandwidth: number; rule: string };
   q?: TrajectoryQFit;
+  /** MIS / MDR: the learned marginal weights' method, settings and diagnostics. */
+  marginal?: TrajectoryMarginalWeights;
   warnings: Warning[];
   verdict: Verdict;
   /** The value range intervals were clipped to. */
@@ -66,8 +90,8 @@ export interface TrajectoryEvaluationResult {
     bootstrapResamples?: number;
     clip?: number;
     rewardModel?: string;
-    /** Where the sums were computed: DuckDB (candidates as tables, Q as columns) or in memory. */
-    backend?: 'duckdb' | 'memory';
+    /** How the steps were loaded: 'scan' (only the columns the estimators read: every candidate a table) or 'memory' (every column). */
+    backend?: 'scan' | 'memory';
   };
   candidates: TrajectoryCandidateResult[];
   selection: { rows: TrajectorySelectionRow[]; threshold: number; k: number; trueRanking?: string[] } | null;

@@ -44,6 +44,8 @@ export interface TrajectoryArrays {
   corrupted: Uint8Array | null;
   /** A bandit log read as one-step episodes: how its contexts were built from its columns (./features.ts). */
   features?: FeatureSpec;
+  /** Columns asked for by LoadTrajectoryOptions.extra, in the same row order. */
+  extra?: Record<string, Float64Array | Float32Array | Int32Array | Uint8Array>;
 }
 
 export interface LoadTrajectoryOptions {
@@ -51,6 +53,10 @@ export interface LoadTrajectoryOptions {
   where?: string;
   /** Called once per stage: (done, total). */
   onProgress?: (done: number, total: number) => void;
+  /** false: skip observation / next_observation (empty arrays; obsDim still set), for readers of other columns only. */
+  observations?: boolean;
+  /** More columns read in the same scan: name -> SQL expression and typed-array spec (returned in `extra`). */
+  extra?: Record<string, { sql: string; spec: ColumnSpec }>;
 }
 
 /** Loads `version` (a trajectory dataset) into typed arrays in episode / step order. */
@@ -81,19 +87,21 @@ export async function loadTrajectoryArrays(
     if (actDim === 0) actDim = Number(w.a ?? 0);
   }
 
-  const hasNext = types.has('next_observation');
+  const withObs = opts.observations !== false;
+  const hasNext = withObs && types.has('next_observation');
   const hasLogp = types.has('behavior_logprob');
   const hasCorrupted = types.has('corrupted');
   const spec: Record<string, ColumnSpec> = {
-    episode_id: { type: 'i64' },
+    episode_id: { type: 'f64' },
     step: { type: 'i32' },
-    observation: { type: 'f32', width: obsDim },
+    ...(withObs ? { observation: { type: 'f32', width: obsDim } } : {}),
     action: discrete ? { type: 'i32' } : { type: 'f32', width: actDim },
     reward: { type: 'f64' },
     terminated: { type: 'u8' },
     truncated: { type: 'u8' },
   };
-  const select = ['episode_id', 'step', 'observation', 'action', 'reward', 'terminated', 'truncated'];
+  // episode_id read as DOUBLE (exact below 2^53, as the Float64Array holds it): a copy of DuckDB's buffer, not a BigInt per row
+  const select = ['episode_id::DOUBLE AS episode_id', 'step', ...(withObs ? ['observation'] : []), 'action', 'reward', 'terminated', 'truncated'];
   if (hasNext) {
     spec.next_observation = { type: 'f32', width: obsDim };
     spec._next_missing = { type: 'u8' };
@@ -107,6 +115,11 @@ export async function loadTrajectoryArrays(
     spec.corrupted = { type: 'u8' };
     select.push('coalesce(corrupted, 0) AS corrupted');
   }
+  const extraNames = Object.keys(opts.extra ?? {});
+  extraNames.forEach((name, j) => {
+    spec[`_x${j}`] = opts.extra![name]!.spec;
+    select.push(`${opts.extra![name]!.sql} AS _x${j}`);
+  });
   opts.onProgress?.(0, 2);
   const { n, columns: c } = await readColumns(conn, `SELECT ${select.join(', ')} FROM ${scan}${where}`, spec);
   opts.onProgress?.(1, 2);
@@ -116,7 +129,7 @@ export async function loadTrajectoryArrays(
     obsDim,
     actDim,
     ...(discrete ? { discreteActions: meta.actionSpace?.type === 'discrete' ? meta.actionSpace.n : maxPlusOne(c.action as Int32Array) } : {}),
-    observations: c.observation as Float32Array,
+    observations: withObs ? (c.observation as Float32Array) : new Float32Array(0),
     actions: c.action as Float32Array | Int32Array,
     rewards: c.reward as Float64Array,
     nextObservations: hasNext ? (c.next_observation as Float32Array) : null,
@@ -127,6 +140,7 @@ export async function loadTrajectoryArrays(
     step: c.step as Int32Array,
     behaviorLogprob: hasLogp ? (c.behavior_logprob as Float64Array) : null,
     corrupted: hasCorrupted ? (c.corrupted as Uint8Array) : null,
+    ...(extraNames.length > 0 ? { extra: Object.fromEntries(extraNames.map((name, j) => [name, c[`_x${j}`]!])) } : {}),
   };
   if (!isSorted(out.episodeId, out.step)) out = permute(out, sortOrder(out.episodeId, out.step));
   opts.onProgress?.(2, 2);
@@ -166,7 +180,7 @@ function gather<T extends Float32Array | Float64Array | Int32Array | Uint8Array>
 function permute(a: TrajectoryArrays, order: Uint32Array): TrajectoryArrays {
   return {
     ...a,
-    observations: gather(a.observations, order, a.obsDim),
+    observations: a.observations.length > 0 ? gather(a.observations, order, a.obsDim) : a.observations,
     actions: gather(a.actions, order, a.discreteActions !== undefined ? 1 : a.actDim),
     rewards: gather(a.rewards, order, 1),
     nextObservations: a.nextObservations && gather(a.nextObservations, order, a.obsDim),
@@ -177,5 +191,6 @@ function permute(a: TrajectoryArrays, order: Uint32Array): TrajectoryArrays {
     step: gather(a.step, order, 1),
     behaviorLogprob: a.behaviorLogprob && gather(a.behaviorLogprob, order, 1),
     corrupted: a.corrupted && gather(a.corrupted, order, 1),
+    ...(a.extra ? { extra: Object.fromEntries(Object.entries(a.extra).map(([k, v]) => [k, gather(v, order, v.length / a.n)])) } : {}),
   };
 }

@@ -183,13 +183,16 @@ function policyNextActions(target: FqeTargetPolicy, obs: Float32Array, n: number
   }
 }
 
-/** E_{a'} Q(s'_i, a') for n rows given how a' enters (probabilities or S actions per row). */
-function expectedQ(net: MlpQFunction, obs: Float32Array, n: number, na: NextActions, params: Float32Array): Float64Array {
+/**
+ * E_{a'} Q(s'_i, a') for n rows given how a' enters (probabilities or S actions per row).
+ * x: an optional buffer for the network inputs; reuseWeights as WasmMlp.infer.
+ */
+function expectedQ(net: MlpQFunction, obs: Float32Array, n: number, na: NextActions, params: Float32Array, x?: Float32Array, reuseWeights = false): Float64Array {
   const out = new Float64Array(n);
   if (n === 0) return out;
   if (na.probs) {
     const K = net.numActions!;
-    const q = net.predictInputs(net.allActionInputs(obs, n), n * K, params);
+    const q = net.predictInputs(net.allActionInputs(obs, n, x?.subarray(0, n * K * (net.obsDim + K))), n * K, params, reuseWeights);
     for (let i = 0; i < n; i++) {
       let s = 0;
       for (let a = 0; a < K; a++) {
@@ -207,7 +210,7 @@ function expectedQ(net: MlpQFunction, obs: Float32Array, n: number, na: NextActi
     o = new Float32Array(n * S * d);
     for (let i = 0; i < n; i++) for (let s = 0; s < S; s++) o.set(obs.subarray(i * d, (i + 1) * d), (i * S + s) * d);
   }
-  const q = net.predictInputs(net.inputs(o, na.acts!, n * S), n * S, params);
+  const q = net.predictInputs(net.inputs(o, na.acts!, n * S, x?.subarray(0, n * S * (d + net.actDim))), n * S, params, reuseWeights);
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let j = 0; j < S; j++) s += q[i * S + j]!;
@@ -256,23 +259,28 @@ function checkTransitions(t: FqeTransitions, space: FqeActionSpace, target: FqeT
   return rows;
 }
 
-/** Gathers the training batch rows' pieces into preallocated buffers. */
+/** The training batch's pieces, preallocated once per fit (an update allocates only small arrays). */
 class BatchBuffers {
   readonly x: Float32Array;
-  readonly obs: Float32Array;
   readonly nextObs: Float32Array;
-  readonly act: Float32Array;
-  readonly nextAct: Float32Array;
-  readonly r: Float64Array;
-  readonly cont: Uint8Array;
-  constructor(B: number, d: number, w: number) {
+  readonly nextProbs: Float64Array;
+  /** The targets y, the loss gradient, and the batch positions of the bootstrapped rows. */
+  readonly y: Float64Array;
+  readonly grad: Float32Array;
+  readonly boot: Int32Array;
+  /** The data rows of the bootstrapped batch rows. */
+  readonly bootRows: Int32Array;
+  /** The target network's inputs: B x S x (d + w), S the next actions per row (discrete: K). */
+  readonly nextX: Float32Array;
+  constructor(B: number, d: number, w: number, S: number) {
     this.x = new Float32Array(B * (d + w));
-    this.obs = new Float32Array(B * d);
     this.nextObs = new Float32Array(B * d);
-    this.act = new Float32Array(B * w);
-    this.nextAct = new Float32Array(B * w);
-    this.r = new Float64Array(B);
-    this.cont = new Uint8Array(B);
+    this.nextProbs = new Float64Array(B * w);
+    this.y = new Float64Array(B);
+    this.grad = new Float32Array(B);
+    this.boot = new Int32Array(B);
+    this.bootRows = new Int32Array(B);
+    this.nextX = new Float32Array(B * S * (d + w));
   }
 }
 
@@ -330,7 +338,9 @@ export function fitFqe(data: FqeTransitions, space: FqeActionSpace, target: FqeT
 
   // The next actions of every bootstrapped row, computed once (the target policy does not change): per-row probabilities or actions.
   const na = precomputeNextActions(data, rows, space, target);
-  const buf = new BatchBuffers(B, d, w);
+  const buf = new BatchBuffers(B, d, w, K ?? samples ?? 1);
+  // the target network's weights were loaded into the engine by the previous update unless just synced
+  let targetSynced = true;
   const idx = new Int32Array(B);
   const curve: FqeCurvePoint[] = [];
   let lossSum = 0;
@@ -338,11 +348,11 @@ export function fitFqe(data: FqeTransitions, space: FqeActionSpace, target: FqeT
   const progressEvery = opts.progressEvery ?? 100;
   for (let step = 1; step <= steps; step++) {
     for (let b = 0; b < B; b++) idx[b] = rows[batchRng.int(rows.length)]!;
-    const y = batchTargets(data, idx, B, space, target, na, net, targetParams, gamma, buf, sampleRng);
-    gatherActions(data.actions, idx, B, K, w, buf.act);
-    net.inputs(gatherObs(data.obs, idx, B, d, buf.obs), buf.act, B, buf.x);
+    const y = batchTargets(data, idx, B, target, na, net, targetParams, gamma, buf, sampleRng, !targetSynced);
+    targetSynced = false;
+    net.gatherInputs(data.obs, data.actions, idx, B, buf.x);
     const pred = net.net.forward(net.params, buf.x, B);
-    const l = lossKind === 'huber' ? huberLoss(pred, y, 1) : mseLoss(pred, y);
+    const l = lossKind === 'huber' ? huberLoss(pred, y, 1, buf.grad) : mseLoss(pred, y, buf.grad);
     if (!Number.isFinite(l.loss)) {
       throw new OffpolicyError('E_DIVERGED', `Fitted Q evaluation diverged at update ${step}: the TD loss is ${l.loss}.`, {
         hint: 'Lower the learning rate, keep observation normalization on, or check the rewards for extreme values.',
@@ -350,7 +360,10 @@ export function fitFqe(data: FqeTransitions, space: FqeActionSpace, target: FqeT
     }
     net.net.backward(l.grad, grad);
     adam.step(net.params, grad);
-    if (step % targetEvery === 0) targetParams.set(net.params);
+    if (step % targetEvery === 0) {
+      targetParams.set(net.params);
+      targetSynced = true;
+    }
     lossSum += l.loss;
     lossCount++;
     if (step % evalEvery === 0 || step === steps) {
@@ -374,10 +387,12 @@ export function fitFqe(data: FqeTransitions, space: FqeActionSpace, target: FqeT
   };
 }
 
+/** Rows idx[0..B-1] of src (d wide) into out, by element (a subarray view per row would allocate). */
 function gatherObs(src: Float32Array, idx: Int32Array, B: number, d: number, out: Float32Array): Float32Array {
   for (let b = 0; b < B; b++) {
-    const i = idx[b]!;
-    out.set(src.subarray(i * d, (i + 1) * d), b * d);
+    const i = idx[b]! * d;
+    const o = b * d;
+    for (let j = 0; j < d; j++) out[o + j] = src[i + j]!;
   }
   return out;
 }
@@ -425,12 +440,11 @@ function precomputeNextActions(data: FqeTransitions, rows: Int32Array, space: Fq
   return out;
 }
 
-/** y_b = r + gamma (1 - terminated) E_{a'} Q_target(s', a') for the batch rows idx. */
+/** y_b = r + gamma (1 - terminated) E_{a'} Q_target(s', a') for the batch rows idx (written into buf.y). */
 function batchTargets(
   data: FqeTransitions,
   idx: Int32Array,
   B: number,
-  space: FqeActionSpace,
   target: FqeTargetPolicy,
   pre: { probs?: Float64Array; acts?: Float32Array },
   net: MlpQFunction,
@@ -438,31 +452,47 @@ function batchTargets(
   gamma: number,
   buf: BatchBuffers,
   rng: Rng,
+  reuseWeights: boolean,
 ): Float64Array {
-  const d = data.obsDim;
-  const w = actionWidth(space);
+  const y = buf.y;
   // the bootstrapped rows of the batch, compacted
-  const boot: number[] = [];
-  for (let b = 0; b < B; b++) if (data.terminated[idx[b]!] === 0) boot.push(b);
-  const m = boot.length;
-  const y = new Float64Array(B);
-  for (let b = 0; b < B; b++) y[b] = data.rewards[idx[b]!]!;
-  if (m === 0 || gamma === 0) return y;
-  const nobs = buf.nextObs.subarray(0, m * d);
-  boot.forEach((b, k) => nobs.set(data.nextObs.subarray(idx[b]! * d, (idx[b]! + 1) * d), k * d));
-  let na: NextActions;
-  if (target.kind === 'sampled') na = policyNextActions(target, nobs, m, rng);
-  else if (pre.probs) {
-    const probs = new Float64Array(m * w);
-    boot.forEach((b, k) => probs.set(pre.probs!.subarray(idx[b]! * w, (idx[b]! + 1) * w), k * w));
-    na = { probs, samples: 1 };
-  } else {
-    const acts = buf.nextAct.subarray(0, m * w);
-    boot.forEach((b, k) => acts.set(pre.acts!.subarray(idx[b]! * w, (idx[b]! + 1) * w), k * w));
-    na = { acts, samples: 1 };
+  const boot = buf.boot;
+  const rows = buf.bootRows;
+  let m = 0;
+  for (let b = 0; b < B; b++) {
+    const i = idx[b]!;
+    y[b] = data.rewards[i]!;
+    if (data.terminated[i] === 0) {
+      boot[m] = b;
+      rows[m++] = i;
+    }
   }
-  const v = expectedQ(net, nobs, m, na, targetParams);
-  boot.forEach((b, k) => (y[b] = y[b]! + gamma * v[k]!));
+  if (m === 0 || gamma === 0) return y;
+  let v: Float64Array;
+  if (pre.acts) {
+    // a' per row known (deterministic or logged): the target network's inputs straight from the data
+    v = net.predictInputs(net.gatherInputs(data.nextObs, pre.acts, rows, m, buf.nextX), m, targetParams, reuseWeights);
+  } else {
+    const d = data.obsDim;
+    const nobs = buf.nextObs.subarray(0, m * d);
+    for (let k = 0; k < m; k++) {
+      const i = rows[k]! * d;
+      for (let j = 0; j < d; j++) nobs[k * d + j] = data.nextObs[i + j]!;
+    }
+    let na: NextActions;
+    if (target.kind === 'sampled') na = policyNextActions(target, nobs, m, rng);
+    else {
+      const K = pre.probs!.length / data.n;
+      const probs = buf.nextProbs.subarray(0, m * K);
+      for (let k = 0; k < m; k++) for (let a = 0; a < K; a++) probs[k * K + a] = pre.probs![rows[k]! * K + a]!;
+      na = { probs, samples: 1 };
+    }
+    v = expectedQ(net, nobs, m, na, targetParams, buf.nextX, reuseWeights);
+  }
+  for (let k = 0; k < m; k++) {
+    const b = boot[k]!;
+    y[b] = y[b]! + gamma * v[k]!;
+  }
   return y;
 }
 

@@ -88,13 +88,36 @@ export class MlpQFunction implements QFunction {
     return out;
   }
 
-  /** Q of n rows of network inputs with the given parameters (default: this network's), in chunks. */
-  predictInputs(x: Float32Array, n: number, params = this.params): Float64Array {
+  /**
+   * The network inputs of rows idx[0..n-1]: [(obs_i - mean) / std, action_i] with actions
+   * as discrete indices (one-hot) or rows of actDim floats, gathered straight into `out`.
+   */
+  gatherInputs(obs: Float32Array, actions: Float32Array | Int32Array, idx: ArrayLike<number>, n: number, out: Float32Array): Float32Array {
+    const d = this.obsDim;
+    const m = this.actDim;
+    const w = d + m;
+    const mean = this.obsMean;
+    const std = this.obsStd;
+    const oneHot = actions instanceof Int32Array;
+    for (let r = 0; r < n; r++) {
+      const i = idx[r]!;
+      const o = r * w;
+      for (let j = 0; j < d; j++) out[o + j] = (obs[i * d + j]! - mean[j]!) / std[j]!;
+      if (oneHot) {
+        out.fill(0, o + d, o + w);
+        out[o + d + actions[i]!] = 1;
+      } else for (let j = 0; j < m; j++) out[o + d + j] = actions[i * m + j]!;
+    }
+    return out;
+  }
+
+  /** Q of n rows of network inputs with the given parameters (default: this network's), in chunks; reuseWeights as WasmMlp.infer. */
+  predictInputs(x: Float32Array, n: number, params = this.params, reuseWeights = false): Float64Array {
     const w = this.obsDim + this.actDim;
     const out = new Float64Array(n);
     for (let i0 = 0; i0 < n; i0 += CHUNK) {
       const rows = Math.min(CHUNK, n - i0);
-      const y = this.net.infer(params, x.subarray(i0 * w, (i0 + rows) * w), rows);
+      const y = this.net.infer(params, x.subarray(i0 * w, (i0 + rows) * w), rows, reuseWeights || i0 > 0);
       for (let i = 0; i < rows; i++) out[i0 + i] = y[i]!;
     }
     return out;

@@ -11,10 +11,9 @@ export interface LossResult {
   grad: Float32Array;
 }
 
-/** Mean squared error mean (pred - target)^2. */
-export function mseLoss(pred: ArrayLike<number>, target: ArrayLike<number>): LossResult {
+/** Mean squared error mean (pred - target)^2; the gradient is written into `grad` (n values) when given. */
+export function mseLoss(pred: ArrayLike<number>, target: ArrayLike<number>, grad: Float32Array = new Float32Array(pred.length)): LossResult {
   const n = pred.length;
-  const grad = new Float32Array(n);
   let loss = 0;
   for (let i = 0; i < n; i++) {
     const d = pred[i]! - target[i]!;
@@ -31,10 +30,10 @@ export function mseLoss(pred: ArrayLike<number>, target: ArrayLike<number>): Los
  *   |d| - 0.5 delta          otherwise
  * i.e. torch's smooth_l1_loss with beta = delta: quadratic near zero, slope 1
  * in the tails, continuous with a continuous derivative at |d| = delta.
+ * The gradient is written into `grad` (n values) when given.
  */
-export function huberLoss(pred: ArrayLike<number>, target: ArrayLike<number>, delta: number): LossResult {
+export function huberLoss(pred: ArrayLike<number>, target: ArrayLike<number>, delta: number, grad: Float32Array = new Float32Array(pred.length)): LossResult {
   const n = pred.length;
-  const grad = new Float32Array(n);
   let loss = 0;
   for (let i = 0; i < n; i++) {
     const d = pred[i]! - target[i]!;

@@ -13,8 +13,10 @@
  * orientation of the left operand, so x^T g needs no transpose) with f32x4
  * mul + add and one v128.load32_splat per row and k, or fused multiply-add
  * (relaxed SIMD, see wasmFmaEnabled), and fuses bias + ReLU (forward) and the
- * ReLU mask (backward) into the product. Timings: bench/offline-rl-kernels.ts
- * and the README's Offline RL section.
+ * ReLU mask (backward) into the product. A second product kernel (spgemm)
+ * skips the exact zeros of its left operand (ReLU activations and masked
+ * gradients, about half zero). Timings: bench/offline-rl-kernels.ts and the
+ * README's Offline RL section.
  *
  * Layout: every matrix is row-major f32 in one wasm memory; addresses and
  * strides are in bytes. The product computes
@@ -34,6 +36,7 @@ import { OffpolicyError } from '../core/errors.js';
 
 const I32 = 0x7f;
 const V128 = 0x7b;
+const F32 = 0x7d;
 
 /** Bytes of one wasm function body, with the few instructions the kernels use. */
 class Code {
@@ -124,6 +127,27 @@ class Code {
   }
   f32Const0(): this {
     return this.op(0x43, 0, 0, 0, 0);
+  }
+  i32Load(offset = 0): this {
+    return this.op(0x28, 2).u(offset);
+  }
+  i32Store(offset = 0): this {
+    return this.op(0x36, 2).u(offset);
+  }
+  f32Ne(): this {
+    return this.op(0x5c);
+  }
+  sub(): this {
+    return this.op(0x6b);
+  }
+  and(): this {
+    return this.op(0x71);
+  }
+  shl(): this {
+    return this.op(0x74);
+  }
+  gtU(): this {
+    return this.op(0x4b);
   }
   simd(o: number): this {
     return this.op(0xfd).u(o);
@@ -439,13 +463,169 @@ function gemmKernel(fma: boolean): Func {
 }
 
 /**
+ * Columns per strip of the sparse product: 7 accumulators, 7 B vectors and the
+ * splat fill the 15 SIMD registers V8 allocates on x64 (with 8, one accumulator
+ * is spilled to the stack on every step, about 1.7x slower).
+ */
+export const SPARSE_STRIP = 28;
+
+/** Floats of spgemm's packed copy of B (bp) for an N-column, K-row B. */
+export function sparsePackFloats(N: number, K: number): number {
+  return SPARSE_STRIP * K * (Math.ceil(N / SPARSE_STRIP) + SPARSE_STRIP / 4);
+}
+
+/**
+ * spgemm(a, aRS, aCS, b, bRS, c, cRS, M, N, K, bias, mask, mRS, relu, list, rb, bp):
+ * the product of gemm (same operands, strides and epilogues) for a left
+ * operand with many exact zeros (a ReLU activation, or a gradient masked by
+ * one, about half zero in the networks here): the zero terms are skipped.
+ * B is first copied (when bp != 0) into column strips, each K rows of
+ * SPARSE_STRIP columns (4 for the last N % SPARSE_STRIP columns) at a row
+ * stride of 4 SPARSE_STRIP bytes, so that a strip is contiguous and stays in
+ * the L1 cache (rows of B 1 KB apart all fall in a few cache sets);
+ * bp needs 4 SPARSE_STRIP K (ceil(N / SPARSE_STRIP) + SPARSE_STRIP / 4) bytes.
+ * Rows of A are taken in blocks of rb; each row's nonzero A(i, k) are listed
+ * as (k times the B row stride, A(i, k)) pairs in `list` (rb i32 list ends,
+ * padded to 16 bytes, then rb x K pairs: 4 (rb + 2 rb K) + 16 bytes), without
+ * branches (a pair is always written, the write pointer advances only past a
+ * nonzero); then every row of the block is multiplied by each strip. Each
+ * element still sums its k in increasing order from the bias; a skipped term
+ * is an exact zero (+-0 times a finite B), so the results are the numbers of
+ * gemm (a sum of skipped terms only keeps the sign of its start, bias or +0,
+ * where gemm could give -0 + 0 = +0; ReLU and the mask make them the same
+ * downstream), except that a zero times an infinite or NaN B is skipped.
+ */
+function spgemmKernel(fma: boolean): Func {
+  const NV = SPARSE_STRIP / 4;
+  const SB = 4 * SPARSE_STRIP;
+  const [a, aRS, aCS, b, bRS, c, cRS, M, N, K, bias, mask, mRS, relu, list, rb, bp] = Array.from({ length: 17 }, (_, t) => t);
+  const [i0, rows, r, k, pa, e, eEnd, koff, j, bj, entries, p, rowBytes, step, strip, src] = Array.from({ length: 16 }, (_, t) => 17 + t);
+  const VAL = 33;
+  const ACC = 34;
+  const SPL = ACC + NV;
+  const code = new Code();
+  // entries start after the rb list ends, 16-byte aligned; each row's pairs take 8K bytes
+  code.get(list).get(rb).i32(4).mul().i32(15).add().i32(-16).and().add().set(entries);
+  code.get(K).i32(8).mul().set(rowBytes);
+  // the row step of B as the lists record it: packed strips or B in place
+  code.get(bp).if().i32(SB).set(step).else().get(bRS).set(step).end();
+  /** Copies the strips of nv vectors from column j on into bp (strip index `strip` on), while they fit. */
+  const packStrips = (nv: number): void => {
+    code.block().loop();
+    code.get(j).i32(4 * nv).add().get(N).leU().eqz().brIf(1);
+    code.get(b).get(j).i32(4).mul().add().set(src);
+    code.get(bp).get(strip).get(K).mul().i32(SB).mul().add().set(p);
+    code.i32(0).set(k);
+    code.get(K).eqz().eqz().if().loop();
+    for (let v = 0; v < nv; v++) code.get(p).get(src).vLoad(16 * v).vStore(16 * v);
+    code.get(src).get(bRS).add().set(src);
+    code.get(p).i32(SB).add().set(p);
+    code.get(k).i32(1).add().tee(k).get(K).ltU().brIf(0);
+    code.end().end();
+    code.get(j).i32(4 * nv).add().set(j);
+    code.get(strip).i32(1).add().set(strip);
+    code.op(0x0c).u(0);
+    code.end().end();
+  };
+  /** Multiplies every row of the block by the strip at column j (index `strip`, 4 nv wide). */
+  const rowsLoop = (nv: number): void => {
+    code.get(bp).if().get(bp).get(strip).get(K).mul().i32(SB).mul().add().set(bj);
+    code.else().get(b).get(j).i32(4).mul().add().set(bj).end();
+    code.i32(0).set(r);
+    code.block().loop();
+    code.get(r).get(rows).ltU().eqz().brIf(1);
+    code.get(bias).eqz().if();
+    for (let v = 0; v < nv; v++) code.vZero().set(ACC + v);
+    code.else();
+    for (let v = 0; v < nv; v++) code.get(bias).get(j).i32(4).mul().add().vLoad(16 * v).set(ACC + v);
+    code.end();
+    code.get(entries).get(r).get(rowBytes).mul().add().set(e);
+    code.get(list).get(r).i32(4).mul().add().i32Load().set(eEnd);
+    code.get(e).get(eEnd).ltU().if().loop();
+    code.get(bj).get(e).i32Load().add().set(p);
+    code.get(e).loadSplat(4).set(SPL);
+    for (let v = 0; v < nv; v++) {
+      if (fma) code.get(SPL).get(p).vLoad(16 * v).get(ACC + v).vMadd().set(ACC + v);
+      else code.get(SPL).get(p).vLoad(16 * v).vMul().get(ACC + v).vAdd().set(ACC + v);
+    }
+    code.get(e).i32(8).add().tee(e).get(eEnd).ltU().brIf(0);
+    code.end().end();
+    code.get(relu).if();
+    for (let v = 0; v < nv; v++) code.get(ACC + v).vZero().vMax().set(ACC + v);
+    code.end();
+    code.get(mask).if();
+    code.get(mask).get(i0).get(r).add().get(mRS).mul().add().get(j).i32(4).mul().add().set(p);
+    for (let v = 0; v < nv; v++) code.get(ACC + v).get(p).vLoad(16 * v).vZero().vGt().vAnd().set(ACC + v);
+    code.end();
+    code.get(c).get(i0).get(r).add().get(cRS).mul().add().get(j).i32(4).mul().add().set(p);
+    for (let v = 0; v < nv; v++) code.get(p).get(ACC + v).vStore(16 * v);
+    code.get(r).i32(1).add().set(r);
+    code.op(0x0c).u(0);
+    code.end().end();
+  };
+  /** The strips of nv vectors from column j on, for the current row block. */
+  const stripsLoop = (nv: number): void => {
+    code.block().loop();
+    code.get(j).i32(4 * nv).add().get(N).leU().eqz().brIf(1);
+    rowsLoop(nv);
+    code.get(j).i32(4 * nv).add().set(j);
+    code.get(strip).i32(1).add().set(strip);
+    code.op(0x0c).u(0);
+    code.end().end();
+  };
+  code.get(bp).if();
+  code.i32(0).set(j);
+  code.i32(0).set(strip);
+  packStrips(NV);
+  packStrips(1);
+  code.end();
+  code.i32(0).set(i0);
+  code.block().loop();
+  code.get(i0).get(M).ltU().eqz().brIf(1);
+  code.get(M).get(i0).sub().set(rows);
+  code.get(rows).get(rb).gtU().if().get(rb).set(rows).end();
+  // the nonzero lists of rows i0 .. i0 + rows - 1
+  code.i32(0).set(r);
+  code.block().loop();
+  code.get(r).get(rows).ltU().eqz().brIf(1);
+  code.get(a).get(i0).get(r).add().get(aRS).mul().add().set(pa);
+  code.get(entries).get(r).get(rowBytes).mul().add().set(e);
+  code.i32(0).set(koff);
+  code.i32(0).set(k);
+  code.get(K).eqz().eqz().if().loop();
+  code.get(pa).f32Load().set(VAL);
+  code.get(e).get(koff).i32Store();
+  code.get(e).get(VAL).f32Store(4);
+  code.get(e).get(VAL).f32Const0().f32Ne().i32(3).shl().add().set(e);
+  code.get(pa).get(aCS).add().set(pa);
+  code.get(koff).get(step).add().set(koff);
+  code.get(k).i32(1).add().tee(k).get(K).ltU().brIf(0);
+  code.end().end();
+  code.get(list).get(r).i32(4).mul().add().get(e).i32Store();
+  code.get(r).i32(1).add().set(r);
+  code.op(0x0c).u(0);
+  code.end().end();
+  // strips of SPARSE_STRIP columns, then of 4
+  code.i32(0).set(j);
+  code.i32(0).set(strip);
+  stripsLoop(NV);
+  stripsLoop(1);
+  code.get(i0).get(rows).add().set(i0);
+  code.op(0x0c).u(0);
+  code.end().end();
+  return { name: 'spgemm', params: Array.from({ length: 17 }, () => I32), locals: [[16, I32], [1, F32], [NV + 1, V128]], body: code };
+}
+
+/**
  * transpose(src, dst, R, C): dst (C x R) = src (R x C)^T, R and C multiples of
- * 4, in 4 x 4 tiles transposed in registers with eight lane shuffles.
+ * 4, in 4 x 4 tiles transposed in registers with eight lane shuffles, taken in
+ * blocks of 16 source rows (row by row, every tile of a column range wrote to
+ * the same few cache sets of dst: 1 KB rows, 4 KB apart per tile).
  */
 function transposeKernel(): Func {
-  const [src, dst, R, C, i, j, p, q] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const r = [8, 9, 10, 11];
-  const t = [12, 13, 14, 15];
+  const [src, dst, R, C, i, j, p, q, i0, iEnd] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const r = [10, 11, 12, 13];
+  const t = [14, 15, 16, 17];
   const code = new Code();
   /** f32 lane indices (0..3 from the first operand, 4..7 from the second) as i8x16.shuffle bytes. */
   const shuffle = (lanes: number[]): void => {
@@ -453,9 +633,14 @@ function transposeKernel(): Func {
     for (const l of lanes) for (let byte = 0; byte < 4; byte++) code.b.push(4 * l + byte);
   };
   code.get(R).eqz().get(C).eqz().op(0x72).eqz().if(); // R != 0 && C != 0
-  code.i32(0).set(i);
+  // blocks of 16 source rows: the 4 x 4 tiles of a block that share a column range go out as whole
+  // 64-byte lines of dst, and the block's source lines are reused across the column loop
+  code.i32(0).set(i0);
   code.block().loop();
+  code.get(i0).i32(16).add().tee(iEnd).get(R).gtU().if().get(R).set(iEnd).end();
   code.i32(0).set(j);
+  code.block().loop();
+  code.get(i0).set(i);
   code.block().loop();
   // p = src + (i*C + j)*4, q = dst + (j*R + i)*4
   code.get(src).get(i).get(C).mul().get(j).add().i32(4).mul().add().set(p);
@@ -483,12 +668,14 @@ function transposeKernel(): Func {
   out(1, t[0]!, t[2]!, [2, 3, 6, 7]);
   out(2, t[1]!, t[3]!, [0, 1, 4, 5]);
   out(3, t[1]!, t[3]!, [2, 3, 6, 7]);
+  code.get(i).i32(4).add().tee(i).get(iEnd).ltU().brIf(0);
+  code.end().end();
   code.get(j).i32(4).add().tee(j).get(C).ltU().brIf(0);
   code.end().end();
-  code.get(i).i32(4).add().tee(i).get(R).ltU().brIf(0);
+  code.get(i0).i32(16).add().tee(i0).get(R).ltU().brIf(0);
   code.end().end();
   code.end();
-  return { name: 'transpose', params: [I32, I32, I32, I32], locals: [[4, I32], [8, V128]], body: code };
+  return { name: 'transpose', params: [I32, I32, I32, I32], locals: [[6, I32], [8, V128]], body: code };
 }
 
 /** colsum(src, dst, R, C): dst[j] = sum_i src[i, j], C a multiple of 4; rows summed in order. */
@@ -673,6 +860,8 @@ export function optimModule(): WebAssembly.Module {
 export interface WasmKernels {
   /** See the module comment and gemmKernel. Addresses and strides in bytes; N a multiple of 4; bias / mask 0 for none; relu 0 or 1; scratch 4K floats, or 0 to read A as stored in place (it must be given when A is read transposed and N >= 8). */
   gemm(a: number, aRS: number, aCS: number, b: number, bRS: number, c: number, cRS: number, M: number, N: number, K: number, bias: number, mask: number, mRS: number, relu: number, scratch: number): void;
+  /** gemm skipping the zeros of A (see spgemmKernel): list holds 4 (rb + 2 rb K) + 16 bytes, rb >= 1 rows per block; bp 0 (B read in place) or sparsePackFloats(N, K) floats. */
+  spgemm(a: number, aRS: number, aCS: number, b: number, bRS: number, c: number, cRS: number, M: number, N: number, K: number, bias: number, mask: number, mRS: number, relu: number, list: number, rb: number, bp: number): void;
   /** rows and cols multiples of 4. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
   colsum(src: number, dst: number, rows: number, cols: number): void;
@@ -685,7 +874,7 @@ export function kernelModule(fma: boolean): WebAssembly.Module {
   let m = compiled.get(fma);
   if (!m) {
     m = new WebAssembly.Module(
-      assemble([gemmKernel(fma), transposeKernel(), colsumKernel()]),
+      assemble([gemmKernel(fma), transposeKernel(), colsumKernel(), spgemmKernel(fma)]),
     );
     compiled.set(fma, m);
   }

@@ -19,10 +19,18 @@
  * g_prev = (g W^T) masked by x > 0 (W^T from a transpose kernel, the mask
  * fused). Every product gets a scratch panel buffer (see gemmKernel). The sums run in a fixed order, so a
  * seed gives the same bytes on every run.
+ *
+ * Products whose left operand is a ReLU output (a hidden layer's input, in the
+ * forward pass and in dW = x^T g) or a gradient masked by a ReLU (g W^T below
+ * the output layer), about half exact zeros, run on the sparse kernel
+ * (spgemm), which skips the zero terms and gives the same numbers as gemm.
  */
 import { OffpolicyError } from '../core/errors.js';
 import { checkSpec, layerOffsets, type LayerOffsets, type MlpSpec } from './mlp.js';
-import { WasmArena } from './wasm-kernels.js';
+import { SPARSE_STRIP, sparsePackFloats, WasmArena } from './wasm-kernels.js';
+
+/** Rows per block of the sparse product (its nonzero lists of a block stay in cache). */
+const SPARSE_ROWS = 16;
 
 const pad4 = (n: number): number => Math.ceil(n / 4) * 4;
 
@@ -55,6 +63,14 @@ export class WasmMlp {
   /** 4 x maxWidth floats: the gemm packs 4-row panels of A as stored here (forward, g W^T). */
   private readonly panelK: number;
   private trainRows = 0;
+  /** The sparse product's nonzero lists (spgemm), for a K of up to listK. */
+  private list = 0;
+  private listK = 0;
+  /** spgemm's packed copy of its right operand. */
+  private pack = 0;
+  private packFloats = 0;
+  /** The parameters the inference weights were last loaded from (see infer's reuseWeights). */
+  private inferLoaded: Float32Array | null = null;
   /** The last training forward's output after tanh (for the tanh backward), else null. */
   private lastOut: Float32Array | null = null;
 
@@ -105,6 +121,20 @@ export class WasmMlp {
     this.trainCap = n;
   }
 
+  /** The sparse product C (M x N) = epilogue(bias + A B) with A (M x K) at strides aRS, aCS (see spgemmKernel). */
+  private sparse(a: number, aRS: number, aCS: number, b: number, bRS: number, c: number, M: number, N: number, K: number, bias: number, mask: number, relu: number): void {
+    if (K > this.listK) {
+      this.list = this.arena.alloc(SPARSE_ROWS + 2 * SPARSE_ROWS * K + 4);
+      this.listK = K;
+    }
+    const need = sparsePackFloats(N, K);
+    if (need > this.packFloats) {
+      this.pack = this.arena.alloc(need);
+      this.packFloats = need;
+    }
+    this.arena.k.spgemm(a, aRS, aCS, b, bRS, c, 4 * N, M, N, K, bias, mask, 4 * N, relu, this.list, SPARSE_ROWS, this.pack);
+  }
+
   private ensureInferRows(n: number): void {
     if (n <= this.inferCap) return;
     this.actsInfer = this.widths().map((w) => this.arena.alloc(n * w));
@@ -144,7 +174,10 @@ export class WasmMlp {
     const L = this.layers.length;
     for (let li = 0; li < L; li++) {
       const l = this.layers[li]!;
-      k.gemm(acts[li]!, 4 * l.inP, 4, train ? l.wTrain : l.wInfer, 4 * l.outP, acts[li + 1]!, 4 * l.outP, n, l.outP, l.inP, train ? l.bTrain : l.bInfer, 0, 0, li < L - 1 ? 1 : 0, this.panelK);
+      const [w, b, relu] = [train ? l.wTrain : l.wInfer, train ? l.bTrain : l.bInfer, li < L - 1 ? 1 : 0];
+      // a hidden layer's input is a ReLU output, about half exact zeros: skip them when the product is wide enough
+      if (li > 0 && l.outP >= SPARSE_STRIP) this.sparse(acts[li]!, 4 * l.inP, 4, w, 4 * l.outP, acts[li + 1]!, n, l.outP, l.inP, b, 0, relu);
+      else k.gemm(acts[li]!, 4 * l.inP, 4, w, 4 * l.outP, acts[li + 1]!, 4 * l.outP, n, l.outP, l.inP, b, 0, 0, relu, this.panelK);
     }
     const last = this.layers[L - 1]!;
     const m = this.outputDim;
@@ -170,10 +203,18 @@ export class WasmMlp {
     return out;
   }
 
-  /** Inference only (no state for a backward pass): rows of x -> n x out. */
-  infer(params: Float32Array, x: ArrayLike<number>, n: number): Float32Array {
+  /**
+   * Inference only (no state for a backward pass): rows of x -> n x out.
+   * reuseWeights: the caller promises that `params` did not change since the
+   * last infer() with the same array, so its copy into the engine is skipped
+   * (a target network between its updates).
+   */
+  infer(params: Float32Array, x: ArrayLike<number>, n: number, reuseWeights = false): Float32Array {
     this.ensureInferRows(n);
-    this.load(params, false);
+    if (!reuseWeights || this.inferLoaded !== params) {
+      this.load(params, false);
+      this.inferLoaded = params;
+    }
     this.writeInput(x, n, this.actsInfer[0]!);
     return this.run(n, this.actsInfer, false);
   }
@@ -213,13 +254,16 @@ export class WasmMlp {
     for (let li = L - 1; li >= 0; li--) {
       const l = this.layers[li]!;
       const x = this.actsTrain[li]!;
+      // sparse operands: x^T of a hidden layer (a ReLU output) and g below the output layer (masked by a ReLU)
       if (grad) {
-        k.gemm(x, 4, 4 * l.inP, g, 4 * l.outP, l.dW, 4 * l.outP, l.inP, l.outP, n, 0, 0, 0, 0, this.panel);
+        if (li > 0 && l.outP >= SPARSE_STRIP) this.sparse(x, 4, 4 * l.inP, g, 4 * l.outP, l.dW, l.inP, l.outP, n, 0, 0, 0);
+        else k.gemm(x, 4, 4 * l.inP, g, 4 * l.outP, l.dW, 4 * l.outP, l.inP, l.outP, n, 0, 0, 0, 0, this.panel);
         k.colsum(g, l.db, n, l.outP);
       }
       if (li > 0 || wantInputGrad) {
         k.transpose(l.wTrain, this.wT, l.inP, l.outP);
-        k.gemm(g, 4 * l.outP, 4, this.wT, 4 * l.inP, other, 4 * l.inP, n, l.inP, l.outP, 0, li > 0 ? x : 0, 4 * l.inP, 0, this.panelK);
+        if (li < L - 1 && l.inP >= SPARSE_STRIP) this.sparse(g, 4 * l.outP, 4, this.wT, 4 * l.inP, other, n, l.inP, l.outP, 0, li > 0 ? x : 0, 0);
+        else k.gemm(g, 4 * l.outP, 4, this.wT, 4 * l.inP, other, 4 * l.inP, n, l.inP, l.outP, 0, li > 0 ? x : 0, 4 * l.inP, 0, this.panelK);
         [g, other] = [other, g];
       }
     }

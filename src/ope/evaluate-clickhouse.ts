@@ -25,21 +25,21 @@ import { candidateRowChecks } from '../policies/candidates.js';
 import { jsonPolicySql } from '../policies/json-policy-sql.js';
 import { vecWidthBad, type SqlVector } from '../policies/sql-vector.js';
 import { VERSION } from '../version.js';
-import { admitted, assembleCandidate, certificateTau, deficiencyOf, sumsInterval } from './bandit/assemble.js';
+import { admitted, banditPlan, deficiencyOf, sumsInterval } from './bandit/assemble.js';
 import { runPoissonBootstrap } from './bandit/poisson-bootstrap-sql.js';
 import { DEFAULT_POISSON_BUCKETS } from './intervals/poisson-bootstrap.js';
 import type { EstimatorId } from './estimators/types.js';
 import { clickhouseCandidateSums, clickhouseExplain, clickhouseLogRules } from './bandit/backend-clickhouse.js';
-import type { BanditPlan, CandidateSums } from './bandit/plan.js';
+import { exactColumnQuantiles } from './bandit/backend-sql.js';
+import type { CandidateSums } from './bandit/plan.js';
 import type { RowExpr } from './bandit/sql-dialect.js';
 import { CLICKHOUSE } from './bandit/sql-dialect.js';
-import { DEFAULT_WEIGHT_QUANTILES } from './diagnostics.js';
 import { getEstimator, resolveParams } from './estimators/index.js';
-import { accuracyTable, candidateHash, checkEstimators, checkOptions, dedupe, type EvaluateOptions } from './evaluate.js';
-import type { LogSummary } from './log-summary.js';
+import { accuracyTable, assembleCandidates, checkEstimators, checkOptions, dedupe, type EvaluateOptions } from './evaluate.js';
+import { SUMMARY_SAMPLE_ABOVE, type LogSummary } from './log-summary.js';
 import { parseRewardModelSpec } from './reward-models/index.js';
 import { sumsValue } from './sums.js';
-import type { CandidateResult, EvaluationResult, Interval, Warning } from '../core/evaluation-result.js';
+import type { EvaluationResult, Interval, Warning } from '../core/evaluation-result.js';
 import type { RowRule } from '../datasets/validation.js';
 
 export interface ClickhouseEvaluateOptions
@@ -168,16 +168,12 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
 
     // ---- plan, rules, scans ------------------------------------------------------------
     const params = resolveParams({ clip: opts.clip, smoothingAlpha: opts.smoothingAlpha }, n);
-    const plan: BanditPlan = {
-      estimators,
-      params,
-      tau: certificateTau(params),
-      quantiles: DEFAULT_WEIGHT_QUANTILES,
-      ...(opts.rewardRange ? { declaredRewardRange: opts.rewardRange } : {}),
+    const plan = banditPlan(estimators, params, {
+      rewardRange: opts.rewardRange,
       rewardsMayBeNull: rewardNullable,
       // A constant near the smallest reward (precision only), as the DuckDB path takes it from the footer.
       rewardShift: opts.rewardRange?.[0] ?? (Number.isFinite(Number(shape[0]!.rmin)) ? Number(shape[0]!.rmin) : 0),
-    };
+    });
     const rules: RowRule[] = clickhouseLogRules(k, {
       rewardNullable,
       actionProbs: loggingProbs !== undefined,
@@ -266,30 +262,24 @@ export async function evaluateClickhouse(opts: ClickhouseEvaluateOptions): Promi
     // ---- assemble (the same step as the other backends) ---------------------------------
     const globalWarnings: Warning[] = [];
     const log = logging!;
+    if (log.summary.propensityMin !== undefined) {
+      // The propensity quantiles of the summary, exact and on the same rows as the DuckDB path's (every 64th row_id above SUMMARY_SAMPLE_ABOVE rows), without the propensities leaving the shards.
+      progress(candidates.length, candidates.length, 'propensity quantiles');
+      const sample = n > SUMMARY_SAMPLE_ABOVE ? ' AND l.row_id % 64 = 0' : '';
+      const [q01, median] = await exactColumnQuantiles((sql) => conn.query(sql, qo), CLICKHOUSE, from, CLICKHOUSE.double('l.propensity'), `v IS NOT NULL${sample}`, [0.01, 0.5]);
+      if (!Number.isNaN(q01!.value)) Object.assign(log.summary, { propensityQ01: q01!.value, propensityMedian: median!.value });
+    }
     const loggingValue = sumsValue(log.sums);
     const rewardRange: [number, number] = opts.rewardRange ?? (log.minReward < log.maxReward ? [log.minReward, log.maxReward] : [log.minReward - 0.5, log.maxReward + 0.5]);
     if (interval !== 'poisson-bootstrap') loggingInterval = sumsInterval('dm', log.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
     const loggingTrue = log.truthSum !== undefined ? log.truthSum / log.sums.n : undefined;
-    // sha256 of candidates given as files (JSON policies), for reproduction, as the other paths record it.
-    const hashes = await Promise.all(opts.policies.map((p) => (typeof p.spec === 'string' && !p.spec.trim().startsWith('column:') ? candidateHash(p.spec) : Promise.resolve(undefined))));
-    const candidateResults: CandidateResult[] = candidates.map(({ cand }, c) => ({
-      ...assembleCandidate(records[c]!, {
-        name: cand.name,
-        source: cand.source,
-        plan,
-        interval,
-        alpha,
-        rewardRange,
-        allowDeficient,
-        ref,
-        loggingValue,
-        ...(loggingInterval ? { loggingInterval } : {}),
-        strict,
-        ...(opts.verdictSource ? { verdictSource: opts.verdictSource } : {}),
-        ...(interval === 'poisson-bootstrap' ? { bootstrap: bootstrap[c]! } : {}),
-      }),
-      ...(hashes[c] ? { sha256: hashes[c] } : {}),
-    }));
+    const candidateResults = await assembleCandidates(
+      records,
+      candidates.map(({ cand }) => cand),
+      opts.policies,
+      { plan, interval, alpha, rewardRange, allowDeficient, ref, loggingValue, loggingInterval, strict, verdictSource: opts.verdictSource },
+      (c) => (interval === 'poisson-bootstrap' ? { bootstrap: bootstrap[c]! } : {}),
+    );
     const accuracy = candidateResults.every((c) => c.trueValue !== undefined) ? accuracyTable(candidateResults, estimators, loggingTrue ?? loggingValue, globalWarnings) : undefined;
     return {
       schema: 'offpolicy.evaluation/1',

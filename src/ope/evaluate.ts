@@ -29,11 +29,10 @@ import { checkProbabilityMatrix } from '../policies/probabilities.js';
 import { vecAsList, vecDot, type SqlVector } from '../policies/sql-vector.js';
 import { VERSION } from '../version.js';
 import { accuracyMetrics } from './accuracy.js';
-import { admitted, assembleCandidate, certificateTau, deficiencyOf, sumsInterval } from './bandit/assemble.js';
+import { admitted, assembleCandidate, banditPlan, deficiencyOf, sumsInterval, type AssembleContext } from './bandit/assemble.js';
 import { duckdbCandidateSums, footerStats, type DuckdbScanResult } from './bandit/backend-duckdb.js';
 import { memoryCandidateSums } from './bandit/backend-memory.js';
 import type { BanditPlan, CandidateSums } from './bandit/plan.js';
-import { DEFAULT_WEIGHT_QUANTILES } from './diagnostics.js';
 import { ESTIMATOR_IDS, getEstimator, resolveParams, termRange } from './estimators/index.js';
 import type { BanditBatch, EstimatorId, RowTerms } from './estimators/types.js';
 import { bootstrapIntervals } from './intervals/bootstrap.js';
@@ -117,7 +116,7 @@ export interface DispatchEvaluateOptions extends Omit<EvaluateOptions, 'setting'
 }
 
 /** The options of a trajectory evaluation that a bandit one does not have (see evaluateTrajectories). */
-export type TrajectoryEvaluateSettings = Pick<EvaluateTrajectoriesOptions, 'gamma' | 'fqe' | 'bandwidth' | 'actionBox' | 'topK' | 'threshold' | 'trueValues' | 'where' | 'termRange'>;
+export type TrajectoryEvaluateSettings = Pick<EvaluateTrajectoriesOptions, 'gamma' | 'fqe' | 'marginal' | 'bandwidth' | 'actionBox' | 'topK' | 'threshold' | 'trueValues' | 'where' | 'termRange'>;
 
 export function checkEstimators(ids: string[] | undefined): EstimatorId[] {
   const list = ids && ids.length > 0 ? ids : [...ESTIMATOR_IDS];
@@ -344,15 +343,7 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, stored: Data
     }
 
     // What every backend computes per candidate (the reward shift, a precision guard, is the backend's).
-    const plan: BanditPlan = {
-      estimators,
-      params,
-      tau: certificateTau(params),
-      quantiles: DEFAULT_WEIGHT_QUANTILES,
-      ...(opts.rewardRange ? { declaredRewardRange: opts.rewardRange } : {}),
-      rewardsMayBeNull: version.metadata.rewardNullable === true,
-      rewardShift: 0,
-    };
+    const plan = banditPlan(estimators, params, { rewardRange: opts.rewardRange, rewardsMayBeNull: version.metadata.rewardNullable === true, rewardShift: 0 });
     const records: CandidateSums[] = [];
     let propensitiesEstimated = false;
     let rewardModelFitResult: RewardModelFit | undefined;
@@ -554,28 +545,13 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, stored: Data
     else if (!resampled) loggingInterval = sumsInterval('dm', logging.sums, interval, alpha, rewardRange, 1, params, globalWarnings);
     const loggingTrue = logging.truthSum !== undefined && !propensitiesEstimated ? logging.truthSum / logging.sums.n : undefined;
     const sharedWarnings = globalWarnings.filter((w) => w.code === 'ESTIMATED_PROPENSITIES').slice(0, 1);
-    const hashes = await Promise.all(opts.policies.map((p) => (typeof p.spec === 'string' ? candidateHash(p.spec) : Promise.resolve(undefined))));
-    const candidateResults: CandidateResult[] = candidates.map((cand, c) => ({
-      ...assembleCandidate(records[c]!, {
-        name: cand.name,
-        source: cand.source,
-        plan,
-        interval,
-        alpha,
-        rewardRange,
-        allowDeficient,
-        ref: version.ref,
-        loggingValue,
-        ...(loggingInterval ? { loggingInterval } : {}),
-        strict,
-        ...(opts.verdictSource ? { verdictSource: opts.verdictSource } : {}),
-        ...(resampled || needsRows(interval) ? { bootstrap: bootstrap[c]!, intervalWarnings: intervalWarnings[c]! } : {}),
-        sharedWarnings,
-        propensitiesEstimated,
-        dmModelUncertainty: dmError !== null,
-      }),
-      ...(hashes[c] ? { sha256: hashes[c] } : {}),
-    }));
+    const candidateResults = await assembleCandidates(
+      records,
+      candidates,
+      opts.policies,
+      { plan, interval, alpha, rewardRange, allowDeficient, ref: version.ref, loggingValue, loggingInterval, strict, verdictSource: opts.verdictSource, sharedWarnings, propensitiesEstimated, dmModelUncertainty: dmError !== null },
+      (c) => (resampled || needsRows(interval) ? { bootstrap: bootstrap[c]!, intervalWarnings: intervalWarnings[c]! } : {}),
+    );
     if (numPositions !== undefined) {
       candidates.forEach((cand, c) => {
         if (!isPositionAware(cand)) candidateResults[c]!.warnings.push(positionIgnoredWarning(cand.name, numPositions));
@@ -628,6 +604,40 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, stored: Data
   } finally {
     conn.closeSync();
   }
+}
+
+/** What every candidate of one evaluation shares in assembleCandidate's context (optional fields may be undefined). */
+export type SharedAssembleContext = Omit<AssembleContext, 'name' | 'source' | 'bootstrap' | 'intervalWarnings' | 'loggingInterval' | 'verdictSource'> & {
+  loggingInterval: Interval | undefined;
+  verdictSource: string | undefined;
+};
+
+/**
+ * Every candidate's result from its sums, the last step of every backend (DuckDB,
+ * memory, ClickHouse): assembleCandidate with the shared context and the candidate's
+ * own row intervals, plus the sha256 of candidates given as files.
+ */
+export async function assembleCandidates(
+  records: readonly CandidateSums[],
+  candidates: readonly { name: string; source: string }[],
+  policies: readonly PolicyInput[],
+  shared: SharedAssembleContext,
+  own: (c: number) => Pick<AssembleContext, 'bootstrap' | 'intervalWarnings'>,
+): Promise<CandidateResult[]> {
+  const { loggingInterval, verdictSource, ...rest } = shared;
+  // A `column:` spec names columns of the log, not a file.
+  const hashes = await Promise.all(policies.map((p) => (typeof p.spec === 'string' && !p.spec.trim().startsWith('column:') ? candidateHash(p.spec) : Promise.resolve(undefined))));
+  return candidates.map((cand, c) => ({
+    ...assembleCandidate(records[c]!, {
+      ...rest,
+      name: cand.name,
+      source: cand.source,
+      ...(loggingInterval ? { loggingInterval } : {}),
+      ...(verdictSource ? { verdictSource } : {}),
+      ...own(c),
+    }),
+    ...(hashes[c] ? { sha256: hashes[c] } : {}),
+  }));
 }
 
 /** The logging policy's value interval (mean logged reward) by betting or empirical likelihood; undefined + warning if it cannot be computed. */

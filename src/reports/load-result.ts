@@ -6,9 +6,18 @@ import { readFile } from 'node:fs/promises';
 import { OffpolicyError } from '../core/errors.js';
 import type { AnyEvaluationResult } from '../core/trajectory-evaluation-result.js';
 import type { EvaluationResult } from '../core/evaluation-result.js';
+import type { SlateEvaluationResult } from '../core/slate-evaluation-result.js';
 import { ROBUSTNESS_SCHEMA, type RobustnessStudyResult } from '../core/robustness-result.js';
 
 export const RESULT_SCHEMA = 'offpolicy.evaluation/1';
+export const SLATE_RESULT_SCHEMA = 'offpolicy.slate-evaluation/1';
+
+/** Any result `offpolicy report --results` renders: bandit, trajectory or slate. */
+export type ReportableResult = AnyEvaluationResult | SlateEvaluationResult;
+
+export function isSlateEvaluationResult(r: ReportableResult): r is SlateEvaluationResult {
+  return (r as { schema?: unknown }).schema === SLATE_RESULT_SCHEMA;
+}
 
 /** Reads and parses a JSON input of the report layer; unreadable or not JSON -> E_RESULTS_FILE. */
 async function readJsonFile(file: string, what: string, hint: string): Promise<unknown> {
@@ -44,14 +53,11 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNum = (v: unknown): v is number => typeof v === 'number';
 
-/**
- * Checks an already-parsed value against the parts of EvaluationResult the report
- * reads. `source` names the input in messages.
- */
-/** Reads a bandit or trajectory evaluation result (trajectory results are told apart by setting). */
-export async function loadAnyEvaluationResult(file: string): Promise<AnyEvaluationResult> {
+/** Reads a bandit, trajectory or slate evaluation result (trajectory results are told apart by setting, slate ones by schema). */
+export async function loadAnyEvaluationResult(file: string): Promise<ReportableResult> {
   const hint = 'Pass the JSON written by `offpolicy evaluate --out results.json`.';
   const value = await readJsonFile(file, 'Results file', hint);
+  if (isObj(value) && value.schema === SLATE_RESULT_SCHEMA) return checkSlateEvaluationResult(value, file);
   if (isObj(value) && value.setting === 'trajectory') {
     if (value.schema !== RESULT_SCHEMA || !Array.isArray(value.candidates) || !isObj(value.behaviour) || !isObj(value.settings)) {
       throw new OffpolicyError('E_RESULTS_SCHEMA', `${file} is not an offpolicy trajectory evaluation result.`, { hint });
@@ -61,6 +67,10 @@ export async function loadAnyEvaluationResult(file: string): Promise<AnyEvaluati
   return checkEvaluationResult(value, file);
 }
 
+/**
+ * Checks an already-parsed value against the parts of EvaluationResult the report
+ * reads. `source` names the input in messages.
+ */
 export function checkEvaluationResult(value: unknown, source = 'the results'): EvaluationResult {
   const fail = (what: string): never => {
     throw new OffpolicyError('E_RESULTS_SCHEMA', `${source} is not an offpolicy evaluation result: ${what}.`, {
@@ -109,6 +119,36 @@ export function checkEvaluationResult(value: unknown, source = 'the results'): E
   });
   if (value.warnings !== undefined && !Array.isArray(value.warnings)) fail('"warnings" is not an array');
   return value as unknown as EvaluationResult;
+}
+
+/** Checks an already-parsed slate evaluation result against the parts the slate report reads. */
+export function checkSlateEvaluationResult(value: unknown, source = 'the results'): SlateEvaluationResult {
+  const fail = (what: string): never => {
+    throw new OffpolicyError('E_RESULTS_SCHEMA', `${source} is not an offpolicy slate evaluation result: ${what}.`, {
+      hint: `Expected schema "${SLATE_RESULT_SCHEMA}" as written by \`offpolicy evaluate --out\` on a slate log; re-run the evaluation with this toolkit version.`,
+    });
+  };
+  if (!isObj(value)) return fail('the top level is not a JSON object');
+  if (value.schema !== SLATE_RESULT_SCHEMA) fail(`its schema is ${JSON.stringify(value.schema)}, not "${SLATE_RESULT_SCHEMA}"`);
+  const ds = value.dataset;
+  if (!isObj(ds) || typeof ds.ref !== 'string' || typeof ds.contentHash !== 'string' || !['rowCount', 'slates', 'slateLength', 'numActions'].every((k) => isNum(ds[k]))) {
+    fail('"dataset" needs a string "ref" and "contentHash" and numeric "rowCount", "slates", "slateLength", "numActions"');
+  }
+  if (!isObj(value.logging) || !isNum(value.logging.value)) fail('"logging.value" is missing or not a number');
+  if (!isObj(value.settings) || !isNum(value.settings.alpha) || !Array.isArray(value.settings.estimators)) fail('"settings" needs a numeric "alpha" and an "estimators" array');
+  if (!Array.isArray(value.candidates)) fail('"candidates" is missing or not an array');
+  (value.candidates as unknown[]).forEach((c, i) => {
+    const at = `candidates[${i}]`;
+    if (!isObj(c) || typeof c.name !== 'string' || typeof c.source !== 'string') return fail(`"${at}" needs a string "name" and "source"`);
+    if (!Array.isArray(c.estimates) || !Array.isArray(c.warnings)) fail(`"${at}" needs "estimates" and "warnings" arrays`);
+    (c.estimates as unknown[]).forEach((e, j) => {
+      if (!isObj(e) || typeof e.estimator !== 'string' || !isNum(e.value) || !isObj(e.diagnostics)) {
+        fail(`"${at}.estimates[${j}]" needs a string "estimator", a numeric "value" and a "diagnostics" object`);
+      }
+    });
+  });
+  if (!Array.isArray(value.warnings)) fail('"warnings" is missing or not an array');
+  return value as unknown as SlateEvaluationResult;
 }
 
 /** Checks an already-parsed robustness study against the parts the report reads. */

@@ -2,16 +2,15 @@
  * renderReport: an EvaluationResult -> HTML (self-contained), Markdown (+ SVG chart
  * files beside it) and JSON (the result plus the report's derived tables).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { OffpolicyError } from '../core/errors.js';
 import type { EvaluationResult } from '../core/evaluation-result.js';
-import type { AnyEvaluationResult } from '../core/trajectory-evaluation-result.js';
 import { writeTrajectoryReport } from './trajectory.js';
+import { writeSlateReport } from './slate.js';
 import { renderCharts, type RenderedChart } from './charts/index.js';
 import { renderHtml } from './html.js';
-import { checkEvaluationResult } from './load-result.js';
+import { checkEvaluationResult, checkSlateEvaluationResult, isSlateEvaluationResult, type ReportableResult } from './load-result.js';
 import { renderMarkdown } from './markdown.js';
+import { reportWriter } from './write.js';
 import { buildReportTables, type ReportTables } from './tables.js';
 
 export type ReportFormat = 'html' | 'md' | 'json';
@@ -48,29 +47,15 @@ export function parseReportFormats(spec: string | readonly string[]): ReportForm
 const CHART_DIR = 'charts';
 
 /** Writes report.html / report.md (+ charts/*.svg) / report.json into outDir; returns the written paths. */
-export async function renderReport(result: AnyEvaluationResult, opts: RenderReportOptions): Promise<{ files: string[] }> {
+export async function renderReport(result: ReportableResult, opts: RenderReportOptions): Promise<{ files: string[] }> {
   const formats = parseReportFormats(opts.formats);
+  if (isSlateEvaluationResult(result)) return writeSlateReport(checkSlateEvaluationResult(result, 'The slate evaluation result'), formats, opts.outDir, opts.command);
   if (result.setting === 'trajectory') return writeTrajectoryReport(result, formats, opts.outDir);
   checkEvaluationResult(result, 'The evaluation result');
-  const outDir = path.resolve(opts.outDir);
-  try {
-    await mkdir(outDir, { recursive: true });
-  } catch (e) {
-    throw new OffpolicyError('E_REPORT_OUT', `Cannot create the report directory ${outDir} (${(e as NodeJS.ErrnoException).code ?? String(e)}).`, {
-      hint: 'Choose a writable directory with --out.',
-      cause: e,
-    });
-  }
   const tables = buildReportTables(result, opts.command);
   const charts = await renderCharts(result);
   const chartFile = (c: RenderedChart) => `${CHART_DIR}/${c.id}.svg`;
-  const files: string[] = [];
-  const write = async (rel: string, text: string) => {
-    const file = path.join(outDir, rel);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, text);
-    files.push(file);
-  };
+  const { write, files } = await reportWriter(opts.outDir);
 
   if (formats.includes('html')) await write('report.html', renderHtml(result, tables, charts));
   if (formats.includes('md')) {

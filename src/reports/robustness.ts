@@ -3,9 +3,6 @@
  * Markdown (+ the chart as an SVG file beside it) and JSON. One row per metric,
  * the clean value, then each corruption setting's value and its change.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { OffpolicyError } from '../core/errors.js';
 import type { RobustnessStudyResult } from '../core/robustness-result.js';
 import { robustnessChartSpec } from './charts/robustness.js';
 import { escapeHtml as e, escapeMarkdownCell, markdownCode, markdownCodeBlock } from './escape.js';
@@ -14,6 +11,7 @@ import { REPORT_CSS } from './html-style.js';
 import { checkRobustnessStudy } from './load-result.js';
 import { parseReportFormats, type ReportFormat } from './render.js';
 import { countSvgMarks, renderChartSvg } from './svg.js';
+import { reportWriter } from './write.js';
 
 export interface RobustnessTable {
   /** Column headings: metric, clean, then per scored setting "<label>" and "<label> change". */
@@ -118,25 +116,11 @@ export async function renderRobustnessReport(
 ): Promise<{ files: string[] }> {
   const formats = parseReportFormats(opts.formats);
   checkRobustnessStudy(study, 'The robustness study');
-  const outDir = path.resolve(opts.outDir);
-  try {
-    await mkdir(path.join(outDir, 'charts'), { recursive: true });
-  } catch (err) {
-    throw new OffpolicyError('E_REPORT_OUT', `Cannot create the report directory ${outDir} (${(err as NodeJS.ErrnoException).code ?? String(err)}).`, {
-      hint: 'Choose a writable directory with --out.',
-      cause: err,
-    });
-  }
+  const { write, files } = await reportWriter(opts.outDir);
   const table = buildRobustnessTable(study);
   const svg = await renderChartSvg(robustnessChartSpec(study), 'robustness');
   if (countSvgMarks(svg) === 0) throw new Error('the robustness chart rendered no marks');
   const chartFile = 'charts/robustness.svg';
-  const files: string[] = [];
-  const write = async (rel: string, text: string) => {
-    const file = path.join(outDir, rel);
-    await writeFile(file, text);
-    files.push(file);
-  };
   if (formats.includes('html')) await write('robustness.html', renderHtml(study, table, svg, opts.command));
   if (formats.includes('md')) {
     await write(chartFile, svg);

@@ -26,6 +26,8 @@ const NUMBERED_PREFIXES: Record<string, string[]> = {
   action_probs: ['action_probs_', 'action_prob_'],
 };
 const TRAJECTORY_ACTION_PREFIXES = ['action_', 'act_'];
+/** A slate log's logging probabilities, as Open Bandit Pipeline names them (src/ope/slate/evaluate.ts reads them). */
+const SLATE_PSCORES = ['pscore', 'pscore_item_position', 'pscore_cascade'];
 
 /** Usual source names of canonical columns, used only to suggest a --map flag. */
 const SYNONYMS: Record<string, string[]> = {
@@ -51,8 +53,8 @@ export interface CanonicalPlan {
   kept: string[];
   /** True when row_id was assigned from the input order. */
   rowIdAssigned: boolean;
-  /** Where propensity came from. */
-  propensitySource: 'column' | 'action_probs' | 'missing';
+  /** Where propensity came from ('slate': a slate log's pscore columns, read by the slate estimators). */
+  propensitySource: 'column' | 'action_probs' | 'slate' | 'missing';
   /** canonical -> source column(s) actually used. */
   resolved: Record<string, string[]>;
   warnings: string[];
@@ -465,6 +467,15 @@ export async function planCanonical(conn: DuckDBConnection, rawTable: string, op
       const at = select.findIndex((s) => s.name === 'action_probs');
       select.splice(at, 0, { name: 'propensity', sql });
       warnings.push('No propensity column: propensity taken from action_probs at the logged action.');
+    } else if (columns.some((c) => c.name === 'slate_id')) {
+      // A slate log: the slate estimators read the logger's slate probabilities from these columns; nothing is estimated.
+      const given = SLATE_PSCORES.filter((p) => columns.some((c) => c.name === p));
+      propensitySource = given.length > 0 ? 'slate' : 'missing';
+      if (given.length === 0) {
+        warnings.push(
+          `Slate log (a slate_id column) with no ${SLATE_PSCORES.join(', ')} or propensity column: the slate estimators need the logging policy's probabilities and will refuse this log; add the column(s) the chosen estimators need (Open Bandit Pipeline's names).`,
+        );
+      }
     } else {
       propensitySource = 'missing';
       const hint = mapFlagHint('propensity', columns);

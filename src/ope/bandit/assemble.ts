@@ -11,7 +11,7 @@ import { catoniFromSums } from '../bounds/catoni.js';
 import { rewardRangeError } from '../bounds/common.js';
 import { exponentialSmoothingFromSums } from '../bounds/exponential-smoothing.js';
 import { londonSandlerFromSums } from '../bounds/london-sandler.js';
-import { candidateWarnings, diagnosticsFromStats } from '../diagnostics.js';
+import { candidateWarnings, DEFAULT_WEIGHT_QUANTILES, diagnosticsFromStats } from '../diagnostics.js';
 import { biasedByDesign, DEFAULT_CLIP, getEstimator, termRange } from '../estimators/index.js';
 import type { EstimatorId, ResolvedParams } from '../estimators/types.js';
 import { bernsteinInterval } from '../intervals/bernstein.js';
@@ -38,6 +38,23 @@ const CERTIFICATE_KINDS: readonly CertificateKind[] = ['exponential-smoothing', 
 /** The propensity clip of the clipped-IPS certificates: 1 / clip for a finite clip >= 1, else 1 / DEFAULT_CLIP. */
 export function certificateTau(params: ResolvedParams): number {
   return Number.isFinite(params.clip) && params.clip >= 1 ? 1 / params.clip : 1 / DEFAULT_CLIP;
+}
+
+/** The plan every backend computes per candidate: the estimators, their parameters, the certificates' tau, the default weight quantiles. */
+export function banditPlan(
+  estimators: readonly EstimatorId[],
+  params: ResolvedParams,
+  o: { rewardRange?: readonly [number, number]; rewardsMayBeNull: boolean; rewardShift: number },
+): BanditPlan {
+  return {
+    estimators,
+    params,
+    tau: certificateTau(params),
+    quantiles: DEFAULT_WEIGHT_QUANTILES,
+    ...(o.rewardRange ? { declaredRewardRange: o.rewardRange } : {}),
+    rewardsMayBeNull: o.rewardsMayBeNull,
+    rewardShift: o.rewardShift,
+  };
 }
 
 /** Mean candidate mass on actions the logger never takes; NaN when the logger's distribution is unknown. */

@@ -86,8 +86,13 @@ async function exactWeightQuantiles(run: SqlRunner, d: SqlDialect, input: ScanIn
       ks.forEach((k, i) => known.set(b.start + k, Number(vals[i])));
     });
   }
+  return { quantiles: interpolateQuantiles(qs, n, known), scanned: need.length > 0 };
+}
+
+/** quantile_cont from the order statistics at quantileRanks(n, q). */
+function interpolateQuantiles(qs: readonly number[], n: number, known: ReadonlyMap<number, number>): { q: number; value: number }[] {
   const at = (rank: number): number => known.get(rank)!;
-  const quantiles = qs.map((q) => {
+  return qs.map((q) => {
     const h = (n - 1) * q;
     const r = Math.floor(h);
     const x0 = at(r);
@@ -95,7 +100,32 @@ async function exactWeightQuantiles(run: SqlRunner, d: SqlDialect, input: ScanIn
     // sortedQuantile's interpolation (../intervals/bootstrap.ts), so both backends agree to the last bit.
     return { q, value: x0 + (h - r) * (at(r + 1) - x0) };
   });
-  return { quantiles, scanned: need.length > 0 };
+}
+
+/**
+ * Exact quantiles (quantile_cont's definition) of a positive column over the rows
+ * `where` selects (it reads the value as `v`), with the weights' method: per-bin
+ * count, min and max on fine log2 bins, then the order statistics strictly inside
+ * a bin from a second query over those bins. Only bin sums and the values of the
+ * few bins holding a rank leave a ClickHouse shard. Empty selection: NaN.
+ */
+export async function exactColumnQuantiles(run: SqlRunner, d: SqlDialect, from: string, expr: string, where: string, qs: readonly number[]): Promise<{ q: number; value: number }[]> {
+  const levels = [[{ expr, alias: 'v' }], [{ expr: `CASE WHEN v <= 0 THEN ${ZERO_BIN} ELSE ${d.integer(`floor(log2(v) * ${WEIGHT_BINS_PER_OCTAVE})`)} END`, alias: 'vbin' }]];
+  const rows = await run(d.scan(levels, ['vbin', `${d.double('count(*)')} AS n`, `${d.double('min(v)')} AS vlo`, `${d.double('max(v)')} AS vhi`], from, { where, groupBy: 'vbin' }));
+  const bins: WeightBin[] = rows.map((r) => ({ bin: Number(r.vbin), count: Number(r.n), lo: Number(r.vlo), hi: Number(r.vhi), start: 0 })).sort((a, b) => a.bin - b.bin);
+  let n = 0;
+  for (const b of bins) {
+    b.start = n;
+    n += b.count;
+  }
+  if (n === 0) return qs.map((q) => ({ q, value: NaN }));
+  const { known, pending } = resolveFromBins(bins, qs.flatMap((q) => quantileRanks(n, q)));
+  if (pending.length > 0) {
+    const selects = pending.map(({ bin: b, ks }, j) => `${d.quantilesDiscIf('v', ks.map((k) => (k + 0.5) / b.count), `vbin = ${b.bin}`)} AS q${j}`);
+    const row = await one(run, d.scan(levels, selects, from, { where: `(${where}) AND vbin IN (${pending.map((p) => p.bin.bin).join(', ')})` }));
+    pending.forEach(({ bin: b, ks }, j) => ks.forEach((k, i) => known.set(b.start + k, Number((row[`q${j}`] as unknown[])[i]))));
+  }
+  return interpolateQuantiles(qs, n, known);
 }
 
 /** Octave counts (the histogram of ../diagnostics.ts) from the fine bins, exact at the edges. */

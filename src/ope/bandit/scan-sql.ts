@@ -263,7 +263,7 @@ export function buildScan(d: SqlDialect, input: ScanInput): Scan {
   if (checkNames.length > 0) aggs.push(`${d.double(d.countIf(checkNames.join(' OR ')))} AS bad`);
   if (input.summary) {
     const rowCount = input.table?.rowCount ?? input.log!.metadata.rowCount;
-    // From ClickHouse shards only sums travel: no propensity sample (the summary then has no propensity quantiles).
+    // From ClickHouse shards only sums travel: no propensity sample (../evaluate-clickhouse.ts adds the exact quantiles from a binned scan).
     aggs.push(...logSummarySelect({ ...SUMMARY_COLUMNS, ...(loggingTruth ? { truth: 'ltruth' } : {}) }, rowCount, k, shift, SUMMARY_GIVEN, d, d.name !== 'clickhouse'));
   }
   const sql = d.scan([...preludeLevels(d, input), inner, second, third, fourth], aggs, scanFrom(input), { groupBy: 'wbin' });

@@ -143,6 +143,15 @@ export function policyCandidate(p: Policy | ContinuousPolicy, name: string, sour
   return { name, source, kind: 'gaussian', targetLogprob: p.logProb(s.observations, acts, s.n), refusal: null, probs: null, policy: p, kernel: null };
 }
 
+const isTableFile = (file: string): boolean => ['.parquet', '.csv'].includes(path.extname(file).toLowerCase());
+
+/** The candidate is a table file keyed by (episode_id, step): it reads no observations. */
+export function isTableCandidate(input: TrajectoryCandidateInput): boolean {
+  if (typeof input.spec !== 'string') return false;
+  const file = path.resolve(input.spec.trim());
+  return isTableFile(file) && existsSync(file) && !statSync(file).isDirectory();
+}
+
 /** Loads one candidate from a policy object or a spec string. */
 export async function loadTrajectoryCandidate(input: TrajectoryCandidateInput, ctx: TrajectoryCandidateContext): Promise<ResolvedCandidate> {
   if (typeof input.spec !== 'string') return policyCandidate(input.spec, candidateName(input), 'api:Policy', ctx);
@@ -178,10 +187,17 @@ export async function loadTrajectoryCandidate(input: TrajectoryCandidateInput, c
     const p = await buildJsonPolicy(parsed, spec, { numActions: ctx.steps.discreteActions, contextDim: ctx.steps.obsDim });
     return policyCandidate(p, candidateName(input), `json:${(parsed as { type?: string }).type ?? 'policy'}:${spec}`, ctx);
   }
-  if (ext === '.parquet' || ext === '.csv') return tableCandidate(file, spec, candidateName(input), ctx);
+  if (isTableFile(file)) return tableCandidate(file, spec, candidateName(input), ctx);
   throw new OffpolicyError('E_POLICY_SPEC', `Cannot tell what kind of policy "${spec}" is from its extension "${ext}".`, {
     hint: 'Give a trained policy directory, a .json policy file, or a .parquet / .csv table keyed by (episode_id, step).',
   });
+}
+
+/** The table's keys are the logged steps' keys, row for row. */
+function sameKeys(s: LoggedSteps, ep: Float64Array, st: Int32Array): boolean {
+  if (ep.length !== s.n) return false;
+  for (let r = 0; r < s.n; r++) if (ep[r] !== s.episodeId[r] || st[r] !== s.step[r]) return false;
+  return true;
 }
 
 /** A table keyed by (episode_id, step) with p_0..p_{K-1} (discrete) or logprob (continuous), matched to the logged steps. */
@@ -222,38 +238,52 @@ async function tableCandidate(file: string, spec: string, name: string, ctx: Tra
     }
     valueCols = ['logprob'];
   }
-  const spec0: Record<string, { type: 'f64' | 'i64' | 'i32' }> = { episode_id: { type: 'i64' }, step: { type: 'i32' } };
+  const spec0: Record<string, { type: 'f64' | 'i32' }> = { episode_id: { type: 'f64' }, step: { type: 'i32' } };
   for (const c of valueCols) spec0[c] = { type: 'f64' };
-  const select = ['episode_id::BIGINT AS episode_id', 'step::INTEGER AS step', ...valueCols.map((c) => `${c}::DOUBLE AS ${c}`)];
+  const select = ['episode_id::DOUBLE AS episode_id', 'step::INTEGER AS step', ...valueCols.map((c) => `${c}::DOUBLE AS ${c}`)];
   const { n: m, columns } = await readColumns(ctx.conn, `SELECT ${select.join(', ')} FROM ${rel}`, spec0);
-  const row = new Map<string, number>();
-  for (let r = 0; r < s.n; r++) row.set(`${s.episodeId[r]}:${s.step[r]}`, r);
-  const filled = new Uint8Array(s.n);
-  const extra: string[] = [];
-  let extraCount = 0;
-  const dup: string[] = [];
   const perRow = valueCols.length;
-  const values = new Float64Array(s.n * perRow);
   const ep = columns.episode_id as Float64Array;
   const st = columns.step as Int32Array;
-  for (let j = 0; j < m; j++) {
-    const key = `${ep[j]}:${st[j]}`;
-    const r = row.get(key);
-    if (r === undefined) {
-      extraCount++;
-      if (extra.length < 5) extra.push(`episode ${ep[j]} step ${st[j]}`);
-      continue;
+  const dup: string[] = [];
+  let extraCount = 0;
+  const extra: string[] = [];
+  let values: Float64Array;
+  let filled: Uint8Array | null = null;
+  if (sameKeys(s, ep, st)) {
+    // the usual case: the table lists the logged steps in their order (both written in (episode_id, step) order)
+    if (perRow === 1) values = columns[valueCols[0]!] as Float64Array;
+    else {
+      values = new Float64Array(s.n * perRow);
+      for (let k = 0; k < perRow; k++) {
+        const col = columns[valueCols[k]!] as Float64Array;
+        for (let r = 0; r < m; r++) values[r * perRow + k] = col[r]!;
+      }
     }
-    if (filled[r]) {
-      if (dup.length < 5) dup.push(`episode ${ep[j]} step ${st[j]}`);
-      continue;
+  } else {
+    const row = new Map<string, number>();
+    for (let r = 0; r < s.n; r++) row.set(`${s.episodeId[r]}:${s.step[r]}`, r);
+    filled = new Uint8Array(s.n);
+    values = new Float64Array(s.n * perRow);
+    for (let j = 0; j < m; j++) {
+      const key = `${ep[j]}:${st[j]}`;
+      const r = row.get(key);
+      if (r === undefined) {
+        extraCount++;
+        if (extra.length < 5) extra.push(`episode ${ep[j]} step ${st[j]}`);
+        continue;
+      }
+      if (filled[r]) {
+        if (dup.length < 5) dup.push(`episode ${ep[j]} step ${st[j]}`);
+        continue;
+      }
+      filled[r] = 1;
+      for (let k = 0; k < perRow; k++) values[r * perRow + k] = (columns[valueCols[k]!] as Float64Array)[j]!;
     }
-    filled[r] = 1;
-    for (let k = 0; k < perRow; k++) values[r * perRow + k] = (columns[valueCols[k]!] as Float64Array)[j]!;
   }
   const missing: string[] = [];
   let missingCount = 0;
-  for (let r = 0; r < s.n; r++) {
+  for (let r = 0; filled && r < s.n; r++) {
     if (!filled[r]) {
       missingCount++;
       if (missing.length < 5) missing.push(`episode ${s.episodeId[r]} step ${s.step[r]}`);

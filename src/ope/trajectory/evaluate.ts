@@ -12,14 +12,14 @@ import type { Interval, Warning } from '../../core/evaluation-result.js';
 import { tInterval } from '../intervals/t.js';
 import { sumsFromTerms } from '../sums.js';
 import { candidateName, checkCandidateNames } from '../../policies/candidates.js';
-import { loadTrajectoryCandidate, type ResolvedCandidate, type TrajectoryCandidateInput, type TrajectoryPolicyDirLoader } from './candidates.js';
+import { isTableCandidate, loadTrajectoryCandidate, type ResolvedCandidate, type TrajectoryCandidateInput, type TrajectoryPolicyDirLoader } from './candidates.js';
 import { DEFAULT_GAMMA, discountedReturns, trajectoryOpeData, type TrajectoryOpeData } from './data.js';
 import type { ActionBox } from './kernel.js';
-import { qColumnsProvider } from './q-columns.js';
-import { trajectoryPushdown } from './pushdown.js';
+import { qColumnNames, qColumnsExtra, qColumnsFromValues } from './q-columns.js';
 import { getTrajectoryEstimator } from './estimators/index.js';
 import { DEFAULT_TRAJECTORY_ESTIMATORS, scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
+import { learnMarginalWeights, type MwlSettings } from './marginal/mwl.js';
 
 /** Supplies Q predictions for a candidate (fitted Q evaluation, or Q columns); null = none. */
 export type QProvider = (cand: ResolvedCandidate, steps: TrajectoryArrays, gamma: number) => Promise<QPredictions | null>;
@@ -36,16 +36,18 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
   rewardModel?: string;
   /** Optional SQL condition over the stored columns. */
   where?: string;
-  /** 'auto' (default) computes the sums in DuckDB when every candidate is a table and Q (if needed) is columns (pushdown.ts); 'never' loads the steps. */
+  /** 'auto' (default) loads only the columns the estimators read when every candidate is a table (no observations); 'never' loads every column. */
   pushdown?: 'auto' | 'never';
   onProgress?: (stage: string, done: number, total: number) => void;
+  /** MIS / MDR: minimax weight learning settings (marginal/mwl.ts); the seed defaults to `seed`. */
+  marginal?: MwlSettings;
 }
 
 export interface BehaviourValue {
   /** Mean discounted return of the logged episodes (on-policy). */
   value: number;
   interval?: Interval;
-  /** Per-episode discounted returns (absent when DuckDB computed only their sums). */
+  /** Per-episode discounted returns. */
   returns?: Float64Array;
 }
 
@@ -61,8 +63,8 @@ export interface TrajectoryEvaluation {
   behaviour: BehaviourValue;
   candidates: TrajectoryCandidateResult[];
   warnings: Warning[];
-  /** Where the sums were computed: 'duckdb' (pushdown.ts) or 'memory'. */
-  backend: 'duckdb' | 'memory';
+  /** How the steps were loaded: 'scan' (only the columns the estimators read) or 'memory' (every column). */
+  backend: 'scan' | 'memory';
 }
 
 /** The behaviour policy's value on the same episodes: mean discounted return, t interval. */
@@ -96,7 +98,8 @@ export async function evaluateTrajectoryArrays(
       actionBox: opts.actionBox,
     });
     const q = opts.qProvider ? await opts.qProvider(cand, a, gamma) : null;
-    const score = scoreCandidate(d, cand, opts, q ?? undefined);
+    const marginal = ids.some((id) => getTrajectoryEstimator(id).needsMarginal) ? learnMarginalWeights(a, d, cand, { seed: opts.seed ?? 0, ...opts.marginal }) : undefined;
+    const score = scoreCandidate(d, cand, opts, q ?? undefined, marginal);
     candidates.push({ ...score, verdict: deployVerdict(score, behaviour, opts.alpha ?? 0.05), q: q ? { source: q.source } : null });
   }
   opts.onProgress?.('candidates', total, total);
@@ -111,22 +114,27 @@ export async function evaluateTrajectoryArrays(
   };
 }
 
-/** Evaluates candidates on a stored trajectory dataset of the workspace. */
+/**
+ * Evaluates candidates on a stored trajectory dataset of the workspace. When
+ * every candidate is a table and no Q provider is injected, only the columns
+ * the estimators read are loaded (no observations) and the result says
+ * backend 'scan'; `pushdown: 'never'` loads every column ('memory').
+ */
 export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opts: TrajectoryEvaluateOptions): Promise<TrajectoryEvaluation> {
   const version = await ws.resolve(data);
   const conn = await openMemoryConnection();
   try {
-    if (opts.pushdown !== 'never') {
-      const pushed = await trajectoryPushdown(conn, version, opts);
-      if (pushed) return pushed;
-    }
-    const a = await loadTrajectoryArrays(conn, version, { where: opts.where });
-    let qProvider = opts.qProvider;
-    if (!qProvider && opts.rewardModel?.startsWith('columns:')) {
-      const cols = opts.rewardModel.slice('columns:'.length).split(',').map((c) => c.trim()).filter(Boolean);
-      qProvider = await qColumnsProvider(conn, version, cols, opts.where);
-    }
-    return await evaluateTrajectoryArrays(a, { ...opts, ...(qProvider ? { qProvider } : {}) }, { ref: version.ref, actionSpace: version.metadata.actionSpace, conn });
+    // one thread: an order-preserving scan of a few columns costs DuckDB several times less CPU than on two
+    await conn.run('SET threads = 1');
+    const qCols = opts.qProvider ? null : qColumnNames(opts.rewardModel);
+    // observations are needed to fit Q (no Q columns) or to learn marginal weights
+    const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
+    const needsObs = ids.some((id) => { const e = getTrajectoryEstimator(id); return e.needsMarginal === true || (e.needsQ && !qCols); });
+    const lean = opts.pushdown !== 'never' && !opts.qProvider && !needsObs && opts.candidates.length > 0 && opts.candidates.every(isTableCandidate);
+    const a = await loadTrajectoryArrays(conn, version, { where: opts.where, observations: !lean, ...(qCols ? { extra: qColumnsExtra(version, qCols) } : {}) });
+    const qProvider = opts.qProvider ?? (qCols ? qColumnsFromValues(version.ref, qCols, qCols.map((_, k) => a.extra![`q${k}`] as Float64Array)) : undefined);
+    const ev = await evaluateTrajectoryArrays(a, { ...opts, ...(qProvider ? { qProvider } : {}) }, { ref: version.ref, actionSpace: version.metadata.actionSpace, conn });
+    return { ...ev, backend: lean ? 'scan' : 'memory' };
   } finally {
     conn.closeSync();
   }

@@ -50,7 +50,7 @@ export interface FqeFitSummary {
 /** A policy may offer its own sampler (simulation policies do). */
 type WithSampler = { sampleActions?: ActionSampler; actionStd?: () => Float64Array; kind?: string };
 
-function targetFor(cand: ResolvedCandidate, samples: number | undefined): FqeTargetPolicy {
+export function targetFor(cand: ResolvedCandidate, samples: number | undefined): FqeTargetPolicy {
   const p = cand.policy;
   if (!p) {
     throw new OffpolicyError('E_FQE_POLICY', `Candidate "${cand.name}" is a table of probabilities at the logged steps; fitted Q evaluation needs the policy at every next state.`, {
@@ -97,6 +97,26 @@ function predict(model: FqeModel, a: TrajectoryArrays, rows: Int32Array | null):
     else acts.set((a.actions as Float32Array).subarray(r * w, (r + 1) * w), k * w);
   }
   return { q: model.qAt(obs, acts, m), v: model.v(obs, m) };
+}
+
+/**
+ * V(next_observation) into `out` on the last steps among `rows` of episodes that
+ * did not terminate (marginal DR bootstraps there); other entries are left as they are.
+ */
+function predictNextValues(model: FqeModel, a: TrajectoryArrays, rows: ArrayLike<number>, out: Float64Array): void {
+  if (!a.nextObservations) return;
+  const last: number[] = [];
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k]!;
+    const final = r === a.n - 1 || a.episodeId[r + 1] !== a.episodeId[r];
+    if (final && !a.terminated[r] && !a.nextObservationMissing?.[r]) last.push(r);
+  }
+  if (last.length === 0) return;
+  const d = a.obsDim;
+  const obs = new Float32Array(last.length * d);
+  last.forEach((r, k) => obs.set(a.nextObservations!.subarray(r * d, (r + 1) * d), k * d));
+  const v = model.v(obs, last.length);
+  last.forEach((r, k) => (out[r] = v[k]!));
 }
 
 /** Episode-level split: episodes whose seeded uniform draw falls under `share` are held out. */
@@ -158,12 +178,14 @@ export function fqeProvider(settings: FqeSettings, fits: Map<string, FqeFitSumma
     const folds = settings.folds ?? 1;
     const qLogged = new Float64Array(a.n);
     const vState = new Float64Array(a.n);
+    const vAtNext = new Float64Array(a.n).fill(NaN);
     let summary: FqeFitSummary;
     if (folds <= 1) {
       const fit = fitSingle(cand, a, gamma, settings, base);
       const p = predict(fit.model, a, null);
       qLogged.set(p.q);
       vState.set(p.v);
+      predictNextValues(fit.model, a, Int32Array.from({ length: a.n }, (_, r) => r), vAtNext);
       summary = fit.summary;
     } else {
       const { folds: results, foldOf } = crossFitFqe(data, space, target, { ...base, folds, groups: a.episodeId });
@@ -180,6 +202,7 @@ export function fqeProvider(settings: FqeSettings, fits: Map<string, FqeFitSumma
           qLogged[r] = p.q[k]!;
           vState[r] = p.v[k]!;
         });
+        predictNextValues(model, a, rows, vAtNext);
         // held-out TD error of this fold's model on the episodes it did not see
         const td = Array.from(rows).filter((r) => fitted.has(r));
         const next = new Float32Array(td.length * a.obsDim);
@@ -195,7 +218,7 @@ export function fqeProvider(settings: FqeSettings, fits: Map<string, FqeFitSumma
       summary = { curve: results[0]!.curve, heldOutTdError: cnt > 0 ? sq / cnt : null, folds, config: results[0]!.config };
     }
     fits.set(cand.name, summary);
-    return { qLogged, vState, source: folds > 1 ? `fqe (${folds}-fold cross-fitted)` : 'fqe' };
+    return { qLogged, vState, vNext: vAtNext, source: folds > 1 ? `fqe (${folds}-fold cross-fitted)` : 'fqe' };
   };
 }
 
@@ -203,6 +226,8 @@ export function fqeProvider(settings: FqeSettings, fits: Map<string, FqeFitSumma
 export function fqeModelProvider(model: FqeModel): QProvider {
   return async (_cand, a) => {
     const p = predict(model, a, null);
-    return { qLogged: p.q, vState: p.v, source: 'fqe (given model)' };
+    const vNext = new Float64Array(a.n).fill(NaN);
+    predictNextValues(model, a, Int32Array.from({ length: a.n }, (_, r) => r), vNext);
+    return { qLogged: p.q, vState: p.v, vNext, source: 'fqe (given model)' };
   };
 }

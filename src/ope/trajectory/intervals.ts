@@ -134,7 +134,7 @@ function requireRange(opts: TrajectoryIntervalOptions, estimator: TrajectoryEsti
 
 /**
  * A t, Hoeffding or Bernstein interval from the sums of an estimator's
- * per-episode terms (n, sum g, sum g^2): what the DuckDB pushdown computes.
+ * per-episode terms (n, sum g, sum g^2).
  * For t, the sums may be of g_i - shift, the interval then moved by shift.
  * Null for Hoeffding / Bernstein on self-normalised estimators.
  */

@@ -5,14 +5,20 @@
  * V(s_t) = sum_a pi(a|s_t) Q(s_t, a) under each candidate's probabilities.
  */
 import { OffpolicyError } from '../../core/errors.js';
-import { readColumns } from '../../datasets/columns.js';
-import { ident, lit, type DuckDBConnection } from '../../datasets/duckdb.js';
+import type { ColumnSpec } from '../../datasets/columns.js';
+import { ident } from '../../datasets/duckdb.js';
 import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import type { DatasetVersion } from '../../datasets/workspace.js';
 import type { QProvider } from './evaluate.js';
 
-/** Reads the Q columns (in episode / step order) and returns a provider for every candidate. */
-export async function qColumnsProvider(conn: DuckDBConnection, version: DatasetVersion, columns: readonly string[], where?: string): Promise<QProvider> {
+/** The Q column names of a "columns:q_0,...,q_{K-1}" reward model, or null for any other. */
+export function qColumnNames(rewardModel: string | undefined): string[] | null {
+  if (!rewardModel?.startsWith('columns:')) return null;
+  return rewardModel.slice('columns:'.length).split(',').map((c) => c.trim()).filter(Boolean);
+}
+
+/** The Q columns as extra columns of loadTrajectoryArrays (named q0, q1, ...: read in the loader's scan and row order). */
+export function qColumnsExtra(version: DatasetVersion, columns: readonly string[]): Record<string, { sql: string; spec: ColumnSpec }> {
   const have = new Set(version.metadata.columns.map((c) => c.name));
   const missing = columns.filter((c) => !have.has(c));
   if (missing.length > 0) {
@@ -20,20 +26,16 @@ export async function qColumnsProvider(conn: DuckDBConnection, version: DatasetV
       hint: `Columns found: ${[...have].join(', ')}.`,
     });
   }
-  const spec: Record<string, { type: 'f64' }> = {};
-  columns.forEach((_, a) => (spec[`q${a}`] = { type: 'f64' }));
-  const sql = `SELECT ${columns.map((c, a) => `${ident(c)}::DOUBLE AS q${a}`).join(', ')} FROM read_parquet(${lit(version.glob)})${where ? ` WHERE ${where}` : ''} ORDER BY episode_id, step`;
-  const { n, columns: cols } = await readColumns(conn, sql, spec);
+  return Object.fromEntries(columns.map((c, a) => [`q${a}`, { sql: `${ident(c)}::DOUBLE`, spec: { type: 'f64' } }]));
+}
+
+/** A provider from Q(s_t, a) already read: `q[a]` is column a, rows in the loader's episode / step order. */
+export function qColumnsFromValues(ref: string, columns: readonly string[], q: readonly Float64Array[]): QProvider {
   const K = columns.length;
-  const qAll = new Float64Array(n * K);
-  for (let a = 0; a < K; a++) {
-    const c = cols[`q${a}`] as Float64Array;
-    for (let r = 0; r < n; r++) qAll[r * K + a] = c[r]!;
-  }
   const label = `columns:${columns.join(',')}`;
   return async (cand, steps: TrajectoryArrays) => {
     if (steps.discreteActions === undefined) {
-      throw new OffpolicyError('E_Q_COLUMNS', `${label} gives Q for each of K discrete actions, but ${version.ref} has continuous actions.`, {
+      throw new OffpolicyError('E_Q_COLUMNS', `${label} gives Q for each of K discrete actions, but ${ref} has continuous actions.`, {
         hint: 'Fit Q by fitted Q evaluation for continuous actions.',
       });
     }
@@ -48,9 +50,9 @@ export async function qColumnsProvider(conn: DuckDBConnection, version: DatasetV
     const vState = new Float64Array(steps.n);
     const bad: number[] = [];
     for (let r = 0; r < steps.n; r++) {
-      qLogged[r] = qAll[r * K + acts[r]!]!;
+      qLogged[r] = q[acts[r]!]![r]!;
       let v = 0;
-      for (let a = 0; a < K; a++) v += cand.probs[r * K + a]! * qAll[r * K + a]!;
+      for (let a = 0; a < K; a++) v += cand.probs[r * K + a]! * q[a]![r]!;
       vState[r] = v;
       if (!Number.isFinite(v) || !Number.isFinite(qLogged[r]!)) bad.push(r);
     }

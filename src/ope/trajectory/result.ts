@@ -52,6 +52,7 @@ export async function evaluateTrajectories(ws: Workspace, opts: EvaluateTrajecto
         : null,
       ...(c.kernel ? { kernel: c.kernel } : {}),
       ...(c.q ? { q: { source: c.q.source, ...(fit ? { curve: fit.curve, heldOutTdError: fit.heldOutTdError } : {}) } } : {}),
+      ...(c.marginal ? { marginal: c.marginal } : {}),
       warnings: c.warnings,
       verdict: {
         outcome: c.verdict.outcome,

@@ -9,6 +9,7 @@ import { getTrajectoryEstimator, type TrajectoryEstimator, type TrajectoryEstima
 import { feasibleValueRange, observedRewardRange, trajectoryIntervals, type IntervalItem } from './intervals.js';
 import type { ResolvedCandidate } from './candidates.js';
 import { trajectoryWeights, weightSummary, weightWarnings, type WeightSummary } from './weights.js';
+import type { MarginalWeightInfo, MarginalWeights } from './marginal/mwl.js';
 
 export const DEFAULT_TRAJECTORY_ESTIMATORS: TrajectoryEstimatorId[] = ['tis', 'pdis', 'sntis', 'snpdis'];
 
@@ -16,6 +17,8 @@ export const DEFAULT_TRAJECTORY_ESTIMATORS: TrajectoryEstimatorId[] = ['tis', 'p
 export interface QPredictions {
   qLogged: Float64Array;
   vState: Float64Array;
+  /** V(next_observation) per step (MDR reads it on the last step of episodes that did not terminate); NaN where not predicted. */
+  vNext?: Float64Array;
   /** e.g. "fqe" or "columns:q_0,q_1". */
   source: string;
 }
@@ -34,7 +37,7 @@ export interface ScoreOptions {
 }
 
 export interface TrajectoryEstimate extends Estimate {
-  /** Per-episode terms g_i (their mean is `value`); absent when DuckDB computed only their sums. */
+  /** Per-episode terms g_i (their mean is `value`). */
   terms?: Float64Array;
 }
 
@@ -47,6 +50,8 @@ export interface CandidateScore {
   warnings: Warning[];
   kernel: ResolvedCandidate['kernel'];
   valueRange: [number, number];
+  /** MIS / MDR: how the marginal weights were learned. */
+  marginal?: MarginalWeightInfo;
 }
 
 function mean(x: Float64Array): number {
@@ -56,7 +61,7 @@ function mean(x: Float64Array): number {
 }
 
 /** Scores `cand` with the requested estimators (default TIS, PDIS, SNTIS, SNPDIS; DM / DR / SNDR need `q`). */
-export function scoreCandidate(d: TrajectoryOpeData, cand: ResolvedCandidate, opts: ScoreOptions = {}, q?: QPredictions): CandidateScore {
+export function scoreCandidate(d: TrajectoryOpeData, cand: ResolvedCandidate, opts: ScoreOptions = {}, q?: QPredictions, marginal?: MarginalWeights): CandidateScore {
   const ids = opts.estimators ?? (q ? [...DEFAULT_TRAJECTORY_ESTIMATORS, 'dr', 'sndr', 'dm'] : DEFAULT_TRAJECTORY_ESTIMATORS);
   const specs: TrajectoryEstimator[] = ids.map((id) => getTrajectoryEstimator(id));
   if (specs.length === 0) throw new OffpolicyError('E_NO_ESTIMATORS', 'No estimators were requested.', { hint: 'Pass e.g. --estimators pdis,dr.' });
@@ -74,7 +79,7 @@ export function scoreCandidate(d: TrajectoryOpeData, cand: ResolvedCandidate, op
     throw new OffpolicyError('E_SHAPE', `Q predictions cover ${q.qLogged.length} / ${q.vState.length} steps, but the data has ${d.n}.`, { hint: 'Predict Q for every logged step.' });
   }
   const weights = needW ? trajectoryWeights(d, cand.targetLogprob!, opts.clip) : null;
-  const input: TrajectoryTermsInput = { data: d, weights, ...(q ? { qLogged: q.qLogged, vState: q.vState } : {}) };
+  const input: TrajectoryTermsInput = { data: d, weights, ...(q ? { qLogged: q.qLogged, vState: q.vState, ...(q.vNext ? { vNext: q.vNext } : {}) } : {}), ...(marginal ? { marginal } : {}) };
   const items: IntervalItem[] = specs.map((e) => ({ estimator: e, input, terms: e.episodeTerms(input) }));
   const valueRange = feasibleValueRange(opts.rewardRange ?? observedRewardRange(d), d.gamma, d.episodes.horizon);
   const alpha = opts.alpha ?? 0.05;
@@ -85,7 +90,7 @@ export function scoreCandidate(d: TrajectoryOpeData, cand: ResolvedCandidate, op
       : items.map(() => null);
   const summary = weights ? weightSummary(d, weights) : null;
   const values = items.map((it) => (it.estimator.selfNormalized ? it.estimator.resampled!(input, new Float64Array(d.episodes.count).fill(1)) : mean(it.terms)));
-  return finishScore(cand, {
+  const score = finishScore(cand, {
     estimators: specs,
     values,
     intervals,
@@ -97,9 +102,25 @@ export function scoreCandidate(d: TrajectoryOpeData, cand: ResolvedCandidate, op
     gamma: d.gamma,
     valueRange,
   });
+  return marginal && specs.some((e) => e.needsMarginal) ? withMarginal(score, marginal.info) : score;
 }
 
-/** What finishScore turns into a CandidateScore (from arrays, or from sums computed by DuckDB). */
+/** MIS / MDR: the weights' diagnostics on their estimates, their settings on the candidate, and the interval caveat. */
+function withMarginal(score: CandidateScore, info: MarginalWeightInfo): CandidateScore {
+  for (const e of score.estimates) {
+    if (!getTrajectoryEstimator(e.estimator).needsMarginal) continue;
+    Object.assign(e.diagnostics!, { marginalFeatures: info.k, marginalRidge: info.ridge, marginalResidual: info.residual, marginalNegativeShare: info.negativeShare, marginalMaxWeight: info.max, marginalEss: info.ess });
+  }
+  score.warnings.push({
+    code: 'MARGINAL_WEIGHTS',
+    message:
+      `MIS / MDR for candidate "${score.name}" use state-action weights learned by minimax weight learning (${info.features}; ridge ${info.ridge}; moment residual ${info.residual.toPrecision(2)}; ` +
+      `${(100 * info.negativeShare).toFixed(1)}% negative). Their intervals treat the weights as known and leave out the weight-learning error, and the weights are exact only if the true ratio lies in the feature class.`,
+  });
+  return { ...score, marginal: info };
+}
+
+/** What finishScore turns into a CandidateScore. */
 export interface ScoreParts {
   estimators: readonly TrajectoryEstimator[];
   values: readonly number[];

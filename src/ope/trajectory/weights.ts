@@ -99,6 +99,7 @@ export function weightSummary(d: TrajectoryOpeData, tw: TrajectoryWeights, lowEs
   const H = d.episodes.horizon;
   const ep = d.episodes;
   const s: WeightSums = { s1: new Float64Array(H), s2: new Float64Array(H), max: new Float64Array(H), count: new Float64Array(H), maxRaw: 0, f1: 0, f2: 0, fMax: 0 };
+  let maxLog = -Infinity;
   for (let i = 0; i < ep.count; i++) {
     for (let r = ep.start[i]!; r < ep.start[i + 1]!; r++) {
       const t = r - ep.start[i]!;
@@ -107,10 +108,11 @@ export function weightSummary(d: TrajectoryOpeData, tw: TrajectoryWeights, lowEs
       s.s2[t] += x * x;
       if (x > s.max[t]!) s.max[t] = x;
       s.count[t]++;
-      const raw = Math.exp(tw.logW[r]!);
-      if (raw > s.maxRaw) s.maxRaw = raw;
+      if (tw.logW[r]! > maxLog) maxLog = tw.logW[r]!;
     }
   }
+  // exp is increasing: the largest unclipped weight is exp of the largest log-weight
+  s.maxRaw = Math.exp(maxLog);
   for (const x of tw.final) {
     s.f1 += x;
     s.f2 += x * x;
@@ -122,7 +124,7 @@ export function weightSummary(d: TrajectoryOpeData, tw: TrajectoryWeights, lowEs
 /**
  * The sums a weight summary is made of (per step t over the running episodes:
  * sum, sum of squares, largest and count of w_{0:t}; over episodes the same of
- * w_{0:T_i-1}): mergeable, so DuckDB can compute them (scan-sql.ts).
+ * w_{0:T_i-1}): mergeable over episodes.
  */
 export interface WeightSums {
   s1: Float64Array;

@@ -3,11 +3,22 @@
  * with the logging policy's value (and the true values, when known) as reference lines.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { CandidateResult, EvaluationResult } from '../../core/evaluation-result.js';
+import type { Estimate, Interval } from '../../core/evaluation-result.js';
 import { CHART_CONFIG, COLORS } from './theme.js';
 
+/** What a forest plot reads of a result: bandit and slate evaluation results both have it. */
+export interface ForestCandidate {
+  name: string;
+  estimates: Estimate[];
+  trueValue?: number;
+}
+export interface ForestResult {
+  logging: { value: number; interval?: Interval; trueValue?: number };
+  candidates: ForestCandidate[];
+}
+
 /** An x range covering every estimate, interval and reference value of the result, padded 5%. */
-export function forestDomain(result: EvaluationResult): [number, number] {
+export function forestDomain(result: ForestResult): [number, number] {
   const xs: number[] = [result.logging.value];
   if (result.logging.interval) xs.push(result.logging.interval.lower, result.logging.interval.upper);
   if (result.logging.trueValue !== undefined) xs.push(result.logging.trueValue);
@@ -36,7 +47,7 @@ export interface ForestPlotOptions {
 }
 
 /** The vega-lite spec of a candidate's forest plot. */
-export function forestPlotSpec(result: EvaluationResult, candidate: CandidateResult, opts: ForestPlotOptions = {}): TopLevelSpec {
+export function forestPlotSpec(result: ForestResult, candidate: ForestCandidate, opts: ForestPlotOptions = {}): TopLevelSpec {
   const rows = candidate.estimates.map((e) => ({
     estimator: e.estimator,
     value: e.value,

@@ -2,6 +2,8 @@
 import { OffpolicyError } from '../../../core/errors.js';
 import { dm } from './dm.js';
 import { dr } from './dr.js';
+import { mdr } from './mdr.js';
+import { mis } from './mis.js';
 import { pdis } from './pdis.js';
 import { sndr, snpdis, sntis } from './self-normalized.js';
 import { tis } from './tis.js';
@@ -9,7 +11,7 @@ import type { TrajectoryEstimator, TrajectoryEstimatorId } from './types.js';
 
 export type { TrajectoryEstimator, TrajectoryEstimatorId, TrajectoryTermsInput } from './types.js';
 
-export const TRAJECTORY_ESTIMATORS: Readonly<Record<TrajectoryEstimatorId, TrajectoryEstimator>> = { dm, tis, pdis, sntis, snpdis, dr, sndr };
+export const TRAJECTORY_ESTIMATORS: Readonly<Record<TrajectoryEstimatorId, TrajectoryEstimator>> = { dm, tis, pdis, sntis, snpdis, dr, sndr, mis, mdr };
 
 export const TRAJECTORY_ESTIMATOR_IDS = Object.keys(TRAJECTORY_ESTIMATORS) as TrajectoryEstimatorId[];
 

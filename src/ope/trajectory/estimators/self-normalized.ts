@@ -117,17 +117,6 @@ export function influenceCoefficients(gamma: number, n: number, N: Float64Array,
   return { kk, k, suffix };
 }
 
-/** Carried denominators from per-step sums: B_t = S_t + sum_{u < t} L_u, S_t the weights of the episodes running at t, L_u those of the episodes whose last step is u. */
-export function carriedFromSteps(running: Float64Array, lastAt: Float64Array): Float64Array {
-  const B = new Float64Array(running.length);
-  let acc = 0;
-  for (let t = 0; t < running.length; t++) {
-    B[t] = running[t]! + acc;
-    acc += lastAt[t]!;
-  }
-  return B;
-}
-
 function sntisValue(x: TrajectoryTermsInput, c: Float64Array): number {
   const w = requireWeights(x, 'SNTIS');
   const G = discountedReturns(x.data);

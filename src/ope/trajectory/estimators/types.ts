@@ -12,8 +12,9 @@
  */
 import type { TrajectoryOpeData } from '../data.js';
 import type { TrajectoryWeights } from '../weights.js';
+import type { MarginalWeights } from '../marginal/mwl.js';
 
-export type TrajectoryEstimatorId = 'dm' | 'tis' | 'pdis' | 'sntis' | 'snpdis' | 'dr' | 'sndr';
+export type TrajectoryEstimatorId = 'dm' | 'tis' | 'pdis' | 'sntis' | 'snpdis' | 'dr' | 'sndr' | 'mis' | 'mdr';
 
 export interface TrajectoryTermsInput {
   data: TrajectoryOpeData;
@@ -23,6 +24,10 @@ export interface TrajectoryTermsInput {
   qLogged?: Float64Array;
   /** V(s_t) = E_{a ~ pi} Q(s_t, a) per step (DR family; DM reads step 0 of each episode). */
   vState?: Float64Array;
+  /** V(next_observation) per step, read on the last step of episodes that did not terminate (MDR); NaN where unknown. */
+  vNext?: Float64Array;
+  /** Learned state-action marginal weights w(s_t, a_t) (MIS, MDR; marginal/mwl.ts). */
+  marginal?: MarginalWeights;
 }
 
 export interface TrajectoryEstimator {
@@ -34,6 +39,8 @@ export interface TrajectoryEstimator {
   needsWeights: boolean;
   /** Reads Q / V predictions (DM and the DR family). */
   needsQ: boolean;
+  /** Reads learned marginal weights (MIS, MDR): the pipeline learns them per candidate. */
+  needsMarginal?: boolean;
   /** g_i per episode; the estimate is their mean. */
   episodeTerms(x: TrajectoryTermsInput): Float64Array;
   /**

@@ -1,14 +1,17 @@
 /**
- * The DuckDB pushdown of the trajectory estimators (src/ope/trajectory/pushdown.ts)
- * against the in-memory path on the same data: every estimator, weights clipped
- * and not, t and Hoeffding intervals, per-step ESS, to 1e-10; and the cases that
- * must fall back to the in-memory path (and its coded errors).
+ * The lean load of evaluateTrajectoryDataset (every candidate a table: only the
+ * columns the estimators read, candidate rows matched by position when their
+ * keys line up) against the full load (`pushdown: 'never'`: every column, rows
+ * matched by key) on the same data: every estimator, weights clipped and not,
+ * t, Hoeffding and bootstrap intervals, per-step ESS, to 1e-10; stored rows and
+ * table rows out of order; the cases that load every column; the coded errors.
  */
+import { writeFile } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openMemoryConnection } from '../src/datasets/duckdb.js';
+import { openMemoryConnection, queryRows } from '../src/datasets/duckdb.js';
 import { ingest } from '../src/datasets/ingest/index.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { generateTrajectories, writeTrajectoryDataset } from '../src/envs/trajectories.js';
@@ -27,6 +30,15 @@ async function sql(q: string): Promise<void> {
   const conn = await openMemoryConnection();
   try {
     await conn.run(q);
+  } finally {
+    conn.closeSync();
+  }
+}
+
+async function sqlRows(q: string): Promise<Record<string, unknown>[]> {
+  const conn = await openMemoryConnection();
+  try {
+    return await queryRows(conn, q);
   } finally {
     conn.closeSync();
   }
@@ -58,9 +70,9 @@ function close(a: number, b: number, what = '', tol = 1e-10): void {
   expect(Math.abs(a - b), `${what}: ${a} vs ${b}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b)));
 }
 
-function sameResults(p: TrajectoryEvaluation, m: TrajectoryEvaluation): void {
-  expect(p.backend).toBe('duckdb');
-  expect(m.backend).toBe('memory');
+function sameResults(p: TrajectoryEvaluation, m: TrajectoryEvaluation, referenceBackend: TrajectoryEvaluation['backend'] = 'memory'): void {
+  expect(p.backend).toBe('scan');
+  expect(m.backend).toBe(referenceBackend);
   expect(p.dataset).toEqual(m.dataset);
   close(p.behaviour.value, m.behaviour.value);
   close(p.behaviour.interval!.lower, m.behaviour.interval!.lower);
@@ -101,14 +113,14 @@ async function both(data: string, opts: TrajectoryEvaluateOptions): Promise<void
   sameResults(p, m);
 }
 
-describe('trajectory sums pushed down to DuckDB equal the in-memory path', () => {
+describe('the lean load of table candidates equals the full load', () => {
   it('discrete actions, Q columns: all seven estimators, t intervals, unclipped and clipped, with zero weights', async () => {
     const candidates = [{ name: 'soft', spec: path.join(dir, 'soft.parquet') }, { spec: path.join(dir, 'zeros.csv') }];
     for (const clip of [undefined, 1.5]) {
       await both('cart', { candidates, estimators: [...ALL], rewardModel: 'columns:q_0,q_1', gamma: 0.97, interval: 't', ...(clip ? { clip } : {}) });
     }
   });
-  it('Hoeffding intervals from sums (plain means only), a WHERE, gamma 1, the default estimator set', async () => {
+  it('Hoeffding intervals (plain means only), a WHERE, gamma 1, the default estimator set', async () => {
     await both('cart', { candidates: [{ spec: path.join(dir, 'soft.parquet') }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], rewardModel: 'columns:q_0,q_1', interval: 'hoeffding', termRange: [-500, 500] });
     const soft5 = path.join(dir, 'soft5.parquet');
     await sql(`COPY (SELECT * FROM read_parquet('${path.join(dir, 'soft.parquet')}') WHERE episode_id >= 5) TO '${soft5}' (FORMAT parquet)`);
@@ -119,10 +131,37 @@ describe('trajectory sums pushed down to DuckDB equal the in-memory path', () =>
   });
 });
 
-describe('what falls back to the in-memory path', () => {
-  it('the bootstrap, and candidates that are not tables, run in memory', async () => {
-    const r = await evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: path.join(dir, 'soft.parquet') }], interval: 'bootstrap', resamples: 50, seed: 1 });
+describe('order, other candidates, bad tables', () => {
+  it('the bootstrap runs on the lean load too (same seed, same interval)', async () => {
+    await both('cart', { candidates: [{ spec: path.join(dir, 'soft.parquet') }], estimators: ['pdis', 'snpdis', 'dr'], rewardModel: 'columns:q_0,q_1', interval: 'bootstrap', resamples: 50, seed: 1 });
+  });
+  it('a table whose rows are shuffled, and a dataset stored out of (episode_id, step) order, give the same result', async () => {
+    const opts: TrajectoryEvaluateOptions = { candidates: [{ name: 'soft', spec: path.join(dir, 'soft.parquet') }], estimators: [...ALL], rewardModel: 'columns:q_0,q_1', gamma: 0.97 };
+    const sorted = await evaluateTrajectoryDataset(ws, 'cart', opts);
+    const shuffled = path.join(dir, 'soft-shuffled.parquet');
+    await sql(`COPY (SELECT * FROM read_parquet('${path.join(dir, 'soft.parquet')}') ORDER BY hash(episode_id * 1000 + step)) TO '${shuffled}' (FORMAT parquet)`);
+    sameResults(await evaluateTrajectoryDataset(ws, 'cart', { ...opts, candidates: [{ name: 'soft', spec: shuffled }] }), sorted, 'scan');
+    const v = await ws.resolve('cart');
+    const unsorted = path.join(dir, 'cart-unsorted.parquet');
+    await sql(`COPY (SELECT * FROM read_parquet('${v.glob}') ORDER BY hash(episode_id * 1000 + step)) TO '${unsorted}' (FORMAT parquet)`);
+    await ingest(ws, unsorted, { name: 'cart_unsorted', kind: 'trajectory' });
+    const first = await sqlRows(`SELECT episode_id, step FROM read_parquet('${(await ws.resolve('cart_unsorted')).glob}') LIMIT 3`);
+    expect(first.some((r, i) => Number(r.step) !== i)).toBe(true); // stored out of order
+    const r = await evaluateTrajectoryDataset(ws, 'cart_unsorted', opts);
+    sameResults(r, { ...sorted, dataset: { ...sorted.dataset, ref: r.dataset.ref } }, 'scan');
+  });
+  it('a policy candidate (JSON) loads every column; so does an injected Q provider', async () => {
+    const json = path.join(dir, 'uniform.json');
+    await writeFile(json, JSON.stringify({ type: 'uniform' }));
+    const r = await evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: json }, { spec: path.join(dir, 'soft.parquet') }] });
     expect(r.backend).toBe('memory');
+    const q = await evaluateTrajectoryDataset(ws, 'cart', {
+      candidates: [{ spec: path.join(dir, 'soft.parquet') }],
+      estimators: ['dr'],
+      qProvider: async (_c, steps) => ({ qLogged: new Float64Array(steps.n), vState: new Float64Array(steps.n), source: 'zero' }),
+    });
+    expect(q.backend).toBe('memory');
+    expect(q.candidates[0]!.q).toEqual({ source: 'zero' });
   });
   it('table rows that do not match the logged steps and NaN log-densities get the in-memory path\'s coded errors', async () => {
     const v = await ws.resolve('cart');
@@ -141,12 +180,12 @@ describe('what falls back to the in-memory path', () => {
 });
 
 describe('library evaluate() dispatches on the dataset kind', () => {
-  it("setting 'auto': trajectory data gives the trajectory result (pushed down), a bandit log the bandit result", async () => {
+  it("setting 'auto': trajectory data gives the trajectory result (lean load), a bandit log the bandit result", async () => {
     const soft = path.join(dir, 'soft.parquet');
     const r = await evaluate(ws, { setting: 'auto', data: 'cart', policies: [{ name: 'soft', spec: soft }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], interval: 't', rewardModel: 'columns:q_0,q_1', trajectory: { gamma: 0.95 } });
     expect(r.setting).toBe('trajectory');
     if (r.setting !== 'trajectory') return;
-    expect(r.settings.backend).toBe('duckdb');
+    expect(r.settings.backend).toBe('scan');
     expect(r.settings.gamma).toBe(0.95);
     const direct = await evaluateTrajectories(ws, { data: 'cart', candidates: [{ name: 'soft', spec: soft }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], interval: 't', rewardModel: 'columns:q_0,q_1', gamma: 0.95, pushdown: 'never' });
     expect(direct.settings.backend).toBe('memory');
