@@ -51,6 +51,9 @@ export function registerEvaluate(program: Command): void {
     .option('--fqe-hidden <widths>', 'trajectory data: FQE hidden layer widths (default 256,256)')
     .option('--bandwidth <h>', 'trajectory data: action-kernel bandwidth for deterministic continuous candidates (box-scaled; default Scott\'s rule)')
     .option('--top-k <k>', 'trajectory data: k of regret@k and SharpeRatio@k in the selection table')
+    .option('--distribution <ids>', 'trajectory data: cumulative-distribution OPE of the return, comma-separated: cd-is,cd-snis,cd-dr,cd-dm or all (CDF, mean, variance, CVaR, quantiles)')
+    .option('--cdf-bins <n>', 'with --distribution: grid points when the returns have more distinct values (quantiles of the returns; default 100)')
+    .option('--cvar-alpha <a>', 'with --distribution: lower-tail CVaR level in (0, 1) (default 0.1)')
     .option('--mwl-features <kind>', 'trajectory data, MIS / MDR: minimax weight learning state features, linear | rbf (default linear)')
     .option('--mwl-ridge <r>', 'trajectory data, MIS / MDR: relative ridge of the minimax weight learning solve (default 1e-9)')
     .action(async (o: Record<string, unknown>, cmd: Command) => {
@@ -85,6 +88,7 @@ export function registerEvaluate(program: Command): void {
           : {}),
         ...(o.bandwidth !== undefined ? { bandwidth: num('--bandwidth', String(o.bandwidth)) } : {}),
         ...(o.topK !== undefined ? { topK: num('--top-k', String(o.topK)) } : {}),
+        ...distributionFlags(o),
         ...(o.mwlFeatures !== undefined || o.mwlRidge !== undefined
           ? {
               marginal: {
@@ -151,6 +155,24 @@ export function registerEvaluate(program: Command): void {
       }
       process.stdout.write(`\nResults written to ${file}\n`);
     });
+}
+
+/** --distribution, --cdf-bins, --cvar-alpha as the library's distribution option (the library checks the values). */
+function distributionFlags(o: Record<string, unknown>): Pick<TrajectoryEvaluateSettings, 'distribution'> {
+  if (o.distribution === undefined) {
+    const stray = (['cdfBins', 'cvarAlpha'] as const).filter((k) => o[k] !== undefined);
+    if (stray.length > 0) {
+      throw new OffpolicyError('E_CLI_ARG', `${stray.map((k) => (k === 'cdfBins' ? '--cdf-bins' : '--cvar-alpha')).join(' and ')} apply to cumulative-distribution OPE only.`, { hint: 'Add --distribution cd-is,cd-snis (or all), or drop them.' });
+    }
+    return {};
+  }
+  return {
+    distribution: {
+      estimators: list(String(o.distribution)) ?? [],
+      ...(o.cdfBins !== undefined ? { bins: num('--cdf-bins', String(o.cdfBins)) } : {}),
+      ...(o.cvarAlpha !== undefined ? { cvarAlpha: num('--cvar-alpha', String(o.cvarAlpha)) } : {}),
+    },
+  };
 }
 
 /** What an interval covers, for the table: the value, or (biased-by-design estimators) only the estimator's spread; and whether it was clipped. */
@@ -229,6 +251,22 @@ function trajectoryTable(tr: TrajectoryEvaluationResult): string {
     );
   }
   out.push(formatTable(rows) + '\n\n');
+  const rd = tr.returnDistribution;
+  if (rd) {
+    // The return's distribution: mean, standard deviation, lower-tail CVaR and median per CD estimator, the behaviour's first.
+    const median = (e: typeof rd.behaviour) => e.quantiles.find((q) => q.level === 0.5)?.value ?? '';
+    const drow = (candidate: string, e: typeof rd.behaviour): Record<string, Cell> => ({
+      candidate,
+      distribution: e.estimator,
+      mean: e.mean ?? '',
+      sd: e.variance === null ? '' : Math.sqrt(e.variance),
+      [`CVaR ${rd.cvarAlpha}`]: e.cvar ?? '',
+      median: median(e),
+    });
+    const drows = [drow('(behaviour)', rd.behaviour)];
+    for (const c of tr.candidates) c.distribution?.estimates.forEach((e, i) => drows.push(drow(i === 0 ? c.name : '', e)));
+    out.push(`Return distribution (${rd.gridRule}):\n${formatTable(drows)}\n\n`);
+  }
   for (const c of tr.candidates) {
     out.push(`${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}\n`);
     for (const w of c.warnings) out.push(`  warning [${w.code}] ${w.message}\n`);

@@ -22,6 +22,45 @@ export interface TrajectoryQFit {
   heldOutTdError?: number | null;
 }
 
+/** One estimate of the return's distribution on the grid (cumulative-distribution OPE, src/ope/trajectory/distribution/). */
+export interface ReturnDistributionEstimate {
+  /** cd-is | cd-snis | cd-dr | cd-dm | behaviour (the logged episodes' empirical CDF). */
+  estimator: string;
+  /** F(grid_j) after projection onto a CDF (isotonic, clipped to [0, 1], 1 at the last grid point). */
+  cdf: number[];
+  /** F(grid_j) before projection (CD-IS: its last value is the mean trajectory weight). */
+  rawCdf: number[];
+  /** Raw F at the last grid point: the mass before the distribution is completed to 1. */
+  totalMass: number;
+  /** Statistics of the projected distribution on the grid (null when it has no mass: all weights zero). */
+  mean: number | null;
+  variance: number | null;
+  /** Lower-tail CVaR at `cvarAlpha`: the mean of the worst alpha share of returns. */
+  cvar: number | null;
+  quantiles: { level: number; value: number | null }[];
+}
+
+/** Return distributions of one candidate (or of the behaviour policy), all on one grid of discounted returns. */
+export interface ReturnDistributionResult {
+  grid: number[];
+  estimates: ReturnDistributionEstimate[];
+}
+
+/** The grid shared by every candidate, how it was chosen, the statistics' settings, and the behaviour policy's empirical CDF on it. */
+export interface ReturnDistributionSettings {
+  estimators: string[];
+  grid: number[];
+  /** The --cdf-bins setting (grid points when the returns have more distinct values). */
+  bins: number;
+  /** "the 81 distinct returns", "100 quantiles of the 1000 returns" or "given". */
+  gridRule: string;
+  cvarAlpha: number;
+  quantileLevels: number[];
+  /** The CD-DR / CD-DM model, when one was used. */
+  model?: string;
+  behaviour: ReturnDistributionEstimate;
+}
+
 /** How MIS / MDR's marginal weights w(s, a) were learned (src/ope/trajectory/marginal/mwl.ts). */
 export interface TrajectoryMarginalWeights {
   method: 'mwl';
@@ -62,6 +101,8 @@ export interface TrajectoryCandidateResult {
   valueRange: [number, number];
   /** On-policy value from rollouts, when known. */
   trueValue?: number;
+  /** Cumulative-distribution OPE of the discounted return, when asked for. */
+  distribution?: ReturnDistributionResult;
 }
 
 export interface TrajectorySelectionRow {
@@ -95,6 +136,8 @@ export interface TrajectoryEvaluationResult {
   };
   candidates: TrajectoryCandidateResult[];
   selection: { rows: TrajectorySelectionRow[]; threshold: number; k: number; trueRanking?: string[] } | null;
+  /** Cumulative-distribution OPE settings and the behaviour policy's empirical return CDF on the same grid, when asked for. */
+  returnDistribution?: ReturnDistributionSettings;
   warnings: Warning[];
 }
 

@@ -8,12 +8,16 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TrajectoryEvaluationResult } from '../core/trajectory-evaluation-result.js';
 import { VERDICT_LABELS, verdictOutcomeOf } from '../core/evaluation-result.js';
-import { escapeHtml, escapeMarkdownCell } from './escape.js';
+import { escapeHtml, escapeMarkdownCell, slugify } from './escape.js';
 import { formatInterval, formatLevel, formatNumber, formatPercent } from './format.js';
 import { REPORT_CSS } from './html-style.js';
+import { renderChartSvg } from './svg.js';
+import { returnCdfSpec } from './charts/return-cdf.js';
 
 interface Section {
   title: string;
+  /** The id of the chart shown with the section (the return-CDF charts). */
+  chart?: string;
   /** Paragraphs of plain text. */
   text?: string[];
   table?: { headers: string[]; rows: string[][] };
@@ -69,6 +73,7 @@ export function trajectorySections(r: TrajectoryEvaluationResult): Section[] {
       },
     });
   }
+  s.push(...distributionSections(r));
   if (r.selection) {
     const withMetrics = r.selection.rows.some((x) => x.metrics);
     s.push({
@@ -93,16 +98,69 @@ export function trajectorySections(r: TrajectoryEvaluationResult): Section[] {
   return s;
 }
 
+/** The chart id of each candidate with return distributions: cdf-<slug>. */
+function cdfChartIds(r: TrajectoryEvaluationResult): Map<string, string> {
+  const taken = new Set<string>();
+  const out = new Map<string, string>();
+  for (const c of r.candidates) if (c.distribution) out.set(c.name, `cdf-${slugify(c.name, taken)}`);
+  return out;
+}
+
+/** Per candidate: the return's mean, variance, CVaR and quantiles by each CD estimator, against the behaviour policy's. */
+function distributionSections(r: TrajectoryEvaluationResult): Section[] {
+  const rd = r.returnDistribution;
+  if (!rd) return [];
+  const ids = cdfChartIds(r);
+  const out: Section[] = [];
+  for (const c of r.candidates) {
+    if (!c.distribution) continue;
+    const row = (label: string, e: (typeof rd)['behaviour']) => [
+      label,
+      formatNumber(e.mean),
+      formatNumber(e.variance),
+      formatNumber(e.cvar),
+      ...e.quantiles.map((q) => formatNumber(q.value)),
+      formatNumber(e.totalMass),
+    ];
+    out.push({
+      title: `Return distribution: ${c.name}`,
+      chart: ids.get(c.name)!,
+      text: [
+        `CDF of the discounted return on a grid of ${rd.grid.length} points (${rd.gridRule}; fractional bins: a return between two grid points splits its weight linearly, which keeps the mean). ` +
+          `Raw estimates are projected onto a CDF (isotonic, clipped to [0, 1], 1 at the largest return: "raw mass" is F there before that). CVaR is the mean of the worst ${formatPercent(rd.cvarAlpha, 0)} of returns.` +
+          (rd.model ? ` CD-DR / CD-DM model: ${rd.model}.` : ''),
+      ],
+      table: {
+        headers: ['estimator', 'mean', 'variance', `CVaR ${rd.cvarAlpha}`, ...rd.quantileLevels.map((q) => `q${q}`), 'raw mass'],
+        rows: [...c.distribution.estimates.map((e) => row(e.estimator.toUpperCase(), e)), row('behaviour (logged)', rd.behaviour)],
+      },
+    });
+  }
+  return out;
+}
+
+/** The return-CDF charts (SVG), by chart id. */
+export async function renderTrajectoryCharts(r: TrajectoryEvaluationResult): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const [name, id] of cdfChartIds(r)) {
+    const c = r.candidates.find((x) => x.name === name)!;
+    out.set(id, await renderChartSvg(returnCdfSpec(name, c.distribution!, r.returnDistribution?.behaviour, { gamma: r.settings.gamma }), id));
+  }
+  return out;
+}
+
 function header(r: TrajectoryEvaluationResult): string {
   const d = r.dataset;
   return `Dataset ${d.ref} · ${d.episodes} episodes · ${d.steps} steps · horizon ${d.horizon} · ${d.discreteActions !== undefined ? `K = ${d.discreteActions} actions` : `${d.actDim}-dimensional actions`} · gamma ${r.settings.gamma}`;
 }
 
-export function renderTrajectoryMarkdown(r: TrajectoryEvaluationResult): string {
+/** Markdown; `chartPath(id)` gives the link of a chart rendered beside it (none: no images). */
+export function renderTrajectoryMarkdown(r: TrajectoryEvaluationResult, chartPath?: (id: string) => string): string {
   const out = ['# Off-policy evaluation report (trajectories)', '', header(r), ''];
   for (const s of trajectorySections(r)) {
     out.push(`## ${s.title}`, '');
     for (const p of s.text ?? []) out.push(escapeMarkdownCell(p), '');
+    if (s.chart && chartPath) out.push(`![${escapeMarkdownCell(s.title)}](${chartPath(s.chart)})`, '');
     if (s.table) {
       out.push(`| ${s.table.headers.map(escapeMarkdownCell).join(' | ')} |`, `| ${s.table.headers.map(() => '---').join(' | ')} |`);
       for (const row of s.table.rows) out.push(`| ${row.map(escapeMarkdownCell).join(' | ')} |`);
@@ -113,12 +171,15 @@ export function renderTrajectoryMarkdown(r: TrajectoryEvaluationResult): string 
   return out.join('\n');
 }
 
-export function renderTrajectoryHtml(r: TrajectoryEvaluationResult): string {
+/** Self-contained HTML; `charts` (renderTrajectoryCharts) are inlined as SVG. */
+export function renderTrajectoryHtml(r: TrajectoryEvaluationResult, charts: ReadonlyMap<string, string> = new Map()): string {
   const e = escapeHtml;
   const parts = [`<header><h1>Off-policy evaluation report (trajectories)</h1><p class="sub">${e(header(r))}</p></header>`];
   for (const s of trajectorySections(r)) {
     parts.push(`<h2>${e(s.title)}</h2>`);
     for (const p of s.text ?? []) parts.push(`<p>${e(p)}</p>`);
+    const svg = s.chart ? charts.get(s.chart) : undefined;
+    if (svg) parts.push(`<figure class="chart" data-chart="${e(s.chart!)}" data-kind="cdf">${svg}<figcaption>${e(s.title)}</figcaption></figure>`);
     if (s.table) {
       const head = s.table.headers.map((h) => `<th scope="col">${e(h)}</th>`).join('');
       const body = s.table.rows.map((row) => `<tr>${row.map((c) => `<td>${e(c)}</td>`).join('')}</tr>`).join('');
@@ -139,8 +200,14 @@ export async function writeTrajectoryReport(r: TrajectoryEvaluationResult, forma
     await writeFile(f, text);
     files.push(f);
   };
-  if (formats.includes('html')) await write('report.html', renderTrajectoryHtml(r));
-  if (formats.includes('md')) await write('report.md', renderTrajectoryMarkdown(r));
+  const charts = formats.includes('html') || formats.includes('md') ? await renderTrajectoryCharts(r) : new Map<string, string>();
+  const chartPath = (id: string) => `charts/${id}.svg`;
+  if (formats.includes('html')) await write('report.html', renderTrajectoryHtml(r, charts));
+  if (formats.includes('md')) {
+    if (charts.size > 0) await mkdir(path.join(dir, 'charts'), { recursive: true });
+    for (const [id, svg] of charts) await write(chartPath(id), svg);
+    await write('report.md', renderTrajectoryMarkdown(r, chartPath));
+  }
   if (formats.includes('json')) await write('report.json', JSON.stringify({ schema: 'offpolicy.report/1', result: r, report: { sections: trajectorySections(r) } }, null, 2) + '\n');
   return { files };
 }

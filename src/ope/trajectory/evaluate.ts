@@ -19,6 +19,8 @@ import { qColumnNames, qColumnsExtra, qColumnsFromValues } from './q-columns.js'
 import { getTrajectoryEstimator } from './estimators/index.js';
 import { DEFAULT_TRAJECTORY_ESTIMATORS, scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
+import type { ReturnDistributionResult, ReturnDistributionSettings } from '../../core/trajectory-evaluation-result.js';
+import { checkDistributionOptions, distributionGrid, distributionNeedsWeights, returnDistributionSettings, scoreCandidateDistribution, type DistributionOptions } from './distribution/index.js';
 import { learnMarginalWeights, type MwlSettings } from './marginal/mwl.js';
 
 /** Supplies Q predictions for a candidate (fitted Q evaluation, or Q columns); null = none. */
@@ -39,6 +41,8 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
   /** 'auto' (default) loads only the columns the estimators read when every candidate is a table (no observations); 'never' loads every column. */
   pushdown?: 'auto' | 'never';
   onProgress?: (stage: string, done: number, total: number) => void;
+  /** Cumulative-distribution OPE of the discounted return (src/ope/trajectory/distribution/); in memory only. */
+  distribution?: DistributionOptions;
   /** MIS / MDR: minimax weight learning settings (marginal/mwl.ts); the seed defaults to `seed`. */
   marginal?: MwlSettings;
 }
@@ -54,6 +58,7 @@ export interface BehaviourValue {
 export interface TrajectoryCandidateResult extends CandidateScore {
   verdict: TrajectoryVerdict;
   q: { source: string } | null;
+  distribution?: ReturnDistributionResult;
 }
 
 export interface TrajectoryEvaluation {
@@ -65,6 +70,8 @@ export interface TrajectoryEvaluation {
   warnings: Warning[];
   /** How the steps were loaded: 'scan' (only the columns the estimators read) or 'memory' (every column). */
   backend: 'scan' | 'memory';
+  /** The grid, its rule and settings, and the behaviour policy's empirical return CDF, when distributions were asked for. */
+  returnDistribution?: ReturnDistributionSettings;
 }
 
 /** The behaviour policy's value on the same episodes: mean discounted return, t interval. */
@@ -82,8 +89,11 @@ export async function evaluateTrajectoryArrays(
 ): Promise<TrajectoryEvaluation> {
   const gamma = opts.gamma ?? DEFAULT_GAMMA;
   const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
-  const d = trajectoryOpeData(a, gamma, { requireBehaviorLogprob: ids.some((id) => getTrajectoryEstimator(id).needsWeights) });
+  const dist = opts.distribution ? checkDistributionOptions(opts.distribution) : null;
+  const d = trajectoryOpeData(a, gamma, { requireBehaviorLogprob: ids.some((id) => getTrajectoryEstimator(id).needsWeights) || (dist !== null && distributionNeedsWeights(dist.estimators)) });
   const behaviour = behaviourValue(d, opts.alpha ?? 0.05);
+  const grid = dist ? distributionGrid(d, dist) : null;
+  let modelSource: string | undefined;
   checkCandidateNames(opts.candidates.map(candidateName));
   const candidates: TrajectoryCandidateResult[] = [];
   const total = opts.candidates.length;
@@ -100,7 +110,14 @@ export async function evaluateTrajectoryArrays(
     const q = opts.qProvider ? await opts.qProvider(cand, a, gamma) : null;
     const marginal = ids.some((id) => getTrajectoryEstimator(id).needsMarginal) ? learnMarginalWeights(a, d, cand, { seed: opts.seed ?? 0, ...opts.marginal }) : undefined;
     const score = scoreCandidate(d, cand, opts, q ?? undefined, marginal);
-    candidates.push({ ...score, verdict: deployVerdict(score, behaviour, opts.alpha ?? 0.05), q: q ? { source: q.source } : null });
+    let distribution: ReturnDistributionResult | undefined;
+    if (dist && grid) {
+      const cd = scoreCandidateDistribution(d, grid.grid, dist, cand, q, opts.clip);
+      distribution = cd.result;
+      score.warnings.push(...cd.warnings);
+      modelSource = cd.model ?? modelSource;
+    }
+    candidates.push({ ...score, verdict: deployVerdict(score, behaviour, opts.alpha ?? 0.05), q: q ? { source: q.source } : null, ...(distribution ? { distribution } : {}) });
   }
   opts.onProgress?.('candidates', total, total);
   return {
@@ -111,6 +128,7 @@ export async function evaluateTrajectoryArrays(
     candidates,
     warnings: [],
     backend: 'memory',
+    ...(dist && grid ? { returnDistribution: returnDistributionSettings(d, grid, dist, modelSource) } : {}),
   };
 }
 

@@ -14,6 +14,7 @@ import { fqeProvider, type FqeFitSummary, type FqeSettings } from './fqe-q.js';
 import { offPolicySelection } from './selection.js';
 import { DEFAULT_TRAJECTORY_ESTIMATORS } from './score.js';
 import type { TrajectoryEstimatorId } from './estimators/types.js';
+import { distributionNeedsModel } from './distribution/index.js';
 
 export interface EvaluateTrajectoriesOptions extends Omit<TrajectoryEvaluateOptions, 'estimators' | 'qProvider'> {
   data: string;
@@ -33,7 +34,7 @@ export const DEFAULT_TRAJECTORY_SUITE: TrajectoryEstimatorId[] = [...DEFAULT_TRA
 
 export async function evaluateTrajectories(ws: Workspace, opts: EvaluateTrajectoriesOptions): Promise<TrajectoryEvaluationResult> {
   const estimators = (opts.estimators ?? DEFAULT_TRAJECTORY_SUITE).map((id) => getTrajectoryEstimator(id).id);
-  const needsQ = estimators.some((id) => getTrajectoryEstimator(id).needsQ);
+  const needsQ = estimators.some((id) => getTrajectoryEstimator(id).needsQ) || (opts.distribution !== undefined && distributionNeedsModel(opts.distribution.estimators));
   const fits = new Map<string, FqeFitSummary>();
   const seed = opts.seed ?? 0;
   const qProvider = needsQ && !opts.rewardModel?.startsWith('columns:') ? fqeProvider({ seed, ...opts.fqe }, fits) : undefined;
@@ -57,7 +58,7 @@ export async function evaluateTrajectories(ws: Workspace, opts: EvaluateTrajecto
       verdict: {
         outcome: c.verdict.outcome,
         recommended: c.verdict.recommended,
-        lowerBound: c.verdict.lowerBound ?? NaN,
+        lowerBound: c.verdict.lowerBound,
         lowerBoundSource: c.verdict.lowerBoundSource,
         ...(c.verdict.upperBound !== null ? { upperBound: c.verdict.upperBound } : {}),
         ...(c.verdict.decidedBy ? { decidedBy: c.verdict.decidedBy } : {}),
@@ -69,6 +70,7 @@ export async function evaluateTrajectories(ws: Workspace, opts: EvaluateTrajecto
       },
       valueRange: c.valueRange,
       ...(trueValue !== undefined ? { trueValue } : {}),
+      ...(c.distribution ? { distribution: c.distribution } : {}),
     };
   });
   const selection =
@@ -99,6 +101,7 @@ export async function evaluateTrajectories(ws: Workspace, opts: EvaluateTrajecto
     },
     candidates,
     selection,
+    ...(ev.returnDistribution ? { returnDistribution: ev.returnDistribution } : {}),
     warnings: ev.warnings,
   };
 }

@@ -19,7 +19,7 @@ export function getTrajectoryEstimator(id: string): TrajectoryEstimator {
   const e = (TRAJECTORY_ESTIMATORS as Record<string, TrajectoryEstimator>)[id.trim().toLowerCase()];
   if (!e) {
     throw new OffpolicyError('E_UNKNOWN_ESTIMATOR', `Unknown trajectory estimator "${id}".`, {
-      hint: `Trajectory estimators: ${TRAJECTORY_ESTIMATOR_IDS.join(', ')}.`,
+      hint: `Trajectory estimators: ${TRAJECTORY_ESTIMATOR_IDS.join(', ')}.${/^cd-/i.test(id.trim()) ? ' Cumulative-distribution estimators (cd-is, cd-snis, cd-dr, cd-dm) go in --distribution (library option distribution).' : ''}`,
     });
   }
   return e;
