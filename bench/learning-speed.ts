@@ -8,7 +8,8 @@
  * Needs Debian's python3-torch (bench/learning-setup.sh; /usr/bin/python3 when present). The data are random (contexts
  * L2-normalised, a softmax logger) written to a temporary file both sides read.
  * One epoch = t(3 epochs) - t(1 epoch), halved, so setup and the certificate pass
- * are excluded on our side; PyTorch times its epoch loop directly.
+ * are excluded on our side; PyTorch times its epoch loop directly. Both train in f32
+ * (ours: scores and weight gradient on the wasm SIMD gemm, src/learning/linear-f32.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -17,7 +17,8 @@
  * the 1-minute load average and peak RSS; evaluations run `repeats` times.
  *
  * Run: npx tsx bench/trajectory-ope.ts [episodes=1000] [steps=1000] [repeats=3] [memory=1]
- * TRAJ_BENCH_WS=DIR keeps the generated dataset in DIR and reuses it.
+ * TRAJ_BENCH_WS=DIR keeps the generated dataset in DIR and reuses it;
+ * TRAJ_BENCH_PUSHDOWN=duckdb times the DuckDB window-sum pushdown instead.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -91,6 +92,8 @@ async function main(): Promise<void> {
     estimators: ['tis', 'pdis', 'snpdis', 'dr'],
     interval: 't' as const,
     rewardModel: 'columns:q_0,q_1',
+    // TRAJ_BENCH_PUSHDOWN=duckdb times the DuckDB window sums (pushdown.ts) instead of the lean load
+    ...(process.env.TRAJ_BENCH_PUSHDOWN ? { trajectory: { pushdown: process.env.TRAJ_BENCH_PUSHDOWN as 'duckdb' } } : {}),
   };
   process.stdout.write(`\nTIS, PDIS, SNPDIS, DR with t intervals, ${(E * T).toLocaleString()} steps (${E} episodes x ${T} steps), evaluate():\n`);
   const times: Timing[] = [];

@@ -94,7 +94,7 @@ export { trainSession, type TrainingSessionOptions, type SessionEvaluation, type
 export { writeCheckpoint, listCheckpoints, readCheckpoint, CHECKPOINT_DIR, type CheckpointInfo } from './offline-rl/checkpoint.js';
 export { readMetrics, type MetricsEvent, METRICS_FILE, MetricsLog } from './offline-rl/metrics-log.js';
 export { rolloutPolicy, writeRolloutDataset, runRollout, checkPolicyFitsEnv, type Rollout, type RolloutOptions, type RolloutSteps, type RolloutPolicy, type RolloutCommandOptions, type RolloutCommandResult, type RolloutDatasetInfo, type EnvEvaluation, type EpisodicHooks } from './offline-rl/rollout.js';
-export { logStdNormalMass, sampleTruncatedGaussian } from './offline-rl/truncated-normal.js';
+export { logStdNormalMass, sampleTruncatedGaussian } from './util/truncated-normal.js';
 export { erfc } from './util/normal.js';
 
 // reports and the demo
@@ -152,5 +152,7 @@ export { generateSlateLog, enumerateSlates, SLATE_REWARD_STRUCTURES, MAX_ENUMERA
 export { generateObdSample, OBD_SLOTS, type ObdSampleOptions, type ObdSample } from './datasets/synthetic/obd-sample.js';
 export { FixedPolicy, FixedByPositionPolicy } from './policies/json-policy.js';
 export { isPositionAware } from './policies/candidates.js';
+export { trajectoryPushdown } from './ope/trajectory/pushdown.js';
+export { TRAJECTORY_DUCKDB, type TrajectorySqlDialect } from './ope/trajectory/scan-sql.js';
 export { fqeCheckpointScorer, CHECKPOINT_FQE_DEFAULTS, type CheckpointScorerOptions } from './ope/trajectory/checkpoint-scorer.js';
 export type { OfflinePolicyScorer, OfflineScore } from './core/offline-scorer.js';

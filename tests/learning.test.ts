@@ -15,7 +15,8 @@ import { learnPolicy, lossAndGradient, posteriorKl, type LearningLog } from '../
 import { priorFromJsonPolicy } from '../src/learning/prior.js';
 import { writeLearnedPolicy } from '../src/learning/write.js';
 import { buildJsonPolicy } from '../src/policies/json-policy.js';
-import { fixedMixedLogitNoise, LinearGibbsKernel, linearClassProbs, type LinearParams, type MixedLogitNoise } from '../src/policies/linear-gibbs.js';
+import { fixedMixedLogitNoise, LinearGibbsKernel, LinearMapF64, linearClassProbs, type LinearParams, type MixedLogitNoise } from '../src/policies/linear-gibbs.js';
+import { LinearMapWasmF32 } from '../src/learning/linear-f32.js';
 import { gaussHermiteNormal, normalCdf } from '../src/util/normal.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -214,6 +215,46 @@ describe('gradients against finite differences', () => {
   }
 });
 
+describe('the f32 wasm products training uses', () => {
+  it('give the f64 scores and weight gradient to f32 accuracy, for K not a multiple of 4 and rows by index', () => {
+    const k = 5, d = 37, n = 40, B = 13;
+    const rng = new Rng(5);
+    const x = Float32Array.from({ length: n * d }, () => rng.normal());
+    const idx = Int32Array.from({ length: B }, (_, r) => (7 * r + 3) % n);
+    const p: LinearParams = { weights: Float64Array.from({ length: k * d }, () => rng.normal()), bias: Float64Array.from({ length: k }, () => rng.normal()), sigma: 1 };
+    const gs = Float64Array.from({ length: B * k }, () => rng.normal());
+    const f64 = new LinearMapF64(k, d), f32 = new LinearMapWasmF32(k, d);
+    const s64 = new Float64Array(B * k), s32 = new Float64Array(B * k);
+    f64.scores(p, x, idx, B, s64);
+    f32.scores(p, x, idx, B, s32);
+    const gw64 = new Float64Array(k * d), gb64 = new Float64Array(k), gw32 = new Float64Array(k * d).fill(1), gb32 = new Float64Array(k).fill(1);
+    f64.accumulate(x, idx, B, gs, gw64, gb64);
+    f32.accumulate(x, idx, B, gs, gw32, gb32); // adds to what is there
+    for (let j = 0; j < B * k; j++) expect(Math.abs(s32[j]! - s64[j]!)).toBeLessThan(1e-4 * (1 + Math.abs(s64[j]!)));
+    for (let j = 0; j < k * d; j++) expect(Math.abs(gw32[j]! - 1 - gw64[j]!)).toBeLessThan(1e-4 * (1 + Math.abs(gw64[j]!)));
+    for (let a = 0; a < k; a++) expect(gb32[a]! - 1).toBeCloseTo(gb64[a]!, 12);
+    // a direct check of one score and one gradient entry
+    let s = p.bias[2]!;
+    for (let j = 0; j < d; j++) s += p.weights[2 * d + j]! * x[idx[4]! * d + j]!;
+    expect(s64[4 * k + 2]!).toBeCloseTo(s, 10);
+    let g = 0;
+    for (let r = 0; r < B; r++) g += gs[r * k + 3]! * x[idx[r]! * d + 8]!;
+    expect(gw64[3 * d + 8]!).toBeCloseTo(g, 10);
+  });
+
+  it('learnPolicy in f32 (the default) lands on the f64 run to ~1e-6, and its certificate is computed in f64', () => {
+    const log = multiclassToBandit({ dataset: 'iris', alphaB: 0.5, seed: 2, n: 600 });
+    const opts = { objective: 'es', policyClass: 'mixed-logit', epochs: 3, seed: 4, policySamples: 16 } as const;
+    const a = learnPolicy(log, opts), b = learnPolicy(log, { ...opts, precision: 'f64' });
+    expect(a.settings.precision).toBe('f32');
+    expect(b.settings.precision).toBe('f64');
+    for (let j = 0; j < a.params.weights.length; j++) expect(Math.abs(a.params.weights[j]! - b.params.weights[j]!)).toBeLessThan(1e-5);
+    expect(a.certificate.valueLower).toBeCloseTo(b.certificate.valueLower, 5);
+    expect(a.params.weights).not.toEqual(b.params.weights); // they do run different arithmetic
+    expect(() => learnPolicy(log, { ...opts, precision: 'f16' as 'f32' })).toThrow(expect.objectContaining({ code: 'E_CLI_ARG', message: 'Unknown precision "f16". Use f32 or f64.' }));
+  });
+});
+
 function asLearningLog(l: { n: number; numActions: number; contextDim: number; contexts: Float32Array; actions: Int32Array; rewards: Float64Array; propensities: Float64Array; actionProbs: Float64Array }): LearningLog {
   return { n: l.n, numActions: l.numActions, contextDim: l.contextDim, contexts: l.contexts, actions: l.actions, rewards: l.rewards, propensities: l.propensities, actionProbs: l.actionProbs };
 }
@@ -310,8 +351,8 @@ describe('outputs', () => {
     const prior = priorFromJsonPolicy({ type: 'softmax', weights: [[2, 0], [0, 2], [1, 1]], bias: [0, 1, 0], temperature: 2 }, 'p.json', 3, 2);
     expect(Array.from(prior.weights)).toEqual([1, 0, 0, 1, 0.5, 0.5]);
     expect(Array.from(prior.bias)).toEqual([0, 0.5, 0]);
-    expect(() => priorFromJsonPolicy({ type: 'softmax', weights: [[1, 0]] }, 'p.json', 3, 2)).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE' }));
-    expect(() => priorFromJsonPolicy({ type: 'softmax', weights: [[1], [1], [1]] }, 'p.json', 3, 2)).toThrow(expect.objectContaining({ code: 'E_CONTEXT_DIM' }));
+    expect(() => priorFromJsonPolicy({ type: 'softmax', weights: [[1, 0]] }, 'p.json', 3, 2)).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE', message: expect.stringContaining('Prior policy p.json has 1 weight rows, but the log has K = 3 actions.') }));
+    expect(() => priorFromJsonPolicy({ type: 'softmax', weights: [[1], [1], [1]] }, 'p.json', 3, 2)).toThrow(expect.objectContaining({ code: 'E_CONTEXT_DIM', message: expect.stringContaining("Prior policy p.json takes 1 context features, but the log's contexts have d = 2.") }));
     const r = learnPolicy(log, { objective: 'catoni', policyClass: 'mixed-logit', epochs: 0, seed: 1, prior, initialSigma: 1 });
     expect(r.kl).toBe(0); // no training: the posterior is the prior
   });
@@ -341,13 +382,13 @@ describe('bad input', () => {
   });
 
   it('K or context width mismatch', () => {
-    expect(() => run({ ...base, actionProbs: base.actionProbs!.subarray(0, 100) }, { objective: 'es' })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE' }));
-    expect(() => run({ ...base, contexts: base.contexts.subarray(0, 99) })).toThrow(expect.objectContaining({ code: 'E_CONTEXT_DIM' }));
+    expect(() => run({ ...base, actionProbs: base.actionProbs!.subarray(0, 100) }, { objective: 'es' })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE', message: 'action_probs holds 100 values, but n x K = 50 x 3 = 150. The logging distribution needs one probability per action.' }));
+    expect(() => run({ ...base, contexts: base.contexts.subarray(0, 99) })).toThrow(expect.objectContaining({ code: 'E_CONTEXT_DIM', message: 'The contexts hold 99 values, but n x d = 50 x 2 = 100. Every row needs d context features.' }));
     const actions = Int32Array.from(base.actions);
     actions[4] = 3;
-    expect(() => run({ ...base, actions })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE', message: expect.stringContaining('first: 4') }));
-    expect(() => run(base, { prior: { weights: new Float64Array(6), bias: new Float64Array(2) } })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE' }));
-    expect(() => run(base, { prior: { weights: new Float64Array(9), bias: new Float64Array(3) } })).toThrow(expect.objectContaining({ code: 'E_CONTEXT_DIM' }));
+    expect(() => run({ ...base, actions })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE', message: expect.stringMatching(/^Rule "action in 0\.\.2" failed for 1 rows? \(first: 4\)/) }));
+    expect(() => run(base, { prior: { weights: new Float64Array(6), bias: new Float64Array(2) } })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE', message: expect.stringContaining('The prior policy has 2 actions and 3 features per action; the log has K = 3, d = 2.') }));
+    expect(() => run(base, { prior: { weights: new Float64Array(9), bias: new Float64Array(3) } })).toThrow(expect.objectContaining({ code: 'E_CONTEXT_DIM', message: expect.stringContaining('The prior policy has 3 actions and 3 features per action; the log has K = 3, d = 2.') }));
   });
 
   it('non-finite contexts', () => {
@@ -358,14 +399,14 @@ describe('bad input', () => {
   });
 
   it('empty or single-action log', () => {
-    expect(() => run({ ...base, n: 0, contexts: new Float32Array(0), actions: new Int32Array(0), rewards: new Float64Array(0), propensities: new Float64Array(0), actionProbs: new Float64Array(0) })).toThrow(expect.objectContaining({ code: 'E_TOO_FEW_ROWS' }));
+    expect(() => run({ ...base, n: 0, contexts: new Float32Array(0), actions: new Int32Array(0), rewards: new Float64Array(0), propensities: new Float64Array(0), actionProbs: new Float64Array(0) })).toThrow(expect.objectContaining({ code: 'E_TOO_FEW_ROWS', message: expect.stringContaining('The log is empty: learning a policy needs logged rows.') }));
     expect(() => run({ ...base, numActions: 1, actions: new Int32Array(50), actionProbs: new Float64Array(50).fill(1) })).toThrow(expect.objectContaining({ code: 'E_ACTION_SPACE', message: expect.stringContaining('single action') }));
   });
 
   it('bad propensities and options', () => {
     const propensities = Float64Array.from(base.propensities!);
     propensities[6] = 0;
-    expect(() => run({ ...base, propensities })).toThrow(expect.objectContaining({ code: 'E_PROPENSITY' }));
+    expect(() => run({ ...base, propensities })).toThrow(expect.objectContaining({ code: 'E_PROPENSITY', message: expect.stringContaining('"propensity in (0, 1]" failed for 1 row') }));
     expect(() => run(base, { delta: 1 })).toThrow(expect.objectContaining({ code: 'E_DELTA' }));
     expect(() => run(base, { objective: 'nope' as ObjectiveName })).toThrow(expect.objectContaining({ code: 'E_CLI_ARG' }));
   });

@@ -12,8 +12,9 @@ import { trajectoryDataToArrays } from '../src/offline-rl/from-generated.js';
 import { gaussianLogProb } from '../src/offline-rl/losses.js';
 import type { MlpPolicy } from '../src/offline-rl/policy.js';
 import { rolloutPolicy, writeRolloutDataset } from '../src/offline-rl/rollout.js';
+import { policyCandidate } from '../src/ope/trajectory/candidates.js';
 import { trainOffline } from '../src/offline-rl/train.js';
-import { logStdNormalMass, sampleTruncatedGaussian } from '../src/offline-rl/truncated-normal.js';
+import { logStdNormalMass, sampleTruncatedGaussian } from '../src/util/truncated-normal.js';
 import { erfc } from '../src/util/normal.js';
 import { Rng } from '../src/util/rng.js';
 import { ensureTfBackend } from '../src/util/tf-backend.js';
@@ -139,6 +140,25 @@ describe('rollouts', () => {
     }
     // the truncation matters on a good share of the steps (std 1.5 against bounds at +-2)
     expect(clipped).toBeGreaterThan(50);
+  });
+
+  it('off-policy evaluation scores a Gaussian policy by the truncated density its stochastic rollouts log', async () => {
+    const r = rolloutPolicy(gaussian, 'pendulum', { episodes: 2, seed: 11, stochastic: true, collect: true });
+    const v = await writeRolloutDataset(ws, 'roll-trunc', r, { seed: 11 });
+    const conn = await openMemoryConnection();
+    try {
+      const steps = await loadTrajectoryArrays(conn, v);
+      const c = policyCandidate(gaussian, 'g', 'g', { steps, actionSpace: v.metadata.actionSpace });
+      // the candidate is the behaviour policy: every importance ratio is 1
+      let maxDiff = 0;
+      for (let i = 0; i < steps.n; i++) maxDiff = Math.max(maxDiff, Math.abs(c.targetLogprob![i]! - steps.behaviorLogprob![i]!));
+      expect(maxDiff).toBeLessThan(1e-9);
+      // the untruncated Gaussian density differs where the box cuts off mass (std 1.5 against bounds at +-2)
+      const untruncated = gaussian.logProb(steps.observations, steps.actions as Float32Array, steps.n);
+      expect(Math.max(...Array.from(steps.behaviorLogprob!, (b, i) => b - untruncated[i]!))).toBeGreaterThan(0.01);
+    } finally {
+      conn.closeSync();
+    }
   });
 
   it('writes the steps as a trajectory dataset with lineage; it loads back with the same values', async () => {

@@ -107,7 +107,7 @@ describe('verdicts', () => {
     const chosen = await evaluate(ws, { data: v.ref, policies, interval: 't', seed: 0, verdictSource: 'dr' });
     const c = chosen.candidates[0]!.verdict;
     expect([c.outcome, c.recommended, c.decidedBy]).toEqual(['inconclusive', false, undefined]);
-    expect(Number.isNaN(c.lowerBound)).toBe(true);
+    expect(c.lowerBound).toBeNull();
     expect(c.sentence).toBe(
       "Inconclusive for candidate uniform: The chosen verdict source cannot be used: dr was refused: the candidate leaves the logger's support (--allow-deficient computes it anyway). Caveats: SUPPORT_DEFICIENT.",
     );

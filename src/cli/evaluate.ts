@@ -55,6 +55,8 @@ export function registerEvaluate(program: Command): void {
     .option('--cdf-bins <n>', 'with --distribution: grid points when the returns have more distinct values (quantiles of the returns; default 100)')
     .option('--cvar-alpha <a>', 'with --distribution: lower-tail CVaR level in (0, 1) (default 0.1)')
     .option('--mwl-features <kind>', 'trajectory data, MIS / MDR: minimax weight learning state features, linear | rbf (default linear)')
+    .option('--pushdown <mode>', 'trajectory data: auto (lean load; DuckDB window sums beyond --memory-budget) | duckdb (sum in DuckDB, no steps in memory) | never (load every column)')
+    .option('--memory-budget <bytes>', 'trajectory data: memory the lean load may take before auto switches to DuckDB (default 6.25e9: 50M steps)')
     .option('--mwl-ridge <r>', 'trajectory data, MIS / MDR: relative ridge of the minimax weight learning solve (default 1e-9)')
     .option('--behavior-model <mode>', 'trajectory data: auto (fit pi_b when behavior_logprob is absent; default), fit (always fit), none (never fit)')
     .option('--behavior-folds <k>', 'trajectory data: cross-fitting folds of the fitted behaviour model (default 5)')
@@ -90,6 +92,8 @@ export function registerEvaluate(program: Command): void {
           : {}),
         ...(o.bandwidth !== undefined ? { bandwidth: num('--bandwidth', String(o.bandwidth)) } : {}),
         ...(o.topK !== undefined ? { topK: num('--top-k', String(o.topK)) } : {}),
+        ...(o.pushdown !== undefined ? { pushdown: String(o.pushdown) as 'duckdb' } : {}),
+        ...(o.memoryBudget !== undefined ? { memoryBudgetBytes: num('--memory-budget', String(o.memoryBudget)) } : {}),
         ...distributionFlags(o),
         ...(o.mwlFeatures !== undefined || o.mwlRidge !== undefined
           ? {

@@ -55,6 +55,12 @@ export interface ContinuousPolicy {
   act(obs: Float32Array, n: number): Float32Array;
   /** log pi(a_i | s_i) for each row. */
   logProb(obs: Float32Array, actions: Float32Array, n: number): Float64Array;
+  /**
+   * Per-dimension std of a Gaussian policy that acts by drawing from its
+   * Gaussian restricted to the action box (as `rollout --stochastic` does);
+   * off-policy evaluation then scores it by that truncated density.
+   */
+  actionStd?(): Float64Array;
 }
 
 /** Logged (x, a, r) for fitting a reward model. */

@@ -99,8 +99,11 @@ export interface Verdict {
   outcome?: VerdictOutcome;
   /** outcome is 'better' or 'better-with-caveats'. */
   recommended: boolean;
-  /** The lower end compared against the baseline, and where it came from (estimator + interval, or a certificate). */
-  lowerBound: number;
+  /**
+   * The lower end compared against the baseline, and where it came from (estimator + interval, or a certificate).
+   * null when no interval or certificate could be used: the outcome is then 'inconclusive' and sourceNote says why.
+   */
+  lowerBound: number | null;
   lowerBoundSource: string;
   /** The upper end of the same interval (certificates without one: Infinity), which decides "worse". */
   upperBound?: number;

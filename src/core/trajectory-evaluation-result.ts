@@ -155,8 +155,8 @@ export interface TrajectoryEvaluationResult {
     bootstrapResamples?: number;
     clip?: number;
     rewardModel?: string;
-    /** How the steps were loaded: 'scan' (only the columns the estimators read: every candidate a table) or 'memory' (every column). */
-    backend?: 'scan' | 'memory';
+    /** How the steps were read: 'scan' (only the columns the estimators read: every candidate a table), 'memory' (every column) or 'duckdb' (summed in the database). */
+    backend?: 'scan' | 'memory' | 'duckdb';
   };
   candidates: TrajectoryCandidateResult[];
   selection: { rows: TrajectorySelectionRow[]; threshold: number; k: number; trueRanking?: string[] } | null;

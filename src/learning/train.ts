@@ -21,6 +21,7 @@ import type { BanditArrays } from '../datasets/load-bandit.js';
 import { linearClassProbs, fixedMixedLogitNoise, LinearGibbsKernel, type LinearParams, type LinearPolicyClass, type MixedLogitNoise } from '../policies/linear-gibbs.js';
 import { Adam } from '../nn/adam.js';
 import { Rng } from '../util/rng.js';
+import { LinearMapWasmF32 } from './linear-f32.js';
 import { buildCertificate, CERTIFICATE_BOUNDS, type CertificateBound, type LearnedCertificate } from './certificate.js';
 import { BOUND_OBJECTIVES, evaluateObjective, NEEDS_LOGGING_PROBS, objectiveSettings, OBJECTIVES, type ObjectiveBatch, type ObjectiveName, type ObjectiveOutput, type ObjectiveSettings } from './objectives.js';
 
@@ -59,6 +60,11 @@ export interface LearnOptions {
   quadratureNodes?: number;
   /** The bound of the certificate; default the objective's own, catoni for the baselines. */
   certificate?: CertificateBound;
+  /**
+   * Arithmetic of the training products (scores and weight gradient): 'f32' (default) on the
+   * wasm SIMD kernel, 'f64' the scalar loops. The certificate is computed in f64 either way.
+   */
+  precision?: 'f32' | 'f64';
   /** Share of rows held out for the softmax certificate; default 0.25. */
   holdout?: number;
   onProgress?: (done: number, total: number, stage?: string) => void;
@@ -204,7 +210,12 @@ export function learnPolicy(log: LearningLog, opts: LearnOptions): LearnResult {
   const qModel = opts.objective === 'dm' ? fitRewardModel(log, trainRows, costs, epochs, batchSize, lr, rng.fork('reward-model')) : null;
 
   const st = objectiveSettings(opts.objective, N, delta, alpha, tau);
-  const kern = new LinearGibbsKernel(cls, k, d, opts.quadratureNodes !== undefined ? { quadratureNodes: opts.quadratureNodes } : {});
+  const precision = opts.precision ?? 'f32';
+  if (precision !== 'f32' && precision !== 'f64') fail('E_CLI_ARG', `Unknown precision "${String(precision)}".`, 'Use f32 or f64.');
+  const kern = new LinearGibbsKernel(cls, k, d, {
+    ...(opts.quadratureNodes !== undefined ? { quadratureNodes: opts.quadratureNodes } : {}),
+    ...(precision === 'f32' ? { linear: new LinearMapWasmF32(k, d) } : {}),
+  });
   const trainSamples = opts.trainSamples ?? 8;
   const B = Math.min(batchSize, N);
   const idx = new Int32Array(B);
@@ -339,7 +350,7 @@ export function learnPolicy(log: LearningLog, opts: LearnOptions): LearnResult {
     kl,
     certificate,
     metrics,
-    settings: { objective: opts.objective, policyClass: opts.policyClass, delta, epochs, batchSize: B, learningRate: lr, seed, alpha, tau, trainRows: N, certificateRows: nc, rewardRange: range, prior: opts.prior ? 'given' : 'zero', ...(cls === 'mixed-logit' ? { trainSamples, policySamples } : {}), ...(cls === 'probit' ? { quadratureNodes: nodes } : {}) },
+    settings: { objective: opts.objective, policyClass: opts.policyClass, precision, delta, epochs, batchSize: B, learningRate: lr, seed, alpha, tau, trainRows: N, certificateRows: nc, rewardRange: range, prior: opts.prior ? 'given' : 'zero', ...(cls === 'mixed-logit' ? { trainSamples, policySamples } : {}), ...(cls === 'probit' ? { quadratureNodes: nodes } : {}) },
   };
 }
 

@@ -25,7 +25,7 @@ import { OffpolicyError } from '../core/errors.js';
 import type { ContinuousPolicy, Policy } from '../core/contracts.js';
 import { Rng } from '../util/rng.js';
 import { loadPolicyDir } from './discrete/policy-dir.js';
-import { sampleTruncatedGaussian } from './truncated-normal.js';
+import { sampleTruncatedGaussian } from '../util/truncated-normal.js';
 
 /** Optional hooks of policies with per-episode state (return-conditioned actors). */
 export interface EpisodicHooks {

@@ -116,7 +116,7 @@ export interface DispatchEvaluateOptions extends Omit<EvaluateOptions, 'setting'
 }
 
 /** The options of a trajectory evaluation that a bandit one does not have (see evaluateTrajectories). */
-export type TrajectoryEvaluateSettings = Pick<EvaluateTrajectoriesOptions, 'gamma' | 'fqe' | 'marginal' | 'bandwidth' | 'actionBox' | 'topK' | 'threshold' | 'trueValues' | 'where' | 'termRange' | 'distribution' | 'behaviorModel'>;
+export type TrajectoryEvaluateSettings = Pick<EvaluateTrajectoriesOptions, 'gamma' | 'fqe' | 'marginal' | 'bandwidth' | 'actionBox' | 'topK' | 'threshold' | 'trueValues' | 'where' | 'termRange' | 'distribution' | 'pushdown' | 'memoryBudgetBytes' | 'behaviorModel'>;
 
 export function checkEstimators(ids: string[] | undefined): EstimatorId[] {
   const list = ids && ids.length > 0 ? ids : [...ESTIMATOR_IDS];

@@ -93,7 +93,7 @@ export function deployVerdict(v: VerdictInput): Verdict {
   const upper = v.upperBound ?? Infinity;
   const caveats = v.caveats ?? [];
   const common = {
-    lowerBound: v.lowerBound,
+    lowerBound: Number.isNaN(v.lowerBound) ? null : v.lowerBound, // no bound: null, as JSON writes it
     lowerBoundSource: v.lowerBoundSource,
     ...(v.upperBound !== undefined ? { upperBound: v.upperBound } : {}),
     ...(v.decidedBy ? { decidedBy: v.decidedBy } : {}),

@@ -17,6 +17,9 @@
  *
  * forward() gives the B x K probabilities of a batch of rows; backward() the
  * vector-Jacobian product: from dL/dpi to dL/dW, dL/db and dL/d(ln sigma).
+ * The two products with W (scores W x + b, and the weight gradient gs^T X) go
+ * through a LinearMap: by default the f64 loops here; learning/ passes an f32
+ * map on the wasm SIMD kernels for training.
  * Used by the JSON policy types (json-policy.ts) and by learning/.
  */
 import { gaussHermiteNormal, normalCdf, normalPdf } from '../util/normal.js';
@@ -48,6 +51,50 @@ export function fixedMixedLogitNoise(samples: number, k: number, seed: number): 
   return { samples, draws, perRow: false };
 }
 
+/** The two products of a batch with the linear weights (see the module comment). */
+export interface LinearMap {
+  /** s[r K + a] = W_a . x_r + b_a for rows idx[0..B) of the n x d contexts (idx null: rows 0..B). */
+  scores(p: LinearParams, x: Float32Array, idx: Int32Array | null, B: number, s: Float64Array): void;
+  /** gradW[a d + j] += sum_r gs[r K + a] x_r[j], gradB[a] += sum_r gs[r K + a]. */
+  accumulate(x: Float32Array, idx: Int32Array | null, B: number, gs: Float64Array, gradW: Float64Array, gradB: Float64Array): void;
+}
+
+/** The f64 loops (certificates, stored policies, tests). */
+export class LinearMapF64 implements LinearMap {
+  constructor(
+    readonly k: number,
+    readonly d: number,
+  ) {}
+
+  scores(p: LinearParams, x: Float32Array, idx: Int32Array | null, B: number, s: Float64Array): void {
+    const { k, d } = this;
+    const W = p.weights;
+    for (let r = 0; r < B; r++) {
+      const o = (idx ? idx[r]! : r) * d;
+      for (let a = 0; a < k; a++) {
+        const w = a * d;
+        let acc = p.bias[a]!;
+        for (let j = 0; j < d; j++) acc += W[w + j]! * x[o + j]!;
+        s[r * k + a] = acc;
+      }
+    }
+  }
+
+  accumulate(x: Float32Array, idx: Int32Array | null, B: number, gs: Float64Array, gradW: Float64Array, gradB: Float64Array): void {
+    const { k, d } = this;
+    for (let r = 0; r < B; r++) {
+      const o = (idx ? idx[r]! : r) * d;
+      for (let a = 0; a < k; a++) {
+        const g = gs[r * k + a]!;
+        if (g === 0) continue;
+        gradB[a] += g;
+        const w = a * d;
+        for (let j = 0; j < d; j++) gradW[w + j] += g * x[o + j]!;
+      }
+    }
+  }
+}
+
 export class LinearGibbsKernel {
   private s = new Float64Array(0);
   private norm = new Float64Array(0);
@@ -56,14 +103,17 @@ export class LinearGibbsKernel {
   private cache = new Float64Array(0);
   private readonly gh: { nodes: Float64Array; weights: Float64Array } | null;
   private noise: MixedLogitNoise | null = null;
+  private gsAll = new Float64Array(0);
+  private readonly linear: LinearMap;
 
   constructor(
     readonly cls: LinearPolicyClass,
     readonly k: number,
     readonly d: number,
-    opts: { quadratureNodes?: number } = {},
+    opts: { quadratureNodes?: number; linear?: LinearMap } = {},
   ) {
     this.gh = cls === 'probit' ? gaussHermiteNormal(opts.quadratureNodes ?? 20) : null;
+    this.linear = opts.linear ?? new LinearMapF64(k, d);
   }
 
   private ensure(b: number, s: number): void {
@@ -72,26 +122,22 @@ export class LinearGibbsKernel {
       this.s = new Float64Array(b * k);
       this.norm = new Float64Array(b);
       this.probs = new Float64Array(b * k);
+      this.gsAll = new Float64Array(b * k);
     }
     const need = this.cls === 'mixed-logit' ? b * s * k : this.cls === 'probit' ? b * k : 0;
     if (this.cache.length < need) this.cache = new Float64Array(need);
   }
 
-  /** Scores and |x~| of rows idx[0..B) of the n x d contexts (idx null: rows 0..B). */
+  /** Scores and (Gibbs classes) |x~| of rows idx[0..B) of the n x d contexts (idx null: rows 0..B). */
   private scores(p: LinearParams, x: Float32Array, idx: Int32Array | null, B: number): void {
-    const { k, d } = this;
-    const W = p.weights;
+    const d = this.d;
+    this.linear.scores(p, x, idx, B, this.s);
+    if (this.cls === 'softmax') return;
     for (let r = 0; r < B; r++) {
       const o = (idx ? idx[r]! : r) * d;
       let nn = 1;
       for (let j = 0; j < d; j++) nn += x[o + j]! * x[o + j]!;
       this.norm[r] = Math.sqrt(nn);
-      for (let a = 0; a < k; a++) {
-        const w = a * d;
-        let acc = p.bias[a]!;
-        for (let j = 0; j < d; j++) acc += W[w + j]! * x[o + j]!;
-        this.s[r * k + a] = acc;
-      }
     }
   }
 
@@ -146,13 +192,14 @@ export class LinearGibbsKernel {
    * gradB, given gp = dL/dpi (B x K); returns dL/d(ln sigma) (0 for softmax).
    */
   backward(p: LinearParams, x: Float32Array, idx: Int32Array | null, B: number, gp: Float64Array, gradW: Float64Array, gradB: Float64Array): number {
-    const { k, d } = this;
+    const k = this.k;
     const gs = new Float64Array(k);
     const s = this.s;
     let gLogSigma = 0;
     const q = this.cache;
     const loo = new Float64Array(k);
     const F = new Float64Array(k);
+    const gsAll = this.gsAll;
     for (let r = 0; r < B; r++) {
       gs.fill(0);
       if (this.cls === 'softmax') {
@@ -213,15 +260,9 @@ export class LinearGibbsKernel {
           }
         }
       }
-      const o = (idx ? idx[r]! : r) * d;
-      for (let a = 0; a < k; a++) {
-        const g = gs[a]!;
-        if (g === 0) continue;
-        gradB[a] += g;
-        const w = a * d;
-        for (let j = 0; j < d; j++) gradW[w + j] += g * x[o + j]!;
-      }
+      for (let a = 0; a < k; a++) gsAll[r * k + a] = gs[a]!;
     }
+    this.linear.accumulate(x, idx, B, gsAll, gradW, gradB);
     return this.cls === 'softmax' ? 0 : gLogSigma;
   }
 }

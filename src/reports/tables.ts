@@ -52,7 +52,8 @@ export interface OverviewRow {
   estimate: number;
   lower?: number;
   upper?: number;
-  lowerBound: number;
+  /** null: no bound decided (inconclusive). */
+  lowerBound: number | null;
   lowerBoundSource: string;
   baseline: number;
   ess: number;

@@ -23,6 +23,7 @@ import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import { candidateName } from '../../policies/candidates.js';
 import { buildJsonPolicy } from '../../policies/json-policy.js';
 import type { ContinuousPolicy, Policy } from '../../core/contracts.js';
+import { logStdNormalMass } from '../../util/truncated-normal.js';
 import { actionBox, BANDWIDTH_RULE, checkBandwidth, defaultBandwidth, kernelLogDensity, type ActionBox } from './kernel.js';
 
 /** The logged steps a candidate is scored on (the loader's arrays, or any arrays of the same shape). */
@@ -140,7 +141,32 @@ export function policyCandidate(p: Policy | ContinuousPolicy, name: string, sour
       kernel: { bandwidth: bw, rule: ctx.bandwidth !== undefined ? 'given' : BANDWIDTH_RULE },
     };
   }
-  return { name, source, kind: 'gaussian', targetLogprob: p.logProb(s.observations, acts, s.n), refusal: null, probs: null, policy: p, kernel: null };
+  return { name, source, kind: 'gaussian', targetLogprob: gaussianTargetLogprob(p, s, ctx), refusal: null, probs: null, policy: p, kernel: null };
+}
+
+/**
+ * A Gaussian policy's log-density at the logged actions. A policy that gives
+ * its std acts from the Gaussian restricted to the data's action box (the
+ * rollout's sampler), so its density is the Gaussian's minus log P(box).
+ */
+function gaussianTargetLogprob(p: ContinuousPolicy, s: LoggedSteps, ctx: TrajectoryCandidateContext): Float64Array {
+  const logp = p.logProb(s.observations, s.actions as Float32Array, s.n);
+  const space = ctx.actionSpace;
+  const box = ctx.actionBox ?? (space?.type === 'box' && space.low && space.high ? { low: space.low, high: space.high } : undefined);
+  if (!p.actionStd || !box) return logp;
+  const sd = p.actionStd();
+  const mu = p.act(s.observations, s.n);
+  const m = s.actDim;
+  for (let r = 0; r < s.n; r++) {
+    let logMass = 0;
+    for (let j = 0; j < m; j++) {
+      const lo = Number(box.low[j] ?? -Infinity);
+      const hi = Number(box.high[j] ?? Infinity);
+      logMass += logStdNormalMass((lo - mu[r * m + j]!) / sd[j]!, (hi - mu[r * m + j]!) / sd[j]!);
+    }
+    logp[r] = logp[r]! - logMass;
+  }
+  return logp;
 }
 
 const isTableFile = (file: string): boolean => ['.parquet', '.csv'].includes(path.extname(file).toLowerCase());

@@ -5,7 +5,9 @@
  * fitted Q evaluation), score, and compare each candidate with the behaviour
  * policy's discounted return on the same episodes.
  */
-import { openMemoryConnection, type DuckDBConnection } from '../../datasets/duckdb.js';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { lit, openMemoryConnection, type DuckDBConnection } from '../../datasets/duckdb.js';
 import { loadTrajectoryArrays, type TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import type { DatasetVersion, Workspace } from '../../datasets/workspace.js';
 import type { Interval, Warning } from '../../core/evaluation-result.js';
@@ -24,6 +26,8 @@ import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
 import type { ReturnDistributionResult, ReturnDistributionSettings } from '../../core/trajectory-evaluation-result.js';
 import { checkDistributionOptions, distributionGrid, distributionNeedsWeights, returnDistributionSettings, scoreCandidateDistribution, type DistributionOptions } from './distribution/index.js';
 import { learnMarginalWeights, type MwlSettings } from './marginal/mwl.js';
+import { trajectoryPushdown } from './pushdown.js';
+import { OffpolicyError } from '../../core/errors.js';
 
 /** Supplies Q predictions for a candidate (fitted Q evaluation, or Q columns); null = none. */
 export type QProvider = (cand: ResolvedCandidate, steps: TrajectoryArrays, gamma: number) => Promise<QPredictions | null>;
@@ -40,8 +44,14 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
   rewardModel?: string;
   /** Optional SQL condition over the stored columns. */
   where?: string;
-  /** 'auto' (default) loads only the columns the estimators read when every candidate is a table (no observations); 'never' loads every column. */
-  pushdown?: 'auto' | 'never';
+  /**
+   * 'auto' (default) loads only the columns the estimators read when every candidate is a table (no observations), or
+   * sums in DuckDB (pushdown.ts) when the dataset's rows x LEAN_BYTES_PER_STEP exceed `memoryBudgetBytes`;
+   * 'duckdb' sums in DuckDB whenever it can; 'never' loads every column.
+   */
+  pushdown?: 'auto' | 'never' | 'duckdb';
+  /** Memory the lean load may take under pushdown 'auto' (default DEFAULT_MEMORY_BUDGET_BYTES: 50M steps). */
+  memoryBudgetBytes?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
   /** Cumulative-distribution OPE of the discounted return (src/ope/trajectory/distribution/); in memory only. */
   distribution?: DistributionOptions;
@@ -74,10 +84,28 @@ export interface TrajectoryEvaluation {
   warnings: Warning[];
   /** Present when log pi_b was fitted rather than read from behavior_logprob. */
   behaviorModel?: TrajectoryBehaviorModel;
-  /** How the steps were loaded: 'scan' (only the columns the estimators read) or 'memory' (every column). */
-  backend: 'scan' | 'memory';
+  /** How the steps were read: 'scan' (only the columns the estimators read), 'memory' (every column) or 'duckdb' (summed in the database, pushdown.ts). */
+  backend: 'scan' | 'memory' | 'duckdb';
   /** The grid, its rule and settings, and the behaviour policy's empirical return CDF, when distributions were asked for. */
   returnDistribution?: ReturnDistributionSettings;
+}
+
+/** Peak bytes per step of the lean load (1.25 GB at 10M steps, bench/trajectory-ope.ts). */
+export const LEAN_BYTES_PER_STEP = 125;
+/** Default memory budget of the lean load: 50M steps. */
+export const DEFAULT_MEMORY_BUDGET_BYTES = 50e6 * LEAN_BYTES_PER_STEP;
+
+/** Whether the DuckDB sums should be tried: asked for, or (auto) the lean load of `rows` steps would exceed the budget. */
+export function wantsDuckdbPushdown(opts: Pick<TrajectoryEvaluateOptions, 'pushdown' | 'memoryBudgetBytes'>, rows: number): boolean {
+  const mode = opts.pushdown ?? 'auto';
+  if (!['auto', 'never', 'duckdb'].includes(mode)) {
+    throw new OffpolicyError('E_PUSHDOWN', `Unknown pushdown mode "${String(mode)}".`, { hint: "Use 'auto' (lean load; DuckDB beyond the memory budget), 'duckdb' or 'never'." });
+  }
+  const budget = opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
+  if (!(budget > 0)) {
+    throw new OffpolicyError('E_MEMORY_BUDGET', `The memory budget must be a positive number of bytes, got ${budget}.`, { hint: 'Pass e.g. memoryBudgetBytes: 8e9 (--memory-budget 8e9).' });
+  }
+  return mode === 'duckdb' || (mode === 'auto' && rows * LEAN_BYTES_PER_STEP > budget);
 }
 
 /** The behaviour policy's value on the same episodes: mean discounted return, t interval. */
@@ -155,12 +183,25 @@ export async function evaluateTrajectoryArrays(
  * Evaluates candidates on a stored trajectory dataset of the workspace. When
  * every candidate is a table and no Q provider is injected, only the columns
  * the estimators read are loaded (no observations) and the result says
- * backend 'scan'; `pushdown: 'never'` loads every column ('memory').
+ * backend 'scan'; `pushdown: 'never'` loads every column ('memory');
+ * `pushdown: 'duckdb'`, or 'auto' beyond the memory budget, sums in DuckDB
+ * without holding the steps ('duckdb', pushdown.ts) when it can.
  */
 export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opts: TrajectoryEvaluateOptions): Promise<TrajectoryEvaluation> {
   const version = await ws.resolve(data);
   const conn = await openMemoryConnection();
   try {
+    // a behaviour model fitted over a stored behavior_logprob needs the steps in memory (the pushdown reads the column; without it, it returns null)
+    if (opts.behaviorModel?.mode !== 'fit' && wantsDuckdbPushdown(opts, version.metadata.rowCount)) {
+      // DuckDB keeps to the budget (at least 256 MB, its working minimum here), spilling to a temporary directory beyond it
+      const budget = Math.max(opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES, 256e6);
+      await conn.run(`SET memory_limit = '${Math.floor(budget / 1e6)}MB'`);
+      await conn.run(`SET temp_directory = ${lit(path.join(tmpdir(), `offpolicy-duckdb-${process.pid}`))}`);
+      // null when it cannot sum these candidates / estimators / data: then the steps are loaded
+      const pushed = await trajectoryPushdown(conn, version, opts);
+      if (pushed) return pushed;
+      await conn.run('RESET memory_limit');
+    }
     // one thread: an order-preserving scan of a few columns costs DuckDB several times less CPU than on two
     await conn.run('SET threads = 1');
     const qCols = opts.qProvider ? null : qColumnNames(opts.rewardModel);

@@ -100,13 +100,19 @@ export interface OnPolicyValue {
   returns: Float64Array;
 }
 
-/** The mean discounted return of `policy` over `episodes` rollouts, with its 95% t interval. */
-export function onPolicyValue(env: Env, policy: SamplingPolicy, episodes: number, gamma: number, seed: number | string): OnPolicyValue {
+/**
+ * The mean discounted return of `policy` over `episodes` rollouts, with its 95% t interval.
+ * With `startSeed`, initial states come from their own stream (the same for every policy
+ * given the same startSeed: common random numbers, so differences between policies'
+ * values carry no start-state noise); otherwise one stream serves both.
+ */
+export function onPolicyValue(env: Env, policy: SamplingPolicy, episodes: number, gamma: number, seed: number | string, opts: { startSeed?: number | string } = {}): OnPolicyValue {
   const discrete = env.actionSpace.type === 'discrete';
   const rng = new Rng(seed);
+  const startRng = opts.startSeed !== undefined ? new Rng(opts.startSeed) : rng;
   const returns = new Float64Array(episodes);
   for (let e = 0; e < episodes; e++) {
-    let { state, observation } = env.reset(rng);
+    let { state, observation } = env.reset(startRng);
     let g = 0;
     let disc = 1;
     for (;;) {

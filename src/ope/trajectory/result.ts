@@ -58,7 +58,7 @@ export async function evaluateTrajectories(ws: Workspace, opts: EvaluateTrajecto
       verdict: {
         outcome: c.verdict.outcome,
         recommended: c.verdict.recommended,
-        lowerBound: c.verdict.lowerBound ?? NaN,
+        lowerBound: c.verdict.lowerBound,
         lowerBoundSource: c.verdict.lowerBoundSource,
         ...(c.verdict.upperBound !== null ? { upperBound: c.verdict.upperBound } : {}),
         ...(c.verdict.decidedBy ? { decidedBy: c.verdict.decidedBy } : {}),

@@ -5,10 +5,11 @@
  * return on the same episodes: better (lower bound above it), worse (upper
  * bound below it) or inconclusive. Caveats: LOW_ESS (the weight warnings
  * LOW_ESS or WEIGHT_DEGENERACY fired), VARIANCE_INTERVAL (DM decided: FQE's bias
- * is not in its interval), SOURCE_FALLBACK (DR could not be used),
- * ESTIMATED_BEHAVIOR_POLICY (log pi_b was fitted, not logged: the candidate's
- * ESTIMATED_BEHAVIOR_POLICY warning; like the bandit side's ESTIMATED_PROPENSITIES
- * it qualifies a "better" without blocking it).
+ * is not in its interval), SOURCE_FALLBACK (DR could not be used). Unlike the
+ * bandit rule, LOW_ESS alone makes a "better" from a weighted estimator
+ * inconclusive. ESTIMATED_BEHAVIOR_POLICY (log pi_b was fitted, not logged:
+ * the candidate's warning of that code) qualifies a "better" without
+ * blocking it, like the bandit side's ESTIMATED_PROPENSITIES.
  */
 import type { Interval, VerdictCaveat, VerdictOutcome } from '../../core/evaluation-result.js';
 import { applyCaveats, boundOutcome } from '../verdict.js';
@@ -17,7 +18,7 @@ import type { CandidateScore } from './score.js';
 export interface TrajectoryVerdict {
   outcome: VerdictOutcome;
   recommended: boolean;
-  /** null when no estimator gave an interval. */
+  /** null when no estimator gave an interval (then sourceNote says why; the shared Verdict type says the same). */
   lowerBound: number | null;
   upperBound: number | null;
   lowerBoundSource: string;
@@ -52,16 +53,30 @@ export function deployVerdict(score: CandidateScore, behaviour: { value: number 
     caveats.push({ code: 'ESTIMATED_BEHAVIOR_POLICY', message: 'The behaviour log-probabilities were estimated by a fitted behaviour model, not logged: every importance weight inherits that model\'s error.' });
   }
   if (!pick) {
-    return { outcome: 'inconclusive', recommended: false, lowerBound: null, upperBound: null, lowerBoundSource: 'none', caveats, baseline, sentence: `Inconclusive for candidate ${score.name}: no estimator gave an interval.` };
+    // As the bandit verdict without a usable source: inconclusive, no bound (null, as JSON writes it), and the reason.
+    const ran = score.estimates.map((e) => e.estimator.toUpperCase()).join(', ') || 'none';
+    const episodes = score.estimates[0]?.diagnostics.n;
+    const why =
+      episodes !== undefined && episodes < 2
+        ? `the data has ${episodes} episode, and an interval over episodes needs at least 2`
+        : 'Hoeffding and Bernstein intervals cover only the plain (not self-normalised) estimators; add one of DR, PDIS, TIS, or use --interval t or bootstrap';
+    const note = `No estimator interval can be used (estimators run: ${ran}): ${why}.`;
+    const listed = caveats.length > 0 ? ` Caveats: ${caveats.map((c) => c.code).join(', ')}.` : '';
+    return { outcome: 'inconclusive', recommended: false, lowerBound: null, upperBound: null, lowerBoundSource: 'none', sourceNote: note, caveats, baseline, sentence: `Inconclusive for candidate ${score.name}: ${note}${listed}` };
   }
   const { lower: lb, upper: ub } = pick.interval;
   const src = `${pick.estimator.toUpperCase()} ${pick.interval.method} ${level}`;
   const raw = boundOutcome(lb, ub, baseline, baseline);
-  const outcome = applyCaveats(raw, caveats);
+  // Degenerate weights block a "better" from a weighted estimator: with a handful of effective
+  // episodes the t interval's normal approximation fails and DR leans on FQE's bias, which no
+  // interval holds (README: the Pendulum selection study's false "better" verdicts).
+  const blocked = raw === 'better' && low !== undefined && pick.estimator !== 'dm';
+  const outcome = blocked ? 'inconclusive' : applyCaveats(raw, caveats);
   const fmt = (v: number): string => v.toPrecision(4);
   const listed = caveats.length > 0 ? ` Caveats: ${caveats.map((c) => c.code).join(', ')}.` : '';
-  const sentence =
-    raw === 'better'
+  const sentence = blocked
+    ? `Inconclusive for candidate ${score.name}: ${src} lower bound ${fmt(lb)} > ${fmt(baseline)}, but the importance weights are degenerate, so the interval cannot be trusted.${listed}`
+    : raw === 'better'
       ? `Candidate ${score.name} beats the behaviour policy${outcome === 'better-with-caveats' ? ', with caveats' : ''}: ${src} lower bound ${fmt(lb)} > ${fmt(baseline)} (discounted return of the logged episodes).${listed}`
       : raw === 'worse'
         ? `Candidate ${score.name} is worse than the behaviour policy: ${src} upper bound ${fmt(ub)} < ${fmt(baseline)} (discounted return of the logged episodes).${listed}`

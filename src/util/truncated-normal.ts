@@ -6,8 +6,8 @@
  *   log N(a; mu, sd) - log (Phi((hi - mu) / sd) - Phi((lo - mu) / sd)).
  */
 import { OffpolicyError } from '../core/errors.js';
-import { erfc } from '../util/normal.js';
-import type { Rng } from '../util/rng.js';
+import { erfc } from './normal.js';
+import type { Rng } from './rng.js';
 
 /** log P(lo <= X <= hi) for X ~ N(0, 1), accurate in the tails. */
 export function logStdNormalMass(lo: number, hi: number): number {

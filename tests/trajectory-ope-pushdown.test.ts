@@ -1,0 +1,205 @@
+/**
+ * The DuckDB pushdown of the trajectory estimators (src/ope/trajectory/pushdown.ts,
+ * `pushdown: 'duckdb'`) against the in-memory path on the same data: every
+ * estimator, weights clipped and not, t and Hoeffding intervals, per-step ESS and
+ * warnings, to 1e-10; the cases that must fall back to loading the steps (and
+ * the in-memory path's coded errors); when 'auto' picks it (the memory budget).
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { TrajectoryEvaluationResult } from '../src/core/trajectory-evaluation-result.js';
+import { runCli } from './support/run-cli.js';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openMemoryConnection } from '../src/datasets/duckdb.js';
+import { ingest } from '../src/datasets/ingest/index.js';
+import { Workspace } from '../src/datasets/workspace.js';
+import { generateTrajectories, writeTrajectoryDataset } from '../src/envs/trajectories.js';
+import { LEAN_BYTES_PER_STEP, evaluateTrajectoryDataset, wantsDuckdbPushdown, type TrajectoryEvaluateOptions, type TrajectoryEvaluation } from '../src/ope/trajectory/evaluate.js';
+import { expectRejects } from './support/expect-error.js';
+import { evaluate } from '../src/ope/evaluate.js';
+import { evaluateTrajectories } from '../src/ope/trajectory/result.js';
+import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
+import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
+
+let dir: string;
+let ws: Workspace;
+const ALL = ['tis', 'pdis', 'sntis', 'snpdis', 'dr', 'sndr', 'dm'] as const;
+
+async function sql(q: string): Promise<void> {
+  const conn = await openMemoryConnection();
+  try {
+    await conn.run(q);
+  } finally {
+    conn.closeSync();
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'offpolicy-traj-push-'));
+  ws = await Workspace.open(path.join(dir, 'ws'));
+  await writeTrajectoryDataset(ws, 'cart0', generateTrajectories({ env: 'cartpole', policy: 'medium', episodes: 12, seed: 4 }));
+  const v = await ws.resolve('cart0');
+  // Q(s, a) as columns: any fixed function of the row
+  const withQ = path.join(dir, 'cartq.parquet');
+  await sql(`COPY (SELECT *, 10 + observation[1] AS q_0, 10 + observation[1] + observation[3] AS q_1 FROM read_parquet('${v.glob}')) TO '${withQ}' (FORMAT parquet)`);
+  await ingest(ws, withQ, { name: 'cart', kind: 'trajectory' });
+  // a stochastic candidate, and one that gives the logged action probability 0 on some steps
+  await sql(`COPY (SELECT episode_id, step, 0.25 + 0.5 * (observation[3] > 0)::DOUBLE AS p_0, 0.75 - 0.5 * (observation[3] > 0)::DOUBLE AS p_1 FROM read_parquet('${v.glob}')) TO '${path.join(dir, 'soft.parquet')}' (FORMAT parquet)`);
+  await sql(`COPY (SELECT episode_id, step, CASE WHEN observation[4] > 0.4 THEN 1 - action ELSE 0.4 END AS p_0, CASE WHEN observation[4] > 0.4 THEN action ELSE 0.6 END AS p_1 FROM read_parquet('${v.glob}')) TO '${path.join(dir, 'zeros.csv')}' (HEADER)`);
+  await writeBanditDataset(ws, 'logs', generateBanditLog({ n: 200, numActions: 3, contextDim: 2, reward: 'logistic', beta: 1, seed: 1 }));
+  await writeTrajectoryDataset(ws, 'pend', generateTrajectories({ env: 'pendulum', policy: 'medium', episodes: 8, seed: 5 }));
+  const vp = await ws.resolve('pend');
+  // a continuous candidate's log-density: the behaviour's shifted by a bounded function of the state
+  await sql(`COPY (SELECT episode_id, step, behavior_logprob + 0.3 * sin(observation[1] + step) AS logprob FROM read_parquet('${vp.glob}')) TO '${path.join(dir, 'pend.parquet')}' (FORMAT parquet)`);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function close(a: number, b: number, what = '', tol = 1e-10): void {
+  expect(Math.abs(a - b), `${what}: ${a} vs ${b}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b)));
+}
+
+function sameResults(p: TrajectoryEvaluation, m: TrajectoryEvaluation): void {
+  expect(p.backend).toBe('duckdb');
+  expect(m.backend).toBe('memory');
+  expect(p.dataset).toEqual(m.dataset);
+  close(p.behaviour.value, m.behaviour.value);
+  close(p.behaviour.interval!.lower, m.behaviour.interval!.lower);
+  expect(p.candidates.length).toBe(m.candidates.length);
+  p.candidates.forEach((pc, j) => {
+    const mc = m.candidates[j]!;
+    expect(pc.name).toBe(mc.name);
+    expect(pc.estimates.map((e) => e.estimator)).toEqual(mc.estimates.map((e) => e.estimator));
+    pc.estimates.forEach((pe, k) => {
+      const me = mc.estimates[k]!;
+      const what = `${pc.name} ${pe.estimator}`;
+      close(pe.value, me.value, `${what} value`);
+      expect(Boolean(pe.interval)).toBe(Boolean(me.interval));
+      if (pe.interval) {
+        close(pe.interval.lower, me.interval!.lower, `${what} lower (value ${me.value}, upper ${me.interval!.upper})`);
+        close(pe.interval.upper, me.interval!.upper, `${what} upper`);
+      }
+      for (const key of Object.keys(me.diagnostics!)) close(pe.diagnostics![key]!, me.diagnostics![key]!, `${what} ${key}`);
+    });
+    if (mc.weights) {
+      expect(pc.weights!.perStep.episodes).toEqual(mc.weights.perStep.episodes);
+      mc.weights.perStep.ess.forEach((e, t) => close(pc.weights!.perStep.ess[t]!, e, `ess ${t}`));
+      mc.weights.perStep.maxShare.forEach((e, t) => close(pc.weights!.perStep.maxShare[t]!, e, `maxShare ${t}`));
+      close(pc.weights!.trajectoryEss, mc.weights.trajectoryEss);
+      close(pc.weights!.maxWeight, mc.weights.maxWeight);
+      expect(pc.weights!.firstLowEssStep).toBe(mc.weights.firstLowEssStep);
+    } else expect(pc.weights).toBeNull();
+    expect(pc.warnings).toEqual(mc.warnings);
+    expect(pc.verdict.recommended).toBe(mc.verdict.recommended);
+    expect(pc.q).toEqual(mc.q);
+    expect(pc.valueRange).toEqual(mc.valueRange);
+  });
+}
+
+async function both(data: string, opts: TrajectoryEvaluateOptions): Promise<void> {
+  const p = await evaluateTrajectoryDataset(ws, data, { ...opts, pushdown: 'duckdb' });
+  const m = await evaluateTrajectoryDataset(ws, data, { ...opts, pushdown: 'never' });
+  sameResults(p, m);
+}
+
+describe('trajectory sums pushed down to DuckDB equal the in-memory path', () => {
+  it('discrete actions, Q columns: all seven estimators, t intervals, unclipped and clipped, with zero weights', async () => {
+    const candidates = [{ name: 'soft', spec: path.join(dir, 'soft.parquet') }, { spec: path.join(dir, 'zeros.csv') }];
+    for (const clip of [undefined, 1.5]) {
+      await both('cart', { candidates, estimators: [...ALL], rewardModel: 'columns:q_0,q_1', gamma: 0.97, interval: 't', ...(clip ? { clip } : {}) });
+    }
+  });
+  it('Hoeffding intervals from sums (plain means only), a WHERE, gamma 1, the default estimator set', async () => {
+    await both('cart', { candidates: [{ spec: path.join(dir, 'soft.parquet') }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], rewardModel: 'columns:q_0,q_1', interval: 'hoeffding', termRange: [-500, 500] });
+    const soft5 = path.join(dir, 'soft5.parquet');
+    await sql(`COPY (SELECT * FROM read_parquet('${path.join(dir, 'soft.parquet')}') WHERE episode_id >= 5) TO '${soft5}' (FORMAT parquet)`);
+    await both('cart', { candidates: [{ spec: soft5 }], where: 'episode_id >= 5', gamma: 1, interval: 't' });
+  });
+  it('continuous actions: a logprob table', async () => {
+    await both('pend', { candidates: [{ name: 'shifted', spec: path.join(dir, 'pend.parquet') }], estimators: ['tis', 'pdis', 'sntis', 'snpdis'], gamma: 0.9 });
+  });
+});
+
+describe('what falls back to the in-memory path', () => {
+  it('the bootstrap, MIS / MDR, return distributions, a JSON policy and data without behavior_logprob load the steps', async () => {
+    const soft = path.join(dir, 'soft.parquet');
+    const r = await evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: soft }], interval: 'bootstrap', resamples: 50, seed: 1, pushdown: 'duckdb' });
+    expect(r.backend).toBe('scan');
+    const mis = await evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: soft }], estimators: ['tis', 'mis'], pushdown: 'duckdb' });
+    expect(mis.backend).not.toBe('duckdb');
+    const cd = await evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: soft }], estimators: ['tis'], distribution: { estimators: ['cd-is'] }, pushdown: 'duckdb' });
+    expect(cd.backend).toBe('scan');
+    expect(cd.returnDistribution).toBeDefined();
+    const json = path.join(dir, 'uniform.json');
+    await writeFile(json, JSON.stringify({ type: 'uniform' }));
+    expect((await evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: json }], pushdown: 'duckdb' })).backend).toBe('memory');
+    const v = await ws.resolve('cart');
+    const nolp = path.join(dir, 'cart-nolp.parquet');
+    await sql(`COPY (SELECT * EXCLUDE (behavior_logprob) FROM read_parquet('${v.glob}')) TO '${nolp}' (FORMAT parquet)`);
+    await ingest(ws, nolp, { name: 'cart_nolp', kind: 'trajectory' });
+    const dm = await evaluateTrajectoryDataset(ws, 'cart_nolp', { candidates: [{ spec: soft }], estimators: ['dm'], rewardModel: 'columns:q_0,q_1', pushdown: 'duckdb' });
+    expect(dm.backend).toBe('scan');
+  });
+  it("'auto' sums in DuckDB when rows x LEAN_BYTES_PER_STEP exceed the memory budget, else loads lean; bad modes and budgets are refused", async () => {
+    const soft = path.join(dir, 'soft.parquet');
+    const rows = (await ws.resolve('cart')).metadata.rowCount;
+    const opts: TrajectoryEvaluateOptions = { candidates: [{ spec: soft }], estimators: ['tis', 'pdis'] };
+    expect((await evaluateTrajectoryDataset(ws, 'cart', opts)).backend).toBe('scan');
+    expect((await evaluateTrajectoryDataset(ws, 'cart', { ...opts, memoryBudgetBytes: rows * LEAN_BYTES_PER_STEP })).backend).toBe('scan');
+    expect((await evaluateTrajectoryDataset(ws, 'cart', { ...opts, memoryBudgetBytes: rows * LEAN_BYTES_PER_STEP - 1 })).backend).toBe('duckdb');
+    expect((await evaluateTrajectoryDataset(ws, 'cart', { ...opts, pushdown: 'never', memoryBudgetBytes: 1 })).backend).toBe('memory');
+    expect(wantsDuckdbPushdown({}, 50e6)).toBe(false);
+    expect(wantsDuckdbPushdown({}, 50e6 + 1)).toBe(true);
+    await expectRejects(evaluateTrajectoryDataset(ws, 'cart', { ...opts, pushdown: 'sql' as 'duckdb' }), 'E_PUSHDOWN', /Unknown pushdown mode "sql"/);
+    await expectRejects(evaluateTrajectoryDataset(ws, 'cart', { ...opts, memoryBudgetBytes: 0 }), 'E_MEMORY_BUDGET', /must be a positive number of bytes, got 0/);
+  });
+  it('failing validation (table rows that do not match the logged steps, NaN log-densities) falls back and raises the in-memory path\'s coded errors', async () => {
+    const v = await ws.resolve('cart');
+    const short = path.join(dir, 'short.parquet');
+    await sql(`COPY (SELECT * FROM read_parquet('${path.join(dir, 'soft.parquet')}') WHERE NOT (episode_id = 3 AND step = 2)) TO '${short}' (FORMAT parquet)`);
+    await expectRejects(evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: short }], pushdown: 'duckdb' }), 'E_POLICY_ROWS', /1 logged steps are missing from it \(first: episode 3 step 2\)/);
+    const extra = path.join(dir, 'extra.parquet');
+    await sql(`COPY (SELECT * FROM read_parquet('${path.join(dir, 'soft.parquet')}') UNION ALL SELECT 999, 0, 0.5, 0.5) TO '${extra}' (FORMAT parquet)`);
+    await expectRejects(evaluateTrajectoryDataset(ws, 'cart', { candidates: [{ spec: extra }], pushdown: 'duckdb' }), 'E_POLICY_ROWS', /1 of its rows are not logged steps \(first: episode 999 step 0\)/);
+    const vp = await ws.resolve('pend');
+    const nan = path.join(dir, 'nan.parquet');
+    await sql(`COPY (SELECT episode_id, step, CASE WHEN episode_id = 2 AND step = 5 THEN 'nan'::DOUBLE ELSE behavior_logprob END AS logprob FROM read_parquet('${vp.glob}')) TO '${nan}' (FORMAT parquet)`);
+    await expectRejects(evaluateTrajectoryDataset(ws, 'pend', { candidates: [{ spec: nan }], pushdown: 'duckdb' }), 'E_LOGPROB', /1 step\(s\) have a NaN or \+inf logprob \(first: episode 2 step 5/);
+    expect(v.metadata.kind).toBe('trajectory');
+  });
+});
+
+describe('library evaluate() dispatches on the dataset kind', () => {
+  it("setting 'auto' with trajectory.pushdown 'duckdb': the trajectory result summed in DuckDB, a bandit log the bandit result", async () => {
+    const soft = path.join(dir, 'soft.parquet');
+    const r = await evaluate(ws, { setting: 'auto', data: 'cart', policies: [{ name: 'soft', spec: soft }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], interval: 't', rewardModel: 'columns:q_0,q_1', trajectory: { gamma: 0.95, pushdown: 'duckdb' } });
+    expect(r.setting).toBe('trajectory');
+    if (r.setting !== 'trajectory') return;
+    expect(r.settings.backend).toBe('duckdb');
+    expect(r.settings.gamma).toBe(0.95);
+    const direct = await evaluateTrajectories(ws, { data: 'cart', candidates: [{ name: 'soft', spec: soft }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], interval: 't', rewardModel: 'columns:q_0,q_1', gamma: 0.95, pushdown: 'never' });
+    expect(direct.settings.backend).toBe('memory');
+    r.candidates[0]!.estimates.forEach((e, k) => close(e.value, direct.candidates[0]!.estimates[k]!.value));
+    expect(r.selection!.rows.length).toBeGreaterThan(0);
+    const b = await evaluate(ws, { setting: 'auto', data: 'logs', policies: [{ spec: 'column:action_probs' }], estimators: ['ips'], interval: 't' });
+    expect(b.setting).toBeUndefined();
+    if (b.setting !== 'trajectory') expect(b.logging.value).toBeGreaterThan(-Infinity);
+  });
+  it('the CLI passes --pushdown duckdb and --memory-budget through (a bad mode: E_PUSHDOWN)', async () => {
+    const soft = path.join(dir, 'soft.parquet');
+    const out = path.join(dir, 'cli.json');
+    const base = ['--workspace', path.join(dir, 'ws'), 'evaluate', '--data', 'cart', '--policy', `soft=${soft}`, '--estimators', 'tis,pdis,dr', '--reward-model', 'columns:q_0,q_1', '--interval', 't', '--out', out];
+    const r = await runCli([...base, '--pushdown', 'duckdb']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect((JSON.parse(await readFile(out, 'utf8')) as TrajectoryEvaluationResult).settings.backend).toBe('duckdb');
+    const b = await runCli([...base, '--memory-budget', '1']);
+    expect(b.code).toBe(0);
+    expect((JSON.parse(await readFile(out, 'utf8')) as TrajectoryEvaluationResult).settings.backend).toBe('duckdb');
+    const bad = await runCli([...base, '--pushdown', 'sql']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/E_PUSHDOWN.*Unknown pushdown mode "sql"/s);
+  });
+});
