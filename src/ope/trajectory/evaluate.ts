@@ -123,9 +123,8 @@ export async function evaluateTrajectoryArrays(
 ): Promise<TrajectoryEvaluation> {
   const gamma = opts.gamma ?? DEFAULT_GAMMA;
   const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
-  const needsWeights = ids.some((id) => getTrajectoryEstimator(id).needsWeights);
   const dist = opts.distribution ? checkDistributionOptions(opts.distribution) : null;
-  const weighted = needsWeights || (dist !== null && distributionNeedsWeights(dist.estimators));
+  const weighted = needsImportanceWeights(opts);
   if (opts.behaviorModel) checkBehaviorOptions(opts.behaviorModel);
   const fitted = weighted
     ? resolveBehaviorLogprob(a, opts.behaviorModel, {
@@ -209,7 +208,7 @@ export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opt
     const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
     // ... or to fit the behaviour policy (behavior_logprob absent, or behaviour model 'fit')
     const mode = opts.behaviorModel?.mode ?? 'auto';
-    const fitsBehavior = mode === 'fit' || (mode === 'auto' && !version.metadata.columns.some((c) => c.name === 'behavior_logprob'));
+    const fitsBehavior = needsImportanceWeights(opts) && (mode === 'fit' || (mode === 'auto' && !version.metadata.columns.some((c) => c.name === 'behavior_logprob')));
     const needsObs = fitsBehavior || ids.some((id) => { const e = getTrajectoryEstimator(id); return e.needsMarginal === true || (e.needsQ && !qCols); });
     const lean = opts.pushdown !== 'never' && !opts.qProvider && !needsObs && opts.candidates.length > 0 && opts.candidates.every(isTableCandidate);
     const a = await loadTrajectoryArrays(conn, version, { where: opts.where, observations: !lean, ...(qCols ? { extra: qColumnsExtra(version, qCols) } : {}) });
@@ -219,4 +218,11 @@ export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opt
   } finally {
     conn.closeSync();
   }
+}
+
+/** Whether any requested estimator (or return-distribution estimator) weights by pi / pi_b, so needs behaviour log-probabilities. */
+function needsImportanceWeights(opts: TrajectoryEvaluateOptions): boolean {
+  const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
+  if (ids.some((id) => getTrajectoryEstimator(id).needsWeights)) return true;
+  return opts.distribution !== undefined && distributionNeedsWeights(checkDistributionOptions(opts.distribution).estimators);
 }
