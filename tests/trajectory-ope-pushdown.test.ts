@@ -11,55 +11,26 @@ import { runCli } from './support/run-cli.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openMemoryConnection } from '../src/datasets/duckdb.js';
+import { ALL_SUMMED, close, sql, writeTrajectoryTables } from './support/trajectory-tables.js';
 import { ingest } from '../src/datasets/ingest/index.js';
 import { Workspace } from '../src/datasets/workspace.js';
-import { generateTrajectories, writeTrajectoryDataset } from '../src/envs/trajectories.js';
 import { LEAN_BYTES_PER_STEP, evaluateTrajectoryDataset, wantsDuckdbPushdown, type TrajectoryEvaluateOptions, type TrajectoryEvaluation } from '../src/ope/trajectory/evaluate.js';
 import { expectRejects } from './support/expect-error.js';
 import { evaluate } from '../src/ope/evaluate.js';
 import { evaluateTrajectories } from '../src/ope/trajectory/result.js';
-import { generateBanditLog } from '../src/datasets/synthetic/bandit.js';
-import { writeBanditDataset } from '../src/datasets/synthetic/bandit-log.js';
 
 let dir: string;
 let ws: Workspace;
-const ALL = ['tis', 'pdis', 'sntis', 'snpdis', 'dr', 'sndr', 'dm'] as const;
-
-async function sql(q: string): Promise<void> {
-  const conn = await openMemoryConnection();
-  try {
-    await conn.run(q);
-  } finally {
-    conn.closeSync();
-  }
-}
+const ALL = ALL_SUMMED;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'offpolicy-traj-push-'));
   ws = await Workspace.open(path.join(dir, 'ws'));
-  await writeTrajectoryDataset(ws, 'cart0', generateTrajectories({ env: 'cartpole', policy: 'medium', episodes: 12, seed: 4 }));
-  const v = await ws.resolve('cart0');
-  // Q(s, a) as columns: any fixed function of the row
-  const withQ = path.join(dir, 'cartq.parquet');
-  await sql(`COPY (SELECT *, 10 + observation[1] AS q_0, 10 + observation[1] + observation[3] AS q_1 FROM read_parquet('${v.glob}')) TO '${withQ}' (FORMAT parquet)`);
-  await ingest(ws, withQ, { name: 'cart', kind: 'trajectory' });
-  // a stochastic candidate, and one that gives the logged action probability 0 on some steps
-  await sql(`COPY (SELECT episode_id, step, 0.25 + 0.5 * (observation[3] > 0)::DOUBLE AS p_0, 0.75 - 0.5 * (observation[3] > 0)::DOUBLE AS p_1 FROM read_parquet('${v.glob}')) TO '${path.join(dir, 'soft.parquet')}' (FORMAT parquet)`);
-  await sql(`COPY (SELECT episode_id, step, CASE WHEN observation[4] > 0.4 THEN 1 - action ELSE 0.4 END AS p_0, CASE WHEN observation[4] > 0.4 THEN action ELSE 0.6 END AS p_1 FROM read_parquet('${v.glob}')) TO '${path.join(dir, 'zeros.csv')}' (HEADER)`);
-  await writeBanditDataset(ws, 'logs', generateBanditLog({ n: 200, numActions: 3, contextDim: 2, reward: 'logistic', beta: 1, seed: 1 }));
-  await writeTrajectoryDataset(ws, 'pend', generateTrajectories({ env: 'pendulum', policy: 'medium', episodes: 8, seed: 5 }));
-  const vp = await ws.resolve('pend');
-  // a continuous candidate's log-density: the behaviour's shifted by a bounded function of the state
-  await sql(`COPY (SELECT episode_id, step, behavior_logprob + 0.3 * sin(observation[1] + step) AS logprob FROM read_parquet('${vp.glob}')) TO '${path.join(dir, 'pend.parquet')}' (FORMAT parquet)`);
+  await writeTrajectoryTables(ws, dir);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function close(a: number, b: number, what = '', tol = 1e-10): void {
-  expect(Math.abs(a - b), `${what}: ${a} vs ${b}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b)));
-}
 
 function sameResults(p: TrajectoryEvaluation, m: TrajectoryEvaluation): void {
   expect(p.backend).toBe('duckdb');
