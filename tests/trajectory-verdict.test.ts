@@ -49,6 +49,16 @@ describe('a trajectory verdict without any interval', () => {
     expect(JSON.parse(JSON.stringify(res.candidates[0]!.verdict))).toEqual(v);
   });
 
+  it('MIS / MDR intervals alone do not decide: the note says why and what to add', () => {
+    const est = (estimator: string) => ({ estimator, value: 1, interval: { lower: 0.5, upper: 1.5, level: 0.95, method: 't' }, diagnostics: { n: 20 } });
+    const score = { name: 'm', estimates: [est('mis'), est('mdr')], warnings: [] } as unknown as CandidateScore;
+    const v = deployVerdict(score, { value: 0 }, 0.05);
+    expect([v.outcome, v.lowerBound]).toEqual(['inconclusive', null]);
+    expect(v.sourceNote).toBe(
+      'No estimator interval can be used (estimators run: MIS, MDR): MIS and MDR do not decide a verdict (their intervals treat learned weights as known); add one of DR, PDIS, DM.',
+    );
+  });
+
   it('Hoeffding on a self-normalised estimator alone gives no interval: the note says which intervals exist', async () => {
     const res = await evaluateTrajectories(ws, { data: 'three', candidates: [{ name: 'u', spec: uniform }], estimators: ['snpdis'], interval: 'hoeffding' });
     const v = res.candidates[0]!.verdict;

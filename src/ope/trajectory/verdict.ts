@@ -56,10 +56,13 @@ export function deployVerdict(score: CandidateScore, behaviour: { value: number 
     // As the bandit verdict without a usable source: inconclusive, no bound (null, as JSON writes it), and the reason.
     const ran = score.estimates.map((e) => e.estimator.toUpperCase()).join(', ') || 'none';
     const episodes = score.estimates[0]?.diagnostics.n;
+    const undecided = score.estimates.filter((e) => e.interval && !VERDICT_PREFERENCE.includes(e.estimator)).map((e) => e.estimator.toUpperCase());
     const why =
       episodes !== undefined && episodes < 2
         ? `the data has ${episodes} episode, and an interval over episodes needs at least 2`
-        : 'Hoeffding and Bernstein intervals cover only the plain (not self-normalised) estimators; add one of DR, PDIS, TIS, or use --interval t or bootstrap';
+        : undecided.length > 0
+          ? `${undecided.join(' and ')} do not decide a verdict (their intervals treat learned weights as known); add one of DR, PDIS, DM`
+          : 'Hoeffding and Bernstein intervals cover only the plain (not self-normalised) estimators; add one of DR, PDIS, TIS, or use --interval t or bootstrap';
     const note = `No estimator interval can be used (estimators run: ${ran}): ${why}.`;
     const listed = caveats.length > 0 ? ` Caveats: ${caveats.map((c) => c.code).join(', ')}.` : '';
     return { outcome: 'inconclusive', recommended: false, lowerBound: null, upperBound: null, lowerBoundSource: 'none', sourceNote: note, caveats, baseline, sentence: `Inconclusive for candidate ${score.name}: ${note}${listed}` };
