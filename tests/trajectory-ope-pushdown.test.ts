@@ -11,7 +11,7 @@ import { runCli } from './support/run-cli.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALL_SUMMED, close, sql, writeTrajectoryTables } from './support/trajectory-tables.js';
+import { ALL_SUMMED, close, sameTrajectoryResults, sql, writeTrajectoryTables } from './support/trajectory-tables.js';
 import { ingest } from '../src/datasets/ingest/index.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { LEAN_BYTES_PER_STEP, evaluateTrajectoryDataset, wantsDuckdbPushdown, type TrajectoryEvaluateOptions, type TrajectoryEvaluation } from '../src/ope/trajectory/evaluate.js';
@@ -33,40 +33,7 @@ afterAll(async () => {
 });
 
 function sameResults(p: TrajectoryEvaluation, m: TrajectoryEvaluation): void {
-  expect(p.backend).toBe('duckdb');
-  expect(m.backend).toBe('memory');
-  expect(p.dataset).toEqual(m.dataset);
-  close(p.behaviour.value, m.behaviour.value);
-  close(p.behaviour.interval!.lower, m.behaviour.interval!.lower);
-  expect(p.candidates.length).toBe(m.candidates.length);
-  p.candidates.forEach((pc, j) => {
-    const mc = m.candidates[j]!;
-    expect(pc.name).toBe(mc.name);
-    expect(pc.estimates.map((e) => e.estimator)).toEqual(mc.estimates.map((e) => e.estimator));
-    pc.estimates.forEach((pe, k) => {
-      const me = mc.estimates[k]!;
-      const what = `${pc.name} ${pe.estimator}`;
-      close(pe.value, me.value, `${what} value`);
-      expect(Boolean(pe.interval)).toBe(Boolean(me.interval));
-      if (pe.interval) {
-        close(pe.interval.lower, me.interval!.lower, `${what} lower (value ${me.value}, upper ${me.interval!.upper})`);
-        close(pe.interval.upper, me.interval!.upper, `${what} upper`);
-      }
-      for (const key of Object.keys(me.diagnostics!)) close(pe.diagnostics![key]!, me.diagnostics![key]!, `${what} ${key}`);
-    });
-    if (mc.weights) {
-      expect(pc.weights!.perStep.episodes).toEqual(mc.weights.perStep.episodes);
-      mc.weights.perStep.ess.forEach((e, t) => close(pc.weights!.perStep.ess[t]!, e, `ess ${t}`));
-      mc.weights.perStep.maxShare.forEach((e, t) => close(pc.weights!.perStep.maxShare[t]!, e, `maxShare ${t}`));
-      close(pc.weights!.trajectoryEss, mc.weights.trajectoryEss);
-      close(pc.weights!.maxWeight, mc.weights.maxWeight);
-      expect(pc.weights!.firstLowEssStep).toBe(mc.weights.firstLowEssStep);
-    } else expect(pc.weights).toBeNull();
-    expect(pc.warnings).toEqual(mc.warnings);
-    expect(pc.verdict.recommended).toBe(mc.verdict.recommended);
-    expect(pc.q).toEqual(mc.q);
-    expect(pc.valueRange).toEqual(mc.valueRange);
-  });
+  sameTrajectoryResults(p, m, { backend: 'duckdb', referenceBackend: 'memory', warnings: 'equal' });
 }
 
 async function both(data: string, opts: TrajectoryEvaluateOptions): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * The fixture both trajectory table-candidate tests (the lean scan and the
+ * The fixture and the backend comparison both trajectory table-candidate tests (the lean scan and the
  * DuckDB pushdown) compare backends on: CartPole with Q as columns, a soft and
  * a zero-probability candidate table, a bandit log, Pendulum with a
  * continuous candidate's log-density table.
@@ -8,6 +8,7 @@ import { expect } from 'vitest';
 import path from 'node:path';
 import { openMemoryConnection } from '../../src/datasets/duckdb.js';
 import { ingest } from '../../src/datasets/ingest/index.js';
+import type { TrajectoryEvaluation } from '../../src/ope/trajectory/evaluate.js';
 import type { Workspace } from '../../src/datasets/workspace.js';
 import { generateTrajectories, writeTrajectoryDataset } from '../../src/envs/trajectories.js';
 import { generateBanditLog } from '../../src/datasets/synthetic/bandit.js';
@@ -45,4 +46,50 @@ export async function writeTrajectoryTables(ws: Workspace, dir: string): Promise
 /** a equals b to a relative tolerance (absolute below 1). */
 export function close(a: number, b: number, what = '', tol = 1e-10): void {
   expect(Math.abs(a - b), `${what}: ${a} vs ${b}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b)));
+}
+
+/**
+ * p equals m to 1e-10 in every value, interval, diagnostic and weight summary;
+ * warnings equal whole ('equal') or by code ('codes').
+ */
+export function sameTrajectoryResults(
+  p: TrajectoryEvaluation,
+  m: TrajectoryEvaluation,
+  o: { backend: TrajectoryEvaluation['backend']; referenceBackend: TrajectoryEvaluation['backend']; warnings: 'equal' | 'codes' },
+): void {
+  expect(p.backend).toBe(o.backend);
+  expect(m.backend).toBe(o.referenceBackend);
+  expect(p.dataset).toEqual(m.dataset);
+  close(p.behaviour.value, m.behaviour.value);
+  close(p.behaviour.interval!.lower, m.behaviour.interval!.lower);
+  expect(p.candidates.length).toBe(m.candidates.length);
+  p.candidates.forEach((pc, j) => {
+    const mc = m.candidates[j]!;
+    expect(pc.name).toBe(mc.name);
+    expect(pc.estimates.map((e) => e.estimator)).toEqual(mc.estimates.map((e) => e.estimator));
+    pc.estimates.forEach((pe, k) => {
+      const me = mc.estimates[k]!;
+      const what = `${pc.name} ${pe.estimator}`;
+      close(pe.value, me.value, `${what} value`);
+      expect(Boolean(pe.interval)).toBe(Boolean(me.interval));
+      if (pe.interval) {
+        close(pe.interval.lower, me.interval!.lower, `${what} lower (value ${me.value}, upper ${me.interval!.upper})`);
+        close(pe.interval.upper, me.interval!.upper, `${what} upper`);
+      }
+      for (const key of Object.keys(me.diagnostics!)) close(pe.diagnostics![key]!, me.diagnostics![key]!, `${what} ${key}`);
+    });
+    if (mc.weights) {
+      expect(pc.weights!.perStep.episodes).toEqual(mc.weights.perStep.episodes);
+      mc.weights.perStep.ess.forEach((e, t) => close(pc.weights!.perStep.ess[t]!, e, `ess ${t}`));
+      mc.weights.perStep.maxShare.forEach((e, t) => close(pc.weights!.perStep.maxShare[t]!, e, `maxShare ${t}`));
+      close(pc.weights!.trajectoryEss, mc.weights.trajectoryEss);
+      close(pc.weights!.maxWeight, mc.weights.maxWeight);
+      expect(pc.weights!.firstLowEssStep).toBe(mc.weights.firstLowEssStep);
+    } else expect(pc.weights).toBeNull();
+    if (o.warnings === 'equal') expect(pc.warnings).toEqual(mc.warnings);
+    else expect(pc.warnings.map((w) => w.code)).toEqual(mc.warnings.map((w) => w.code));
+    expect(pc.verdict.recommended).toBe(mc.verdict.recommended);
+    expect(pc.q).toEqual(mc.q);
+    expect(pc.valueRange).toEqual(mc.valueRange);
+  });
 }
