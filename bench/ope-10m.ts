@@ -33,30 +33,15 @@ import { lit, openMemoryConnection, queryOne, type DuckDBConnection } from '../s
 import { Workspace } from '../src/datasets/workspace.js';
 import { evaluate } from '../src/ope/evaluate.js';
 import type { EvaluationResult } from '../src/core/evaluation-result.js';
+import { fmtTiming, mb, once, stopSampling, type Timing } from './measure.js';
 
 const N = Number(process.argv[2] ?? 10_000_000);
 const NB = Number(process.argv[3] ?? 1_000_000);
 const REPEATS = Math.max(1, Number(process.argv[4] ?? 3));
 const K = 10;
 
-let peak = 0;
-const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
-const mb = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MB`;
 
-interface Timing { wall: number; cpu: number; load: number; rss: number }
-
-async function once<T>(f: () => Promise<T>): Promise<{ out: T; t: Timing }> {
-  peak = process.memoryUsage().rss;
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const out = await f();
-  const wall = (performance.now() - t0) / 1000;
-  const c = process.cpuUsage(c0);
-  peak = Math.max(peak, process.memoryUsage().rss);
-  return { out, t: { wall, cpu: (c.user + c.system) / 1e6, load: loadavg()[0]!, rss: peak } };
-}
-
-const fmt = (t: Timing): string => `wall ${t.wall.toFixed(3)} s  CPU ${t.cpu.toFixed(3)} s  load ${t.load.toFixed(2)}  peak RSS ${mb(t.rss)}`;
+const fmt = (t: Timing): string => fmtTiming(t);
 
 async function timed<T>(label: string, f: () => Promise<T>, repeats = 1): Promise<T> {
   const runs: Timing[] = [];
@@ -161,11 +146,11 @@ async function main(): Promise<void> {
     }
     conn.closeSync();
   } finally {
-    clearInterval(sampler);
+    stopSampling();
     if (!keep) await rm(dir, { recursive: true, force: true });
   }
 }
 
 // Run only as a script: bench/poisson-bootstrap.ts imports the log generator.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
-else clearInterval(sampler);
+else stopSampling();

@@ -22,37 +22,21 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { lit, openMemoryConnection } from '../src/datasets/duckdb.js';
 import { ingest } from '../src/datasets/ingest/index.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { evaluate } from '../src/ope/evaluate.js';
+import { fmtTiming, mb, once, stopSampling, type Timing } from './measure.js';
 
 const E = Number(process.argv[2] ?? 1000);
 const T = Number(process.argv[3] ?? 1000);
 const REPEATS = Math.max(1, Number(process.argv[4] ?? 3));
 const MEMORY = (process.argv[5] ?? '1') !== '0';
 
-let peak = 0;
-const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
-const mb = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MB`;
 
-interface Timing { wall: number; cpu: number; load: number; rss: number }
-
-async function once<T>(f: () => Promise<T>): Promise<{ out: T; t: Timing }> {
-  peak = process.memoryUsage().rss;
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const out = await f();
-  const wall = (performance.now() - t0) / 1000;
-  const c = process.cpuUsage(c0);
-  peak = Math.max(peak, process.memoryUsage().rss);
-  return { out, t: { wall, cpu: (c.user + c.system) / 1e6, load: loadavg()[0]!, rss: peak } };
-}
-
-// peak RSS: sampled every 10 ms (a long synchronous loop can hide a peak), and the process's maximum so far (getrusage: exact, but since start)
-const fmt = (t: Timing): string => `wall ${t.wall.toFixed(3)} s  CPU ${t.cpu.toFixed(3)} s  load ${t.load.toFixed(2)}  peak RSS ${mb(t.rss)} (process max ${mb(process.resourceUsage().maxRSS * 1024)})`;
+const fmt = (t: Timing): string => fmtTiming(t, { processMax: true });
 
 async function main(): Promise<void> {
   const keep = process.env.TRAJ_BENCH_WS;
@@ -114,7 +98,7 @@ async function main(): Promise<void> {
     process.stdout.write(`  backend ${out.settings.backend}: ${fmt(t)}\n`);
   }
   if (!keep) await rm(dir, { recursive: true, force: true });
-  clearInterval(sampler);
+  stopSampling();
 }
 
 main().catch((e) => {
