@@ -161,6 +161,15 @@ export interface RewardModelFit {
   baselineLogLoss?: number;
 }
 
+/** Which stored dataset version a result scored (the bandit and slate result schemas name it the same way). */
+export interface ResultDatasetIdentity {
+  ref: string;
+  name: string;
+  version: number;
+  contentHash: string;
+  rowCount: number;
+}
+
 /** The result of evaluating candidates on a bandit log. */
 export interface BanditEvaluationResult {
   /** Absent in written JSON (see EvaluationSetting). */
@@ -171,12 +180,7 @@ export interface BanditEvaluationResult {
   /** The exact command line, for reproduction. */
   command?: string;
   seed: number;
-  dataset: {
-    ref: string;
-    name: string;
-    version: number;
-    contentHash: string;
-    rowCount: number;
+  dataset: ResultDatasetIdentity & {
     /** Present when rows without a reward were left out (observedRewardsOnly): what was scored and what that assumes. */
     observedRewardsOnly?: { rowsUsed: number; rowsWithoutReward: number; assumption: string };
     numActions: number;

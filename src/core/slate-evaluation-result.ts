@@ -3,7 +3,7 @@
  * estimators (src/ope/slate/). Values are per slate: the expected sum of the slot
  * rewards of one slate.
  */
-import type { Estimate, Warning } from './evaluation-result.js';
+import type { Estimate, ResultDatasetIdentity, Warning } from './evaluation-result.js';
 
 export interface SlateCandidateResult {
   name: string;
@@ -18,12 +18,7 @@ export interface SlateEvaluationResult {
   toolkitVersion: string;
   createdAt: string;
   command?: string;
-  dataset: {
-    ref: string;
-    name: string;
-    version: number;
-    contentHash: string;
-    rowCount: number;
+  dataset: ResultDatasetIdentity & {
     slates: number;
     slateLength: number;
     numActions: number;
