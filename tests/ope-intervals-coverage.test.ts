@@ -17,23 +17,9 @@ import { hoeffdingInterval } from '../src/ope/intervals/hoeffding.js';
 import { sumsFromTerms } from '../src/ope/sums.js';
 import type { Interval } from '../src/core/evaluation-result.js';
 import { Rng } from '../src/util/rng.js';
+import { K, candidate, logger, mu, trueValue } from './support/tabular-bandit.js';
 
-const K = 3;
-const mu = [
-  [0.2, 0.5, 0.7],
-  [0.6, 0.3, 0.1],
-  [0.4, 0.4, 0.9],
-  [0.8, 0.2, 0.5],
-  [0.1, 0.6, 0.3],
-];
-const softmax = (s: number[]): number[] => {
-  const e = s.map(Math.exp);
-  const z = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / z);
-};
-const logger = mu.map((m) => softmax(m.map((v) => -1.5 * v)));
-const candidate = mu.map((m) => softmax(m.map((v) => 3 * v)));
-const truth = mu.reduce((s, m, x) => s + m.reduce((t, v, a) => t + candidate[x]![a]! * v, 0), 0) / mu.length;
+const truth = trueValue;
 const W = Math.max(...mu.flatMap((_, x) => logger[x]!.map((p, a) => candidate[x]![a]! / p)));
 
 function generate(rng: Rng, n: number): { batch: BanditBatch; w: Float64Array } {

@@ -12,24 +12,8 @@ import { bootstrapIntervals } from '../src/ope/intervals/bootstrap.js';
 import { tInterval } from '../src/ope/intervals/t.js';
 import { sumsFromTerms } from '../src/ope/sums.js';
 import { Rng } from '../src/util/rng.js';
+import { K, X, candidate, logger, mu, trueValue } from './support/tabular-bandit.js';
 
-const K = 3;
-const X = 5;
-const mu = [
-  [0.2, 0.5, 0.7],
-  [0.6, 0.3, 0.1],
-  [0.4, 0.4, 0.9],
-  [0.8, 0.2, 0.5],
-  [0.1, 0.6, 0.3],
-];
-const softmax = (s: number[]): number[] => {
-  const e = s.map(Math.exp);
-  const z = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / z);
-};
-const logger = mu.map((m) => softmax(m.map((v) => -1.5 * v))); // prefers low-reward actions
-const candidate = mu.map((m) => softmax(m.map((v) => 3 * v))); // prefers high-reward actions
-const trueValue = mu.reduce((s, m, x) => s + m.reduce((t, v, a) => t + candidate[x]![a]! * v, 0), 0) / X;
 
 function generate(rng: Rng, n: number): BanditBatch {
   const b: BanditBatch = {
