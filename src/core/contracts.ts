@@ -58,7 +58,9 @@ export interface ContinuousPolicy {
   /**
    * Per-dimension std of a Gaussian policy that acts by drawing from its
    * Gaussian restricted to the action box (as `rollout --stochastic` does);
-   * off-policy evaluation then scores it by that truncated density.
+   * its Gaussian is then N(act(s), diag(actionStd()^2)), the density logProb
+   * gives, and off-policy evaluation scores it by that density truncated to
+   * the box.
    */
   actionStd?(): Float64Array;
 }

@@ -5,6 +5,7 @@
  * to the network's backward pass.
  */
 import type { LossResult } from '../nn/losses.js';
+import { gaussianLogDensity } from '../util/truncated-normal.js';
 
 /**
  * IQL's expectile loss of the residuals u = target - pred:
@@ -110,22 +111,10 @@ export function weightedMseActorLoss(pred: ArrayLike<number>, actions: ArrayLike
 
 export const LOG_STD_MIN = -20;
 export const LOG_STD_MAX = 2;
-const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
-
 /** log N(a; mean, exp(logStd)) summed over the m dimensions of each row (logStd clamped to [-20, 2]). */
 export function gaussianLogProb(mean: ArrayLike<number>, logStd: ArrayLike<number>, actions: ArrayLike<number>, m: number): Float64Array {
-  const n = mean.length / m;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let j = 0; j < m; j++) {
-      const ls = Math.min(LOG_STD_MAX, Math.max(LOG_STD_MIN, logStd[j]!));
-      const z = (actions[i * m + j]! - mean[i * m + j]!) / Math.exp(ls);
-      s += -0.5 * z * z - ls - HALF_LOG_2PI;
-    }
-    out[i] = s;
-  }
-  return out;
+  const clamped = Float64Array.from({ length: m }, (_, j) => Math.min(LOG_STD_MAX, Math.max(LOG_STD_MIN, logStd[j]!)));
+  return gaussianLogDensity(mean, clamped, actions, m);
 }
 
 /**

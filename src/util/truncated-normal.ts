@@ -19,6 +19,24 @@ export function logStdNormalMass(lo: number, hi: number): number {
   return Math.log1p(-0.5 * (erfc(-lo / s) + erfc(hi / s)));
 }
 
+const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+
+/** log N(a; mean, diag(exp(logStd))^2), per row of m dimensions (mean and actions n x m). */
+export function gaussianLogDensity(mean: ArrayLike<number>, logStd: ArrayLike<number>, actions: ArrayLike<number>, m: number): Float64Array {
+  const n = mean.length / m;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < m; j++) {
+      const ls = logStd[j]!;
+      const z = (actions[i * m + j]! - mean[i * m + j]!) / Math.exp(ls);
+      s += -0.5 * z * z - ls - HALF_LOG_2PI;
+    }
+    out[i] = s;
+  }
+  return out;
+}
+
 /** Below this probability mass inside the box, sampling by rejection is refused. */
 export const MIN_BOX_MASS = 1e-6;
 

@@ -23,7 +23,7 @@ import type { TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import { candidateName } from '../../policies/candidates.js';
 import { buildJsonPolicy } from '../../policies/json-policy.js';
 import type { ContinuousPolicy, Policy } from '../../core/contracts.js';
-import { logStdNormalMass } from '../../util/truncated-normal.js';
+import { gaussianLogDensity, logStdNormalMass } from '../../util/truncated-normal.js';
 import { actionBox, BANDWIDTH_RULE, checkBandwidth, defaultBandwidth, kernelLogDensity, type ActionBox } from './kernel.js';
 
 /** The logged steps a candidate is scored on (the loader's arrays, or any arrays of the same shape). */
@@ -150,13 +150,14 @@ export function policyCandidate(p: Policy | ContinuousPolicy, name: string, sour
  * rollout's sampler), so its density is the Gaussian's minus log P(box).
  */
 function gaussianTargetLogprob(p: ContinuousPolicy, s: LoggedSteps, ctx: TrajectoryCandidateContext): Float64Array {
-  const logp = p.logProb(s.observations, s.actions as Float32Array, s.n);
   const space = ctx.actionSpace;
   const box = ctx.actionBox ?? (space?.type === 'box' && space.low && space.high ? { low: space.low, high: space.high } : undefined);
-  if (!p.actionStd || !box) return logp;
+  if (!p.actionStd || !box) return p.logProb(s.observations, s.actions as Float32Array, s.n);
+  // the contract's Gaussian (mean act(s), std actionStd()): one pass of the policy gives the density and the box mass
   const sd = p.actionStd();
   const mu = p.act(s.observations, s.n);
   const m = s.actDim;
+  const logp = gaussianLogDensity(mu, Float64Array.from(sd, Math.log), s.actions as Float32Array, m);
   for (let r = 0; r < s.n; r++) {
     let logMass = 0;
     for (let j = 0; j < m; j++) {
