@@ -125,12 +125,12 @@ describe('what the pushdown declines: refused when asked for, loaded with a warn
     const sel = await evaluateTrajectoryDataset(ws, 'cart', { ...opts, where: 'episode_id < 2' });
     expect(sel.backend).toBe('scan');
     expect(sel.dataset.steps).toBe(few);
-    // with an estimator the pushdown cannot sum: within the budget, so no warning
-    const misSel = await evaluateTrajectoryDataset(ws, 'cart', { ...opts, interval: 'bootstrap', resamples: 20, where: 'episode_id < 2' });
-    expect(misSel.warnings).toEqual([]);
+    // with bootstrap intervals, which the pushdown cannot sum: within the budget, so no warning
+    const bootSel = await evaluateTrajectoryDataset(ws, 'cart', { ...opts, interval: 'bootstrap', resamples: 20, where: 'episode_id < 2' });
+    expect(bootSel.warnings).toEqual([]);
     // one step fewer in the budget: over it, and the warning counts the selected steps
     const tight = await evaluateTrajectoryDataset(ws, 'cart', { ...opts, interval: 'bootstrap', resamples: 20, where: 'episode_id < 2', memoryBudgetBytes: budget - 1 });
-    expect(tight.warnings[0]!.message).toContain(`about ${budget.toLocaleString('en-US')} bytes (${few} steps selected by where x 125 bytes`);
+    expect(tight.warnings[0]!.message).toContain(`about ${budget.toLocaleString('en-US')} bytes (${few.toLocaleString('en-US')} steps selected by where x 125 bytes`);
   });
   it("data the pushdown's checks reject goes to the in-memory path: its result (one episode) says why the pushdown declined", async () => {
     const soft = path.join(dir, 'soft-first.parquet');
