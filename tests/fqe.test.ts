@@ -158,6 +158,21 @@ describe('fitted Q evaluation on a tabular MDP', () => {
     expect(Buffer.from(a.model.net.params.buffer).equals(Buffer.from(c.model.net.params.buffer))).toBe(false);
   });
 
+  it('reusing target values while the target network is unchanged changes no bit (categorical and deterministic targets)', () => {
+    const box = transitions(MDP, true);
+    const greedy = { actionDim: 1, act: (obs: Float32Array, n: number) => Float32Array.from({ length: n }, (_, i) => (stateOf(obs, i) === 1 ? 1 : 0)) };
+    const runs = [
+      (targetCache: boolean) => fitFqe(transitions(MDP), { kind: 'discrete', numActions: A }, { kind: 'categorical', policy: categorical }, { ...opts, steps: 400, targetEvery: 7, targetCache }),
+      (targetCache: boolean) => fitFqe(box, { kind: 'box', actDim: 1 }, { kind: 'deterministic', policy: greedy }, { ...opts, steps: 400, targetEvery: 7, targetCache }),
+    ];
+    for (const run of runs) {
+      const cached = run(true);
+      const full = run(false);
+      expect(Buffer.from(cached.model.net.params.buffer).equals(Buffer.from(full.model.net.params.buffer))).toBe(true);
+      expect(cached.curve).toEqual(full.curve);
+    }
+  });
+
   it('cross-fitting keeps each group in one fold and fits each fold on the others', () => {
     const data = transitions(MDP);
     const groups = [10, 10, 11, 11, 12, 12];

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam, adamStepF32Js, adamStepJs, cosineLr, polyakUpdate, polyakUpdateJs, type AdamState } from '../src/nn/adam.js';
 import { ensureTfBackend, setTfThreads, tfThreadsWanted } from '../src/util/tf-backend.js';
-import { WasmArena, parseFmaSetting, relaxedSimdAvailable, sparsePackFloats } from '../src/nn/wasm-kernels.js';
+import { BIN_TABLE_FLOATS, binListInts, WasmArena, parseFmaSetting, relaxedSimdAvailable, sparsePackFloats } from '../src/nn/wasm-kernels.js';
 import { WasmMlp } from '../src/nn/wasm-mlp.js';
 import { backwardTf, forwardJs, forwardTf, initMlp, layerOffsets, parameterCount, predictTf, uploadMlp, type MlpSpec } from '../src/nn/mlp.js';
 import { computeNormStats, normalizeRows } from '../src/nn/normalization.js';
@@ -428,6 +428,42 @@ describe('wasm SIMD kernels (wasm-kernels.ts)', () => {
       }
       expect(compared).toBeGreaterThan(10000);
     }
+  });
+  it('the binary product (binlist + binmul, four Russians) matches a float64 reference: scales, mask, strip tails, several table chunks, empty rows', () => {
+    const arena = new WasmArena(false);
+    const rng = new Rng(9);
+    let compared = 0;
+    // K up to 260 (5 chunks of 16 groups, the last partial), N below, at and past a strip of BIN_STRIP = 32 columns
+    for (const [M, K, N] of [[5, 8, 4], [7, 12, 36], [16, 64, 96], [9, 132, 40], [3, 260, 8], [4, 4, 32]] as const) {
+      for (const [useB, useR, useM] of [[false, false, false], [true, true, true], [true, false, true], [false, true, false]] as const) {
+        const G = K / 4;
+        const ints = binListInts(M, K);
+        const [src, b, c, bs, rs, mk] = [arena.alloc(M * K), arena.alloc(K * N), arena.alloc(M * N), arena.alloc(K), arena.alloc(M), arena.alloc(M * N)];
+        const [table, list, ends] = [arena.alloc(BIN_TABLE_FLOATS), arena.alloc(ints.list), arena.alloc(ints.ends)];
+        const f = arena.f32();
+        // about half of A set (ReLU outputs: 0, -0 or positive); row 1 all zero
+        for (let t = 0; t < M * K; t++) f[src / 4 + t] = Math.floor(t / K) === 1 || rng.uniform() < 0.5 ? (t % 3 ? 0 : -0) : rng.uniform() + 1e-3;
+        for (let t = 0; t < K * N; t++) f[b / 4 + t] = rng.normal();
+        for (let t = 0; t < K; t++) f[bs / 4 + t] = rng.normal();
+        for (let t = 0; t < M; t++) f[rs / 4 + t] = rng.normal();
+        for (let t = 0; t < M * N; t++) f[mk / 4 + t] = rng.normal();
+        f.fill(NaN, c / 4, c / 4 + M * N);
+        arena.k.binlist(src, 4 * K, M, G, list, ends);
+        arena.k.binmul(b, 4 * N, useB ? bs : 0, G, N, table, list, ends, M, c, 4 * N, useR ? rs : 0, useM ? mk : 0, 4 * N);
+        const g = arena.f32();
+        for (let i = 0; i < M; i++) {
+          for (let j = 0; j < N; j++) {
+            let want = 0;
+            for (let k = 0; k < K; k++) if (g[src / 4 + i * K + k]! > 0) want += g[b / 4 + k * N + j]! * (useB ? g[bs / 4 + k]! : 1);
+            if (useR) want *= g[rs / 4 + i]!;
+            if (useM && !(g[mk / 4 + i * N + j]! > 0)) want = 0;
+            expect(Math.abs(g[c / 4 + i * N + j]! - want)).toBeLessThan(2e-6 * (1 + Math.sqrt(K)));
+            compared++;
+          }
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(8000);
   });
   it('the fused multiply-add variant (relaxed SIMD) matches the reference too', () => {
     if (!relaxedSimdAvailable()) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');

@@ -76,6 +76,12 @@ export interface FqeOptions {
   loss?: 'huber' | 'mse';
   /** Standardize observations by the training rows' mean / std (default true). */
   normalize?: boolean;
+  /**
+   * Reuse a row's target value while the target network is unchanged (default
+   * true; see TargetCache). false recomputes every batch in full: the same
+   * bits, slower (it exists to check that).
+   */
+  targetCache?: boolean;
   /** A learning-curve point every this many updates (default steps / 20) and at the end. */
   evalEvery?: number;
   /** Initial states s_0 (n0 x obsDim): each curve point records mean V(s_0). */
@@ -272,7 +278,10 @@ class BatchBuffers {
   readonly bootRows: Int32Array;
   /** The target network's inputs: B x S x (d + w), S the next actions per row (discrete: K). */
   readonly nextX: Float32Array;
+  /** The bootstrapped rows whose target value is not cached. */
+  readonly missRows: Int32Array;
   constructor(B: number, d: number, w: number, S: number) {
+    this.missRows = new Int32Array(B);
     this.x = new Float32Array(B * (d + w));
     this.nextObs = new Float32Array(B * d);
     this.nextProbs = new Float64Array(B * w);
@@ -281,6 +290,43 @@ class BatchBuffers {
     this.boot = new Int32Array(B);
     this.bootRows = new Int32Array(B);
     this.nextX = new Float32Array(B * S * (d + w));
+  }
+}
+
+/**
+ * E_{a'} Q_target(s', a') per data row while the target network is unchanged
+ * (between two copies, every targetEvery updates): a row drawn again in that
+ * window (about 1 - (1 - e^{-u}) / u of the draws, u = batch x targetEvery /
+ * rows: 12% at 256 x 100 / 100k) is not recomputed. Only for targets that are
+ * functions of the row (deterministic, categorical, logged next action; not
+ * 'sampled', which draws afresh each batch). The network computes each row on
+ * its own, so a value does not depend on the rows it was computed with: the
+ * targets are the bits of computing every batch in full.
+ */
+class TargetCache {
+  /** The target network version (bumped at each copy) a row's value was computed under; 0 = never. */
+  private readonly stamp: Int32Array;
+  readonly value: Float64Array;
+  private version = 1;
+  constructor(n: number) {
+    this.stamp = new Int32Array(n);
+    this.value = new Float64Array(n);
+  }
+  /** The target network changed: every cached value is stale. */
+  invalidate(): void {
+    this.version++;
+  }
+  /** Compacts rows[0..m-1] to the distinct rows without a current value (marking them current); returns their count. */
+  misses(rows: Int32Array, m: number, out: Int32Array): number {
+    let k = 0;
+    for (let t = 0; t < m; t++) {
+      const i = rows[t]!;
+      if (this.stamp[i] !== this.version) {
+        this.stamp[i] = this.version;
+        out[k++] = i;
+      }
+    }
+    return k;
   }
 }
 
@@ -340,7 +386,9 @@ export function fitFqe(data: FqeTransitions, space: FqeActionSpace, target: FqeT
   const na = precomputeNextActions(data, rows, space, target);
   const buf = new BatchBuffers(B, d, w, K ?? samples ?? 1);
   // the target network's weights were loaded into the engine by the previous update unless just synced
-  let targetSynced = true;
+  // whether the engine holds the target network's current weights (WasmMlp.infer's reuseWeights): not after a copy
+  const targetWeights = { loaded: false };
+  const cache = target.kind === 'sampled' || opts.targetCache === false ? null : new TargetCache(data.n);
   const idx = new Int32Array(B);
   const curve: FqeCurvePoint[] = [];
   let lossSum = 0;
@@ -348,8 +396,7 @@ export function fitFqe(data: FqeTransitions, space: FqeActionSpace, target: FqeT
   const progressEvery = opts.progressEvery ?? 100;
   for (let step = 1; step <= steps; step++) {
     for (let b = 0; b < B; b++) idx[b] = rows[batchRng.int(rows.length)]!;
-    const y = batchTargets(data, idx, B, target, na, net, targetParams, gamma, buf, sampleRng, !targetSynced);
-    targetSynced = false;
+    const y = batchTargets(data, idx, B, target, na, net, targetParams, gamma, buf, sampleRng, targetWeights, cache);
     net.gatherInputs(data.obs, data.actions, idx, B, buf.x);
     const pred = net.net.forward(net.params, buf.x, B);
     const l = lossKind === 'huber' ? huberLoss(pred, y, 1, buf.grad) : mseLoss(pred, y, buf.grad);
@@ -362,7 +409,8 @@ export function fitFqe(data: FqeTransitions, space: FqeActionSpace, target: FqeT
     adam.step(net.params, grad);
     if (step % targetEvery === 0) {
       targetParams.set(net.params);
-      targetSynced = true;
+      targetWeights.loaded = false;
+      cache?.invalidate();
     }
     lossSum += l.loss;
     lossCount++;
@@ -452,7 +500,8 @@ function batchTargets(
   gamma: number,
   buf: BatchBuffers,
   rng: Rng,
-  reuseWeights: boolean,
+  targetWeights: { loaded: boolean },
+  cache: TargetCache | null = null,
 ): Float64Array {
   const y = buf.y;
   // the bootstrapped rows of the batch, compacted
@@ -468,6 +517,43 @@ function batchTargets(
     }
   }
   if (m === 0 || gamma === 0) return y;
+  if (cache) {
+    // the values of rows not yet cached under this target network, then every row's from the cache
+    const miss = buf.missRows;
+    const u = cache.misses(rows, m, miss);
+    if (u > 0) {
+      const fresh = nextValues(data, miss, u, target, pre, net, targetParams, buf, rng, targetWeights);
+      for (let k = 0; k < u; k++) cache.value[miss[k]!] = fresh[k]!;
+    }
+    for (let k = 0; k < m; k++) {
+      const b = boot[k]!;
+      y[b] = y[b]! + gamma * cache.value[rows[k]!]!;
+    }
+    return y;
+  }
+  const v = nextValues(data, rows, m, target, pre, net, targetParams, buf, rng, targetWeights);
+  for (let k = 0; k < m; k++) {
+    const b = boot[k]!;
+    y[b] = y[b]! + gamma * v[k]!;
+  }
+  return y;
+}
+
+/** E_{a'} Q_target(s'_i, a') for the data rows rows[0..m-1]. */
+function nextValues(
+  data: FqeTransitions,
+  rows: Int32Array,
+  m: number,
+  target: FqeTargetPolicy,
+  pre: { probs?: Float64Array; acts?: Float32Array },
+  net: MlpQFunction,
+  targetParams: Float32Array,
+  buf: BatchBuffers,
+  rng: Rng,
+  targetWeights: { loaded: boolean },
+): Float64Array {
+  const reuseWeights = targetWeights.loaded;
+  targetWeights.loaded = true;
   let v: Float64Array;
   if (pre.acts) {
     // a' per row known (deterministic or logged): the target network's inputs straight from the data
@@ -489,11 +575,7 @@ function batchTargets(
     }
     v = expectedQ(net, nobs, m, na, targetParams, buf.nextX, reuseWeights);
   }
-  for (let k = 0; k < m; k++) {
-    const b = boot[k]!;
-    y[b] = y[b]! + gamma * v[k]!;
-  }
-  return y;
+  return v;
 }
 
 /** Mean squared TD error on the rows, with the current network on both sides. */

@@ -617,6 +617,190 @@ function spgemmKernel(fma: boolean): Func {
 }
 
 /**
+ * Columns per strip of the binary product (binmul): 8 accumulators (its inner
+ * loop needs no splat); its table rows are 4 BIN_STRIP bytes apart.
+ */
+export const BIN_STRIP = 32;
+/** Groups of 4 k per table chunk of binmul: 16 x 16 rows x 128 bytes = 32 KB, the L1 data cache. */
+export const BIN_CHUNK = 16;
+
+/** Floats of binmul's table (one chunk of one strip). */
+export const BIN_TABLE_FLOATS = BIN_CHUNK * 16 * BIN_STRIP;
+
+/** i32 of binlist's entry lists and chunk ends for an M x K 0/1 matrix. */
+export function binListInts(M: number, K: number): { list: number; ends: number } {
+  return { list: (M * K) / 4, ends: M * Math.ceil(K / 4 / BIN_CHUNK) };
+}
+
+/**
+ * binlist(src, sRS, M, G, list, ends): the entry lists of binmul for the 0/1
+ * matrix A(i, k) = [src(i, k) > 0] (M x 4G, row-major at row stride sRS
+ * bytes): for row i and each group g of 4 columns, the code
+ * c = sum_t 2^t A(i, 4g + t) (i32x4.bitmask of f32x4.gt) becomes the byte
+ * offset (16 (g mod BIN_CHUNK) + c) 4 BIN_STRIP of its row in the table of
+ * g's chunk; codes 0 are dropped without branching. Row i's entries start at
+ * list + 16 G i; ends[i C + ch] (C = ceil(G / BIN_CHUNK) chunks) is where the
+ * entries of its chunk ch end (the next chunk's start).
+ */
+function binlistKernel(): Func {
+  const [src, sRS, M, G, list, ends] = [0, 1, 2, 3, 4, 5];
+  const [r, g, p, e, cd, pe, gc] = [6, 7, 8, 9, 10, 11, 12];
+  const code = new Code();
+  code.i32(0).set(r);
+  code.get(ends).set(pe);
+  code.block().loop();
+  code.get(r).get(M).ltU().eqz().brIf(1);
+  code.get(src).get(r).get(sRS).mul().add().set(p);
+  code.get(list).get(r).get(G).mul().i32(4).mul().add().set(e);
+  code.i32(0).set(g);
+  code.i32(0).set(gc);
+  code.get(G).eqz().eqz().if().loop();
+  // f32x4.gt(v, 0), then i32x4.bitmask
+  code.get(p).vLoad().vZero().vGt().simd(0xa4).set(cd);
+  code.get(e).get(gc).i32(4).shl().get(cd).add().i32(4 * BIN_STRIP).mul().i32Store();
+  code.get(e).get(cd).eqz().eqz().i32(2).shl().add().set(e);
+  code.get(p).i32(16).add().set(p);
+  code.get(g).i32(1).add().set(g);
+  // the end of a chunk (or of the row): record where its entries end
+  code.get(gc).i32(1).add().tee(gc).i32(BIN_CHUNK).op(0x46).get(g).get(G).op(0x46).op(0x72).if();
+  code.get(pe).get(e).i32Store();
+  code.get(pe).i32(4).add().set(pe);
+  code.i32(0).set(gc);
+  code.end();
+  code.get(g).get(G).ltU().brIf(0);
+  code.end().end();
+  code.get(r).i32(1).add().set(r);
+  code.op(0x0c).u(0);
+  code.end().end();
+  return { name: 'binlist', params: Array.from({ length: 6 }, () => I32), locals: [[7, I32]], body: code };
+}
+
+/**
+ * binmul(b, bRS, bScale, G, N, table, list, ends, M, c, cRS, rowScale, mask, mRS):
+ * C (M x N) = diag(rowScale) A diag(bScale) B, then masked by mask > 0, for
+ * the 0/1 matrix A (M x K, K = 4G) whose entries binlist wrote and B (K x N,
+ * row stride bRS bytes, N a multiple of 4); bScale, rowScale, mask 0 for none.
+ * The method of four Russians: for each group g of 4 rows of B, a table of the
+ * 16 sums of its subsets (the scaled rows; a sum of two or more is the sum
+ * without its highest row plus that row); each row of C then adds one table
+ * row per group whose code is not 0: about K / 4 vector adds where a sparse
+ * product does K / 2 multiply-adds at half density, and no splat. Per strip of
+ * BIN_STRIP columns and chunk of BIN_CHUNK groups, the chunk's table (32 KB,
+ * BIN_TABLE_FLOATS floats) is built, then every row adds its entries of that
+ * chunk, keeping its running sums in C between chunks; the last chunk scales
+ * and masks. Sums run in a fixed order (groups in order, subsets as above), so
+ * the same inputs give the same bits; they are not gemm's bits (another order).
+ */
+function binmulKernel(): Func {
+  const NV = BIN_STRIP / 4;
+  const SB = 4 * BIN_STRIP;
+  const [b, bRS, bScale, G, N, table, list, ends, M, c, cRS, rowScale, mask, mRS] = Array.from({ length: 14 }, (_, t) => t);
+  const [j, w, g, o, pb, pt, r, e, eEnd, p, pc, ch, nch, g1, last] = Array.from({ length: 15 }, (_, t) => 14 + t);
+  const T = 29; // 16 v128 locals: the subset sums of one group (T + 0 unused)
+  const ACC = T + 16;
+  const code = new Code();
+  /** The table of chunk ch of the strip at column j (w bytes wide): groups g .. g1 - 1, each 16-byte column o. */
+  const buildTable = (): void => {
+    code.get(ch).i32(BIN_CHUNK).mul().set(g);
+    code.block().loop();
+    code.get(g).get(g1).ltU().eqz().brIf(1);
+    code.i32(0).set(o);
+    code.block().loop();
+    code.get(o).get(w).ltU().eqz().brIf(1);
+    // the 4 rows of B, scaled
+    for (let t = 0; t < 4; t++) {
+      code.get(b).get(g).i32(4).mul().i32(t).add().get(bRS).mul().add().get(j).i32(4).mul().add().get(o).add().vLoad().set(T + (1 << t));
+    }
+    code.get(bScale).if().get(bScale).get(g).i32(16).mul().add().set(pb);
+    for (let t = 0; t < 4; t++) code.get(T + (1 << t)).get(pb).loadSplat(4 * t).vMul().set(T + (1 << t));
+    code.end();
+    for (let s = 3; s < 16; s++) {
+      const hb = 1 << (31 - Math.clz32(s));
+      if (hb === s) continue;
+      code.get(T + (s ^ hb)).get(T + hb).vAdd().set(T + s);
+    }
+    code.get(table).get(g).get(ch).i32(BIN_CHUNK).mul().sub().i32(16 * SB).mul().add().get(o).add().set(pt);
+    code.get(pt).vZero().vStore(0);
+    for (let s = 1; s < 16; s++) code.get(pt).get(T + s).vStore(s * SB);
+    code.get(o).i32(16).add().set(o);
+    code.op(0x0c).u(0);
+    code.end().end();
+    code.get(g).i32(1).add().set(g);
+    code.op(0x0c).u(0);
+    code.end().end();
+  };
+  /** Every row of C, nv vectors from column 4 j + o, for chunk ch. */
+  const rows = (nv: number): void => {
+    code.i32(0).set(r);
+    code.block().loop();
+    code.get(r).get(M).ltU().eqz().brIf(1);
+    code.get(c).get(r).get(cRS).mul().add().get(j).i32(4).mul().add().get(o).add().set(pc);
+    code.get(ch).eqz().if();
+    for (let v = 0; v < nv; v++) code.vZero().set(ACC + v);
+    code.get(list).get(r).get(G).mul().i32(4).mul().add().set(e);
+    code.else();
+    for (let v = 0; v < nv; v++) code.get(pc).vLoad(16 * v).set(ACC + v);
+    code.get(ends).get(r).get(nch).mul().get(ch).add().i32(1).sub().i32(4).mul().add().i32Load().set(e);
+    code.end();
+    code.get(ends).get(r).get(nch).mul().get(ch).add().i32(4).mul().add().i32Load().set(eEnd);
+    code.get(table).get(o).add().set(pt);
+    code.get(e).get(eEnd).ltU().if().loop();
+    code.get(pt).get(e).i32Load().add().set(p);
+    for (let v = 0; v < nv; v++) code.get(ACC + v).get(p).vLoad(16 * v).vAdd().set(ACC + v);
+    code.get(e).i32(4).add().tee(e).get(eEnd).ltU().brIf(0);
+    code.end().end();
+    code.get(last).if();
+    code.get(rowScale).if();
+    for (let v = 0; v < nv; v++) code.get(ACC + v).get(rowScale).get(r).i32(4).mul().add().loadSplat().vMul().set(ACC + v);
+    code.end();
+    code.get(mask).if();
+    code.get(mask).get(r).get(mRS).mul().add().get(j).i32(4).mul().add().get(o).add().set(p);
+    for (let v = 0; v < nv; v++) code.get(ACC + v).get(p).vLoad(16 * v).vZero().vGt().vAnd().set(ACC + v);
+    code.end();
+    code.end();
+    for (let v = 0; v < nv; v++) code.get(pc).get(ACC + v).vStore(16 * v);
+    code.get(r).i32(1).add().set(r);
+    code.op(0x0c).u(0);
+    code.end().end();
+  };
+  // chunks: nch = ceil(G / BIN_CHUNK)
+  code.get(G).i32(BIN_CHUNK - 1).add().i32(BIN_CHUNK).op(0x6e).set(nch); // i32.div_u
+  code.i32(0).set(j);
+  code.block().loop();
+  code.get(j).get(N).ltU().eqz().brIf(1);
+  // w: bytes of this strip (BIN_STRIP columns, fewer in the last)
+  code.get(N).get(j).sub().i32(4).mul().set(w);
+  code.get(w).i32(SB).gtU().if().i32(SB).set(w).end();
+  code.i32(0).set(ch);
+  code.block().loop();
+  code.get(ch).get(nch).ltU().eqz().brIf(1);
+  code.get(ch).i32(1).add().i32(BIN_CHUNK).mul().set(g1);
+  code.get(g1).get(G).gtU().if().get(G).set(g1).end();
+  code.get(ch).i32(1).add().get(nch).op(0x46).set(last);
+  buildTable();
+  code.get(w).i32(SB).op(0x46).if(); // i32.eq: a whole strip
+  code.i32(0).set(o);
+  rows(NV);
+  code.else();
+  // the last, narrower strip: one vector column at a time
+  code.i32(0).set(o);
+  code.block().loop();
+  code.get(o).get(w).ltU().eqz().brIf(1);
+  rows(1);
+  code.get(o).i32(16).add().set(o);
+  code.op(0x0c).u(0);
+  code.end().end();
+  code.end();
+  code.get(ch).i32(1).add().set(ch);
+  code.op(0x0c).u(0);
+  code.end().end();
+  code.get(j).i32(BIN_STRIP).add().set(j);
+  code.op(0x0c).u(0);
+  code.end().end();
+  return { name: 'binmul', params: Array.from({ length: 14 }, () => I32), locals: [[15, I32], [16 + NV, V128]], body: code };
+}
+
+/**
  * transpose(src, dst, R, C): dst (C x R) = src (R x C)^T, R and C multiples of
  * 4, in 4 x 4 tiles transposed in registers with eight lane shuffles, taken in
  * blocks of 16 source rows (row by row, every tile of a column range wrote to
@@ -862,6 +1046,10 @@ export interface WasmKernels {
   gemm(a: number, aRS: number, aCS: number, b: number, bRS: number, c: number, cRS: number, M: number, N: number, K: number, bias: number, mask: number, mRS: number, relu: number, scratch: number): void;
   /** gemm skipping the zeros of A (see spgemmKernel): list holds 4 (rb + 2 rb K) + 16 bytes, rb >= 1 rows per block; bp 0 (B read in place) or sparsePackFloats(N, K) floats. */
   spgemm(a: number, aRS: number, aCS: number, b: number, bRS: number, c: number, cRS: number, M: number, N: number, K: number, bias: number, mask: number, mRS: number, relu: number, list: number, rb: number, bp: number): void;
+  /** See binlistKernel: byte addresses; list and ends of binListInts(M, 4G) i32. */
+  binlist(src: number, sRS: number, M: number, G: number, list: number, ends: number): void;
+  /** See binmulKernel: byte addresses and strides; G >= 1; table BIN_TABLE_FLOATS floats; bScale, rowScale, mask 0 for none. */
+  binmul(b: number, bRS: number, bScale: number, G: number, N: number, table: number, list: number, ends: number, M: number, c: number, cRS: number, rowScale: number, mask: number, mRS: number): void;
   /** rows and cols multiples of 4. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
   colsum(src: number, dst: number, rows: number, cols: number): void;
@@ -874,7 +1062,7 @@ export function kernelModule(fma: boolean): WebAssembly.Module {
   let m = compiled.get(fma);
   if (!m) {
     m = new WebAssembly.Module(
-      assemble([gemmKernel(fma), transposeKernel(), colsumKernel(), spgemmKernel(fma)]),
+      assemble([gemmKernel(fma), transposeKernel(), colsumKernel(), spgemmKernel(fma), binlistKernel(), binmulKernel()]),
     );
     compiled.set(fma, m);
   }

@@ -27,7 +27,7 @@
  */
 import { OffpolicyError } from '../core/errors.js';
 import { checkSpec, layerOffsets, type LayerOffsets, type MlpSpec } from './mlp.js';
-import { SPARSE_STRIP, sparsePackFloats, WasmArena } from './wasm-kernels.js';
+import { BIN_TABLE_FLOATS, binListInts, SPARSE_STRIP, sparsePackFloats, WasmArena } from './wasm-kernels.js';
 
 /** Rows per block of the sparse product (its nonzero lists of a block stay in cache). */
 const SPARSE_ROWS = 16;
@@ -69,6 +69,8 @@ export class WasmMlp {
   /** spgemm's packed copy of its right operand. */
   private pack = 0;
   private packFloats = 0;
+  /** The binary products' buffers (binlist / binmul): entry lists, chunk ends, table, two scale vectors. */
+  private bin: { list: number; ends: number; table: number; rowScale: number; colScale: number; ht: number; rows: number } | null = null;
   /** The parameters the inference weights were last loaded from (see infer's reuseWeights). */
   private inferLoaded: Float32Array | null = null;
   /** The last training forward's output after tanh (for the tanh backward), else null. */
@@ -133,6 +135,50 @@ export class WasmMlp {
       this.packFloats = need;
     }
     this.arena.k.spgemm(a, aRS, aCS, b, bRS, c, 4 * N, M, N, K, bias, mask, 4 * N, relu, this.list, SPARSE_ROWS, this.pack);
+  }
+
+  /** Buffers of the binary products for n rows (grown, never shrunk). */
+  private binBuffers(n: number): NonNullable<WasmMlp['bin']> {
+    const w = this.maxWidth;
+    const need = Math.max(binListInts(n, w).list, binListInts(w, n).list);
+    const needEnds = Math.max(binListInts(n, w).ends, binListInts(w, n).ends);
+    if (!this.bin || this.bin.rows < n) {
+      const a = this.arena;
+      this.bin = { list: a.alloc(need), ends: a.alloc(needEnds), table: this.bin?.table ?? a.alloc(BIN_TABLE_FLOATS), rowScale: a.alloc(n), colScale: this.bin?.colScale ?? a.alloc(w), ht: a.alloc(n * w), rows: n };
+    }
+    return this.bin;
+  }
+
+  /**
+   * The last hidden layer's backward pass for a network with one output (a Q
+   * network), on the binary product: there the gradient is rank one times the
+   * ReLU mask, g[b, j] = d[b] v[j] [h[b, j] > 0] (d = dLoss/dOut, v = the
+   * output weights, h = this layer's output), so with x this layer's input
+   *   dW^T = diag(v) M^T diag(d) x   and   g_prev = diag(d) M diag(v) W^T, masked by x > 0,
+   * products of the 0/1 matrix M = [h > 0] that binmul does in about half the
+   * adds of the sparse product. Numbers equal the general path's up to
+   * rounding (another order of the same sums).
+   */
+  private lastHiddenBackward(l: PaddedLayer, n: number, dOut: number, dOutRS: number, grad: boolean, gPrev: number): void {
+    const k = this.arena.k;
+    const L = this.layers.length;
+    const out = this.layers[L - 1]!;
+    const x = this.actsTrain[L - 2]!;
+    const h = this.actsTrain[L - 1]!;
+    const bin = this.binBuffers(n);
+    // d (dLoss/dOut, column 0 of the output gradient) and v (column 0 of the output weights), contiguous
+    const f = this.arena.f32();
+    for (let b = 0; b < n; b++) f[bin.rowScale / 4 + b] = f[(dOut + b * dOutRS) / 4]!;
+    for (let j = 0; j < l.outP; j++) f[bin.colScale / 4 + j] = f[out.wTrain / 4 + j * out.outP]!;
+    k.transpose(l.wTrain, this.wT, l.inP, l.outP);
+    k.binlist(h, 4 * l.outP, n, l.outP / 4, bin.list, bin.ends);
+    k.binmul(this.wT, 4 * l.inP, bin.colScale, l.outP / 4, l.inP, bin.table, bin.list, bin.ends, n, gPrev, 4 * l.inP, bin.rowScale, x, 4 * l.inP);
+    if (!grad) return;
+    // M^T from h^T; dW^T into W^T's scratch (free now that g_prev is done), then transposed into dW
+    k.transpose(h, bin.ht, n, l.outP);
+    k.binlist(bin.ht, 4 * n, l.outP, n / 4, bin.list, bin.ends);
+    k.binmul(x, 4 * l.inP, bin.rowScale, n / 4, l.inP, bin.table, bin.list, bin.ends, l.outP, this.wT, 4 * l.inP, bin.colScale, 0, 0);
+    k.transpose(this.wT, l.dW, l.outP, l.inP);
   }
 
   private ensureInferRows(n: number): void {
@@ -251,9 +297,18 @@ export class WasmMlp {
         f[gb + i * last.outP + j] = v;
       }
     }
+    // the last hidden layer of a one-output network on the binary product (see lastHiddenBackward)
+    const binary = L >= 3 && m === 1 && n % 4 === 0 && this.layers[L - 2]!.inP >= SPARSE_STRIP && this.layers[L - 2]!.outP >= SPARSE_STRIP;
+    const dOut3 = g;
     for (let li = L - 1; li >= 0; li--) {
       const l = this.layers[li]!;
       const x = this.actsTrain[li]!;
+      if (binary && li === L - 2) {
+        if (grad) k.colsum(g, l.db, n, l.outP);
+        this.lastHiddenBackward(l, n, dOut3, 4 * last.outP, grad !== null, other);
+        [g, other] = [other, g];
+        continue;
+      }
       // sparse operands: x^T of a hidden layer (a ReLU output) and g below the output layer (masked by a ReLU)
       if (grad) {
         if (li > 0 && l.outP >= SPARSE_STRIP) this.sparse(x, 4, 4 * l.inP, g, 4 * l.outP, l.dW, l.inP, l.outP, n, 0, 0, 0);
