@@ -112,7 +112,7 @@ async function plan(conn: DuckDBConnection, version: DatasetVersion, opts: Traje
   if (opts.rewardModel !== undefined) {
     const named = qColumnNames(opts.rewardModel);
     if (!named) return unsupported(`reward model "${opts.rewardModel}" is not Q columns of the dataset`, 'give Q as columns (--reward-model columns:q_0,...,q_{K-1})');
-    if (!discrete) return unsupported('Q columns are summed for discrete actions only', 'drop DR, SNDR and DM for continuous actions');
+    if (!discrete) return unsupported('Q columns are summed for discrete actions only', 'leave out --reward-model and DR, SNDR and DM on continuous actions');
     qColumns = named;
     if (qColumns.length !== K || qColumns.some((c) => !types.has(c))) return dataCheck(`the Q columns ${qColumns.join(', ')} are not ${K} columns of the dataset`);
   }
