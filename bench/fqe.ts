@@ -15,6 +15,12 @@
  * each is compared, and the median of the rounds' ratios (each round's two
  * runs are back to back, so they share its load). Prints the load average
  * with the figures (shared machine).
+ *
+ * Then the ceiling: the dense 256 x 256 x 256 product on each side (our wasm
+ * gemm, torch.mm single-threaded), in multiply-adds per CPU-second, and the
+ * CPU time of each part of our update (the target network's forward pass, the
+ * training forward pass, the backward pass, Adam), against the time per update
+ * that 1.5x PyTorch's rate allows.
  * Run: npx tsx bench/fqe.ts [--steps 1000] [--reps 3]   (OFFPOLICY_WASM_FMA=1 for fused multiply-add)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -22,6 +28,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fitFqe, type FqeTransitions } from '../src/models/fqe.js';
+import { Adam } from '../src/nn/adam.js';
+import { initMlp } from '../src/nn/mlp.js';
+import { WasmArena } from '../src/nn/wasm-kernels.js';
+import { WasmMlp } from '../src/nn/wasm-mlp.js';
 import { wasmFmaEnabled } from '../src/nn/wasm-kernels.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -123,6 +133,13 @@ c0 = time.process_time(); w0 = time.perf_counter()
 for s in range(warmup + 1, warmup + steps + 1): update(s)
 c1 = time.process_time(); w1 = time.perf_counter()
 print(steps / (c1 - c0), steps / (w1 - w0), torch.__version__, torch.get_num_threads())
+a = torch.randn(256, 256); b = torch.randn(256, 256)
+best = float('inf')
+for r in range(7):
+    c0 = time.process_time()
+    for i in range(200): torch.mm(a, b)
+    best = min(best, (time.process_time() - c0) / 200)
+print(256 ** 3 / best / 1e9)
 `;
 
 // Debian's interpreter (python3-torch installs there), not a python3 earlier on PATH (pyenv)
@@ -134,9 +151,53 @@ function ensureTorch(): void {
   execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=900', 'install', '-y', 'python3-torch'], { stdio: 'inherit' });
 }
 
-function torchRun(file: string): { rate: number; wallRate: number; version: string } {
+function torchRun(file: string): { rate: number; wallRate: number; version: string; gmacs: number } {
   const out = execFileSync(PY, [file, String(steps)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' } }).trim().split(/\s+/);
-  return { rate: Number(out[0]), wallRate: Number(out[1]), version: `${out[2]} (${out[3]} thread)` };
+  return { rate: Number(out[0]), wallRate: Number(out[1]), version: `${out[2]} (${out[3]} thread)`, gmacs: Number(out[4]) };
+}
+
+/** Best CPU microseconds per call of f over 7 rounds of `n` calls (after a warm-up). */
+function cpuMicros(f: () => void, n = 100): number {
+  for (let i = 0; i < 20; i++) f();
+  let best = Infinity;
+  for (let r = 0; r < 7; r++) {
+    const u0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) f();
+    const u = process.cpuUsage(u0);
+    best = Math.min(best, (u.user + u.system) / n);
+  }
+  return best;
+}
+
+/** Our dense 256^3 product (giga multiply-adds per CPU-second) and the CPU time of each part of an update at the benchmark's shape. */
+function ceiling(): { gmacs: number; parts: Record<string, number> } {
+  const arena = new WasmArena();
+  const n = 256;
+  const [a, b, c, panel] = [arena.alloc(n * n), arena.alloc(n * n), arena.alloc(n * n), arena.alloc(4 * n)];
+  const rng = new Rng(3);
+  const f = arena.f32();
+  for (let i = 0; i < 2 * n * n; i++) f[a / 4 + i] = rng.normal();
+  const gemm = cpuMicros(() => arena.k.gemm(a, 4 * n, 4, b, 4 * n, c, 4 * n, n, n, n, 0, 0, 0, 0, panel));
+  const spec = { sizes: [D + M, 256, 256, 1], output: 'linear' as const };
+  const params = initMlp(spec, rng);
+  const target = Float32Array.from(params);
+  const [net, tnet] = [new WasmMlp(spec), new WasmMlp(spec)];
+  const x = new Float32Array(B * (D + M)).map(() => rng.normal());
+  const x2 = new Float32Array(B * (D + M)).map(() => rng.normal());
+  const dOut = new Float32Array(B).map(() => rng.normal() / B);
+  const grad = new Float32Array(params.length);
+  const adam = new Adam(params.length, { lr: 1e-4 });
+  return {
+    gmacs: n ** 3 / gemm / 1e3,
+    parts: {
+      'target forward': cpuMicros(() => tnet.infer(target, x2, B, true)),
+      forward: cpuMicros(() => net.forward(params, x, B)),
+      backward: cpuMicros(() => {
+        net.backward(dOut, grad);
+      }),
+      Adam: cpuMicros(() => adam.step(params, grad)),
+    },
+  };
 }
 
 ensureTorch();
@@ -149,11 +210,13 @@ let bestOurs = 0;
 let bestTorch = 0;
 const ratios: number[] = [];
 let version = '';
+let torchGmacs = 0;
 for (let r = 0; r < reps; r++) {
   const a = ours(t);
   console.log(`  offpolicy  ${a.rate.toFixed(1)} updates per CPU-second (${a.wallRate.toFixed(1)} wall)   load ${load()}`);
   const b = torchRun(file);
   version = b.version;
+  torchGmacs = Math.max(torchGmacs, b.gmacs);
   console.log(`  PyTorch    ${b.rate.toFixed(1)} updates per CPU-second (${b.wallRate.toFixed(1)} wall)   load ${load()}`);
   ratios.push(a.rate / b.rate);
   bestOurs = Math.max(bestOurs, a.rate);
@@ -162,4 +225,8 @@ for (let r = 0; r < reps; r++) {
 rmSync(dir, { recursive: true, force: true });
 ratios.sort((x, y) => x - y);
 const median = ratios.length % 2 ? ratios[(ratios.length - 1) / 2]! : (ratios[ratios.length / 2 - 1]! + ratios[ratios.length / 2]!) / 2;
+const ceil = ceiling();
+const total = Object.values(ceil.parts).reduce((x, y) => x + y, 0);
+console.log(`dense 256^3 product: offpolicy ${ceil.gmacs.toFixed(1)}, PyTorch ${torchGmacs.toFixed(1)} G multiply-adds per CPU-second (ratio ${(ceil.gmacs / torchGmacs).toFixed(2)})`);
+console.log(`our update's parts (CPU microseconds, batch ${B}): ${Object.entries(ceil.parts).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}; sum ${total.toFixed(0)} (${(1e6 / total).toFixed(0)} updates/s before gathers and targets); 1.5x PyTorch's best allows ${(1e6 / (1.5 * bestTorch)).toFixed(0)} per update`);
 console.log(`best: offpolicy ${bestOurs.toFixed(1)}, PyTorch ${version} ${bestTorch.toFixed(1)} updates per CPU-second: ratio ${(bestOurs / bestTorch).toFixed(2)} (goal >= 1.5); median of the rounds' ratios ${median.toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(', ')}); load ${load()}`);

@@ -272,6 +272,11 @@ describe('deploy verdict', () => {
     const certs: Certificate[] = [{ kind: 'london-sandler', lower: 0.05, delta: 0.05, params: {} }];
     expect(pickLowerBound(estimates, certs, { estimator: 'dr' })).toEqual({ lowerBound: 0.07, upperBound: 0.09, lowerBoundSource: 'dr (bootstrap)', alpha: 0.05, decidedBy: { kind: 'estimator', id: 'dr' }, covers: 'value' });
     expect(pickLowerBound(estimates, certs, { certificate: 'london-sandler' })).toEqual({ lowerBound: 0.05, upperBound: Infinity, lowerBoundSource: 'certificate: london-sandler', alpha: 0.05, decidedBy: { kind: 'certificate', id: 'london-sandler' }, covers: 'value' });
+    // a one-sided certificate's verdict has no upper bound: absent, not Infinity (which JSON would write as null)
+    const picked = pickLowerBound(estimates, certs, { certificate: 'london-sandler' });
+    const oneSided = deployVerdict({ ...base, lowerBound: picked.lowerBound, upperBound: picked.upperBound });
+    expect('upperBound' in oneSided).toBe(false);
+    expect(JSON.parse(JSON.stringify(oneSided))).toEqual(oneSided);
     expectError(() => pickLowerBound(estimates, certs, { estimator: 'dm' }), 'E_VERDICT_SOURCE', /estimator "dm", but it has no interval\. Run it with an interval, or choose another source from: dr\./);
     expectError(() => pickLowerBound(estimates, certs, { estimator: 'ips' }), 'E_VERDICT_SOURCE', /estimator "ips", but that estimator was not run/);
     expectError(() => pickLowerBound(estimates, certs, { certificate: 'catoni-clipped-ips' }), 'E_VERDICT_SOURCE', /"catoni-clipped-ips" certificate, but it was not computed\. Choose from: london-sandler\./);

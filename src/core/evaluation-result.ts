@@ -105,7 +105,7 @@ export interface Verdict {
    */
   lowerBound: number | null;
   lowerBoundSource: string;
-  /** The upper end of the same interval (certificates without one: Infinity), which decides "worse". */
+  /** The upper end of the same interval, which decides "worse"; absent when it has none (a one-sided certificate). */
   upperBound?: number;
   /** The estimator id or certificate kind that decided (its row carries the label). */
   decidedBy?: { kind: 'estimator' | 'certificate'; id: string };

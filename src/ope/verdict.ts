@@ -95,7 +95,8 @@ export function deployVerdict(v: VerdictInput): Verdict {
   const common = {
     lowerBound: Number.isNaN(v.lowerBound) ? null : v.lowerBound, // no bound: null, as JSON writes it
     lowerBoundSource: v.lowerBoundSource,
-    ...(v.upperBound !== undefined ? { upperBound: v.upperBound } : {}),
+    // an infinite upper end (a one-sided certificate) is left out: JSON would write it as null
+    ...(v.upperBound !== undefined && Number.isFinite(v.upperBound) ? { upperBound: v.upperBound } : {}),
     ...(v.decidedBy ? { decidedBy: v.decidedBy } : {}),
     ...(v.sourceNote ? { sourceNote: v.sourceNote } : {}),
     caveats,
