@@ -152,7 +152,7 @@ export { generateSlateLog, enumerateSlates, SLATE_REWARD_STRUCTURES, MAX_ENUMERA
 export { generateObdSample, OBD_SLOTS, type ObdSampleOptions, type ObdSample } from './datasets/synthetic/obd-sample.js';
 export { FixedPolicy, FixedByPositionPolicy } from './policies/json-policy.js';
 export { isPositionAware } from './policies/candidates.js';
-export { trajectoryPushdown } from './ope/trajectory/pushdown.js';
+export { trajectoryPushdown, type PushdownDeclined } from './ope/trajectory/pushdown.js';
 export { TRAJECTORY_DUCKDB, type TrajectorySqlDialect } from './ope/trajectory/scan-sql.js';
 export { fqeCheckpointScorer, CHECKPOINT_FQE_DEFAULTS, type CheckpointScorerOptions } from './ope/trajectory/checkpoint-scorer.js';
 export type { OfflinePolicyScorer, OfflineScore } from './core/offline-scorer.js';

@@ -25,6 +25,7 @@ import {
   isotonic,
   locationShiftModel,
   projectCdf,
+  returnDistributionSettings,
   returnGrid,
   zeroReturnModel,
   type ReturnToGoModel,
@@ -123,6 +124,19 @@ describe('CD-OPE on the hand-computed 3 x 3 table (gamma 0.9)', () => {
       { level: 0.75, value: R2 },
       { level: 0.9, value: R2 },
     ]);
+  });
+
+  it('quantile levels of your choosing (--cdf-quantiles): sorted and deduplicated, each the smallest return with F >= level', () => {
+    const own = checkDistributionOptions({ estimators: ['cd-is'], quantileLevels: [0.74, 0.3, 0.74, 0.36] });
+    expect(own.quantileLevels).toEqual([0.3, 0.36, 0.74]);
+    const [is] = candidateDistributions(d, grid, own, { weights: w, model: null, candidate: 'c' });
+    // F = 0.35, 0.734, 1 at R1, R0, R2
+    expect(is!.quantiles).toEqual([
+      { level: 0.3, value: R1 },
+      { level: 0.36, value: R0 },
+      { level: 0.74, value: R2 },
+    ]);
+    expect(returnDistributionSettings(d, { grid, rule }, own).behaviour.quantiles.map((q) => q.level)).toEqual([0.3, 0.36, 0.74]);
   });
 
   it('CD-IS with mean weight below 1: the missing mass goes to the largest return, so its mean is TIS + (1 - mean w) G_max', () => {
@@ -255,7 +269,9 @@ describe('bad input', () => {
     expectError(() => checkDistributionOptions({ estimators: ['cd-is'], cvarAlpha: 1 }), 'E_CVAR_ALPHA', /got 1\./);
     expectError(() => checkDistributionOptions({ estimators: ['cd-is'], bins: 1 }), 'E_CDF_BINS', 'The number of CDF grid points must be an integer >= 2, got 1. Use e.g. --cdf-bins 100 (the default).');
     expectError(() => checkDistributionOptions({ estimators: ['cd-is'], bins: 2.5 }), 'E_CDF_BINS', /got 2\.5\./);
-    expectError(() => checkDistributionOptions({ estimators: ['cd-is'], quantileLevels: [0.5, 1] }), 'E_QUANTILE_LEVEL', /strictly between 0 and 1, got 1\./);
+    expectError(() => checkDistributionOptions({ estimators: ['cd-is'], quantileLevels: [0.5, 1] }), 'E_QUANTILE_LEVEL', 'Quantile levels must lie strictly between 0 and 1, got 1. Use e.g. --cdf-quantiles 0.1,0.25,0.5,0.75,0.9 (the default; library: distribution.quantileLevels).');
+    expectError(() => checkDistributionOptions({ estimators: ['cd-is'], quantileLevels: [0, 0.5, NaN, -0.2] }), 'E_QUANTILE_LEVEL', /strictly between 0 and 1, got 0, NaN, -0\.2\./);
+    expectError(() => checkDistributionOptions({ estimators: ['cd-is'], quantileLevels: [] }), 'E_QUANTILE_LEVEL', /\(none were given\)/);
     expectError(() => checkDistributionOptions({ estimators: ['cd-is'], grid: [1, 1, 2] }), 'E_CDF_GRID', /strictly increasing returns \(positions 1 break it\)/);
     expectError(() => checkDistributionOptions({ estimators: ['cd-foo'] }), 'E_UNKNOWN_ESTIMATOR', 'Unknown cumulative-distribution estimator "cd-foo". Distribution estimators: cd-is, cd-snis, cd-dr, cd-dm.');
     expectError(() => checkDistributionOptions({ estimators: [] }), 'E_NO_ESTIMATORS', /No cumulative-distribution estimators/);
@@ -452,6 +468,30 @@ describe('offpolicy evaluate --distribution (CLI)', () => {
       const stray = await runCli([...base, '--cdf-bins', '10', '--out', path.join(dir, 'x.json')]);
       expect(stray.code).toBe(2);
       expect(stray.err).toMatch(/E_CLI_ARG.*--cdf-bins apply to cumulative-distribution OPE only/s);
+
+      // --cdf-quantiles: sorted, deduplicated, in the result, the console table and the report; bad levels are coded errors
+      const qOut = path.join(dir, 'q.json');
+      const q = await runCli([...base, '--estimators', 'tis', '--distribution', 'cd-is', '--cdf-quantiles', '0.9, 0.05,0.5,0.9', '--out', qOut]);
+      expect(q.err).toBe('');
+      expect(q.code).toBe(0);
+      const qRes = JSON.parse(await readFile(qOut, 'utf8')) as TrajectoryEvaluationResult;
+      expect(qRes.returnDistribution!.quantileLevels).toEqual([0.05, 0.5, 0.9]);
+      expect(qRes.returnDistribution!.behaviour.quantiles.map((x) => x.level)).toEqual([0.05, 0.5, 0.9]);
+      expect(qRes.candidates[0]!.distribution!.estimates[0]!.quantiles.map((x) => x.level)).toEqual([0.05, 0.5, 0.9]);
+      expect(q.out).toMatch(/CVaR 0\.1\s+q0\.05\s+q0\.5\s+q0\.9/);
+      expect(r.out).toMatch(/CVaR 0\.2\s+median/);
+      expect(r.out).not.toMatch(/q0\.5/);
+      expect((await runCli(['report', '--results', qOut, '--out', path.join(dir, 'qreport')])).code).toBe(0);
+      expect(await readFile(path.join(dir, 'qreport', 'report.md'), 'utf8')).toContain('| estimator | mean | variance | CVaR 0.1 | q0.05 | q0.5 | q0.9 | raw mass |');
+      const outside = await runCli([...base, '--distribution', 'cd-is', '--cdf-quantiles', '0.5,1.2', '--out', path.join(dir, 'x.json')]);
+      expect(outside.code).toBe(2);
+      expect(outside.err).toMatch(/E_QUANTILE_LEVEL.*strictly between 0 and 1, got 1\.2\./s);
+      const word = await runCli([...base, '--distribution', 'cd-is', '--cdf-quantiles', '0.5,median', '--out', path.join(dir, 'x.json')]);
+      expect(word.code).toBe(2);
+      expect(word.err).toMatch(/E_CLI_ARG.*--cdf-quantiles takes a number, got "median"/s);
+      const strayQ = await runCli([...base, '--cdf-quantiles', '0.5', '--out', path.join(dir, 'x.json')]);
+      expect(strayQ.code).toBe(2);
+      expect(strayQ.err).toMatch(/E_CLI_ARG.*--cdf-quantiles apply to cumulative-distribution OPE only/s);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

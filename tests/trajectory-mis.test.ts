@@ -14,6 +14,8 @@ import { TRAJECTORY_ESTIMATORS, getTrajectoryEstimator, type TrajectoryTermsInpu
 import { evaluateTrajectoryArrays } from '../src/ope/trajectory/evaluate.js';
 import { learnMarginalWeights, type MarginalWeights } from '../src/ope/trajectory/marginal/mwl.js';
 import { Rng } from '../src/util/rng.js';
+import type { TrajectoryEvaluationResult } from '../src/core/trajectory-evaluation-result.js';
+import { renderTrajectoryHtml, renderTrajectoryMarkdown } from '../src/reports/trajectory.js';
 import { expectError, expectRejects } from './support/expect-error.js';
 
 const mean = (x: ArrayLike<number>): number => Array.from(x).reduce((s, v) => s + v, 0) / x.length;
@@ -47,7 +49,7 @@ function handInput(w: number[][] = W, vNextFinal: number[] = [NaN, NaN, V_NEXT_T
   const marginal: MarginalWeights = {
     w: Float64Array.from(w.flat()),
     bootstrap: Uint8Array.from([1, 1, 0, 1, 1, 0, 1, 1, 1]),
-    info: { method: 'mwl', reference: '', features: 'given', k: 0, ridge: 0, normalised: false, scale: 1, residual: 0, negativeShare: 0, min: 0, max: 0, ess: 0, policyExpectation: 'given' },
+    info: { method: 'mwl', reference: '', features: 'given', k: 0, ridge: 0, normalised: false, scale: 1, residual: 0, negativeShare: 0, min: 0, max: 0, mean: 0, maxShare: 0, ess: 0, policyExpectation: 'given' },
   };
   return { data: d, weights: null, qLogged: Float64Array.from(Q.flat()), vState: Float64Array.from(V.flat()), vNext, marginal };
 }
@@ -491,5 +493,60 @@ describe('offpolicy evaluate --estimators mis,mdr (CLI, compiled dist/)', () => 
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the report shows the learned weights and their diagnostics', () => {
+  // five one-step terminated episodes, two states (observation 0 or 1), two actions: with ridge 0 and
+  // tabular features w(s, a) = pi(a|s) n_s / n_sa exactly (the closed form above)
+  const states = [0, 0, 0, 1, 1];
+  const actions = [0, 0, 1, 0, 1];
+  const PI = [[0.5, 0.5], [0.2, 0.8]];
+  // w = 0.5 * 3/2, 0.5 * 3/2, 0.5 * 3/1, 0.2 * 2/1, 0.8 * 2/1
+  const W_HAND = [0.75, 0.75, 1.5, 0.4, 1.6];
+  const a: TrajectoryArrays = {
+    n: 5, obsDim: 1, actDim: 1, discreteActions: 2,
+    observations: Float32Array.from(states), actions: Int32Array.from(actions), rewards: Float64Array.from([1, 0, 2, 1, 0]),
+    nextObservations: new Float32Array(5), nextObservationMissing: new Uint8Array(5),
+    terminated: new Uint8Array(5).fill(1), truncated: new Uint8Array(5),
+    episodeId: Float64Array.from([0, 1, 2, 3, 4]), step: new Int32Array(5), behaviorLogprob: null, corrupted: null,
+  };
+  const pi: Policy = { numActions: 2, actionProbs: (o, n) => Float64Array.from(Array.from({ length: n }, (_, i) => PI[o[i]!]!).flat()) };
+
+  it('ESS, largest weight share, mean weight, range, normaliser, features and ridge: in the result and in the HTML and Markdown reports', async () => {
+    const ev = await evaluateTrajectoryArrays(a, { gamma: 0.9, estimators: ['mis'], interval: 't', candidates: [{ name: 'pi', spec: pi }], marginal: { ridge: 0 } });
+    const c = ev.candidates[0]!;
+    const m = c.marginal!;
+    const sum = W_HAND.reduce((x, y) => x + y, 0); // 5
+    const ess = sum ** 2 / W_HAND.reduce((x, y) => x + y * y, 0); // 25 / 6.095
+    expect(Math.abs(m.ess - ess)).toBeLessThan(1e-12);
+    expect(Math.abs(m.maxShare - 1.6 / sum)).toBeLessThan(1e-12);
+    expect(Math.abs(m.mean - 1)).toBeLessThan(1e-12);
+    expect(Math.abs(m.min - 0.4)).toBeLessThan(1e-12);
+    expect(Math.abs(m.max - 1.6)).toBeLessThan(1e-12);
+    expect(Math.abs(m.scale - 1)).toBeLessThan(1e-12);
+    expect(m).toMatchObject({ k: 4, ridge: 0, normalised: true, negativeShare: 0, features: 'onehot(action) x linear: [standardised observation (1), 1]' });
+
+    const result = {
+      setting: 'trajectory', schema: 'offpolicy.evaluation/1', toolkitVersion: 'test', createdAt: '2026-01-01T00:00:00Z', seed: 0,
+      dataset: ev.dataset, behaviour: { value: ev.behaviour.value }, settings: { estimators: ['mis'], interval: 't', alpha: 0.05, gamma: 0.9 },
+      candidates: [{ name: 'pi', source: 'test', kind: c.kind, estimates: c.estimates.map(({ terms: _t, ...e }) => e), weights: null, marginal: m, warnings: c.warnings, verdict: { outcome: 'inconclusive', recommended: false, lowerBound: null, caveats: [], baseline: 0, strict: false, sentence: 'x' }, valueRange: [0, 2] }],
+      selection: null, warnings: [],
+    } as unknown as TrajectoryEvaluationResult;
+    const md = renderTrajectoryMarkdown(result);
+    expect(md).toContain('## Marginal weights (MIS / MDR): pi');
+    expect(md).toContain(
+      'State-action weights w(s, a) = d_pi(s, a) / d_D(s, a) learned as in Uehara, Huang \\& Jiang 2020 (minimax weight learning): 4 features, onehot(action) x linear: \\[standardised observation (1), 1\\]; relative ridge 0; ' +
+        'E\\_{a ~ pi} phi(s, a) exact (sum over pi(.\\|s)). Normalised so that E_D\\[w (1 - gamma c)\\] = 1 (it was 1',
+    );
+    expect(md).toContain('ESS 4.1017 of 5 logged steps. The MIS / MDR intervals treat these weights as known.');
+    expect(md).toContain('| ESS | ESS share | largest weight share | mean weight | smallest weight | largest weight | negative share | moment residual |');
+    expect(md).toMatch(/\| 4\.1017 \| 82\.0% \| 32\.0% \| 1(\.0000)? \| 0\.4000 \| 1\.6000 \| 0\.0% \| [^|]+ \|/);
+    const html = renderTrajectoryHtml(result);
+    expect(html).toContain('<h2>Marginal weights (MIS / MDR): pi</h2>');
+    expect(html).toMatch(/<td>4\.1017<\/td><td>82\.0%<\/td><td>32\.0%<\/td><td>1(\.0000)?<\/td><td>0\.4000<\/td><td>1\.6000<\/td><td>0\.0%<\/td>/);
+    expect(html).toContain('learned as in Uehara, Huang &amp; Jiang 2020 (minimax weight learning): 4 features, onehot(action) x linear: [standardised observation (1), 1]; relative ridge 0; E_{a ~ pi} phi(s, a) exact (sum over pi(.|s)).');
+    // a candidate scored without MIS / MDR has no such section
+    expect(renderTrajectoryMarkdown({ ...result, candidates: [{ ...result.candidates[0]!, marginal: undefined }] } as TrajectoryEvaluationResult)).not.toContain('Marginal weights');
   });
 });

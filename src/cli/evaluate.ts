@@ -8,6 +8,7 @@ import { formatTable, type Cell } from '../util/text-table.js';
 import { collect, openWorkspace, numberFlag, rewardRangeFlag } from './context.js';
 import { progressBar } from './progress.js';
 import { assertFiniteEstimates, checkResultsFile } from '../datasets/limits.js';
+import { DEFAULT_QUANTILE_LEVELS } from '../ope/trajectory/distribution/statistics.js';
 
 // Infinity is allowed: --clip Infinity disables clipping.
 const num = (flag: string, value: string): number => numberFlag(flag, value, { code: 'E_CLI_ARG', example: '0.05', allowInfinity: true });
@@ -54,9 +55,10 @@ export function registerEvaluate(program: Command): void {
     .option('--distribution <ids>', 'trajectory data: cumulative-distribution OPE of the return, comma-separated: cd-is,cd-snis,cd-dr,cd-dm or all (CDF, mean, variance, CVaR, quantiles)')
     .option('--cdf-bins <n>', 'with --distribution: grid points when the returns have more distinct values (quantiles of the returns; default 100)')
     .option('--cvar-alpha <a>', 'with --distribution: lower-tail CVaR level in (0, 1) (default 0.1)')
+    .option('--cdf-quantiles <levels>', 'with --distribution: quantile levels in (0, 1), comma-separated (default 0.1,0.25,0.5,0.75,0.9)')
     .option('--mwl-features <kind>', 'trajectory data, MIS / MDR: minimax weight learning state features, linear | rbf (default linear)')
-    .option('--pushdown <mode>', 'trajectory data: auto (lean load; DuckDB window sums beyond --memory-budget) | duckdb (sum in DuckDB, no steps in memory) | never (load every column)')
-    .option('--memory-budget <bytes>', 'trajectory data: memory the lean load may take before auto switches to DuckDB (default 6.25e9: 50M steps)')
+    .option('--pushdown <mode>', 'trajectory data: auto (lean load; DuckDB window sums beyond --memory-budget, or a PUSHDOWN_DECLINED warning when they cannot serve the options) | duckdb (sum in DuckDB, no steps in memory; E_PUSHDOWN when it cannot) | never (load every column)')
+    .option('--memory-budget <bytes>', 'trajectory data: memory the lean load may take (125 bytes per step) before auto switches to DuckDB (default 6.25e9: 50M steps)')
     .option('--mwl-ridge <r>', 'trajectory data, MIS / MDR: relative ridge of the minimax weight learning solve (default 1e-9)')
     .option('--behavior-model <mode>', 'trajectory data: auto (fit pi_b when behavior_logprob is absent; default), fit (always fit), none (never fit)')
     .option('--behavior-folds <k>', 'trajectory data: cross-fitting folds of the fitted behaviour model (default 5)')
@@ -171,12 +173,14 @@ export function registerEvaluate(program: Command): void {
     });
 }
 
-/** --distribution, --cdf-bins, --cvar-alpha as the library's distribution option (the library checks the values). */
+const DISTRIBUTION_FLAGS = { cdfBins: '--cdf-bins', cvarAlpha: '--cvar-alpha', cdfQuantiles: '--cdf-quantiles' } as const;
+
+/** --distribution, --cdf-bins, --cvar-alpha, --cdf-quantiles as the library's distribution option (the library checks the values). */
 function distributionFlags(o: Record<string, unknown>): Pick<TrajectoryEvaluateSettings, 'distribution'> {
   if (o.distribution === undefined) {
-    const stray = (['cdfBins', 'cvarAlpha'] as const).filter((k) => o[k] !== undefined);
+    const stray = (Object.keys(DISTRIBUTION_FLAGS) as (keyof typeof DISTRIBUTION_FLAGS)[]).filter((k) => o[k] !== undefined);
     if (stray.length > 0) {
-      throw new OffpolicyError('E_CLI_ARG', `${stray.map((k) => (k === 'cdfBins' ? '--cdf-bins' : '--cvar-alpha')).join(' and ')} apply to cumulative-distribution OPE only.`, { hint: 'Add --distribution cd-is,cd-snis (or all), or drop them.' });
+      throw new OffpolicyError('E_CLI_ARG', `${stray.map((k) => DISTRIBUTION_FLAGS[k]).join(' and ')} apply to cumulative-distribution OPE only.`, { hint: 'Add --distribution cd-is,cd-snis (or all), or drop them.' });
     }
     return {};
   }
@@ -185,6 +189,7 @@ function distributionFlags(o: Record<string, unknown>): Pick<TrajectoryEvaluateS
       estimators: list(String(o.distribution)) ?? [],
       ...(o.cdfBins !== undefined ? { bins: num('--cdf-bins', String(o.cdfBins)) } : {}),
       ...(o.cvarAlpha !== undefined ? { cvarAlpha: num('--cvar-alpha', String(o.cvarAlpha)) } : {}),
+      ...(o.cdfQuantiles !== undefined ? { quantileLevels: (list(String(o.cdfQuantiles)) ?? []).map((q) => num('--cdf-quantiles', q)) } : {}),
     },
   };
 }
@@ -271,15 +276,15 @@ function trajectoryTable(tr: TrajectoryEvaluationResult): string {
   if (bm || tr.warnings.length > 0) out.push('\n');
   const rd = tr.returnDistribution;
   if (rd) {
-    // The return's distribution: mean, standard deviation, lower-tail CVaR and median per CD estimator, the behaviour's first.
-    const median = (e: typeof rd.behaviour) => e.quantiles.find((q) => q.level === 0.5)?.value ?? '';
+    // The return's distribution: mean, standard deviation, lower-tail CVaR and the median (or the --cdf-quantiles levels) per CD estimator, the behaviour's first.
+    const asked = rd.quantileLevels.join() !== DEFAULT_QUANTILE_LEVELS.join();
     const drow = (candidate: string, e: typeof rd.behaviour): Record<string, Cell> => ({
       candidate,
       distribution: e.estimator,
       mean: e.mean ?? '',
       sd: e.variance === null ? '' : Math.sqrt(e.variance),
       [`CVaR ${rd.cvarAlpha}`]: e.cvar ?? '',
-      median: median(e),
+      ...Object.fromEntries((asked ? rd.quantileLevels : [0.5]).map((l) => [asked ? `q${l}` : 'median', e.quantiles.find((q) => q.level === l)?.value ?? ''])),
     });
     const drows = [drow('(behaviour)', rd.behaviour)];
     for (const c of tr.candidates) c.distribution?.estimates.forEach((e, i) => drows.push(drow(i === 0 ? c.name : '', e)));

@@ -78,6 +78,11 @@ export interface TrajectoryMarginalWeights {
   negativeShare: number;
   min: number;
   max: number;
+  /** Mean w over the logged steps (after normalising; not 1 in general: the normaliser weights steps by gamma^t (1 - gamma c)). */
+  mean: number;
+  /** The largest |w| as a share of sum |w| over the logged steps. */
+  maxShare: number;
+  /** (sum w)^2 / sum w^2 over the logged steps. */
   ess: number;
   /** How E_{a ~ pi} phi(s, a) was formed. */
   policyExpectation: string;

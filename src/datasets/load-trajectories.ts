@@ -59,6 +59,17 @@ export interface LoadTrajectoryOptions {
   extra?: Record<string, { sql: string; spec: ColumnSpec }>;
 }
 
+/** The stored steps of `version` as a FROM clause, restricted by `where` (an SQL condition over the stored columns) when given. */
+export function trajectoryRowsSql(version: DatasetVersion, where?: string): string {
+  return `read_parquet(${lit(version.glob)})${where ? ` WHERE ${where}` : ''}`;
+}
+
+/** How many stored steps `where` selects (all of them without it): the rows loadTrajectoryArrays would read. */
+export async function countTrajectoryRows(conn: DuckDBConnection, version: DatasetVersion, where?: string): Promise<number> {
+  if (!where) return version.metadata.rowCount;
+  return Number((await queryOne(conn, `SELECT count(*)::DOUBLE AS n FROM ${trajectoryRowsSql(version, where)}`)).n);
+}
+
 /** Loads `version` (a trajectory dataset) into typed arrays in episode / step order. */
 export async function loadTrajectoryArrays(
   conn: DuckDBConnection,
@@ -73,7 +84,6 @@ export async function loadTrajectoryArrays(
   }
   const types = new Map(meta.columns.map((c) => [c.name, c.type]));
   const scan = `read_parquet(${lit(version.glob)})`;
-  const where = opts.where ? ` WHERE ${opts.where}` : '';
   const discrete = !(types.get('action') ?? '').endsWith('[]');
 
   let obsDim = meta.observationSpace?.type === 'box' ? spaceWidth(meta.observationSpace) : 0;
@@ -121,7 +131,7 @@ export async function loadTrajectoryArrays(
     select.push(`${opts.extra![name]!.sql} AS _x${j}`);
   });
   opts.onProgress?.(0, 2);
-  const { n, columns: c } = await readColumns(conn, `SELECT ${select.join(', ')} FROM ${scan}${where}`, spec);
+  const { n, columns: c } = await readColumns(conn, `SELECT ${select.join(', ')} FROM ${trajectoryRowsSql(version, opts.where)}`, spec);
   opts.onProgress?.(1, 2);
 
   let out: TrajectoryArrays = {

@@ -1,8 +1,8 @@
 /**
  * The report of a trajectory evaluation (setting 'trajectory'), in the same
  * document style as the bandit report: verdicts first, then the estimates with
- * their intervals, per-step effective sample sizes, the FQE learning curve and
- * the off-policy selection table. HTML (self-contained), Markdown and JSON.
+ * their intervals, per-step effective sample sizes, the marginal weights of MIS /
+ * MDR, the FQE learning curve and the off-policy selection table. HTML (self-contained), Markdown and JSON.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -78,6 +78,7 @@ export function trajectorySections(r: TrajectoryEvaluationResult): Section[] {
       },
     });
   }
+  s.push(...marginalSections(r));
   for (const c of r.candidates) {
     if (!c.q?.curve || c.q.curve.length === 0) continue;
     s.push({
@@ -112,6 +113,39 @@ export function trajectorySections(r: TrajectoryEvaluationResult): Section[] {
   const warnings = [...r.warnings.map((w) => `[${w.code}] ${w.message}`), ...r.candidates.flatMap((c) => c.warnings.map((w) => `${c.name}: [${w.code}] ${w.message}`))];
   s.push({ title: 'Warnings', text: warnings.length > 0 ? warnings : ['No warnings.'] });
   return s;
+}
+
+/** Per candidate scored by MIS / MDR: how the marginal weights were learned and their diagnostics over the logged steps. */
+function marginalSections(r: TrajectoryEvaluationResult): Section[] {
+  const out: Section[] = [];
+  for (const c of r.candidates) {
+    const m = c.marginal;
+    if (!m) continue;
+    out.push({
+      title: `Marginal weights (MIS / MDR): ${c.name}`,
+      text: [
+        `State-action weights w(s, a) = d_pi(s, a) / d_D(s, a) learned as in ${m.reference}: ${m.k} features, ${m.features}; relative ridge ${m.ridge}; E_{a ~ pi} phi(s, a) ${m.policyExpectation}. ` +
+          (m.normalised
+            ? `Normalised so that E_D[w (1 - gamma c)] = 1 (it was ${formatNumber(m.scale)} before).`
+            : `Not normalised: E_D[w (1 - gamma c)] = ${formatNumber(m.scale)} (1 when the moments hold exactly).`) +
+          ` ESS ${formatNumber(m.ess)} of ${r.dataset.steps} logged steps. The MIS / MDR intervals treat these weights as known.`,
+      ],
+      table: {
+        headers: ['ESS', 'ESS share', 'largest weight share', 'mean weight', 'smallest weight', 'largest weight', 'negative share', 'moment residual'],
+        rows: [[
+          formatNumber(m.ess),
+          formatPercent(m.ess / Math.max(1, r.dataset.steps)),
+          m.maxShare === undefined ? '' : formatPercent(m.maxShare),
+          formatNumber(m.mean),
+          formatNumber(m.min),
+          formatNumber(m.max),
+          formatPercent(m.negativeShare),
+          formatNumber(m.residual),
+        ]],
+      },
+    });
+  }
+  return out;
 }
 
 /** The chart id of each candidate with return distributions: cdf-<slug>. */

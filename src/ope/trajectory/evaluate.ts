@@ -8,7 +8,7 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { lit, openMemoryConnection, type DuckDBConnection } from '../../datasets/duckdb.js';
-import { loadTrajectoryArrays, type TrajectoryArrays } from '../../datasets/load-trajectories.js';
+import { countTrajectoryRows, loadTrajectoryArrays, type TrajectoryArrays } from '../../datasets/load-trajectories.js';
 import type { DatasetVersion, Workspace } from '../../datasets/workspace.js';
 import type { Interval, Warning } from '../../core/evaluation-result.js';
 import { tInterval } from '../intervals/t.js';
@@ -26,7 +26,7 @@ import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
 import type { ReturnDistributionResult, ReturnDistributionSettings } from '../../core/trajectory-evaluation-result.js';
 import { checkDistributionOptions, distributionGrid, distributionNeedsWeights, returnDistributionSettings, scoreCandidateDistribution, type DistributionOptions } from './distribution/index.js';
 import { learnMarginalWeights, type MwlSettings } from './marginal/mwl.js';
-import { trajectoryPushdown } from './pushdown.js';
+import { trajectoryPushdown, type PushdownDeclined } from './pushdown.js';
 import { OffpolicyError } from '../../core/errors.js';
 
 /** Supplies Q predictions for a candidate (fitted Q evaluation, or Q columns); null = none. */
@@ -46,8 +46,9 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
   where?: string;
   /**
    * 'auto' (default) loads only the columns the estimators read when every candidate is a table (no observations), or
-   * sums in DuckDB (pushdown.ts) when the dataset's rows x LEAN_BYTES_PER_STEP exceed `memoryBudgetBytes`;
-   * 'duckdb' sums in DuckDB whenever it can; 'never' loads every column.
+   * sums in DuckDB (pushdown.ts) when the steps `where` selects x LEAN_BYTES_PER_STEP exceed `memoryBudgetBytes`
+   * (when it cannot, the steps are loaded and the result warns PUSHDOWN_DECLINED with the reason);
+   * 'duckdb' sums in DuckDB, refusing options it cannot sum (E_PUSHDOWN); 'never' loads every column.
    */
   pushdown?: 'auto' | 'never' | 'duckdb';
   /** Memory the lean load may take under pushdown 'auto' (default DEFAULT_MEMORY_BUDGET_BYTES: 50M steps). */
@@ -184,21 +185,34 @@ export async function evaluateTrajectoryArrays(
  * the estimators read are loaded (no observations) and the result says
  * backend 'scan'; `pushdown: 'never'` loads every column ('memory');
  * `pushdown: 'duckdb'`, or 'auto' beyond the memory budget, sums in DuckDB
- * without holding the steps ('duckdb', pushdown.ts) when it can.
+ * without holding the steps ('duckdb', pushdown.ts) when it can. When it
+ * cannot, 'duckdb' refuses the options it cannot sum (E_PUSHDOWN) and 'auto'
+ * loads the steps with a PUSHDOWN_DECLINED warning; data the SQL checks reject
+ * goes to the in-memory path, whose coded errors name the steps.
  */
 export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opts: TrajectoryEvaluateOptions): Promise<TrajectoryEvaluation> {
   const version = await ws.resolve(data);
   const conn = await openMemoryConnection();
   try {
-    // a behaviour model fitted over a stored behavior_logprob needs the steps in memory (the pushdown reads the column; without it, it returns null)
-    if (opts.behaviorModel?.mode !== 'fit' && wantsDuckdbPushdown(opts, version.metadata.rowCount)) {
+    let rows = version.metadata.rowCount;
+    // the budget holds the steps `where` selects: counted (the loader's own where) when the stored steps would exceed it
+    if (opts.where && opts.pushdown !== 'duckdb' && wantsDuckdbPushdown(opts, rows)) rows = await countTrajectoryRows(conn, version, opts.where);
+    let declined: Warning | null = null;
+    if (wantsDuckdbPushdown(opts, rows)) {
       // DuckDB keeps to the budget (at least 256 MB, its working minimum here), spilling to a temporary directory beyond it
-      const budget = Math.max(opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES, 256e6);
-      await conn.run(`SET memory_limit = '${Math.floor(budget / 1e6)}MB'`);
+      const budget = opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
+      await conn.run(`SET memory_limit = '${Math.floor(Math.max(budget, 256e6) / 1e6)}MB'`);
       await conn.run(`SET temp_directory = ${lit(path.join(tmpdir(), `offpolicy-duckdb-${process.pid}`))}`);
-      // null when it cannot sum these candidates / estimators / data: then the steps are loaded
       const pushed = await trajectoryPushdown(conn, version, opts);
-      if (pushed) return pushed;
+      if (!('declined' in pushed)) return pushed;
+      // asked for explicitly, options it cannot sum are refused; data it rejects goes to the in-memory path, whose coded errors name the steps
+      if (opts.pushdown === 'duckdb' && pushed.cause === 'unsupported') {
+        throw new OffpolicyError('E_PUSHDOWN', `The DuckDB pushdown (pushdown 'duckdb') cannot run: ${pushed.declined}.`, {
+          hint: `To sum in DuckDB, ${pushed.hint}; or use pushdown 'auto' (--pushdown auto) to load the steps into memory.`,
+        });
+      }
+      // 'auto' counted the steps `where` selects already; 'duckdb' did not need them until now
+      declined = pushdownDeclinedWarning(pushed, opts.pushdown === 'duckdb' ? await countTrajectoryRows(conn, version, opts.where) : rows, budget, opts);
       await conn.run('RESET memory_limit');
     }
     // one thread: an order-preserving scan of a few columns costs DuckDB several times less CPU than on two
@@ -214,10 +228,22 @@ export async function evaluateTrajectoryDataset(ws: Workspace, data: string, opt
     const a = await loadTrajectoryArrays(conn, version, { where: opts.where, observations: !lean, ...(qCols ? { extra: qColumnsExtra(version, qCols) } : {}) });
     const qProvider = opts.qProvider ?? (qCols ? qColumnsFromValues(version.ref, qCols, qCols.map((_, k) => a.extra![`q${k}`] as Float64Array)) : undefined);
     const ev = await evaluateTrajectoryArrays(a, { ...opts, ...(qProvider ? { qProvider } : {}) }, { ref: version.ref, actionSpace: version.metadata.actionSpace, conn });
-    return { ...ev, backend: lean ? 'scan' : 'memory' };
+    return { ...ev, backend: lean ? 'scan' : 'memory', ...(declined ? { warnings: [declined, ...ev.warnings] } : {}) };
   } finally {
     conn.closeSync();
   }
+}
+
+/** PUSHDOWN_DECLINED: the steps were loaded although the pushdown was asked for, or (auto) their lean load exceeds the memory budget. */
+function pushdownDeclinedWarning(d: PushdownDeclined, rows: number, budget: number, opts: TrajectoryEvaluateOptions): Warning {
+  const bytes = (x: number) => `${Math.round(x).toLocaleString('en-US')} bytes`;
+  const size = `about ${bytes(rows * LEAN_BYTES_PER_STEP)} (${rows.toLocaleString('en-US')} steps${opts.where ? ' selected by where' : ''} x ${LEAN_BYTES_PER_STEP} bytes for the lean load; loading every column takes more)`;
+  const message =
+    opts.pushdown === 'duckdb'
+      ? `The DuckDB pushdown was asked for but declined: ${d.declined}. The steps were loaded into memory instead, ${size}. To sum in DuckDB, ${d.hint}.`
+      : `The steps were loaded into memory although they take ${size}, over the memory budget of ${bytes(budget)}: the DuckDB pushdown declined because ${d.declined}. ` +
+        `To stay within the budget, ${d.hint}; or raise the budget (--memory-budget, memoryBudgetBytes) if the machine has the memory.`;
+  return { code: 'PUSHDOWN_DECLINED', message };
 }
 
 /** Whether any requested estimator (or return-distribution estimator) weights by pi / pi_b, so needs behaviour log-probabilities. */

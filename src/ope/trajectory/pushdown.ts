@@ -12,20 +12,22 @@
  * on `pushdown: 'duckdb'`, or on 'auto' when the steps would exceed the memory
  * budget.
  *
- * Anything else returns null and the caller loads the steps: other candidates
- * (policies need the observations), fitted Q, other estimators (MIS / MDR learn
- * marginal weights from the observations), the bootstrap and betting intervals
- * (they need the per-episode terms), return distributions, a dataset without
- * behavior_logprob, and
- * data the checks in the SQL reject (step gaps, an end flag before the last
- * step, invalid log-probabilities or rewards, table rows that do not match the
- * logged steps, deterministic discrete candidates): the in-memory path then
- * raises the coded error naming the episodes.
+ * Anything else is declined with its reason ({ declined, hint, cause }) and the
+ * caller loads the steps (or refuses, evaluate.ts). cause 'unsupported': other
+ * candidates (policies need the observations), fitted Q, other estimators (MIS /
+ * MDR learn marginal weights from the observations), the bootstrap and betting
+ * intervals (they need the per-episode terms), return distributions, a fitted
+ * behaviour model, a dataset without behavior_logprob. cause 'data': data the
+ * checks in the SQL reject (step gaps, an end flag before the last step, invalid
+ * log-probabilities or rewards, table rows that do not match the logged steps,
+ * deterministic discrete candidates, fewer than 2 episodes): the in-memory path
+ * then raises the coded error naming the episodes.
  */
 import path from 'node:path';
 import { candidateName, checkCandidateNames } from '../../policies/candidates.js';
 import { ident, lit, queryOne, queryRows, type DuckDBConnection } from '../../datasets/duckdb.js';
 import { spaceWidth } from '../../datasets/metadata.js';
+import { trajectoryRowsSql } from '../../datasets/load-trajectories.js';
 import type { DatasetVersion } from '../../datasets/workspace.js';
 import { tInterval } from '../intervals/t.js';
 import { emptySums, type MergeableSums } from '../sums.js';
@@ -55,6 +57,16 @@ interface Plan {
   data: string;
 }
 
+/** Why the pushdown did not run, and what would let it; 'unsupported': the options or candidates, 'data': its SQL checks failed. */
+export interface PushdownDeclined {
+  declined: string;
+  hint: string;
+  cause: 'unsupported' | 'data';
+}
+
+const unsupported = (declined: string, hint: string): PushdownDeclined => ({ declined, hint, cause: 'unsupported' });
+const dataCheck = (declined: string, hint = 'correct the data or the candidate tables (the in-memory checks name the steps at fault)'): PushdownDeclined => ({ declined, hint, cause: 'data' });
+
 const num = (x: unknown): number => (x === null || x === undefined ? NaN : Number(x));
 
 /** The estimators whose sums the SQL computes. */
@@ -76,33 +88,49 @@ function carriedFromSteps(running: Float64Array, lastAt: Float64Array): Float64A
   return B;
 }
 
-/** The pushdown plan, or null when a candidate or an option needs the in-memory path. */
-async function plan(conn: DuckDBConnection, version: DatasetVersion, opts: TrajectoryEvaluateOptions): Promise<Plan | null> {
-  if (opts.qProvider || !['t', 'hoeffding', 'bernstein'].includes(opts.interval ?? 't')) return null;
+/** The pushdown plan, or why a candidate or an option needs the in-memory path. */
+async function plan(conn: DuckDBConnection, version: DatasetVersion, opts: TrajectoryEvaluateOptions): Promise<Plan | PushdownDeclined> {
+  if (opts.qProvider) return unsupported('Q comes from a fitted model (fitted Q evaluation), which reads the observations', 'give Q as dataset columns (--reward-model columns:q_0,...,q_{K-1}) or drop DR, SNDR and DM');
+  const interval = opts.interval ?? 't';
+  if (!['t', 'hoeffding', 'bernstein'].includes(interval)) return unsupported(`${interval} intervals need every episode's term in memory`, 'use t, Hoeffding or Bernstein intervals (--interval t)');
+  if (opts.candidates.length === 0) return unsupported('there are no candidates', 'name at least one candidate table');
   // cumulative-distribution OPE reads the per-episode returns and weights in memory
-  if (opts.candidates.length === 0 || opts.distribution !== undefined) return null;
+  if (opts.distribution !== undefined) return unsupported('return distributions (cumulative-distribution OPE) are computed from the loaded steps', 'leave out --distribution');
+  if (opts.behaviorModel?.mode === 'fit') return unsupported('a fitted behaviour model (behaviour model fit) learns from the observations', 'use the stored behavior_logprob (--behavior-model auto)');
   const meta = version.metadata;
   const types = new Map(meta.columns.map((c) => [c.name, c.type]));
-  for (const c of ['episode_id', 'step', 'action', 'reward', 'terminated', 'truncated', 'behavior_logprob']) if (!types.has(c)) return null;
+  for (const c of ['episode_id', 'step', 'action', 'reward', 'terminated', 'truncated', 'behavior_logprob']) {
+    if (types.has(c)) continue;
+    return c === 'behavior_logprob'
+      ? unsupported('the dataset has no behavior_logprob column, so the behaviour policy is fitted from the observations', 'store the behaviour log-probabilities as behavior_logprob')
+      : dataCheck(`the dataset has no ${c} column`);
+  }
   const discrete = !(types.get('action') ?? '').endsWith('[]');
   const K = discrete ? (meta.actionSpace?.type === 'discrete' ? meta.actionSpace.n : undefined) : undefined;
-  if (discrete && K === undefined) return null;
+  if (discrete && K === undefined) return dataCheck("the dataset's metadata does not give the number of discrete actions");
   let qColumns: string[] = [];
   if (opts.rewardModel !== undefined) {
     const named = qColumnNames(opts.rewardModel);
-    if (!named || !discrete) return null;
+    if (!named) return unsupported(`reward model "${opts.rewardModel}" is not Q columns of the dataset`, 'give Q as columns (--reward-model columns:q_0,...,q_{K-1})');
+    if (!discrete) return unsupported('Q columns are summed for discrete actions only', 'leave out --reward-model and DR, SNDR and DM on continuous actions');
     qColumns = named;
-    if (qColumns.length !== K || qColumns.some((c) => !types.has(c))) return null;
+    if (qColumns.length !== K || qColumns.some((c) => !types.has(c))) return dataCheck(`the Q columns ${qColumns.join(', ')} are not ${K} columns of the dataset`);
   }
   const ids = opts.estimators ?? DEFAULT_TRAJECTORY_ESTIMATORS;
   const specs = ids.map((id) => getTrajectoryEstimator(id));
   // MIS / MDR (needsMarginal) and any estimator not written in SQL load the steps
-  if (specs.some((e) => e.needsMarginal || !PUSHED.has(e.id))) return null;
-  if (specs.some((e) => e.needsQ) && qColumns.length === 0) return null;
+  const notSummed = specs.filter((e) => e.needsMarginal || !PUSHED.has(e.id));
+  if (notSummed.length > 0) {
+    return unsupported(
+      `${notSummed.map((e) => e.label).join(', ')} cannot be summed in SQL${notSummed.some((e) => e.needsMarginal) ? ' (marginal weights are learned from the observations)' : ''}`,
+      `drop ${notSummed.map((e) => e.id).join(', ')} from --estimators (the pushdown sums ${[...PUSHED].join(', ')})`,
+    );
+  }
+  if (specs.some((e) => e.needsQ) && qColumns.length === 0) return unsupported(`${specs.filter((e) => e.needsQ).map((e) => e.label).join(', ')} need Q, and no Q columns were given`, 'give Q as columns (--reward-model columns:q_0,...,q_{K-1})');
   const probColumns = K !== undefined ? Array.from({ length: K }, (_, a) => `p_${a}`) : ['logprob'];
   const candidates: TableCandidate[] = [];
   for (const input of opts.candidates) {
-    if (typeof input.spec !== 'string' || !isTableCandidate(input)) return null;
+    if (typeof input.spec !== 'string' || !isTableCandidate(input)) return unsupported(`candidate "${candidateName(input)}" is a policy, whose actions need the observations`, 'give every candidate as a table keyed by (episode_id, step)');
     const spec = input.spec.trim();
     const file = path.resolve(spec);
     const ext = path.extname(file).toLowerCase();
@@ -111,11 +139,11 @@ async function plan(conn: DuckDBConnection, version: DatasetVersion, opts: Traje
     try {
       cols = (await queryRows(conn, `DESCRIBE SELECT * FROM ${rel}`)).map((r) => String(r.column_name));
     } catch {
-      return null;
+      return dataCheck(`candidate table ${spec} cannot be read`);
     }
     const pcols = cols.filter((c) => /^p_\d+$/.test(c));
     const fits = K !== undefined ? pcols.length === K && probColumns.every((c) => cols.includes(c)) : cols.includes('logprob');
-    if (!fits || !cols.includes('episode_id') || !cols.includes('step')) return null;
+    if (!fits || !cols.includes('episode_id') || !cols.includes('step')) return dataCheck(`candidate table ${spec} does not have episode_id, step and ${probColumns.length > 1 ? `${probColumns[0]}..${probColumns.at(-1)}` : probColumns[0]}`);
     candidates.push({
       name: candidateName(input),
       source: spec,
@@ -123,7 +151,7 @@ async function plan(conn: DuckDBConnection, version: DatasetVersion, opts: Traje
     });
   }
   const keep = ['episode_id', 'step', 'action', 'reward', 'terminated', 'truncated', 'behavior_logprob', ...qColumns];
-  const data = `(SELECT ${keep.map(ident).join(', ')} FROM read_parquet(${lit(version.glob)})${opts.where ? ` WHERE ${opts.where}` : ''})`;
+  const data = `(SELECT ${keep.map(ident).join(', ')} FROM ${trajectoryRowsSql(version, opts.where)})`;
   return { ...(K !== undefined ? { K } : {}), probColumns, qColumns, candidates, data };
 }
 
@@ -140,8 +168,8 @@ async function datasetWidths(conn: DuckDBConnection, version: DatasetVersion, K:
 }
 
 /**
- * Evaluates on a stored dataset in DuckDB, or returns null when the in-memory
- * path is needed (see the file comment). `conn` runs the queries (it gets
+ * Evaluates on a stored dataset in DuckDB, or says why it declined when the
+ * in-memory path is needed (see the file comment). `conn` runs the queries (it gets
  * temporary tables, dropped before returning).
  */
 export async function trajectoryPushdown(
@@ -149,11 +177,11 @@ export async function trajectoryPushdown(
   version: DatasetVersion,
   opts: TrajectoryEvaluateOptions,
   dialect: TrajectorySqlDialect = TRAJECTORY_DUCKDB,
-): Promise<TrajectoryEvaluation | null> {
-  if (version.metadata.kind !== 'trajectory') return null;
+): Promise<TrajectoryEvaluation | PushdownDeclined> {
+  if (version.metadata.kind !== 'trajectory') return dataCheck(`dataset ${version.ref} is a ${version.metadata.kind} log, not trajectory data`);
   checkCandidateNames(opts.candidates.map(candidateName));
   const p = await plan(conn, version, opts);
-  if (!p) return null;
+  if ('declined' in p) return p;
   const gamma = checkGamma(opts.gamma ?? DEFAULT_GAMMA);
   const clip = checkClip(opts.clip);
   const alpha = opts.alpha ?? 0.05;
@@ -181,10 +209,17 @@ export async function trajectoryPushdown(
       const tableRows = num((await queryOne(conn, `SELECT ${dl.double('count(*)')} AS n FROM ${cand.relation}`)).n);
       const contiguous = steps.every((r, t) => num(r.step) === t);
       const needW = specs.some((e) => e.needsWeights);
-      if (H === 0 || bad > 0 || matched !== tableRows || !contiguous || (p.K !== undefined && stoch === 0 && needW)) return null;
+      const failed =
+        H === 0 ? 'there are no steps to evaluate'
+        : bad > 0 ? `${bad} logged step(s) fail its row checks (a step missing from candidate ${cand.name}'s table, invalid probabilities or log-probabilities, non-finite rewards or Q, step gaps, an end flag before an episode's last step)`
+        : matched !== tableRows ? `candidate ${cand.name}'s table has ${tableRows} rows, of which ${matched} match logged steps`
+        : !contiguous ? 'episodes have step gaps'
+        : p.K !== undefined && stoch === 0 && needW ? `candidate ${cand.name} is deterministic on discrete actions`
+        : null;
+      if (failed) return H === 0 ? dataCheck(failed, 'select some steps (check the where condition)') : dataCheck(failed);
       const tot = await queryOne(conn, episodesSql(dl, table, gamma, clip));
       const n = num(tot.n);
-      if (n < 2) return null;
+      if (n < 2) return dataCheck(`there is ${n} episode, and its intervals need at least 2`, 'evaluate at least 2 episodes');
       const count = col('cnt');
       const s1 = col('s1');
       const lastw = col('lastw');

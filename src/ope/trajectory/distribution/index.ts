@@ -41,7 +41,7 @@ export interface DistributionOptions {
   grid?: readonly number[];
   /** Lower-tail CVaR level in (0, 1) (default 0.1). */
   cvarAlpha?: number;
-  /** Quantile levels in (0, 1) (default 0.1, 0.25, 0.5, 0.75, 0.9). */
+  /** Quantile levels in (0, 1), sorted and deduplicated (default 0.1, 0.25, 0.5, 0.75, 0.9). */
   quantileLevels?: readonly number[];
 }
 

@@ -37,14 +37,15 @@ export function checkCvarAlpha(alpha: number): number {
   return alpha;
 }
 
+/** Quantile levels strictly inside (0, 1), returned sorted and without repeats. */
 export function checkQuantileLevels(levels: readonly number[]): number[] {
   const bad = levels.filter((q) => !(typeof q === 'number' && q > 0 && q < 1));
   if (levels.length === 0 || bad.length > 0) {
-    throw new OffpolicyError('E_QUANTILE_LEVEL', `Quantile levels must lie strictly between 0 and 1${bad.length > 0 ? `, got ${bad.join(', ')}` : ' (none were given)'}.`, {
-      hint: 'Use e.g. [0.1, 0.25, 0.5, 0.75, 0.9] (the default).',
+    throw new OffpolicyError('E_QUANTILE_LEVEL', `Quantile levels must lie strictly between 0 and 1${bad.length > 0 ? `, got ${bad.map(String).join(', ')}` : ' (none were given)'}.`, {
+      hint: 'Use e.g. --cdf-quantiles 0.1,0.25,0.5,0.75,0.9 (the default; library: distribution.quantileLevels).',
     });
   }
-  return [...levels];
+  return [...new Set(levels)].sort((a, b) => a - b);
 }
 
 /** Isotonic (non-decreasing) L2 fit by pool adjacent violators. */

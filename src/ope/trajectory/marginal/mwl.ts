@@ -78,7 +78,7 @@ export interface MwlSettings {
   seed?: number;
 }
 
-/** What the results say about the weights (scale is 1 for an exact moment match with a constant in the class; ess is (sum w)^2 / sum w^2 over steps). */
+/** What the results say about the weights (scale is 1 for an exact moment match with a constant in the class; ess is (sum w)^2 / sum w^2, mean and maxShare max |w| / sum |w|, all over the logged steps). */
 export type MarginalWeightInfo = TrajectoryMarginalWeights;
 
 export interface MarginalWeights {
@@ -309,12 +309,16 @@ export function learnMarginalWeights(steps: MwlSteps, d: TrajectoryOpeData, cand
   let max = -Infinity;
   let s1 = 0;
   let s2 = 0;
+  let sAbs = 0;
+  let maxAbs = 0;
   for (const x of w) {
     if (x < 0) neg++;
     if (x < min) min = x;
     if (x > max) max = x;
     s1 += x;
     s2 += x * x;
+    sAbs += Math.abs(x);
+    maxAbs = Math.max(maxAbs, Math.abs(x));
   }
   return {
     w,
@@ -331,6 +335,8 @@ export function learnMarginalWeights(steps: MwlSteps, d: TrajectoryOpeData, cand
       negativeShare: neg / n,
       min,
       max,
+      mean: s1 / n,
+      maxShare: sAbs > 0 ? maxAbs / sAbs : 0,
       ess: s2 > 0 ? (s1 * s1) / s2 : 0,
       policyExpectation,
     },
