@@ -103,11 +103,7 @@ export function trajectoryIntervals(items: readonly IntervalItem[], opts: Trajec
         throw new OffpolicyError('E_SEED_REQUIRED', 'Bootstrap intervals are random and need a seed, but none was given.', { hint: 'Pass --seed N (any integer).' });
       }
       checkRows(n, 2, 'bootstrap');
-      const R = opts.resamples ?? DEFAULT_RESAMPLES;
-      if (!Number.isInteger(R) || R < 2) {
-        throw new OffpolicyError('E_BOOTSTRAP_RESAMPLES', `The number of bootstrap resamples must be an integer >= 2, got ${R}.`, { hint: 'Use e.g. --resamples 1000.' });
-      }
-      const reps = bootstrapEpisodes(items, R, opts.seed, opts.onProgress);
+      const reps = bootstrapEpisodes(items, checkResamples(opts.resamples), opts.seed, opts.onProgress);
       return reps.map((rep) => {
         const sorted = Float64Array.from(rep).sort();
         return clipToRange({ lower: sortedQuantile(sorted, alpha / 2), upper: sortedQuantile(sorted, 1 - alpha / 2), method: 'bootstrap', alpha }, opts.valueRange);
@@ -154,20 +150,44 @@ export function intervalFromSums(estimator: TrajectoryEstimator, s: MergeableSum
   return clipToRange(iv, opts.valueRange);
 }
 
-/** R resampled estimates per estimator; every resample draws n episodes with replacement (one draw shared by all estimators). */
-export function bootstrapEpisodes(items: readonly IntervalItem[], R: number, seed: number, onProgress?: (done: number, total: number) => void): Float64Array[] {
-  const n = items[0]!.terms.length;
+/** The number of bootstrap resamples (default DEFAULT_RESAMPLES): an integer >= 2. */
+export function checkResamples(resamples: number | undefined): number {
+  const R = resamples ?? DEFAULT_RESAMPLES;
+  if (!Number.isInteger(R) || R < 2) {
+    throw new OffpolicyError('E_BOOTSTRAP_RESAMPLES', `The number of bootstrap resamples must be an integer >= 2, got ${R}.`, { hint: 'Use e.g. --resamples 1000.' });
+  }
+  return R;
+}
+
+/**
+ * The episode bootstrap's draws: R times, n episodes drawn with replacement,
+ * passed to `visit` as multiplicities (counts[i] = times episode i was drawn).
+ * Seeded by `seed`: every caller with the same (n, R, seed) sees the same draws.
+ */
+export function resampleEpisodes(n: number, R: number, seed: number, visit: (counts: Float64Array, b: number) => void, onProgress?: (done: number, total: number) => void): void {
   const rng = new Rng(`trajectory-bootstrap:${seed}`);
   const counts = new Float64Array(n);
-  const reps = items.map(() => new Float64Array(R));
   const every = Math.max(1, Math.floor(R / 100));
   for (let b = 0; b < R; b++) {
     counts.fill(0);
     for (let j = 0; j < n; j++) counts[rng.int(n)]! += 1;
-    items.forEach((it, e) => {
-      reps[e]![b] = resampledValue(it.estimator, it.input, it.terms, counts);
-    });
+    visit(counts, b);
     if (onProgress && ((b + 1) % every === 0 || b + 1 === R)) onProgress(b + 1, R);
   }
+}
+
+/** R resampled estimates per estimator; every resample draws n episodes with replacement (one draw shared by all estimators). */
+export function bootstrapEpisodes(items: readonly IntervalItem[], R: number, seed: number, onProgress?: (done: number, total: number) => void): Float64Array[] {
+  const reps = items.map(() => new Float64Array(R));
+  resampleEpisodes(
+    items[0]!.terms.length,
+    R,
+    seed,
+    (counts, b) =>
+      items.forEach((it, e) => {
+        reps[e]![b] = resampledValue(it.estimator, it.input, it.terms, counts);
+      }),
+    onProgress,
+  );
   return reps;
 }

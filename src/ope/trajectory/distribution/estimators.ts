@@ -80,32 +80,82 @@ export function locationShiftModel(d: TrajectoryOpeData, vState: Float64Array, s
   return { center: vState, noise: (t) => atoms[t]!, source };
 }
 
-/** CD-IS raw CDF: (1/n) sum_i w_{0:T_i-1} h_j(G_i). */
-export function cdIsRaw(d: TrajectoryOpeData, w: TrajectoryWeights, grid: Float64Array): Float64Array {
-  const G = discountedReturns(d);
-  const n = G.length;
+/**
+ * An estimator's raw CDF as a sum over episodes, binned: episode i puts mass[k]
+ * on grid slot slot[k], k in [start[i], start[i+1]). For episode multiplicities
+ * c_i (all 1 for the estimate, a bootstrap draw for a resample) the binned raw
+ * masses are sum_i c_i mass_i / D, D = sum_i c_i den_i when `den` is given
+ * (self-normalised: CD-SNIS's sum of trajectory weights), else sum_i c_i (= n).
+ */
+export interface EpisodeMasses {
+  slots: number;
+  start: Int32Array;
+  slot: Int32Array;
+  mass: Float64Array;
+  den: Float64Array | null;
+}
+
+/** Episode masses from `fill(i, acc)`, which adds episode i's atoms to a zeroed scratch row `acc` (addAtom). */
+function episodeMasses(grid: Float64Array, count: number, fill: (i: number, acc: Float64Array) => void, den: Float64Array | null = null): EpisodeMasses {
   const acc = new Float64Array(grid.length);
-  for (let i = 0; i < n; i++) addAtom(acc, grid, G[i]!, w.final[i]! / n);
+  const start = new Int32Array(count + 1);
+  const slot: number[] = [];
+  const mass: number[] = [];
+  for (let i = 0; i < count; i++) {
+    fill(i, acc);
+    for (let j = 0; j < acc.length; j++) {
+      if (acc[j] !== 0) {
+        slot.push(j);
+        mass.push(acc[j]!);
+        acc[j] = 0;
+      }
+    }
+    start[i + 1] = slot.length;
+  }
+  return { slots: grid.length, start, slot: Int32Array.from(slot), mass: Float64Array.from(mass), den };
+}
+
+/** The raw CDF of episode masses under multiplicities `counts` (null: every episode once). */
+export function rawCdf(m: EpisodeMasses, counts: Float64Array | null = null): Float64Array {
+  const acc = new Float64Array(m.slots);
+  const n = m.start.length - 1;
+  let D = 0;
+  for (let i = 0; i < n; i++) {
+    const c = counts ? counts[i]! : 1;
+    if (c === 0) continue;
+    D += m.den ? c * m.den[i]! : c;
+    for (let k = m.start[i]!; k < m.start[i + 1]!; k++) acc[m.slot[k]!] += c * m.mass[k]!;
+  }
+  if (D > 0) for (let j = 0; j < acc.length; j++) acc[j] /= D;
+  else acc.fill(0);
   return cumulative(acc);
 }
 
-/** CD-SNIS raw CDF: sum_i w_{0:T_i-1} h_j(G_i) / sum_i w_{0:T_i-1} (all zeros when every weight is 0). */
-export function cdSnisRaw(d: TrajectoryOpeData, w: TrajectoryWeights, grid: Float64Array): Float64Array {
+/** CD-IS: episode i puts w_{0:T_i-1} at G_i; raw F = (1/n) sum_i w_{0:T_i-1} h_j(G_i). */
+export function cdIsMasses(d: TrajectoryOpeData, w: TrajectoryWeights, grid: Float64Array): EpisodeMasses {
   const G = discountedReturns(d);
-  let total = 0;
-  for (const x of w.final) total += x;
-  const acc = new Float64Array(grid.length);
-  if (total > 0) for (let i = 0; i < G.length; i++) addAtom(acc, grid, G[i]!, w.final[i]! / total);
-  return cumulative(acc);
+  return episodeMasses(grid, G.length, (i, acc) => addAtom(acc, grid, G[i]!, w.final[i]!));
+}
+
+/** CD-SNIS: as CD-IS, divided by sum_i w_{0:T_i-1} instead of n (all zeros when every weight is 0). */
+export function cdSnisMasses(d: TrajectoryOpeData, w: TrajectoryWeights, grid: Float64Array): EpisodeMasses {
+  return { ...cdIsMasses(d, w, grid), den: w.final };
 }
 
 /** The logged episodes' empirical CDF: (1/n) sum_i h_j(G_i) (the behaviour policy's, on-policy). */
-export function empiricalRaw(d: TrajectoryOpeData, grid: Float64Array): Float64Array {
+export function empiricalMasses(d: TrajectoryOpeData, grid: Float64Array): EpisodeMasses {
   const G = discountedReturns(d);
-  const acc = new Float64Array(grid.length);
-  for (let i = 0; i < G.length; i++) addAtom(acc, grid, G[i]!, 1 / G.length);
-  return cumulative(acc);
+  return episodeMasses(grid, G.length, (i, acc) => addAtom(acc, grid, G[i]!, 1));
 }
+
+/** CD-IS raw CDF: (1/n) sum_i w_{0:T_i-1} h_j(G_i). */
+export const cdIsRaw = (d: TrajectoryOpeData, w: TrajectoryWeights, grid: Float64Array): Float64Array => rawCdf(cdIsMasses(d, w, grid));
+
+/** CD-SNIS raw CDF: sum_i w_{0:T_i-1} h_j(G_i) / sum_i w_{0:T_i-1} (all zeros when every weight is 0). */
+export const cdSnisRaw = (d: TrajectoryOpeData, w: TrajectoryWeights, grid: Float64Array): Float64Array => rawCdf(cdSnisMasses(d, w, grid));
+
+/** The logged episodes' empirical CDF on the grid. */
+export const empiricalRaw = (d: TrajectoryOpeData, grid: Float64Array): Float64Array => rawCdf(empiricalMasses(d, grid));
 
 /** Adds c * H_t(. ; row r) with prefix P: atoms P + gamma^t (V(s_t) + e_k), masses c p_k. */
 function addModel(acc: Float64Array, grid: Float64Array, model: ReturnToGoModel, r: number, t: number, P: number, disc: number, c: number): void {
@@ -115,28 +165,29 @@ function addModel(acc: Float64Array, grid: Float64Array, model: ReturnToGoModel,
   for (let k = 0; k < offsets.length; k++) addAtom(acc, grid, P + disc * (v + offsets[k]!), c * probs[k]!);
 }
 
-/** CD-DR raw CDF (per decision, module comment). */
-export function cdDrRaw(d: TrajectoryOpeData, w: TrajectoryWeights, model: ReturnToGoModel, grid: Float64Array): Float64Array {
+/** CD-DR (per decision, module comment): episode i's atoms w_{0:T_i-1} at G_i and (w_{0:t-1} - w_{0:t}) H_t at every step. */
+export function cdDrMasses(d: TrajectoryOpeData, w: TrajectoryWeights, model: ReturnToGoModel, grid: Float64Array): EpisodeMasses {
   const ep = d.episodes;
-  const n = ep.count;
   const disc = discounts(d.gamma, ep.horizon);
-  const acc = new Float64Array(grid.length);
-  for (let i = 0; i < n; i++) {
+  return episodeMasses(grid, ep.count, (i, acc) => {
     let P = 0;
     for (let r = ep.start[i]!; r < ep.start[i + 1]!; r++) {
       const t = r - ep.start[i]!;
-      addModel(acc, grid, model, r, t, P, disc[t]!, (w.wPrev[r]! - w.w[r]!) / n);
+      addModel(acc, grid, model, r, t, P, disc[t]!, w.wPrev[r]! - w.w[r]!);
       P += disc[t]! * d.rewards[r]!;
     }
-    addAtom(acc, grid, P, w.final[i]! / n);
-  }
-  return cumulative(acc);
+    addAtom(acc, grid, P, w.final[i]!);
+  });
 }
 
-/** CD-DM raw CDF: (1/n) sum_i H_0(. ; s_0^i). */
-export function cdDmRaw(d: TrajectoryOpeData, model: ReturnToGoModel, grid: Float64Array): Float64Array {
+/** CD-DM: episode i's model H_0(. ; s_0^i). */
+export function cdDmMasses(d: TrajectoryOpeData, model: ReturnToGoModel, grid: Float64Array): EpisodeMasses {
   const ep = d.episodes;
-  const acc = new Float64Array(grid.length);
-  for (let i = 0; i < ep.count; i++) addModel(acc, grid, model, ep.start[i]!, 0, 0, 1, 1 / ep.count);
-  return cumulative(acc);
+  return episodeMasses(grid, ep.count, (i, acc) => addModel(acc, grid, model, ep.start[i]!, 0, 0, 1, 1));
 }
+
+/** CD-DR raw CDF (per decision, module comment). */
+export const cdDrRaw = (d: TrajectoryOpeData, w: TrajectoryWeights, model: ReturnToGoModel, grid: Float64Array): Float64Array => rawCdf(cdDrMasses(d, w, model, grid));
+
+/** CD-DM raw CDF: (1/n) sum_i H_0(. ; s_0^i). */
+export const cdDmRaw = (d: TrajectoryOpeData, model: ReturnToGoModel, grid: Float64Array): Float64Array => rawCdf(cdDmMasses(d, model, grid));
