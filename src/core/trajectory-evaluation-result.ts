@@ -38,6 +38,26 @@ export interface ReturnDistributionEstimate {
   /** Lower-tail CVaR at `cvarAlpha`: the mean of the worst alpha share of returns. */
   cvar: number | null;
   quantiles: { level: number; value: number | null }[];
+  /** Percentile-bootstrap intervals over episodes (settings in ReturnDistributionSettings.intervals); absent when not computed. */
+  intervals?: ReturnDistributionIntervals;
+}
+
+/** Two-sided (alpha/2, 1 - alpha/2) percentile bounds of a statistic over the bootstrap resamples. */
+export interface StatisticBounds {
+  lower: number;
+  upper: number;
+}
+
+/** Bootstrap intervals of one return-distribution estimate's statistics, and a pointwise band for its CDF. */
+export interface ReturnDistributionIntervals {
+  mean: StatisticBounds;
+  variance: StatisticBounds;
+  cvar: StatisticBounds;
+  quantiles: ({ level: number } & StatisticBounds)[];
+  /** Pointwise percentile band of the projected CDF at each grid point. */
+  cdf: { lower: number[]; upper: number[] };
+  /** Resamples left out because their raw CDF had no mass (every drawn trajectory weight 0). */
+  emptyResamples: number;
 }
 
 /** Return distributions of one candidate (or of the behaviour policy), all on one grid of discounted returns. */
@@ -59,6 +79,8 @@ export interface ReturnDistributionSettings {
   /** The CD-DR / CD-DM model, when one was used. */
   model?: string;
   behaviour: ReturnDistributionEstimate;
+  /** How the statistics' intervals were computed, when they were (episodes resampled; every estimate's `intervals`). */
+  intervals?: { method: 'bootstrap'; alpha: number; resamples: number; seed: number };
 }
 
 /** How MIS / MDR's marginal weights w(s, a) were learned (src/ope/trajectory/marginal/mwl.ts). */

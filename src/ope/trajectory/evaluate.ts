@@ -24,7 +24,7 @@ import { getTrajectoryEstimator } from './estimators/index.js';
 import { DEFAULT_TRAJECTORY_ESTIMATORS, scoreCandidate, type CandidateScore, type QPredictions, type ScoreOptions } from './score.js';
 import { deployVerdict, type TrajectoryVerdict } from './verdict.js';
 import type { ReturnDistributionResult, ReturnDistributionSettings } from '../../core/trajectory-evaluation-result.js';
-import { checkDistributionOptions, distributionGrid, distributionNeedsWeights, returnDistributionSettings, scoreCandidateDistribution, type DistributionOptions } from './distribution/index.js';
+import { checkDistributionOptions, distributionGrid, distributionNeedsWeights, returnDistributionSettings, scoreCandidateDistribution, wantsDistributionIntervals, type DistributionIntervalOptions, type DistributionOptions } from './distribution/index.js';
 import { learnMarginalWeights, type MwlSettings } from './marginal/mwl.js';
 import { trajectoryPushdown, type PushdownDeclined } from './pushdown.js';
 import { OffpolicyError } from '../../core/errors.js';
@@ -138,6 +138,11 @@ export async function evaluateTrajectoryArrays(
   const d = trajectoryOpeData(fitted ? { ...a, behaviorLogprob: fitted.logprob } : a, gamma, { requireBehaviorLogprob: weighted });
   const behaviour = behaviourValue(d, opts.alpha ?? 0.05);
   const grid = dist ? distributionGrid(d, dist) : null;
+  // bootstrap intervals of the return distributions' statistics (distribution/intervals.ts), with the value intervals' alpha, seed and resamples
+  const cdIntervals = (stage: string): DistributionIntervalOptions | undefined =>
+    dist && wantsDistributionIntervals(dist, opts.interval ?? 't', d.episodes.count)
+      ? { alpha: opts.alpha ?? 0.05, seed: opts.seed ?? 0, ...(opts.resamples !== undefined ? { resamples: opts.resamples } : {}), ...(opts.onProgress ? { onProgress: (done: number, total: number) => opts.onProgress!(stage, done, total) } : {}) }
+      : undefined;
   let modelSource: string | undefined;
   checkCandidateNames(opts.candidates.map(candidateName));
   const candidates: TrajectoryCandidateResult[] = [];
@@ -157,7 +162,7 @@ export async function evaluateTrajectoryArrays(
     const score = scoreCandidate(d, cand, opts, q ?? undefined, marginal);
     let distribution: ReturnDistributionResult | undefined;
     if (dist && grid) {
-      const cd = scoreCandidateDistribution(d, grid.grid, dist, cand, q, opts.clip);
+      const cd = scoreCandidateDistribution(d, grid.grid, dist, cand, q, opts.clip, cdIntervals(`return-distribution intervals: ${cand.name}`));
       distribution = cd.result;
       score.warnings.push(...cd.warnings);
       modelSource = cd.model ?? modelSource;
@@ -175,7 +180,7 @@ export async function evaluateTrajectoryArrays(
     warnings: fitted ? fitted.warnings : [],
     ...(fitted ? { behaviorModel: fitted.summary } : {}),
     backend: 'memory',
-    ...(dist && grid ? { returnDistribution: returnDistributionSettings(d, grid, dist, modelSource) } : {}),
+    ...(dist && grid ? { returnDistribution: returnDistributionSettings(d, grid, dist, modelSource, cdIntervals('return-distribution intervals: behaviour')) } : {}),
   };
 }
 

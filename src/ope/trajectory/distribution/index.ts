@@ -5,6 +5,7 @@
  * statistics.ts the projection and the statistics).
  */
 import { OffpolicyError } from '../../../core/errors.js';
+import { DEFAULT_RESAMPLES } from '../../intervals/bootstrap.js';
 import type { ReturnDistributionEstimate, ReturnDistributionResult, ReturnDistributionSettings } from '../../../core/trajectory-evaluation-result.js';
 import type { ResolvedCandidate } from '../candidates.js';
 import type { QPredictions } from '../score.js';
@@ -12,13 +13,15 @@ import { trajectoryWeights } from '../weights.js';
 import type { Warning } from '../../../core/evaluation-result.js';
 import { discountedReturns, type TrajectoryOpeData } from '../data.js';
 import type { TrajectoryWeights } from '../weights.js';
-import { cdDmRaw, cdDrRaw, cdIsRaw, cdSnisRaw, empiricalRaw, locationShiftModel, type ReturnToGoModel } from './estimators.js';
+import { cdDmMasses, cdDrMasses, cdIsMasses, cdSnisMasses, empiricalMasses, locationShiftModel, rawCdf, type EpisodeMasses, type ReturnToGoModel } from './estimators.js';
+import { distributionIntervals, type DistributionIntervalOptions } from './intervals.js';
 import { checkCdfBins, checkGrid, DEFAULT_CDF_BINS, returnGrid } from './grid.js';
 import { checkCvarAlpha, checkQuantileLevels, DEFAULT_CVAR_ALPHA, DEFAULT_QUANTILE_LEVELS, distributionEstimate } from './statistics.js';
 
 export { DEFAULT_CDF_BINS, returnGrid, addAtom } from './grid.js';
 export { DEFAULT_CVAR_ALPHA, DEFAULT_QUANTILE_LEVELS, distributionStatistics, projectCdf, isotonic } from './statistics.js';
-export { cdIsRaw, cdSnisRaw, cdDrRaw, cdDmRaw, empiricalRaw, locationShiftModel, zeroReturnModel, returnsToGo, type ReturnToGoModel } from './estimators.js';
+export { cdIsRaw, cdSnisRaw, cdDrRaw, cdDmRaw, empiricalRaw, locationShiftModel, zeroReturnModel, returnsToGo, rawCdf, type EpisodeMasses, type ReturnToGoModel } from './estimators.js';
+export { distributionIntervals, type DistributionIntervalOptions } from './intervals.js';
 
 export type DistributionEstimatorId = 'cd-is' | 'cd-snis' | 'cd-dr' | 'cd-dm';
 
@@ -43,6 +46,11 @@ export interface DistributionOptions {
   cvarAlpha?: number;
   /** Quantile levels in (0, 1), sorted and deduplicated (default 0.1, 0.25, 0.5, 0.75, 0.9). */
   quantileLevels?: readonly number[];
+  /**
+   * Bootstrap intervals of the statistics and a CDF band (./intervals.ts): true computes them whatever the
+   * evaluation's interval method, false never; unset, they are computed when the interval method is 'bootstrap'.
+   */
+  intervals?: boolean;
 }
 
 export interface CheckedDistributionOptions {
@@ -51,6 +59,7 @@ export interface CheckedDistributionOptions {
   grid: Float64Array | null;
   cvarAlpha: number;
   quantileLevels: number[];
+  intervals?: boolean;
 }
 
 export function checkDistributionOptions(o: DistributionOptions): CheckedDistributionOptions {
@@ -69,7 +78,25 @@ export function checkDistributionOptions(o: DistributionOptions): CheckedDistrib
     grid: o.grid ? checkGrid(o.grid) : null,
     cvarAlpha: checkCvarAlpha(o.cvarAlpha ?? DEFAULT_CVAR_ALPHA),
     quantileLevels: checkQuantileLevels(o.quantileLevels ?? DEFAULT_QUANTILE_LEVELS),
+    ...(o.intervals !== undefined ? { intervals: checkIntervalsFlag(o.intervals) } : {}),
   };
+}
+
+function checkIntervalsFlag(x: unknown): boolean {
+  if (typeof x !== 'boolean') {
+    throw new OffpolicyError('E_CDF_INTERVALS', `distribution.intervals must be true or false, got ${JSON.stringify(x)}.`, {
+      hint: 'Leave it unset to compute the intervals when the interval method is bootstrap (--cdf-intervals / --no-cdf-intervals on the CLI).',
+    });
+  }
+  return x;
+}
+
+/**
+ * Whether the statistics get bootstrap intervals: as asked (distribution.intervals), else when the
+ * evaluation's interval method is 'bootstrap' and there are at least 2 episodes to resample.
+ */
+export function wantsDistributionIntervals(o: CheckedDistributionOptions, method: string, episodes: number): boolean {
+  return o.intervals ?? (method === 'bootstrap' && episodes >= 2);
 }
 
 const specOf = (id: string) => (id.trim().toLowerCase() === 'all' ? { needsWeights: true, needsModel: true } : DISTRIBUTION_ESTIMATORS[id.trim().toLowerCase() as DistributionEstimatorId]);
@@ -82,8 +109,16 @@ export function distributionGrid(d: TrajectoryOpeData, o: CheckedDistributionOpt
 }
 
 /** The behaviour policy's empirical return CDF on the grid (the logged episodes, on-policy). */
-export function behaviourDistribution(d: TrajectoryOpeData, grid: Float64Array, o: CheckedDistributionOptions): ReturnDistributionEstimate {
-  return distributionEstimate('behaviour', grid, empiricalRaw(d, grid), o.cvarAlpha, o.quantileLevels);
+export function behaviourDistribution(d: TrajectoryOpeData, grid: Float64Array, o: CheckedDistributionOptions, intervals?: DistributionIntervalOptions): ReturnDistributionEstimate {
+  return withIntervals(grid, o, [{ id: 'behaviour', masses: empiricalMasses(d, grid) }], intervals)[0]!;
+}
+
+/** Estimates from episode masses, with their bootstrap intervals when `intervals` is given. */
+function withIntervals(grid: Float64Array, o: CheckedDistributionOptions, items: readonly { id: string; masses: EpisodeMasses }[], intervals?: DistributionIntervalOptions): ReturnDistributionEstimate[] {
+  const estimates = items.map((it) => distributionEstimate(it.id, grid, rawCdf(it.masses), o.cvarAlpha, o.quantileLevels));
+  if (!intervals) return estimates;
+  const ivs = distributionIntervals(grid, items.map((it) => it.masses), o.cvarAlpha, o.quantileLevels, intervals);
+  return estimates.map((e, k) => (ivs[k] && e.mean !== null ? { ...e, intervals: ivs[k]! } : e));
 }
 
 /** CD-IS's (and CD-DR's) raw CDF ends at its total mass; far from 1, the projection decides much of the distribution. */
@@ -110,8 +145,9 @@ export function candidateDistributions(
   grid: Float64Array,
   o: CheckedDistributionOptions,
   x: { weights: TrajectoryWeights | null; model: ReturnToGoModel | null; candidate: string },
+  intervals?: DistributionIntervalOptions,
 ): ReturnDistributionEstimate[] {
-  return o.estimators.map((id) => {
+  const items = o.estimators.map((id) => {
     const spec = DISTRIBUTION_ESTIMATORS[id];
     if (spec.needsWeights && !x.weights) {
       throw new OffpolicyError('E_NO_WEIGHTS', `${spec.label} needs importance weights for candidate "${x.candidate}", but it gives no action probabilities.`, { hint: 'Use --distribution cd-dm, or give the candidate\'s probabilities.' });
@@ -121,13 +157,14 @@ export function candidateDistributions(
         hint: 'Fit Q by fitted Q evaluation, give Q columns (--reward-model columns:q_0,...), or use cd-is / cd-snis.',
       });
     }
-    const raw =
-      id === 'cd-is' ? cdIsRaw(d, x.weights!, grid)
-      : id === 'cd-snis' ? cdSnisRaw(d, x.weights!, grid)
-      : id === 'cd-dr' ? cdDrRaw(d, x.weights!, x.model!, grid)
-      : cdDmRaw(d, x.model!, grid);
-    return distributionEstimate(id, grid, raw, o.cvarAlpha, o.quantileLevels);
+    const masses =
+      id === 'cd-is' ? cdIsMasses(d, x.weights!, grid)
+      : id === 'cd-snis' ? cdSnisMasses(d, x.weights!, grid)
+      : id === 'cd-dr' ? cdDrMasses(d, x.weights!, x.model!, grid)
+      : cdDmMasses(d, x.model!, grid);
+    return { id, masses };
   });
+  return withIntervals(grid, o, items, intervals);
 }
 
 /**
@@ -142,17 +179,18 @@ export function scoreCandidateDistribution(
   cand: Pick<ResolvedCandidate, 'name' | 'targetLogprob' | 'refusal'>,
   q: QPredictions | null,
   clip?: number,
+  intervals?: DistributionIntervalOptions,
 ): { result: ReturnDistributionResult; warnings: Warning[]; model?: string } {
   const needW = distributionNeedsWeights(o.estimators);
   if (needW && !cand.targetLogprob && cand.refusal) throw cand.refusal;
   const weights = needW && cand.targetLogprob ? trajectoryWeights(d, cand.targetLogprob, clip) : null;
   const model = q && distributionNeedsModel(o.estimators) ? locationShiftModel(d, q.vState, `${q.source} V(s_t) + centred step-t residuals of the logged returns-to-go`) : null;
-  const estimates = candidateDistributions(d, grid, o, { weights, model, candidate: cand.name });
+  const estimates = candidateDistributions(d, grid, o, { weights, model, candidate: cand.name }, intervals);
   return { result: { grid: Array.from(grid), estimates }, warnings: distributionWarnings(estimates, cand.name), ...(model ? { model: model.source } : {}) };
 }
 
 /** The evaluation-wide part: grid, settings and the behaviour policy's empirical CDF. */
-export function returnDistributionSettings(d: TrajectoryOpeData, grid: { grid: Float64Array; rule: string }, o: CheckedDistributionOptions, model?: string): ReturnDistributionSettings {
+export function returnDistributionSettings(d: TrajectoryOpeData, grid: { grid: Float64Array; rule: string }, o: CheckedDistributionOptions, model?: string, intervals?: DistributionIntervalOptions): ReturnDistributionSettings {
   return {
     estimators: o.estimators,
     grid: Array.from(grid.grid),
@@ -161,6 +199,7 @@ export function returnDistributionSettings(d: TrajectoryOpeData, grid: { grid: F
     cvarAlpha: o.cvarAlpha,
     quantileLevels: o.quantileLevels,
     ...(model ? { model } : {}),
-    behaviour: behaviourDistribution(d, grid.grid, o),
+    behaviour: behaviourDistribution(d, grid.grid, o, intervals),
+    ...(intervals ? { intervals: { method: 'bootstrap' as const, alpha: intervals.alpha, resamples: intervals.resamples ?? DEFAULT_RESAMPLES, seed: intervals.seed } } : {}),
   };
 }
