@@ -197,3 +197,70 @@ describe('coverage by simulation (MountainCarContinuous, horizon 4, gamma 0.9)',
     expect(behaviourMedian / REPS).toBeLessThan(0.5);
   }, 60_000);
 });
+
+describe('CLI and report', () => {
+  it('--interval bootstrap (the default) prints and writes "value [lower, upper]"; --interval t leaves them out unless --cdf-intervals; --no-cdf-intervals; the report shows them and the chart a band', async () => {
+    const [{ mkdtemp, readFile, rm, writeFile }, os, path, { Workspace }, { generateTrajectories, writeTrajectoryDataset }, { runCli }, { returnCdfSpec }] = await Promise.all([
+      import('node:fs/promises'),
+      import('node:os'),
+      import('node:path'),
+      import('../src/datasets/workspace.js'),
+      import('../src/envs/trajectories.js'),
+      import('./support/run-cli.js'),
+      import('../src/reports/charts/return-cdf.js'),
+    ]);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cdint-cli-'));
+    try {
+      const ws = await Workspace.open(path.join(dir, 'ws'));
+      await writeTrajectoryDataset(ws, 'cart', generateTrajectories({ env: 'cartpole', policy: 'medium', episodes: 30, seed: 5 }));
+      await writeFile(path.join(dir, 'uniform.json'), '{"type":"uniform"}');
+      const base = ['--workspace', path.join(dir, 'ws'), 'evaluate', '--data', 'cart', '--policy', `uniform=${path.join(dir, 'uniform.json')}`, '--gamma', '0.95', '--estimators', 'sntis', '--distribution', 'cd-snis', '--cdf-bins', '12', '--resamples', '200', '--seed', '4'];
+      const out = path.join(dir, 'boot.json');
+      const r = await runCli([...base, '--out', out]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('Return distribution (12 quantiles of the 30 returns; 95% percentile-bootstrap intervals over episodes, 200 resamples):');
+      const res = JSON.parse(await readFile(out, 'utf8')) as import('../src/core/trajectory-evaluation-result.js').TrajectoryEvaluationResult;
+      expect(res.returnDistribution!.intervals).toEqual({ method: 'bootstrap', alpha: 0.05, resamples: 200, seed: 4 });
+      const sn = res.candidates[0]!.distribution!.estimates[0]!;
+      const mean = sn.intervals!.mean;
+      expect(mean.lower).toBeLessThan(sn.mean!);
+      expect(mean.upper).toBeGreaterThan(sn.mean!);
+      expect(r.out).toContain(`${sn.mean!.toFixed(4)} [${mean.lower.toFixed(4)}, ${mean.upper.toFixed(4)}]`);
+      // the report: "value [lower, upper]" cells, the sentence, and a band in the chart
+      expect((await runCli(['report', '--results', out, '--out', path.join(dir, 'report')])).code).toBe(0);
+      const md = await readFile(path.join(dir, 'report', 'report.md'), 'utf8');
+      expect(md).toMatch(/\| CD-SNIS \| [-\d.]+ \\\[[-\d.]+, [-\d.]+\\\] \|/);
+      expect(md).toContain('95% percentile-bootstrap intervals (200 resamples of the episodes, seed 4');
+      const spec = returnCdfSpec('uniform', res.candidates[0]!.distribution!, res.returnDistribution!.behaviour, { bandLabel: 'band' }) as unknown as { layer: { mark: { type: string }; data: { values: { lo: number; hi: number }[] } }[] };
+      expect(spec.layer.map((l) => l.mark.type)).toEqual(['area', 'line']);
+      expect(spec.layer[0]!.data.values.length).toBe(2 * 12);
+      const noBand = returnCdfSpec('uniform', { grid: res.returnDistribution!.grid, estimates: [{ ...sn, intervals: undefined }] }, undefined) as unknown as { layer?: unknown; mark: { type: string } };
+      expect(noBand.layer).toBeUndefined();
+      expect(noBand.mark.type).toBe('line');
+      const svg = await readFile(path.join(dir, 'report', 'charts', 'cdf-uniform.svg'), 'utf8');
+      expect(svg).toMatch(/^<svg/);
+      expect(svg).toContain('shaded: pointwise 95% band');
+
+      const t = await runCli([...base, '--interval', 't', '--out', path.join(dir, 't.json')]);
+      expect(t.code).toBe(0);
+      expect(t.out).toContain('Return distribution (12 quantiles of the 30 returns):');
+      expect(JSON.parse(await readFile(path.join(dir, 't.json'), 'utf8')).returnDistribution.intervals).toBeUndefined();
+      const tAsked = await runCli([...base, '--interval', 't', '--cdf-intervals', '--out', path.join(dir, 'ta.json')]);
+      expect(tAsked.code).toBe(0);
+      // the same seed and resamples: the same bytes of the distribution as under --interval bootstrap
+      expect(JSON.stringify(JSON.parse(await readFile(path.join(dir, 'ta.json'), 'utf8')).candidates[0].distribution)).toBe(JSON.stringify(res.candidates[0]!.distribution));
+      const off = await runCli([...base, '--no-cdf-intervals', '--out', path.join(dir, 'off.json')]);
+      expect(off.code).toBe(0);
+      expect(JSON.parse(await readFile(path.join(dir, 'off.json'), 'utf8')).candidates[0].distribution.estimates[0].intervals).toBeUndefined();
+      const bad = await runCli([...base, '--resamples', '1', '--interval', 't', '--cdf-intervals', '--out', path.join(dir, 'x.json')]);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(/E_BOOTSTRAP_RESAMPLES.*integer >= 2, got 1\./s);
+      const stray = await runCli([...base.filter((x, i) => x !== 'cd-snis' && base[i + 1] !== 'cd-snis' && x !== '--cdf-bins' && x !== '12'), '--cdf-intervals', '--out', path.join(dir, 'x.json')]);
+      expect(stray.code).toBe(2);
+      expect(stray.err).toMatch(/E_CLI_ARG.*--cdf-intervals apply to cumulative-distribution OPE only/s);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

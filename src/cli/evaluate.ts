@@ -4,7 +4,7 @@ import { OffpolicyError } from '../core/errors.js';
 import type { DispatchEvaluateOptions, TrajectoryEvaluateSettings } from '../ope/evaluate.js';
 import type { TrajectoryEvaluationResult } from '../core/trajectory-evaluation-result.js';
 import { VERDICT_LABELS, verdictOutcomeOf, type EvaluationResult, type Interval, type IntervalMethod } from '../core/evaluation-result.js';
-import { formatTable, type Cell } from '../util/text-table.js';
+import { formatCell, formatTable, type Cell } from '../util/text-table.js';
 import { collect, openWorkspace, numberFlag, rewardRangeFlag } from './context.js';
 import { progressBar } from './progress.js';
 import { assertFiniteEstimates, checkResultsFile } from '../datasets/limits.js';
@@ -56,6 +56,8 @@ export function registerEvaluate(program: Command): void {
     .option('--cdf-bins <n>', 'with --distribution: grid points when the returns have more distinct values (quantiles of the returns; default 100)')
     .option('--cvar-alpha <a>', 'with --distribution: lower-tail CVaR level in (0, 1) (default 0.1)')
     .option('--cdf-quantiles <levels>', 'with --distribution: quantile levels in (0, 1), comma-separated (default 0.1,0.25,0.5,0.75,0.9)')
+    .option('--cdf-intervals', 'with --distribution: bootstrap intervals (episodes resampled, --resamples, --seed, --alpha) of mean, variance, CVaR, quantiles and a CDF band; on by default when --interval is bootstrap (the default), this asks for them with any --interval')
+    .option('--no-cdf-intervals', 'with --distribution: leave the bootstrap intervals of the distribution\'s statistics out')
     .option('--mwl-features <kind>', 'trajectory data, MIS / MDR: minimax weight learning state features, linear | rbf (default linear)')
     .option('--pushdown <mode>', 'trajectory data: auto (lean load; DuckDB window sums beyond --memory-budget, or a PUSHDOWN_DECLINED warning when they cannot serve the options) | duckdb (sum in DuckDB, no steps in memory; E_PUSHDOWN when it cannot) | never (load every column)')
     .option('--memory-budget <bytes>', 'trajectory data: memory the lean load may take (125 bytes per step) before auto switches to DuckDB (default 6.25e9: 50M steps)')
@@ -173,9 +175,9 @@ export function registerEvaluate(program: Command): void {
     });
 }
 
-const DISTRIBUTION_FLAGS = { cdfBins: '--cdf-bins', cvarAlpha: '--cvar-alpha', cdfQuantiles: '--cdf-quantiles' } as const;
+const DISTRIBUTION_FLAGS = { cdfBins: '--cdf-bins', cvarAlpha: '--cvar-alpha', cdfQuantiles: '--cdf-quantiles', cdfIntervals: '--cdf-intervals' } as const;
 
-/** --distribution, --cdf-bins, --cvar-alpha, --cdf-quantiles as the library's distribution option (the library checks the values). */
+/** --distribution, --cdf-bins, --cvar-alpha, --cdf-quantiles, --[no-]cdf-intervals as the library's distribution option (the library checks the values). */
 function distributionFlags(o: Record<string, unknown>): Pick<TrajectoryEvaluateSettings, 'distribution'> {
   if (o.distribution === undefined) {
     const stray = (Object.keys(DISTRIBUTION_FLAGS) as (keyof typeof DISTRIBUTION_FLAGS)[]).filter((k) => o[k] !== undefined);
@@ -190,6 +192,7 @@ function distributionFlags(o: Record<string, unknown>): Pick<TrajectoryEvaluateS
       ...(o.cdfBins !== undefined ? { bins: num('--cdf-bins', String(o.cdfBins)) } : {}),
       ...(o.cvarAlpha !== undefined ? { cvarAlpha: num('--cvar-alpha', String(o.cvarAlpha)) } : {}),
       ...(o.cdfQuantiles !== undefined ? { quantileLevels: (list(String(o.cdfQuantiles)) ?? []).map((q) => num('--cdf-quantiles', q)) } : {}),
+      ...(o.cdfIntervals !== undefined ? { intervals: Boolean(o.cdfIntervals) } : {}),
     },
   };
 }
@@ -278,17 +281,23 @@ function trajectoryTable(tr: TrajectoryEvaluationResult): string {
   if (rd) {
     // The return's distribution: mean, standard deviation, lower-tail CVaR and the median (or the --cdf-quantiles levels) per CD estimator, the behaviour's first.
     const asked = rd.quantileLevels.join() !== DEFAULT_QUANTILE_LEVELS.join();
+    // "value [lower, upper]" when the statistics have bootstrap intervals
+    const cell = (v: number | null, b?: { lower: number; upper: number }): Cell => (v === null ? '' : b ? `${formatCell(v)} [${formatCell(b.lower)}, ${formatCell(b.upper)}]` : v);
+    const sqrtOf = (b?: { lower: number; upper: number }) => (b ? { lower: Math.sqrt(b.lower), upper: Math.sqrt(b.upper) } : undefined);
     const drow = (candidate: string, e: typeof rd.behaviour): Record<string, Cell> => ({
       candidate,
       distribution: e.estimator,
-      mean: e.mean ?? '',
-      sd: e.variance === null ? '' : Math.sqrt(e.variance),
-      [`CVaR ${rd.cvarAlpha}`]: e.cvar ?? '',
-      ...Object.fromEntries((asked ? rd.quantileLevels : [0.5]).map((l) => [asked ? `q${l}` : 'median', e.quantiles.find((q) => q.level === l)?.value ?? ''])),
+      mean: cell(e.mean, e.intervals?.mean),
+      sd: cell(e.variance === null ? null : Math.sqrt(e.variance), sqrtOf(e.intervals?.variance)),
+      [`CVaR ${rd.cvarAlpha}`]: cell(e.cvar, e.intervals?.cvar),
+      ...Object.fromEntries(
+        (asked ? rd.quantileLevels : [0.5]).map((l) => [asked ? `q${l}` : 'median', cell(e.quantiles.find((q) => q.level === l)?.value ?? null, e.intervals?.quantiles.find((q) => q.level === l))]),
+      ),
     });
     const drows = [drow('(behaviour)', rd.behaviour)];
     for (const c of tr.candidates) c.distribution?.estimates.forEach((e, i) => drows.push(drow(i === 0 ? c.name : '', e)));
-    out.push(`Return distribution (${rd.gridRule}):\n${formatTable(drows)}\n\n`);
+    const ivNote = rd.intervals ? `; ${Math.round(100 * (1 - rd.intervals.alpha))}% percentile-bootstrap intervals over episodes, ${rd.intervals.resamples} resamples` : '';
+    out.push(`Return distribution (${rd.gridRule}${ivNote}):\n${formatTable(drows)}\n\n`);
   }
   for (const c of tr.candidates) {
     out.push(`${VERDICT_LABELS[verdictOutcomeOf(c.verdict)]}: ${c.verdict.sentence}\n`);

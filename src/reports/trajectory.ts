@@ -164,12 +164,14 @@ function distributionSections(r: TrajectoryEvaluationResult): Section[] {
   const out: Section[] = [];
   for (const c of r.candidates) {
     if (!c.distribution) continue;
+    // "value [lower, upper]" when the statistics have bootstrap intervals
+    const cell = (v: number | null, b?: { lower: number; upper: number }) => (v !== null && b ? `${formatNumber(v)} [${formatNumber(b.lower)}, ${formatNumber(b.upper)}]` : formatNumber(v));
     const row = (label: string, e: (typeof rd)['behaviour']) => [
       label,
-      formatNumber(e.mean),
-      formatNumber(e.variance),
-      formatNumber(e.cvar),
-      ...e.quantiles.map((q) => formatNumber(q.value)),
+      cell(e.mean, e.intervals?.mean),
+      cell(e.variance, e.intervals?.variance),
+      cell(e.cvar, e.intervals?.cvar),
+      ...e.quantiles.map((q) => cell(q.value, e.intervals?.quantiles.find((b) => b.level === q.level))),
       formatNumber(e.totalMass),
     ];
     out.push({
@@ -178,7 +180,8 @@ function distributionSections(r: TrajectoryEvaluationResult): Section[] {
       text: [
         `CDF of the discounted return on a grid of ${rd.grid.length} points (${rd.gridRule}; fractional bins: a return between two grid points splits its weight linearly, which keeps the mean). ` +
           `Raw estimates are projected onto a CDF (isotonic, clipped to [0, 1], 1 at the largest return: "raw mass" is F there before that). CVaR is the mean of the worst ${formatPercent(rd.cvarAlpha, 0)} of returns.` +
-          (rd.model ? ` CD-DR / CD-DM model: ${rd.model}.` : ''),
+          (rd.model ? ` CD-DR / CD-DM model: ${rd.model}.` : '') +
+          (rd.intervals ? ` ${intervalSentence(rd.intervals)}` : ''),
       ],
       table: {
         headers: ['estimator', 'mean', 'variance', `CVaR ${rd.cvarAlpha}`, ...rd.quantileLevels.map((q) => `q${q}`), 'raw mass'],
@@ -189,12 +192,21 @@ function distributionSections(r: TrajectoryEvaluationResult): Section[] {
   return out;
 }
 
+/** What the return distribution's intervals are, for the section text. */
+function intervalSentence(iv: NonNullable<TrajectoryEvaluationResult['returnDistribution']>['intervals'] & object): string {
+  const pct = formatPercent(1 - iv.alpha, 0);
+  return (
+    `In brackets: ${pct} percentile-bootstrap intervals (${iv.resamples} resamples of the episodes, seed ${iv.seed}; each resample re-estimates the whole CDF on this grid); ` +
+    `the shaded band in the chart is the pointwise ${pct} interval of F at each grid point. They assume i.i.d. episodes, and for quantiles and CVaR they are approximate, loosest with few episodes.`
+  );
+}
+
 /** The return-CDF charts (SVG), by chart id. */
 export async function renderTrajectoryCharts(r: TrajectoryEvaluationResult): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const [name, id] of cdfChartIds(r)) {
     const c = r.candidates.find((x) => x.name === name)!;
-    out.set(id, await renderChartSvg(returnCdfSpec(name, c.distribution!, r.returnDistribution?.behaviour, { gamma: r.settings.gamma }), id));
+    out.set(id, await renderChartSvg(returnCdfSpec(name, c.distribution!, r.returnDistribution?.behaviour, { gamma: r.settings.gamma, ...(r.returnDistribution?.intervals ? { bandLabel: `pointwise ${formatPercent(1 - r.returnDistribution.intervals.alpha, 0)} band` } : {}) }), id));
   }
   return out;
 }
