@@ -119,7 +119,7 @@ export { fqeProvider, fqeModelProvider, fitCandidateFqe, type FqeSettings, type 
 export { offPolicySelection, type SelectionResult } from './ope/trajectory/selection.js';
 export { learnMarginalWeights, MWL_REFERENCE, DEFAULT_MWL_RIDGE, type MwlSettings, type MarginalWeights, type MarginalWeightInfo } from './ope/trajectory/marginal/mwl.js';
 export { onPolicyValue, simulateTrajectories, withTimeLimit, asContinuousPolicy, asDiscretePolicy, type SamplingPolicy } from './ope/trajectory/ground-truth.js';
-export type { TrajectoryEvaluationResult, AnyEvaluationResult, TrajectoryMarginalWeights, ReturnDistributionEstimate, ReturnDistributionResult, ReturnDistributionSettings } from './core/trajectory-evaluation-result.js';
+export type { TrajectoryEvaluationResult, AnyEvaluationResult, TrajectoryMarginalWeights, ReturnDistributionEstimate, ReturnDistributionResult, ReturnDistributionSettings, ReturnDistributionIntervals, StatisticBounds } from './core/trajectory-evaluation-result.js';
 export {
   DISTRIBUTION_ESTIMATORS,
   DISTRIBUTION_ESTIMATOR_IDS,
@@ -137,11 +137,14 @@ export {
   zeroReturnModel,
   projectCdf,
   distributionStatistics,
+  distributionIntervals,
+  wantsDistributionIntervals,
   DEFAULT_CDF_BINS,
   DEFAULT_CVAR_ALPHA,
   type DistributionOptions,
   type DistributionEstimatorId,
   type ReturnToGoModel,
+  type DistributionIntervalOptions,
 } from './ope/trajectory/distribution/index.js';
 
 // slate (ranking) logs: Open Bandit Pipeline's slate estimators, the synthetic slate generator, the OBD-format sample generator
