@@ -507,6 +507,8 @@ describe('WasmMlp: the learners\' forward / backward engine', () => {
     // one output column (Q and V heads), a batch not a multiple of 4
     [{ sizes: [5, 8, 7, 1], output: 'linear' }, 7],
     [{ sizes: [3, 4, 1], output: 'tanh' }, 2],
+    // one output, hidden widths >= 28 and a batch a multiple of 4: the last hidden layer on the binary product
+    [{ sizes: [4, 32, 36, 1], output: 'tanh' }, 8],
   ];
   for (const [spec, n] of specs) {
     it(`parameter and input gradients match finite differences (${spec.sizes.join('-')}, ${spec.output})`, () => {
@@ -530,23 +532,25 @@ describe('WasmMlp: the learners\' forward / backward engine', () => {
       expect(Array.from(net.backward(r, null, true)!)).toEqual(Array.from(dx));
     });
   }
-  it('agrees with the tfjs backward pass at the reference shape (obs 17, 2 x 256, one output)', () => {
-    const spec: MlpSpec = { sizes: [17, 256, 256, 1], output: 'linear' };
-    const rng = new Rng(41);
-    const p = initMlp(spec, rng);
-    const n = 64;
-    const x = randomArray(n * 17, rng);
-    const r = randomArray(n, rng, 0.01);
-    const want = analytic(spec, p, x, n, r);
-    const net = new WasmMlp(spec);
-    net.forward(p, x, n);
-    const grad = new Float32Array(p.length);
-    const dx = net.backward(r, grad, true)!;
-    let scale = 0;
-    for (const g of want.grad) scale = Math.max(scale, Math.abs(g));
-    for (let i = 0; i < p.length; i++) expect(Math.abs(grad[i]! - want.grad[i]!)).toBeLessThan(1e-5 * scale);
-    for (let i = 0; i < dx.length; i++) expect(dx[i]).toBeCloseTo(want.dx[i]!, 5);
-  });
+  // the reference shape, and three hidden layers (the binary product at the last, the sparse product below it)
+  for (const [sizes, n] of [[[17, 256, 256, 1], 64], [[5, 28, 32, 32, 1], 12]] as const) {
+    it(`agrees with the tfjs backward pass (${sizes.join('-')}, one output, batch ${n})`, () => {
+      const spec: MlpSpec = { sizes: [...sizes], output: 'linear' };
+      const rng = new Rng(41);
+      const p = initMlp(spec, rng);
+      const x = randomArray(n * sizes[0], rng);
+      const r = randomArray(n, rng, 0.01);
+      const want = analytic(spec, p, x, n, r);
+      const net = new WasmMlp(spec);
+      net.forward(p, x, n);
+      const grad = new Float32Array(p.length);
+      const dx = net.backward(r, grad, true)!;
+      let scale = 0;
+      for (const g of want.grad) scale = Math.max(scale, Math.abs(g));
+      for (let i = 0; i < p.length; i++) expect(Math.abs(grad[i]! - want.grad[i]!)).toBeLessThan(1e-5 * scale);
+      for (let i = 0; i < dx.length; i++) expect(dx[i]).toBeCloseTo(want.dx[i]!, 5);
+    });
+  }
   it('an inference with other weights between forward and backward does not change the gradients; runs are byte-identical', () => {
     const spec: MlpSpec = { sizes: [6, 12, 12, 2], output: 'tanh' };
     const rng = new Rng(43);
