@@ -264,3 +264,21 @@ describe('CLI and report', () => {
     }
   }, 120_000);
 });
+
+describe('resamples without mass', () => {
+  it('are left out, counted, and warned (CDF_EMPTY_RESAMPLES) when only some episodes carry weight', async () => {
+    const { distributionWarnings } = await import('../src/ope/trajectory/distribution/index.js');
+    const { d } = identical(3);
+    // the candidate never takes the logged action in episodes 1 and 2: their weights are 0
+    const w = trajectoryWeights(d, Float64Array.from({ length: d.n }, (_, r) => (r < 2 ? Math.log(0.5) : -Infinity)));
+    const o = checkDistributionOptions({ estimators: ['cd-snis'], grid: [0, 1, 2, 3] });
+    const [sn] = candidateDistributions(d, o.grid!, o, { weights: w, model: null, candidate: 'c' }, { alpha: 0.05, seed: 1, resamples: 300 });
+    // P(episode 0 not drawn) = (2/3)^3 = 8/27: about 89 of 300
+    expect(sn!.intervals!.emptyResamples).toBeGreaterThan(60);
+    expect(sn!.intervals!.emptyResamples).toBeLessThan(120);
+    expect(sn!.intervals!.mean).toEqual({ lower: 1.5, upper: 1.5 });
+    const warned = distributionWarnings([sn!], 'c');
+    expect(warned.map((x) => x.code)).toEqual(['CDF_EMPTY_RESAMPLES']);
+    expect(warned[0]!.message).toBe(`CD-SNIS of "c": ${sn!.intervals!.emptyResamples} bootstrap resamples drew only episodes of weight 0 (no distribution); they were left out, so its intervals describe only resamples that drew a weighted episode: few episodes carry the weight.`);
+  });
+});

@@ -127,6 +127,13 @@ export const CDF_MASS_TOLERANCE = 0.2;
 export function distributionWarnings(estimates: readonly ReturnDistributionEstimate[], candidate: string): Warning[] {
   const out: Warning[] = [];
   for (const e of estimates) {
+    const empty = e.intervals?.emptyResamples ?? 0;
+    if (empty > 0) {
+      out.push({
+        code: 'CDF_EMPTY_RESAMPLES',
+        message: `${e.estimator.toUpperCase()} of "${candidate}": ${empty} bootstrap resamples drew only episodes of weight 0 (no distribution); they were left out, so its intervals describe only resamples that drew a weighted episode: few episodes carry the weight.`,
+      });
+    }
     if ((e.estimator === 'cd-is' || e.estimator === 'cd-dr') && Math.abs(e.totalMass - 1) > CDF_MASS_TOLERANCE) {
       out.push({
         code: 'CDF_MASS',
