@@ -259,6 +259,8 @@ describe('CLI and report', () => {
       const stray = await runCli([...base.filter((x, i) => x !== 'cd-snis' && base[i + 1] !== 'cd-snis' && x !== '--cdf-bins' && x !== '12'), '--cdf-intervals', '--out', path.join(dir, 'x.json')]);
       expect(stray.code).toBe(2);
       expect(stray.err).toMatch(/E_CLI_ARG.*--cdf-intervals apply to cumulative-distribution OPE only/s);
+      const strayNo = await runCli([...base.filter((x, i) => x !== 'cd-snis' && base[i + 1] !== 'cd-snis' && x !== '--cdf-bins' && x !== '12'), '--no-cdf-intervals', '--out', path.join(dir, 'x.json')]);
+      expect(strayNo.err).toMatch(/E_CLI_ARG.*--no-cdf-intervals apply to cumulative-distribution OPE only/s);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

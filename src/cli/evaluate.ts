@@ -182,7 +182,7 @@ function distributionFlags(o: Record<string, unknown>): Pick<TrajectoryEvaluateS
   if (o.distribution === undefined) {
     const stray = (Object.keys(DISTRIBUTION_FLAGS) as (keyof typeof DISTRIBUTION_FLAGS)[]).filter((k) => o[k] !== undefined);
     if (stray.length > 0) {
-      throw new OffpolicyError('E_CLI_ARG', `${stray.map((k) => DISTRIBUTION_FLAGS[k]).join(' and ')} apply to cumulative-distribution OPE only.`, { hint: 'Add --distribution cd-is,cd-snis (or all), or drop them.' });
+      throw new OffpolicyError('E_CLI_ARG', `${stray.map((k) => (k === 'cdfIntervals' && o[k] === false ? '--no-cdf-intervals' : DISTRIBUTION_FLAGS[k])).join(' and ')} apply to cumulative-distribution OPE only.`, { hint: 'Add --distribution cd-is,cd-snis (or all), or drop them.' });
     }
     return {};
   }
