@@ -199,6 +199,11 @@ describe('library evaluate() dispatches on the dataset kind', () => {
     const boot = await runCli([...base, '--memory-budget', '1', '--interval', 'bootstrap', '--resamples', '20']);
     expect(boot.code).toBe(0);
     expect(boot.out).toMatch(/warning \[PUSHDOWN_DECLINED\] The steps were loaded into memory although .* over the memory budget of 1 bytes: the DuckDB pushdown declined because bootstrap intervals/);
+    // without --interval, --pushdown duckdb takes t intervals (the CLI's default bootstrap cannot be summed in SQL)
+    const noInterval = await runCli([...base.filter((x, i) => x !== '--interval' && base[i - 1] !== '--interval'), '--pushdown', 'duckdb']);
+    expect(noInterval.code).toBe(0);
+    const ni = JSON.parse(await readFile(out, 'utf8')) as TrajectoryEvaluationResult;
+    expect([ni.settings.backend, ni.candidates[0]!.estimates[0]!.interval!.method]).toEqual(['duckdb', 't']);
     const refused = await runCli([...base, '--pushdown', 'duckdb', '--interval', 'bootstrap']);
     expect(refused.code).toBe(2);
     expect(refused.err).toMatch(/E_PUSHDOWN.*cannot run: bootstrap intervals need every episode's term in memory/s);

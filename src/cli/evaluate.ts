@@ -59,7 +59,7 @@ export function registerEvaluate(program: Command): void {
     .option('--cdf-intervals', 'with --distribution: bootstrap intervals (episodes resampled, --resamples, --seed, --alpha) of mean, variance, CVaR, quantiles and a CDF band; on by default when --interval is bootstrap (the default), this asks for them with any --interval')
     .option('--no-cdf-intervals', 'with --distribution: leave the bootstrap intervals of the distribution\'s statistics out')
     .option('--mwl-features <kind>', 'trajectory data, MIS / MDR: minimax weight learning state features, linear | rbf (default linear)')
-    .option('--pushdown <mode>', 'trajectory data: auto (lean load; DuckDB window sums beyond --memory-budget, or a PUSHDOWN_DECLINED warning when they cannot serve the options) | duckdb (sum in DuckDB, no steps in memory; E_PUSHDOWN when it cannot) | never (load every column)')
+    .option('--pushdown <mode>', 'trajectory data: auto (lean load; DuckDB window sums beyond --memory-budget, or a PUSHDOWN_DECLINED warning when they cannot serve the options) | duckdb (sum in DuckDB, no steps in memory; t intervals unless --interval says otherwise; E_PUSHDOWN when it cannot) | never (load every column)')
     .option('--memory-budget <bytes>', 'trajectory data: memory the lean load may take (125 bytes per step) before auto switches to DuckDB (default 6.25e9: 50M steps)')
     .option('--mwl-ridge <r>', 'trajectory data, MIS / MDR: relative ridge of the minimax weight learning solve (default 1e-9)')
     .option('--behavior-model <mode>', 'trajectory data: auto (fit pi_b when behavior_logprob is absent; default), fit (always fit), none (never fit)')
@@ -123,7 +123,8 @@ export function registerEvaluate(program: Command): void {
         loadPolicyDir,
         policies: (o.policy as string[]).map((p) => ({ ...parsePolicyArg(p), ...(probColumns ? { probColumns } : {}) })),
         estimators: list(o.estimators as string | undefined),
-        interval: String(o.interval) as IntervalMethod,
+        // the DuckDB sums (asked for with --pushdown duckdb) cannot resample episodes: t unless asked otherwise, as for ClickHouse
+        interval: (o.pushdown === 'duckdb' && cmd.getOptionValueSource('interval') === 'default' ? 't' : String(o.interval)) as IntervalMethod,
         alpha: num('--alpha', String(o.alpha)),
         resamples: num('--resamples', String(o.resamples)),
         seed: num('--seed', String(o.seed)),
