@@ -285,6 +285,17 @@ describe('bad input', () => {
     await expectError(evaluate(ws, { ...base, rewardModel: 'forest' }), 'E_REWARD_MODEL_SPEC', /Unknown reward model "forest"/);
   });
 
+  it("pushdown 'duckdb' requires the fast path: the same result as 'auto' when it can run, E_PUSHDOWN naming why when it cannot", async () => {
+    const ips = { ...base, estimators: ['ips', 'snips'] };
+    expectSameResult(await evaluate(ws, { ...ips, pushdown: 'duckdb' }), await evaluate(ws, ips));
+    // the default estimators include DM and DR, whose default reward model is fitted on the rows
+    await expectError(evaluate(ws, { ...base, pushdown: 'duckdb' }), 'E_PUSHDOWN', /cannot run: the reward model "(ridge|logistic)" \(the default for DM \/ DR\) is fitted on the rows\./);
+    await expectError(evaluate(ws, { ...base, interval: 'bootstrap', pushdown: 'duckdb' }), 'E_PUSHDOWN', /fast path \(pushdown 'duckdb'\) cannot run: bootstrap intervals need the rows in memory\./);
+    await expectError(evaluate(ws, { ...base, rewardModel: 'ridge', pushdown: 'duckdb' }), 'E_PUSHDOWN', /cannot run: the reward model "ridge" is fitted on the rows\./);
+    await expectError(evaluate(ws, { data: 'nopropensity', policies: [{ spec: 'column:cand' }], estimators: ['ips'], interval: 't', pushdown: 'duckdb' }), 'E_PUSHDOWN', /cannot run: the log has no propensity column/);
+    await expectError(evaluate(ws, { ...base, pushdown: 'sql' as 'auto' }), 'E_PUSHDOWN', /Unknown pushdown mode "sql"/);
+  });
+
   it('catches bad candidate entries on the fast path and names the rows', async () => {
     const base2: EvaluateOptions = { data: 'negcand', policies: [{ spec: 'column:cand' }], interval: 't', estimators: ['ips'] };
     for (const [data, row] of [['negcand', 1], ['nullcand', 2], ['nancand', 4]] as const) {

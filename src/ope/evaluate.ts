@@ -88,8 +88,8 @@ export interface EvaluateOptions {
   maxLevels?: number;
   /** Join the log's item table (metadata.extra.itemContext) by action into fitted reward models (default true). */
   itemFeatures?: boolean;
-  /** 'auto' (default) uses the DuckDB fast path when it can; 'never' forces the in-memory path. */
-  pushdown?: 'auto' | 'never';
+  /** 'auto' (default) uses the DuckDB fast path when it can; 'duckdb' requires it (E_PUSHDOWN naming why it cannot run); 'never' forces the in-memory path. */
+  pushdown?: 'auto' | 'never' | 'duckdb';
   /** Estimator id or certificate kind whose lower bound decides the verdict (default: see VERDICT_PREFERENCE). */
   verdictSource?: string;
   /**
@@ -314,12 +314,25 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, stored: Data
     };
 
     const hasPropensity = has(version, 'propensity');
-    const maybePushdown =
-      (opts.pushdown ?? 'auto') === 'auto' &&
-      !needsRows(interval) &&
-      hasPropensity &&
-      opts.policies.every((p) => typeof p.spec === 'string' && (!p.spec.trim().toLowerCase().endsWith('.json') || isFixedJson(p.spec))) &&
-      (rewardSpec === null || rewardSpec.type === 'columns');
+    const mode = opts.pushdown ?? 'auto';
+    if (!['auto', 'never', 'duckdb'].includes(mode)) {
+      throw new OffpolicyError('E_PUSHDOWN', `Unknown pushdown mode "${String(mode)}".`, { hint: "Use 'auto' (the DuckDB fast path when it can), 'duckdb' (require it) or 'never' (in memory)." });
+    }
+    // why the DuckDB fast path cannot serve these options, or null
+    const fastPathBlocker = needsRows(interval)
+      ? [`${interval} intervals need the rows in memory`, 'use t, Hoeffding or Bernstein intervals (--interval t)']
+      : !hasPropensity
+        ? ['the log has no propensity column (they are estimated from the rows)', 'store the logged propensities as propensity']
+        : opts.policies.some((p) => !(typeof p.spec === 'string' && (!p.spec.trim().toLowerCase().endsWith('.json') || isFixedJson(p.spec))))
+          ? ['a candidate is a policy that reads the contexts', 'give candidates as columns or tables of probabilities']
+          : rewardSpec !== null && rewardSpec.type !== 'columns'
+            ? [`the reward model "${opts.rewardModel ?? defaultModel}"${opts.rewardModel === undefined ? ' (the default for DM / DR)' : ''} is fitted on the rows`, 'give reward predictions as columns (--reward-model columns:...), or leave out the estimators that need one (DM, DR and their variants)']
+            : null;
+    const refuse = (why: string, fix: string): never => {
+      throw new OffpolicyError('E_PUSHDOWN', `The DuckDB fast path (pushdown 'duckdb') cannot run: ${why}.`, { hint: `To run it, ${fix}; or use pushdown 'auto' (--pushdown auto) to evaluate in memory.` });
+    };
+    if (mode === 'duckdb' && fastPathBlocker) refuse(fastPathBlocker[0]!, fastPathBlocker[1]!);
+    const maybePushdown = mode !== 'never' && fastPathBlocker === null;
     progress(0, opts.policies.length, 'loading candidates');
     const candidates: Candidate[] = [];
     for (const p of opts.policies) {
@@ -338,6 +351,8 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, stored: Data
     }
 
     const usePushdown = maybePushdown && candidates.every((c) => c.type === 'sql');
+    const inMemory = candidates.find((c) => c.type !== 'sql');
+    if (mode === 'duckdb' && inMemory) refuse(`candidate "${inMemory.name}" is computed from the rows`, 'give every candidate as columns or a table of probabilities');
     if (maybePushdown && !usePushdown) {
       for (const c of candidates) if (c.type === 'sql' && !c.relation) await checkSqlCandidate(conn, version, c, k);
     }
