@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMemoryConnection, queryOne } from '../src/datasets/duckdb.js';
-import { ALL_SUMMED, close, sameTrajectoryResults, sql, writeTrajectoryTables } from './support/trajectory-tables.js';
+import { ALL_SUMMED, close, sameTrajectoryResults, sql, tableCandidateCases, writeTrajectoryTables } from './support/trajectory-tables.js';
 import { ingest } from '../src/datasets/ingest/index.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { LEAN_BYTES_PER_STEP, evaluateTrajectoryDataset, wantsDuckdbPushdown, type TrajectoryEvaluateOptions, type TrajectoryEvaluation } from '../src/ope/trajectory/evaluate.js';
@@ -46,21 +46,7 @@ async function both(data: string, opts: TrajectoryEvaluateOptions): Promise<void
 }
 
 describe('trajectory sums pushed down to DuckDB equal the in-memory path', () => {
-  it('discrete actions, Q columns: all seven estimators, t intervals, unclipped and clipped, with zero weights', async () => {
-    const candidates = [{ name: 'soft', spec: path.join(dir, 'soft.parquet') }, { spec: path.join(dir, 'zeros.csv') }];
-    for (const clip of [undefined, 1.5]) {
-      await both('cart', { candidates, estimators: [...ALL], rewardModel: 'columns:q_0,q_1', gamma: 0.97, interval: 't', ...(clip ? { clip } : {}) });
-    }
-  });
-  it('Hoeffding intervals from sums (plain means only), a WHERE, gamma 1, the default estimator set', async () => {
-    await both('cart', { candidates: [{ spec: path.join(dir, 'soft.parquet') }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], rewardModel: 'columns:q_0,q_1', interval: 'hoeffding', termRange: [-500, 500] });
-    const soft5 = path.join(dir, 'soft5.parquet');
-    await sql(`COPY (SELECT * FROM read_parquet('${path.join(dir, 'soft.parquet')}') WHERE episode_id >= 5) TO '${soft5}' (FORMAT parquet)`);
-    await both('cart', { candidates: [{ spec: soft5 }], where: 'episode_id >= 5', gamma: 1, interval: 't' });
-  });
-  it('continuous actions: a logprob table', async () => {
-    await both('pend', { candidates: [{ name: 'shifted', spec: path.join(dir, 'pend.parquet') }], estimators: ['tis', 'pdis', 'sntis', 'snpdis'], gamma: 0.9 });
-  });
+  tableCandidateCases(() => dir, both);
 });
 
 describe('what the pushdown declines: refused when asked for, loaded with a warning beyond the budget', () => {

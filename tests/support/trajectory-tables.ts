@@ -1,14 +1,15 @@
 /**
- * The fixture and the backend comparison both trajectory table-candidate tests (the lean scan and the
- * DuckDB pushdown) compare backends on: CartPole with Q as columns, a soft and
- * a zero-probability candidate table, a bandit log, Pendulum with a
- * continuous candidate's log-density table.
+ * The fixture, the backend comparison and the shared equivalence cases both
+ * trajectory table-candidate tests (the lean scan and the DuckDB pushdown)
+ * compare backends on: CartPole with Q as columns, a soft and a
+ * zero-probability candidate table, a bandit log, Pendulum with a continuous
+ * candidate's log-density table.
  */
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
 import path from 'node:path';
 import { openMemoryConnection } from '../../src/datasets/duckdb.js';
 import { ingest } from '../../src/datasets/ingest/index.js';
-import type { TrajectoryEvaluation } from '../../src/ope/trajectory/evaluate.js';
+import type { TrajectoryEvaluateOptions, TrajectoryEvaluation } from '../../src/ope/trajectory/evaluate.js';
 import type { Workspace } from '../../src/datasets/workspace.js';
 import { generateTrajectories, writeTrajectoryDataset } from '../../src/envs/trajectories.js';
 import { generateBanditLog } from '../../src/datasets/synthetic/bandit.js';
@@ -91,5 +92,27 @@ export function sameTrajectoryResults(
     expect(pc.verdict.recommended).toBe(mc.verdict.recommended);
     expect(pc.q).toEqual(mc.q);
     expect(pc.valueRange).toEqual(mc.valueRange);
+  });
+}
+
+/**
+ * The cases every table-candidate backend must match the full load on (writeTrajectoryTables' data in
+ * dir()): `both(data, opts)` runs the backend under test and the reference on the same options and compares.
+ */
+export function tableCandidateCases(dir: () => string, both: (data: string, opts: TrajectoryEvaluateOptions) => Promise<void>): void {
+  it('discrete actions, Q columns: all seven estimators, t intervals, unclipped and clipped, with zero weights', async () => {
+    const candidates = [{ name: 'soft', spec: path.join(dir(), 'soft.parquet') }, { spec: path.join(dir(), 'zeros.csv') }];
+    for (const clip of [undefined, 1.5]) {
+      await both('cart', { candidates, estimators: [...ALL_SUMMED], rewardModel: 'columns:q_0,q_1', gamma: 0.97, interval: 't', ...(clip ? { clip } : {}) });
+    }
+  });
+  it('Hoeffding intervals (plain means only), a WHERE, gamma 1, the default estimator set', async () => {
+    await both('cart', { candidates: [{ spec: path.join(dir(), 'soft.parquet') }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], rewardModel: 'columns:q_0,q_1', interval: 'hoeffding', termRange: [-500, 500] });
+    const soft5 = path.join(dir(), 'soft5.parquet');
+    await sql(`COPY (SELECT * FROM read_parquet('${path.join(dir(), 'soft.parquet')}') WHERE episode_id >= 5) TO '${soft5}' (FORMAT parquet)`);
+    await both('cart', { candidates: [{ spec: soft5 }], where: 'episode_id >= 5', gamma: 1, interval: 't' });
+  });
+  it('continuous actions: a logprob table', async () => {
+    await both('pend', { candidates: [{ name: 'shifted', spec: path.join(dir(), 'pend.parquet') }], estimators: ['tis', 'pdis', 'sntis', 'snpdis'], gamma: 0.9 });
   });
 }
