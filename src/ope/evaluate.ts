@@ -50,6 +50,7 @@ import { estimatePropensities } from './propensity.js';
 import { describeRewardModelInputs, estimateRewardHat, fitRewardModel, parseRewardModelSpec, type RewardModelSpec } from './reward-models/index.js';
 import type { RewardData } from '../core/contracts.js';
 import { sumsFromTerms, sumsValue } from './sums.js';
+import { checkPushdownMode, type PushdownMode } from './pushdown-mode.js';
 import { rewardModelFit } from './reward-models/fit-quality.js';
 import { dmUncertainty, type DmUncertainty } from './reward-models/uncertainty.js';
 import type { AccuracyMetrics, CandidateResult, EvaluationResult, Interval, IntervalMethod, RewardModelFit, Warning } from '../core/evaluation-result.js';
@@ -89,7 +90,7 @@ export interface EvaluateOptions {
   /** Join the log's item table (metadata.extra.itemContext) by action into fitted reward models (default true). */
   itemFeatures?: boolean;
   /** 'auto' (default) uses the DuckDB fast path when it can; 'duckdb' requires it (E_PUSHDOWN naming why it cannot run); 'never' forces the in-memory path. */
-  pushdown?: 'auto' | 'never' | 'duckdb';
+  pushdown?: PushdownMode;
   /** Estimator id or certificate kind whose lower bound decides the verdict (default: see VERDICT_PREFERENCE). */
   verdictSource?: string;
   /**
@@ -314,24 +315,24 @@ async function evaluateBandit(ws: Workspace, opts: EvaluateOptions, stored: Data
     };
 
     const hasPropensity = has(version, 'propensity');
-    const mode = opts.pushdown ?? 'auto';
-    if (!['auto', 'never', 'duckdb'].includes(mode)) {
-      throw new OffpolicyError('E_PUSHDOWN', `Unknown pushdown mode "${String(mode)}".`, { hint: "Use 'auto' (the DuckDB fast path when it can), 'duckdb' (require it) or 'never' (in memory)." });
-    }
-    // why the DuckDB fast path cannot serve these options, or null
-    const fastPathBlocker = needsRows(interval)
-      ? [`${interval} intervals need the rows in memory`, 'use t, Hoeffding or Bernstein intervals (--interval t)']
-      : !hasPropensity
-        ? ['the log has no propensity column (they are estimated from the rows)', 'store the logged propensities as propensity']
-        : opts.policies.some((p) => !(typeof p.spec === 'string' && (!p.spec.trim().toLowerCase().endsWith('.json') || isFixedJson(p.spec))))
-          ? ['a candidate is a policy that reads the contexts', 'give candidates as columns or tables of probabilities']
-          : rewardSpec !== null && rewardSpec.type !== 'columns'
-            ? [`the reward model "${opts.rewardModel ?? defaultModel}"${opts.rewardModel === undefined ? ' (the default for DM / DR)' : ''} is fitted on the rows`, 'give reward predictions as columns (--reward-model columns:...), or leave out the estimators that need one (DM, DR and their variants)']
-            : null;
+    const mode = checkPushdownMode(opts.pushdown);
+    // why the DuckDB fast path cannot serve these options ([what, the fix]), or null
+    const fastPathBlocker = ((): [string, string] | null => {
+      if (needsRows(interval)) return [`${interval} intervals need the rows in memory`, 'use t, Hoeffding or Bernstein intervals (--interval t)'];
+      if (!hasPropensity) return ['the log has no propensity column (they are estimated from the rows)', 'store the logged propensities as propensity'];
+      if (opts.policies.some((p) => !(typeof p.spec === 'string' && (!p.spec.trim().toLowerCase().endsWith('.json') || isFixedJson(p.spec))))) {
+        return ['a candidate is a policy that reads the contexts', 'give candidates as columns or tables of probabilities'];
+      }
+      if (rewardSpec !== null && rewardSpec.type !== 'columns') {
+        const which = `"${opts.rewardModel ?? defaultModel}"${opts.rewardModel === undefined ? ' (the default for DM / DR)' : ''}`;
+        return [`the reward model ${which} is fitted on the rows`, 'give reward predictions as columns (--reward-model columns:...), or leave out the estimators that need one (DM, DR and their variants)'];
+      }
+      return null;
+    })();
     const refuse = (why: string, fix: string): never => {
       throw new OffpolicyError('E_PUSHDOWN', `The DuckDB fast path (pushdown 'duckdb') cannot run: ${why}.`, { hint: `To run it, ${fix}; or use pushdown 'auto' (--pushdown auto) to evaluate in memory.` });
     };
-    if (mode === 'duckdb' && fastPathBlocker) refuse(fastPathBlocker[0]!, fastPathBlocker[1]!);
+    if (mode === 'duckdb' && fastPathBlocker) refuse(...fastPathBlocker);
     const maybePushdown = mode !== 'never' && fastPathBlocker === null;
     progress(0, opts.policies.length, 'loading candidates');
     const candidates: Candidate[] = [];

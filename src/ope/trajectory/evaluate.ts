@@ -28,6 +28,7 @@ import { checkDistributionOptions, distributionGrid, distributionNeedsWeights, r
 import { learnMarginalWeights, type MwlSettings } from './marginal/mwl.js';
 import { trajectoryPushdown, type PushdownDeclined } from './pushdown.js';
 import { OffpolicyError } from '../../core/errors.js';
+import { checkPushdownMode, type PushdownMode } from '../pushdown-mode.js';
 
 /** Supplies Q predictions for a candidate (fitted Q evaluation, or Q columns); null = none. */
 export type QProvider = (cand: ResolvedCandidate, steps: TrajectoryArrays, gamma: number) => Promise<QPredictions | null>;
@@ -50,7 +51,7 @@ export interface TrajectoryEvaluateOptions extends ScoreOptions {
    * (when it cannot, the steps are loaded and the result warns PUSHDOWN_DECLINED with the reason);
    * 'duckdb' sums in DuckDB, refusing options it cannot sum (E_PUSHDOWN); 'never' loads every column.
    */
-  pushdown?: 'auto' | 'never' | 'duckdb';
+  pushdown?: PushdownMode;
   /** Memory the lean load may take under pushdown 'auto' (default DEFAULT_MEMORY_BUDGET_BYTES: 50M steps). */
   memoryBudgetBytes?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -98,10 +99,7 @@ export const DEFAULT_MEMORY_BUDGET_BYTES = 50e6 * LEAN_BYTES_PER_STEP;
 
 /** Whether the DuckDB sums should be tried: asked for, or (auto) the lean load of `rows` steps would exceed the budget. */
 export function wantsDuckdbPushdown(opts: Pick<TrajectoryEvaluateOptions, 'pushdown' | 'memoryBudgetBytes'>, rows: number): boolean {
-  const mode = opts.pushdown ?? 'auto';
-  if (!['auto', 'never', 'duckdb'].includes(mode)) {
-    throw new OffpolicyError('E_PUSHDOWN', `Unknown pushdown mode "${String(mode)}".`, { hint: "Use 'auto' (lean load; DuckDB beyond the memory budget), 'duckdb' or 'never'." });
-  }
+  const mode = checkPushdownMode(opts.pushdown);
   const budget = opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES;
   if (!(budget > 0)) {
     throw new OffpolicyError('E_MEMORY_BUDGET', `The memory budget must be a positive number of bytes, got ${budget}.`, { hint: 'Pass e.g. memoryBudgetBytes: 8e9 (--memory-budget 8e9).' });
