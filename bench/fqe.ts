@@ -34,6 +34,7 @@ import { WasmArena } from '../src/nn/wasm-kernels.js';
 import { WasmMlp } from '../src/nn/wasm-mlp.js';
 import { wasmFmaEnabled } from '../src/nn/wasm-kernels.js';
 import { Rng } from '../src/util/rng.js';
+import { bestMicros } from './measure.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(name);
@@ -157,17 +158,7 @@ function torchRun(file: string): { rate: number; wallRate: number; version: stri
 }
 
 /** Best CPU microseconds per call of f over 7 rounds of `n` calls (after a warm-up). */
-function cpuMicros(f: () => void, n = 100): number {
-  for (let i = 0; i < 20; i++) f();
-  let best = Infinity;
-  for (let r = 0; r < 7; r++) {
-    const u0 = process.cpuUsage();
-    for (let i = 0; i < n; i++) f();
-    const u = process.cpuUsage(u0);
-    best = Math.min(best, (u.user + u.system) / n);
-  }
-  return best;
-}
+const cpuMicros = (f: () => void, n = 100): number => bestMicros(f, { calls: n, rounds: 7, warmup: 20 }).cpu;
 
 /** Our dense 256^3 product (giga multiply-adds per CPU-second) and the CPU time of each part of an update at the benchmark's shape. */
 function ceiling(): { gmacs: number; parts: Record<string, number> } {

@@ -36,3 +36,19 @@ export function fmtTiming(t: Timing, opts: { processMax?: boolean } = {}): strin
   const base = `wall ${t.wall.toFixed(3)} s  CPU ${t.cpu.toFixed(3)} s  load ${t.load.toFixed(2)}  peak RSS ${mb(t.rss)}`;
   return opts.processMax ? `${base} (process max ${mb(process.resourceUsage().maxRSS * 1024)})` : base;
 }
+
+/** Best CPU and wall microseconds per call of f over `rounds` rounds of `calls` calls, after `warmup` calls. */
+export function bestMicros(f: () => void, opts: { calls: number; rounds: number; warmup: number }): { cpu: number; wall: number } {
+  for (let i = 0; i < opts.warmup; i++) f();
+  let cpu = Infinity;
+  let wall = Infinity;
+  for (let r = 0; r < opts.rounds; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < opts.calls; i++) f();
+    wall = Math.min(wall, ((performance.now() - t0) * 1000) / opts.calls);
+    const c = process.cpuUsage(c0);
+    cpu = Math.min(cpu, (c.user + c.system) / opts.calls);
+  }
+  return { cpu, wall };
+}

@@ -33,6 +33,7 @@ import { parameterCount } from '../src/nn/mlp.js';
 import { Td3BcLearner, trainPrdc, trainTd3Bc } from '../src/offline-rl/td3bc.js';
 import { RcbcLearner, trainRcbc } from '../src/offline-rl/rcbc.js';
 import { Rng } from '../src/util/rng.js';
+import { bestMicros } from './measure.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(name);
@@ -92,17 +93,7 @@ function speedTable(reps: number): void {
 
 /** CPU microseconds per call of `f`: best of 5 rounds of `reps` calls, after a warm-up. */
 function micro(label: string, f: () => void, reps = 300): void {
-  for (let i = 0; i < 30; i++) f();
-  let best = Infinity;
-  let bestWall = Infinity;
-  for (let round = 0; round < 5; round++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) f();
-    bestWall = Math.min(bestWall, ((performance.now() - t0) * 1000) / reps);
-    const c = process.cpuUsage(c0);
-    best = Math.min(best, (c.user + c.system) / reps);
-  }
+  const { cpu: best, wall: bestWall } = bestMicros(f, { calls: reps, rounds: 5, warmup: 30 });
   console.log(`${label.padEnd(44)} ${best.toFixed(0).padStart(5)} us CPU ${bestWall.toFixed(0).padStart(5)} us wall per call  (load ${os.loadavg()[0]!.toFixed(2)})`);
 }
 
