@@ -69,7 +69,7 @@ export class WasmMlp {
   /** spgemm's packed copy of its right operand. */
   private pack = 0;
   private packFloats = 0;
-  /** The binary products' buffers (binlist / binmul): entry lists, chunk ends, table, two scale vectors. */
+  /** The binary products' buffers (binlist / binmul) for up to `rows` rows: entry lists, chunk ends, table, the two scale vectors, h^T. */
   private bin: { list: number; ends: number; table: number; rowScale: number; colScale: number; ht: number; rows: number } | null = null;
   /** The parameters the inference weights were last loaded from (see infer's reuseWeights). */
   private inferLoaded: Float32Array | null = null;
@@ -140,11 +140,11 @@ export class WasmMlp {
   /** Buffers of the binary products for n rows (grown, never shrunk). */
   private binBuffers(n: number): NonNullable<WasmMlp['bin']> {
     const w = this.maxWidth;
-    const need = Math.max(binListInts(n, w).list, binListInts(w, n).list);
-    const needEnds = Math.max(binListInts(n, w).ends, binListInts(w, n).ends);
     if (!this.bin || this.bin.rows < n) {
+      // lists of M (n rows of w) and of M^T (w rows of n)
+      const [ints, intsT] = [binListInts(n, w), binListInts(w, n)];
       const a = this.arena;
-      this.bin = { list: a.alloc(need), ends: a.alloc(needEnds), table: this.bin?.table ?? a.alloc(BIN_TABLE_FLOATS), rowScale: a.alloc(n), colScale: this.bin?.colScale ?? a.alloc(w), ht: a.alloc(n * w), rows: n };
+      this.bin = { list: a.alloc(Math.max(ints.list, intsT.list)), ends: a.alloc(Math.max(ints.ends, intsT.ends)), table: this.bin?.table ?? a.alloc(BIN_TABLE_FLOATS), rowScale: a.alloc(n), colScale: this.bin?.colScale ?? a.alloc(w), ht: a.alloc(n * w), rows: n };
     }
     return this.bin;
   }
@@ -299,13 +299,13 @@ export class WasmMlp {
     }
     // the last hidden layer of a one-output network on the binary product (see lastHiddenBackward)
     const binary = L >= 3 && m === 1 && n % 4 === 0 && this.layers[L - 2]!.inP >= SPARSE_STRIP && this.layers[L - 2]!.outP >= SPARSE_STRIP;
-    const dOut3 = g;
+    const outGrad = g;
     for (let li = L - 1; li >= 0; li--) {
       const l = this.layers[li]!;
       const x = this.actsTrain[li]!;
       if (binary && li === L - 2) {
         if (grad) k.colsum(g, l.db, n, l.outP);
-        this.lastHiddenBackward(l, n, dOut3, 4 * last.outP, grad !== null, other);
+        this.lastHiddenBackward(l, n, outGrad, 4 * last.outP, grad !== null, other);
         [g, other] = [other, g];
         continue;
       }
