@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMemoryConnection, queryOne } from '../src/datasets/duckdb.js';
-import { ALL_SUMMED, close, sameTrajectoryResults, sql, tableCandidateCases, writeTrajectoryTables } from './support/trajectory-tables.js';
+import { expectDispatchOnKind, sameTrajectoryResults, sql, tableCandidateCases, writeTrajectoryTables } from './support/trajectory-tables.js';
 import { ingest } from '../src/datasets/ingest/index.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { LEAN_BYTES_PER_STEP, evaluateTrajectoryDataset, wantsDuckdbPushdown, type TrajectoryEvaluateOptions, type TrajectoryEvaluation } from '../src/ope/trajectory/evaluate.js';
@@ -24,7 +24,6 @@ import { evaluateTrajectories } from '../src/ope/trajectory/result.js';
 
 let dir: string;
 let ws: Workspace;
-const ALL = ALL_SUMMED;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'offpolicy-traj-push-'));
@@ -157,19 +156,7 @@ describe('what the pushdown declines: refused when asked for, loaded with a warn
 
 describe('library evaluate() dispatches on the dataset kind', () => {
   it("setting 'auto' with trajectory.pushdown 'duckdb': the trajectory result summed in DuckDB, a bandit log the bandit result", async () => {
-    const soft = path.join(dir, 'soft.parquet');
-    const r = await evaluate(ws, { setting: 'auto', data: 'cart', policies: [{ name: 'soft', spec: soft }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], interval: 't', rewardModel: 'columns:q_0,q_1', trajectory: { gamma: 0.95, pushdown: 'duckdb' } });
-    expect(r.setting).toBe('trajectory');
-    if (r.setting !== 'trajectory') return;
-    expect(r.settings.backend).toBe('duckdb');
-    expect(r.settings.gamma).toBe(0.95);
-    const direct = await evaluateTrajectories(ws, { data: 'cart', candidates: [{ name: 'soft', spec: soft }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], interval: 't', rewardModel: 'columns:q_0,q_1', gamma: 0.95, pushdown: 'never' });
-    expect(direct.settings.backend).toBe('memory');
-    r.candidates[0]!.estimates.forEach((e, k) => close(e.value, direct.candidates[0]!.estimates[k]!.value));
-    expect(r.selection!.rows.length).toBeGreaterThan(0);
-    const b = await evaluate(ws, { setting: 'auto', data: 'logs', policies: [{ spec: 'column:action_probs' }], estimators: ['ips'], interval: 't' });
-    expect(b.setting).toBeUndefined();
-    if (b.setting !== 'trajectory') expect(b.logging.value).toBeGreaterThan(-Infinity);
+    await expectDispatchOnKind(ws, dir, 'duckdb', 'duckdb');
   });
   it('the CLI passes --pushdown duckdb and --memory-budget through (a declined pushdown: the warning, or E_PUSHDOWN when asked for; a bad mode: E_PUSHDOWN)', async () => {
     const soft = path.join(dir, 'soft.parquet');

@@ -11,14 +11,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALL_SUMMED, close, sameTrajectoryResults, sql, tableCandidateCases, writeTrajectoryTables } from './support/trajectory-tables.js';
+import { ALL_SUMMED, expectDispatchOnKind, sameTrajectoryResults, sql, tableCandidateCases, writeTrajectoryTables } from './support/trajectory-tables.js';
 import { openMemoryConnection, queryRows } from '../src/datasets/duckdb.js';
 import { ingest } from '../src/datasets/ingest/index.js';
 import { Workspace } from '../src/datasets/workspace.js';
 import { evaluateTrajectoryDataset, type TrajectoryEvaluateOptions, type TrajectoryEvaluation } from '../src/ope/trajectory/evaluate.js';
 import { expectRejects } from './support/expect-error.js';
 import { evaluate } from '../src/ope/evaluate.js';
-import { evaluateTrajectories } from '../src/ope/trajectory/result.js';
 
 let dir: string;
 let ws: Workspace;
@@ -106,19 +105,7 @@ describe('order, other candidates, bad tables', () => {
 
 describe('library evaluate() dispatches on the dataset kind', () => {
   it("setting 'auto': trajectory data gives the trajectory result (lean load), a bandit log the bandit result", async () => {
-    const soft = path.join(dir, 'soft.parquet');
-    const r = await evaluate(ws, { setting: 'auto', data: 'cart', policies: [{ name: 'soft', spec: soft }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], interval: 't', rewardModel: 'columns:q_0,q_1', trajectory: { gamma: 0.95 } });
-    expect(r.setting).toBe('trajectory');
-    if (r.setting !== 'trajectory') return;
-    expect(r.settings.backend).toBe('scan');
-    expect(r.settings.gamma).toBe(0.95);
-    const direct = await evaluateTrajectories(ws, { data: 'cart', candidates: [{ name: 'soft', spec: soft }], estimators: ['tis', 'pdis', 'snpdis', 'dr'], interval: 't', rewardModel: 'columns:q_0,q_1', gamma: 0.95, pushdown: 'never' });
-    expect(direct.settings.backend).toBe('memory');
-    r.candidates[0]!.estimates.forEach((e, k) => close(e.value, direct.candidates[0]!.estimates[k]!.value));
-    expect(r.selection!.rows.length).toBeGreaterThan(0);
-    const b = await evaluate(ws, { setting: 'auto', data: 'logs', policies: [{ spec: 'column:action_probs' }], estimators: ['ips'], interval: 't' });
-    expect(b.setting).toBeUndefined();
-    if (b.setting !== 'trajectory') expect(b.logging.value).toBeGreaterThan(-Infinity);
+    await expectDispatchOnKind(ws, dir, 'scan');
   });
   it('refuses what does not fit: trajectory data under the default bandit setting, options of the other setting', async () => {
     const soft = path.join(dir, 'soft.parquet');

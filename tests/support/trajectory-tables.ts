@@ -10,6 +10,8 @@ import path from 'node:path';
 import { openMemoryConnection } from '../../src/datasets/duckdb.js';
 import { ingest } from '../../src/datasets/ingest/index.js';
 import type { TrajectoryEvaluateOptions, TrajectoryEvaluation } from '../../src/ope/trajectory/evaluate.js';
+import { evaluate } from '../../src/ope/evaluate.js';
+import { evaluateTrajectories } from '../../src/ope/trajectory/result.js';
 import type { Workspace } from '../../src/datasets/workspace.js';
 import { generateTrajectories, writeTrajectoryDataset } from '../../src/envs/trajectories.js';
 import { generateBanditLog } from '../../src/datasets/synthetic/bandit.js';
@@ -115,4 +117,25 @@ export function tableCandidateCases(dir: () => string, both: (data: string, opts
   it('continuous actions: a logprob table', async () => {
     await both('pend', { candidates: [{ name: 'shifted', spec: path.join(dir(), 'pend.parquet') }], estimators: ['tis', 'pdis', 'sntis', 'snpdis'], gamma: 0.9 });
   });
+}
+
+/**
+ * Library evaluate() with setting 'auto' on the fixture: trajectory data gives the trajectory result from
+ * `backend` (trajectory.pushdown as given), equal to the full load; a bandit log gives the bandit result.
+ */
+export async function expectDispatchOnKind(ws: Workspace, dir: string, backend: 'scan' | 'duckdb', pushdown?: 'duckdb'): Promise<void> {
+  const soft = path.join(dir, 'soft.parquet');
+  const opts = { estimators: ['tis', 'pdis', 'snpdis', 'dr'], interval: 't', rewardModel: 'columns:q_0,q_1' } as const;
+  const r = await evaluate(ws, { setting: 'auto', data: 'cart', policies: [{ name: 'soft', spec: soft }], ...opts, estimators: [...opts.estimators], trajectory: { gamma: 0.95, ...(pushdown ? { pushdown } : {}) } });
+  expect(r.setting).toBe('trajectory');
+  if (r.setting !== 'trajectory') return;
+  expect(r.settings.backend).toBe(backend);
+  expect(r.settings.gamma).toBe(0.95);
+  const direct = await evaluateTrajectories(ws, { data: 'cart', candidates: [{ name: 'soft', spec: soft }], ...opts, estimators: [...opts.estimators], gamma: 0.95, pushdown: 'never' });
+  expect(direct.settings.backend).toBe('memory');
+  r.candidates[0]!.estimates.forEach((e, k) => close(e.value, direct.candidates[0]!.estimates[k]!.value));
+  expect(r.selection!.rows.length).toBeGreaterThan(0);
+  const b = await evaluate(ws, { setting: 'auto', data: 'logs', policies: [{ spec: 'column:action_probs' }], estimators: ['ips'], interval: 't' });
+  expect(b.setting).toBeUndefined();
+  if (b.setting !== 'trajectory') expect(b.logging.value).toBeGreaterThan(-Infinity);
 }
